@@ -1,0 +1,116 @@
+//! Signing staff in and out, and turning a bearer token into a principal.
+
+use std::net::IpAddr;
+
+use secrecy::SecretString;
+
+use super::{LoginThrottle, Principal, SessionToken, TokenKeys, User, verify_password};
+use crate::store::{self, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("too many failed sign-ins; try again later")]
+    Throttled,
+    #[error("invalid username or password")]
+    BadCredentials,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks a username and password and opens a session.
+pub async fn sign_in(
+    store: &Store,
+    throttle: &LoginThrottle,
+    username: &str,
+    password: SecretString,
+    ip: IpAddr,
+    ttl_minutes: i64,
+) -> Result<(User, SessionToken), SignInError> {
+    if !throttle.allows(username, ip) {
+        return Err(SignInError::Throttled);
+    }
+    let found = {
+        let mut tx = store.begin().await?;
+        let found = store::find_login(&mut tx, username).await?;
+        store::commit(tx).await?;
+        found
+    };
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    // Verify even for an unknown user, so timing does not tell which exist.
+    let verified = verify_password(password, hash).await;
+    let Some(user) = user.filter(|_| verified) else {
+        throttle.record_failure(username, ip);
+        return Err(SignInError::BadCredentials);
+    };
+    throttle.record_success(username);
+    let token = SessionToken::generate();
+    let mut tx = store.begin().await?;
+    store::insert_session(&mut tx, &token, &user.id, ttl_minutes).await?;
+    store::commit(tx).await?;
+    Ok((user, token))
+}
+
+pub async fn sign_out(store: &Store, token: &SessionToken) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    store::revoke_session(&mut tx, token).await?;
+    store::commit(tx).await?;
+    Ok(())
+}
+
+/// The principal a bearer token stands for, if it is valid now.
+pub async fn authenticate(
+    store: &Store,
+    keys: &TokenKeys,
+    bearer: &str,
+) -> Result<Option<Principal>, StoreError> {
+    if let Some(token) = SessionToken::from_bearer(bearer) {
+        let mut tx = store.begin_read().await?;
+        let session = store::find_session(&mut tx, &token).await?;
+        store::commit(tx).await?;
+        return Ok(session.map(|s| Principal::Staff(s.user)));
+    }
+    Ok(keys.verify_patient(bearer).and_then(|claims| {
+        Some(Principal::Patient {
+            visit_id: claims.visit_id()?,
+            patient_id: claims.patient_id()?,
+        })
+    }))
+}
+
+/// Creates a user unless the username is taken; used by the CLI, the
+/// first-admin bootstrap and the demo.
+pub async fn create_user(
+    store: &Store,
+    username: &str,
+    password: SecretString,
+    role: super::Role,
+    display_name: &str,
+    npi: Option<&str>,
+) -> Result<User, CreateUserError> {
+    let hash = super::hash_password(password).await?;
+    let mut tx = store.begin().await?;
+    let user = store::insert_user(
+        &mut tx,
+        store::NewUser {
+            username,
+            password_hash: &hash,
+            role,
+            display_name,
+            npi,
+        },
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(user)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error(transparent)]
+    Password(#[from] super::PasswordError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,183 @@
+//! Bearer tokens. Staff hold an opaque session token whose SHA-256 is kept
+//! in the store (so it can be revoked, and a leaked table signs nobody in).
+//! A patient holds a signed, expiring token scoped to one visit.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ids::{PatientId, VisitId};
+
+const SESSION_PREFIX: &str = "bss_";
+
+/// An opaque staff session token. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(format!("{SESSION_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// Recognises a bearer value shaped like a session token.
+    pub fn from_bearer(value: &str) -> Option<Self> {
+        value
+            .starts_with(SESSION_PREFIX)
+            .then(|| Self(value.to_owned()))
+    }
+
+    /// What the store keeps instead of the token.
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0.as_bytes()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(***)")
+    }
+}
+
+/// What a patient's token says: which visit, which patient, until when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VisitClaims {
+    /// The visit id.
+    pub sub: String,
+    /// The patient id.
+    pub pid: String,
+    /// Token kind, so a future token type can never pass for this one.
+    pub kind: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+impl VisitClaims {
+    pub fn visit_id(&self) -> Option<VisitId> {
+        VisitId::parse(&self.sub)
+    }
+
+    pub fn patient_id(&self) -> Option<PatientId> {
+        PatientId::parse(&self.pid)
+    }
+}
+
+/// A signed patient visit token. `Debug` never shows it.
+#[derive(Clone)]
+pub struct PatientToken(String);
+
+impl PatientToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PatientToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PatientToken(***)")
+    }
+}
+
+const PATIENT_KIND: &str = "patient_visit";
+
+/// The HMAC key that signs patient tokens; every node of one store shares it.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenKeys(***)")
+    }
+}
+
+impl TokenKeys {
+    pub fn from_secret(secret: &[u8]) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// A fresh random secret, base64 text, for the store to keep.
+    pub fn generate_secret() -> String {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    pub fn issue_patient(
+        &self,
+        visit_id: &VisitId,
+        patient_id: &PatientId,
+        now: i64,
+        ttl_seconds: i64,
+    ) -> PatientToken {
+        let claims = VisitClaims {
+            sub: visit_id.to_string(),
+            pid: patient_id.to_string(),
+            kind: PATIENT_KIND.to_owned(),
+            iat: now,
+            exp: now + ttl_seconds,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail");
+        PatientToken(token)
+    }
+
+    /// The claims of a valid, unexpired patient token.
+    pub fn verify_patient(&self, token: &str) -> Option<VisitClaims> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = jsonwebtoken::decode::<VisitClaims>(token, &self.decoding, &validation).ok()?;
+        (data.claims.kind == PATIENT_KIND).then_some(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn a_patient_token_is_scoped_to_its_visit_and_expires() {
+        let keys = TokenKeys::from_secret(b"test secret of enough length....");
+        let (visit, patient) = (VisitId::new(), PatientId::new());
+        let token = keys.issue_patient(&visit, &patient, now(), 60);
+        let claims = keys.verify_patient(token.expose()).unwrap();
+        assert_eq!(claims.visit_id(), Some(visit.clone()));
+        assert_eq!(claims.patient_id(), Some(patient.clone()));
+
+        let expired = keys.issue_patient(&visit, &patient, now() - 120, 60);
+        assert!(keys.verify_patient(expired.expose()).is_none());
+
+        let other = TokenKeys::from_secret(b"another secret of enough length.");
+        assert!(other.verify_patient(token.expose()).is_none());
+    }
+
+    #[test]
+    fn session_tokens_are_random_and_hidden_from_debug() {
+        let (a, b) = (SessionToken::generate(), SessionToken::generate());
+        assert_ne!(a, b);
+        assert_eq!(format!("{a:?}"), "SessionToken(***)");
+        assert_eq!(a.hash().len(), 64);
+        assert!(SessionToken::from_bearer(a.expose()).is_some());
+        assert!(SessionToken::from_bearer("eyJhbGciOi").is_none());
+    }
+}

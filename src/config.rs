@@ -1,0 +1,583 @@
+//! One typed configuration, read from the environment with an optional
+//! `bedside.toml` holding the same keys. Every value is parsed here, so a bad
+//! one stops start-up with a single line naming its key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+
+use crate::codes::{Npi, PostalCode};
+
+/// Where durable state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite(url) | Self::Postgres(url) => url,
+        }
+    }
+
+    /// The URL with any password replaced, for logs.
+    pub fn redacted(&self) -> String {
+        redact_url(self.as_str())
+    }
+}
+
+/// The billing provider printed on every claim.
+#[derive(Debug, Clone)]
+pub struct BillingProvider {
+    pub name: String,
+    pub npi: Npi,
+    pub tax_id: String,
+    pub address_line: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: PostalCode,
+}
+
+#[derive(Debug, Clone)]
+pub struct TurnConfig {
+    pub urls: Vec<String>,
+    pub secret: SecretString,
+    pub ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveKitConfig {
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `BEDSIDE_ADDR`: where the server listens.
+    pub addr: SocketAddr,
+    /// `DATABASE_URL`: `sqlite://…` (default `sqlite://./data/bedside.db`) or `postgres://…`.
+    pub database_url: DatabaseUrl,
+    /// `REDIS_URL`: presence and the cross-node bus; in memory when unset.
+    pub redis_url: Option<String>,
+    /// `BEDSIDE_ADMIN_PASSWORD`: creates user `admin` when the store has no users.
+    pub admin_password: Option<SecretString>,
+    /// `BEDSIDE_PUBLIC_URL`: the base of patient join links.
+    pub public_url: String,
+    /// `BEDSIDE_SESSION_TTL_MINUTES`: how long a staff sign-in lasts.
+    pub session_ttl_minutes: i64,
+    /// `BEDSIDE_LOG_FORMAT`: `text` or `json`.
+    pub log_json: bool,
+    /// `BEDSIDE_BILLING_*`: absent until every key is set.
+    pub billing: Option<BillingProvider>,
+    /// `BEDSIDE_X12_SENDER_ID`, `BEDSIDE_X12_RECEIVER_ID`.
+    pub x12_sender_id: Option<String>,
+    pub x12_receiver_id: Option<String>,
+    /// `BEDSIDE_TURN_URLS`, `BEDSIDE_TURN_SECRET`, `BEDSIDE_TURN_TTL_SECONDS`.
+    pub turn: Option<TurnConfig>,
+    /// `BEDSIDE_STUN_URLS`: STUN servers handed to browsers.
+    pub stun_urls: Vec<String>,
+    /// `LIVEKIT_URL`, `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET`.
+    pub livekit: Option<LiveKitConfig>,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every key Bedside reads; anything else in `bedside.toml` is refused.
+pub const KEYS: &[&str] = &[
+    "BEDSIDE_ADDR",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BEDSIDE_ADMIN_PASSWORD",
+    "BEDSIDE_PUBLIC_URL",
+    "BEDSIDE_SESSION_TTL_MINUTES",
+    "BEDSIDE_LOG_FORMAT",
+    "BEDSIDE_BILLING_NAME",
+    "BEDSIDE_BILLING_NPI",
+    "BEDSIDE_BILLING_TAX_ID",
+    "BEDSIDE_BILLING_ADDRESS_LINE",
+    "BEDSIDE_BILLING_CITY",
+    "BEDSIDE_BILLING_STATE",
+    "BEDSIDE_BILLING_POSTAL_CODE",
+    "BEDSIDE_X12_SENDER_ID",
+    "BEDSIDE_X12_RECEIVER_ID",
+    "BEDSIDE_TURN_URLS",
+    "BEDSIDE_TURN_SECRET",
+    "BEDSIDE_TURN_TTL_SECONDS",
+    "BEDSIDE_STUN_URLS",
+    "LIVEKIT_URL",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+];
+
+const BILLING_KEYS: &[&str] = &[
+    "BEDSIDE_BILLING_NAME",
+    "BEDSIDE_BILLING_NPI",
+    "BEDSIDE_BILLING_TAX_ID",
+    "BEDSIDE_BILLING_ADDRESS_LINE",
+    "BEDSIDE_BILLING_CITY",
+    "BEDSIDE_BILLING_STATE",
+    "BEDSIDE_BILLING_POSTAL_CODE",
+];
+
+/// Raw values by key, before parsing.
+#[derive(Debug, Default, Clone)]
+pub struct Source(BTreeMap<String, String>);
+
+impl Source {
+    /// The process environment over an optional TOML file (environment wins).
+    /// `BEDSIDE_CONFIG` names the file; `./bedside.toml` is read when present.
+    pub fn from_env_and_file() -> Result<Self, ConfigError> {
+        let explicit = std::env::var("BEDSIDE_CONFIG").ok();
+        let path = explicit
+            .as_deref()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "bedside.toml".into());
+        let mut source = if path.exists() {
+            Self::from_toml_file(&path)?
+        } else if explicit.is_some() {
+            return Err(ConfigError::new(
+                "BEDSIDE_CONFIG",
+                format!("{} does not exist", path.display()),
+            ));
+        } else {
+            Self::default()
+        };
+        for key in KEYS {
+            if let Ok(value) = std::env::var(key) {
+                source.0.insert((*key).to_owned(), value);
+            }
+        }
+        Ok(source)
+    }
+
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "BEDSIDE_CONFIG",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        Self::from_toml(&text)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::new("BEDSIDE_CONFIG", e.message().to_owned())
+        })?;
+        let mut map = BTreeMap::new();
+        for (key, value) in table {
+            if !KEYS.contains(&key.as_str()) {
+                return Err(ConfigError::new(&key, "is not a Bedside setting"));
+            }
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned).ok_or(()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|()| ConfigError::new(&key, "must be a list of strings"))?
+                    .join(","),
+                _ => return Err(ConfigError::new(&key, "must be a string or a number")),
+            };
+            map.insert(key, value);
+        }
+        Ok(Self(map))
+    }
+
+    pub fn set(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.0.insert(key.to_owned(), value.into());
+        self
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Config {
+    /// Parses every key; the first bad value is the error.
+    pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
+        let addr = match source.get("BEDSIDE_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.parse().map_err(|_| {
+                ConfigError::new(
+                    "BEDSIDE_ADDR",
+                    format!("{v:?} is not a socket address such as 127.0.0.1:8080"),
+                )
+            })?,
+        };
+        let database_url = parse_database_url(source.get("DATABASE_URL"))?;
+        let redis_url = match source.get("REDIS_URL") {
+            None => None,
+            Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => {
+                redis::Client::open(v).map_err(|e| {
+                    ConfigError::new("REDIS_URL", format!("is not a Redis URL: {e}"))
+                })?;
+                Some(v.to_owned())
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "REDIS_URL",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        };
+        let public_url = source
+            .get("BEDSIDE_PUBLIC_URL")
+            .map(|v| v.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{addr}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "BEDSIDE_PUBLIC_URL",
+                "must start with http:// or https://",
+            ));
+        }
+        let session_ttl_minutes = parse_int(
+            "BEDSIDE_SESSION_TTL_MINUTES",
+            source,
+            12 * 60,
+            1,
+            7 * 24 * 60,
+        )?;
+        let log_json = match source.get("BEDSIDE_LOG_FORMAT") {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "BEDSIDE_LOG_FORMAT",
+                    "must be text or json",
+                ));
+            }
+        };
+
+        Ok(Self {
+            addr,
+            database_url,
+            redis_url,
+            admin_password: source
+                .get("BEDSIDE_ADMIN_PASSWORD")
+                .map(|v| SecretString::from(v.to_owned())),
+            public_url,
+            session_ttl_minutes,
+            log_json,
+            billing: parse_billing(source)?,
+            x12_sender_id: parse_x12_id("BEDSIDE_X12_SENDER_ID", source)?,
+            x12_receiver_id: parse_x12_id("BEDSIDE_X12_RECEIVER_ID", source)?,
+            turn: parse_turn(source)?,
+            stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
+            livekit: parse_livekit(source)?,
+        })
+    }
+
+    /// Config for the demo clinic: the given values plus demo billing.
+    pub fn with_demo_defaults(source: &Source) -> Source {
+        let mut source = source.clone();
+        let demo = [
+            ("BEDSIDE_BILLING_NAME", "Bedside Demo Clinic"),
+            ("BEDSIDE_BILLING_NPI", "1234567893"),
+            ("BEDSIDE_BILLING_TAX_ID", "123456789"),
+            ("BEDSIDE_BILLING_ADDRESS_LINE", "1 Demo Way"),
+            ("BEDSIDE_BILLING_CITY", "Springfield"),
+            ("BEDSIDE_BILLING_STATE", "IL"),
+            ("BEDSIDE_BILLING_POSTAL_CODE", "627011234"),
+            ("BEDSIDE_X12_SENDER_ID", "BEDSIDEDEMO"),
+            ("BEDSIDE_X12_RECEIVER_ID", "DEMOPAYER"),
+        ];
+        for (key, value) in demo {
+            source
+                .0
+                .entry(key.to_owned())
+                .or_insert_with(|| value.to_owned());
+        }
+        source
+    }
+}
+
+fn parse_database_url(value: Option<&str>) -> Result<DatabaseUrl, ConfigError> {
+    let value = value.unwrap_or("sqlite://./data/bedside.db");
+    if value.starts_with("sqlite:") {
+        Ok(DatabaseUrl::Sqlite(value.to_owned()))
+    } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(DatabaseUrl::Postgres(value.to_owned()))
+    } else {
+        Err(ConfigError::new(
+            "DATABASE_URL",
+            "must start with sqlite:// or postgres://",
+        ))
+    }
+}
+
+fn parse_int(
+    key: &str,
+    source: &Source,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    match source.get(key) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError::new(
+                key,
+                format!("must be a whole number from {min} to {max}"),
+            )),
+        },
+    }
+}
+
+fn parse_urls(key: &str, source: &Source, schemes: &[&str]) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = source.get(key) else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|url| {
+            if schemes.iter().any(|scheme| url.starts_with(scheme)) {
+                Ok(url.to_owned())
+            } else {
+                Err(ConfigError::new(
+                    key,
+                    format!("{url:?} must start with {}", schemes.join(" or ")),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn parse_billing(source: &Source) -> Result<Option<BillingProvider>, ConfigError> {
+    let present: Vec<&str> = BILLING_KEYS
+        .iter()
+        .copied()
+        .filter(|k| source.get(k).is_some())
+        .collect();
+    if present.is_empty() {
+        return Ok(None);
+    }
+    if let Some(missing) = BILLING_KEYS.iter().find(|k| source.get(k).is_none()) {
+        return Err(ConfigError::new(
+            missing,
+            "is required when any BEDSIDE_BILLING_* key is set",
+        ));
+    }
+    let get = |k: &str| source.get(k).unwrap_or_default().trim().to_owned();
+    let npi = Npi::parse(&get("BEDSIDE_BILLING_NPI"))
+        .map_err(|e| ConfigError::new("BEDSIDE_BILLING_NPI", e.to_string()))?;
+    let postal_code = PostalCode::parse(&get("BEDSIDE_BILLING_POSTAL_CODE"))
+        .ok()
+        .filter(PostalCode::is_nine_digit)
+        .ok_or_else(|| {
+            ConfigError::new(
+                "BEDSIDE_BILLING_POSTAL_CODE",
+                "must be a nine-digit ZIP code",
+            )
+        })?;
+    let tax_id = get("BEDSIDE_BILLING_TAX_ID").replace('-', "");
+    if tax_id.len() != 9 || !tax_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError::new(
+            "BEDSIDE_BILLING_TAX_ID",
+            "must be a nine-digit tax id",
+        ));
+    }
+    let state = get("BEDSIDE_BILLING_STATE").to_ascii_uppercase();
+    if state.len() != 2 || !state.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ConfigError::new(
+            "BEDSIDE_BILLING_STATE",
+            "must be a two-letter state code",
+        ));
+    }
+    Ok(Some(BillingProvider {
+        name: get("BEDSIDE_BILLING_NAME"),
+        npi,
+        tax_id,
+        address_line: get("BEDSIDE_BILLING_ADDRESS_LINE"),
+        city: get("BEDSIDE_BILLING_CITY"),
+        state,
+        postal_code,
+    }))
+}
+
+fn parse_x12_id(key: &str, source: &Source) -> Result<Option<String>, ConfigError> {
+    match source.get(key) {
+        None => Ok(None),
+        Some(v) if (2..=15).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            Ok(Some(v.to_owned()))
+        }
+        Some(_) => Err(ConfigError::new(key, "must be 2 to 15 letters or digits")),
+    }
+}
+
+fn parse_turn(source: &Source) -> Result<Option<TurnConfig>, ConfigError> {
+    let urls = parse_urls("BEDSIDE_TURN_URLS", source, &["turn:", "turns:"])?;
+    let secret = source.get("BEDSIDE_TURN_SECRET");
+    let ttl_seconds = parse_int("BEDSIDE_TURN_TTL_SECONDS", source, 3600, 60, 86_400)?;
+    match (urls.is_empty(), secret) {
+        (true, None) => Ok(None),
+        (false, Some(secret)) => Ok(Some(TurnConfig {
+            urls,
+            secret: SecretString::from(secret.to_owned()),
+            ttl_seconds: ttl_seconds as u64,
+        })),
+        (true, Some(_)) => Err(ConfigError::new(
+            "BEDSIDE_TURN_URLS",
+            "is required with BEDSIDE_TURN_SECRET",
+        )),
+        (false, None) => Err(ConfigError::new(
+            "BEDSIDE_TURN_SECRET",
+            "is required with BEDSIDE_TURN_URLS",
+        )),
+    }
+}
+
+fn parse_livekit(source: &Source) -> Result<Option<LiveKitConfig>, ConfigError> {
+    let keys = ["LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"];
+    if keys.iter().all(|k| source.get(k).is_none()) {
+        return Ok(None);
+    }
+    if let Some(missing) = keys.iter().find(|k| source.get(k).is_none()) {
+        return Err(ConfigError::new(
+            missing,
+            "is required when any LIVEKIT_* key is set",
+        ));
+    }
+    let url = source.get("LIVEKIT_URL").unwrap_or_default().to_owned();
+    if !["ws://", "wss://", "http://", "https://"]
+        .iter()
+        .any(|s| url.starts_with(s))
+    {
+        return Err(ConfigError::new(
+            "LIVEKIT_URL",
+            "must start with ws://, wss://, http:// or https://",
+        ));
+    }
+    Ok(Some(LiveKitConfig {
+        url,
+        api_key: source.get("LIVEKIT_API_KEY").unwrap_or_default().to_owned(),
+        api_secret: SecretString::from(
+            source
+                .get("LIVEKIT_API_SECRET")
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+    }))
+}
+
+/// Replaces the password of a URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let source = pairs
+            .iter()
+            .fold(Source::default(), |s, (k, v)| s.set(k, *v));
+        Config::from_source(&source)
+    }
+
+    #[test]
+    fn defaults_run_the_embedded_store_on_localhost() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            config.database_url,
+            DatabaseUrl::Sqlite("sqlite://./data/bedside.db".into())
+        );
+        assert!(config.redis_url.is_none() && config.billing.is_none());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        let cases = [
+            ("BEDSIDE_ADDR", "nowhere"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://x"),
+            ("BEDSIDE_SESSION_TTL_MINUTES", "0"),
+            ("BEDSIDE_LOG_FORMAT", "xml"),
+            ("BEDSIDE_TURN_TTL_SECONDS", "ten"),
+            ("BEDSIDE_STUN_URLS", "http://x"),
+        ];
+        for (key, value) in cases {
+            let err = parse(&[(key, value)]).unwrap_err();
+            assert_eq!(err.key, key, "{value}");
+        }
+    }
+
+    #[test]
+    fn billing_needs_every_key_and_a_valid_npi_and_nine_digit_zip() {
+        let base = Config::with_demo_defaults(&Source::default());
+        assert!(Config::from_source(&base).unwrap().billing.is_some());
+        let bad_npi = base.clone().set("BEDSIDE_BILLING_NPI", "1234567890");
+        assert_eq!(
+            Config::from_source(&bad_npi).unwrap_err().key,
+            "BEDSIDE_BILLING_NPI"
+        );
+        let short_zip = base.set("BEDSIDE_BILLING_POSTAL_CODE", "62701");
+        assert_eq!(
+            Config::from_source(&short_zip).unwrap_err().key,
+            "BEDSIDE_BILLING_POSTAL_CODE"
+        );
+        let partial = Source::default().set("BEDSIDE_BILLING_NAME", "Clinic");
+        assert_eq!(
+            Config::from_source(&partial).unwrap_err().key,
+            "BEDSIDE_BILLING_NPI"
+        );
+    }
+
+    #[test]
+    fn toml_file_keys_are_checked_and_env_style() {
+        let source =
+            Source::from_toml("BEDSIDE_ADDR = \"127.0.0.1:9000\"\nBEDSIDE_TURN_TTL_SECONDS = 600")
+                .unwrap();
+        assert_eq!(Config::from_source(&source).unwrap().addr.port(), 9000);
+        assert_eq!(Source::from_toml("PORT = 1").unwrap_err().key, "PORT");
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}

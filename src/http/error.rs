@@ -1,0 +1,146 @@
+//! One error type for every route, answered as `application/problem+json`
+//! (RFC 9457). A 500 says nothing about what went wrong inside; the cause
+//! is logged once, here.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::SignInError;
+use crate::ehr::EhrError;
+use crate::store::StoreError;
+use crate::validation::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("this role may not do that")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Invalid(FieldError),
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("too many requests; try again later")]
+    TooManyRequests,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault, for 400 and 422.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let (detail, field) = match self {
+            Self::Invalid(e) => (e.to_string(), Some(e.field.clone())),
+            Self::Internal(_) => (
+                "The server could not complete the request.".to_owned(),
+                None,
+            ),
+            other => (other.to_string(), None),
+        };
+        Problem {
+            kind: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            field,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(error) = &self {
+            // The chain names the failing layer; none of it reaches the client.
+            tracing::error!(error = format!("{error:#}"), "request failed");
+        }
+        let problem = self.problem();
+        let mut response = (self.status(), axum::Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(self, Self::Unauthorized | Self::Unauthenticated(_)) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Duplicate(what) => {
+                Self::Conflict(format!("a record with the same {what} already exists"))
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(error: SignInError) -> Self {
+        match error {
+            SignInError::Throttled => Self::TooManyRequests,
+            SignInError::BadCredentials => Self::Unauthenticated("invalid username or password"),
+            SignInError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<EhrError> for ApiError {
+    fn from(error: EhrError) -> Self {
+        match error {
+            EhrError::Invalid(e) => Self::Invalid(e),
+            EhrError::NotFound(what) => Self::NotFound(what),
+            EhrError::Store(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Extractors: our JSON body (rejecting in problem+json, naming the field),
+//! the caller's address, and the principal of a bearer token with the
+//! roles a route admits.
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::audit::Actor;
+use crate::auth::{self, Principal, Role, User};
+use crate::ids::{PatientId, VisitId};
+use crate::state::AppState;
+use crate::validation::FieldError;
+
+/// A JSON body. Syntax errors answer 400; a value of the wrong shape
+/// answers 422 naming its path (`address.postal_code`).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || mime.to_ascii_lowercase().ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status().as_u16() {
+                413 => ApiError::Malformed("the body is too large".to_owned()),
+                _ => ApiError::Malformed("the body could not be read".to_owned()),
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let inner = error.inner();
+        if inner.is_data() {
+            ApiError::Invalid(field_error(error.path().to_string(), inner))
+        } else {
+            ApiError::Malformed(format!(
+                "the body is not valid JSON (line {}, column {})",
+                inner.line(),
+                inner.column()
+            ))
+        }
+    })?;
+    deserializer.end().map_err(|_| {
+        ApiError::Malformed("the body has trailing characters after the JSON value".to_owned())
+    })?;
+    Ok(value)
+}
+
+/// Builds the field error from serde's message without its position.
+fn field_error(path: String, error: &serde_json::Error) -> FieldError {
+    let message = error.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    // A missing field is reported at its parent; name the field itself.
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        let field = if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return FieldError::new(field, "is required");
+    }
+    if message.starts_with("unknown field `") {
+        // serde_path_to_error already ends the path with the unknown field.
+        return FieldError::new(path, "is not a known field");
+    }
+    FieldError::new(if path == "." { "body".to_owned() } else { path }, message)
+}
+
+/// The peer address of the connection (proxies are not trusted).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        Ok(Self(addr))
+    }
+}
+
+/// The bearer token of a request, as sent.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Any authenticated caller: staff or a visit's patient.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub actor: Actor,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
+        let principal = auth::authenticate(&state.store, &state.tokens, token)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let caller = Caller {
+            actor: Actor::from_principal(&principal, Some(ip.to_string())),
+            principal,
+        };
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+impl Caller {
+    /// The patient this caller is, with the one visit its token allows.
+    pub fn patient(&self) -> Option<(&PatientId, &VisitId)> {
+        match &self.principal {
+            Principal::Patient {
+                patient_id,
+                visit_id,
+            } => Some((patient_id, visit_id)),
+            Principal::Staff(_) => None,
+        }
+    }
+}
+
+/// The roles a route admits.
+pub trait RoleSet: Send + Sync + 'static {
+    const ROLES: &'static [Role];
+}
+
+macro_rules! role_set {
+    ($($(#[$doc:meta])* $name:ident => [$($role:ident),+];)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl RoleSet for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),+];
+        }
+    )+};
+}
+
+role_set! {
+    /// Every staff role.
+    AnyStaff => [Admin, Scheduler, Clinician, Billing];
+    Admins => [Admin];
+    Clinicians => [Clinician];
+    /// Who manages queues and visits.
+    Schedulers => [Scheduler, Admin];
+    /// Who creates visits.
+    VisitCreators => [Scheduler, Clinician, Admin];
+    /// Who sees claims and accounts.
+    BillingStaff => [Billing, Admin];
+}
+
+/// A signed-in staff member whose role is in `R`: 401 without a valid
+/// staff token, 403 for any other role or a patient.
+#[derive(Debug)]
+pub struct Staff<R: RoleSet = AnyStaff> {
+    pub user: User,
+    pub actor: Actor,
+    roles: PhantomData<R>,
+}
+
+impl<R: RoleSet> FromRequestParts<AppState> for Staff<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        match caller.principal {
+            Principal::Staff(user) if R::ROLES.contains(&user.role) => Ok(Self {
+                user,
+                actor: caller.actor,
+                roles: PhantomData,
+            }),
+            _ => Err(ApiError::Forbidden),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Inner,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u8,
+    }
+
+    fn field(json: &str) -> String {
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(ApiError::Invalid(e)) => e.field,
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_shape_names_its_path() {
+        assert_eq!(
+            field(r#"{"name": "a", "inner": {"count": "x"}}"#),
+            "inner.count"
+        );
+        assert_eq!(field(r#"{"inner": {"count": 1}}"#), "name");
+        assert_eq!(field(r#"{"name": "a", "inner": {}}"#), "inner.count");
+    }
+
+    #[test]
+    fn broken_json_is_malformed() {
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\": "),
+            Err(ApiError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"name": "a", "inner": {"count": 1}} x"#),
+            Err(ApiError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per resource, each exporting `router()`.
+
+pub mod audit;
+pub mod auth;
+pub mod ops;
+pub mod patients;
+pub mod users;
+pub mod web;

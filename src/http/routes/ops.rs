@@ -1,0 +1,99 @@
+//! Liveness, readiness and metrics for operators.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// CONTRACT Ops: `GET /healthz` — the process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `unavailable` with the dependencies that are down.
+    status: &'static str,
+    store: &'static str,
+    /// `up`, `down` or `not_configured`.
+    redis: &'static str,
+    down: Vec<&'static str>,
+}
+
+/// CONTRACT Ops: `GET /readyz` — 503 naming the dependency that is down.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    const LIMIT: Duration = Duration::from_secs(2);
+    let store_up = tokio::time::timeout(LIMIT, state.store.ping())
+        .await
+        .unwrap_or(false);
+    let redis = match &state.redis {
+        None => "not_configured",
+        Some(client) => match tokio::time::timeout(LIMIT, redis_ping(client)).await {
+            Ok(true) => "up",
+            _ => "down",
+        },
+    };
+    let mut down = Vec::new();
+    if !store_up {
+        down.push("store");
+    }
+    if redis == "down" {
+        down.push("redis");
+    }
+    let status = if down.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if down.is_empty() {
+            "ready"
+        } else {
+            "unavailable"
+        },
+        store: if store_up { "up" } else { "down" },
+        redis,
+        down,
+    };
+    (status, Json(body))
+}
+
+async fn redis_ping(client: &redis::Client) -> bool {
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return false;
+    };
+    redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .is_ok()
+}
+
+/// CONTRACT Ops: `GET /metrics` — Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String, content_type = "text/plain")))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

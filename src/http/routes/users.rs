@@ -1,0 +1,107 @@
+//! Staff accounts.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{self, CreateUserError, PasswordError, Role, User};
+use crate::codes::Npi;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Admins, ApiJson, Staff};
+use crate::state::AppState;
+use crate::store;
+use crate::validation::{FieldError, Text};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_user, list_users))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    #[schema(value_type = String, example = "dr.grey")]
+    username: Username,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+    role: Role,
+    display_name: Text,
+    #[serde(default)]
+    npi: Option<Npi>,
+}
+
+/// 3 to 64 lowercase letters, digits, dots, dashes or underscores.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Username(String);
+
+impl TryFrom<String> for Username {
+    type Error = &'static str;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let ok = (3..=64).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        if ok {
+            Ok(Self(value))
+        } else {
+            Err("must be 3 to 64 lowercase letters, digits, '.', '-' or '_'")
+        }
+    }
+}
+
+/// CONTRACT: `POST /users` (admin).
+#[utoipa::path(post, path = "/users", tag = "users", security(("bearer" = [])), request_body = CreateUserRequest,
+    responses((status = 201, body = User), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_user(
+    State(state): State<AppState>,
+    _admin: Staff<Admins>,
+    ApiJson(body): ApiJson<CreateUserRequest>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    if body.role == Role::Clinician && body.npi.is_none() {
+        return Err(FieldError::new("npi", "is required for a clinician").into());
+    }
+    let npi = body.npi.as_ref().map(Npi::as_str);
+    let user = auth::create_user(
+        &state.store,
+        &body.username.0,
+        body.password,
+        body.role,
+        body.display_name.as_str(),
+        npi,
+    )
+    .await
+    .map_err(|e| match e {
+        CreateUserError::Password(e @ (PasswordError::TooShort(_) | PasswordError::TooLong(_))) => {
+            ApiError::Invalid(FieldError::new("password", e.to_string()))
+        }
+        CreateUserError::Password(e) => ApiError::internal(e),
+        CreateUserError::Store(e) => e.into(),
+    })?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserFilter {
+    role: Option<Role>,
+}
+
+/// CONTRACT: `GET /users?role=` (staff).
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = [])), params(UserFilter),
+    responses((status = 200, body = Vec<User>), (status = 401, body = Problem)))]
+async fn list_users(
+    State(state): State<AppState>,
+    _staff: Staff,
+    filter: Result<Query<UserFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<User>>, ApiError> {
+    let Query(filter) = filter
+        .map_err(|_| FieldError::new("role", "must be admin, scheduler, clinician or billing"))?;
+    let mut tx = state.store.begin_read().await?;
+    let users = store::list_users(&mut tx, filter.role).await?;
+    store::commit(tx).await?;
+    Ok(Json(users))
+}

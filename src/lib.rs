@@ -1,0 +1,137 @@
+//! Bedside: a telehealth server. Patients join video visits from a browser,
+//! clinicians consult, schedulers steer the queues; every visit is an EHR
+//! encounter that feeds billing when it closes.
+//!
+//! # Layout
+//!
+//! - [`config`]: the typed configuration, from the environment and `bedside.toml`.
+//! - [`store`]: everything durable, on SQLite or PostgreSQL.
+//! - [`auth`]: staff accounts and roles, sessions, patient visit tokens.
+//! - [`ehr`]: the health record: patients and what clinicians record.
+//! - [`audit`]: the hash-chained trail of every read and write of health data.
+//! - [`codes`], [`ids`], [`validation`]: values that cannot be built invalid.
+//! - [`http`]: routes, extractors and problem+json errors.
+//! - [`metrics`]: Prometheus counters owned by the app.
+//! - [`demo`]: the demo clinic for `serve --demo`.
+//!
+//! [`serve`] runs the server on a listener until a shutdown signal; tests
+//! call it on port 0 in-process.
+
+pub mod audit;
+pub mod auth;
+pub mod codes;
+pub mod config;
+pub mod demo;
+pub mod ehr;
+pub mod http;
+pub mod ids;
+pub mod metrics;
+pub mod state;
+pub mod store;
+pub mod validation;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+
+use crate::auth::{LoginThrottle, Role, TokenKeys};
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::Store;
+
+/// Connects the store (running migrations), creates the first admin when
+/// asked, and assembles the shared state.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let store = Store::connect(&config.database_url, 10)
+        .await
+        .with_context(|| {
+            format!(
+                "Failed to open the store at {}",
+                config.database_url.redacted()
+            )
+        })?;
+    bootstrap_admin(&store, config.admin_password.clone()).await?;
+    let secret = {
+        let mut tx = store.begin().await?;
+        let secret = store::token_secret(&mut tx).await?;
+        store::commit(tx)
+            .await
+            .context("Failed to store the token secret")?;
+        secret
+    };
+    let redis = config
+        .redis_url
+        .as_deref()
+        .map(redis::Client::open)
+        .transpose()
+        .context("Failed to read REDIS_URL")?;
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        tokens: TokenKeys::from_secret(secret.as_bytes()),
+        throttle: Arc::new(LoginThrottle::default()),
+        metrics: Arc::new(metrics::Metrics::new()),
+        redis,
+    })
+}
+
+/// Creates user `admin` when the store has no users and a password is given.
+async fn bootstrap_admin(store: &Store, password: Option<SecretString>) -> anyhow::Result<()> {
+    let Some(password) = password else {
+        return Ok(());
+    };
+    let mut tx = store.begin_read().await?;
+    let users = store::count_users(&mut tx).await?;
+    store::commit(tx).await?;
+    if users == 0 {
+        auth::create_user(store, "admin", password, Role::Admin, "Administrator", None)
+            .await
+            .context("Failed to create the first admin from BEDSIDE_ADMIN_PASSWORD")?;
+        tracing::info!("created the first admin user");
+    }
+    Ok(())
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then finishes
+/// the requests in flight.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = state.store.clone();
+    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("Failed to serve")?;
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,19 @@
+//! The state every handler shares: cheap handles only.
+
+use std::sync::Arc;
+
+use crate::auth::{LoginThrottle, TokenKeys};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub tokens: TokenKeys,
+    pub throttle: Arc<LoginThrottle>,
+    pub metrics: Arc<Metrics>,
+    /// Present when `REDIS_URL` is set.
+    pub redis: Option<redis::Client>,
+}

@@ -1,0 +1,165 @@
+//! The append-only audit log and its hash chain. Each append locks the
+//! chain head, so events are numbered and linked in commit order.
+
+use super::{StoreError, Tx, now_millis};
+use crate::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    at: i64,
+    actor_type: String,
+    actor_id: Option<String>,
+    actor_role: Option<String>,
+    action: String,
+    resource_type: String,
+    resource_id: Option<String>,
+    patient_id: Option<String>,
+    ip: Option<String>,
+    outcome: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<EventRow> for AuditEvent {
+    fn from(r: EventRow) -> Self {
+        AuditEvent {
+            seq: r.seq,
+            at: r.at,
+            actor_type: r.actor_type,
+            actor_id: r.actor_id,
+            actor_role: r.actor_role,
+            action: r.action,
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            patient_id: r.patient_id,
+            ip: r.ip,
+            outcome: r.outcome,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "seq, at, actor_type, actor_id, actor_role, action, resource_type, resource_id,
+    patient_id, ip, outcome, prev_hash, hash";
+
+/// Appends one event in the caller's transaction. Call it last in a
+/// transaction: it holds the chain head until commit.
+pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<AuditEvent, StoreError> {
+    let (seq, prev_hash): (i64, String) = sqlx::query_as(
+        "UPDATE audit_chain SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut event = AuditEvent {
+        seq,
+        at: now_millis(),
+        actor_type: entry.actor.kind.to_owned(),
+        actor_id: entry.actor.id.clone(),
+        actor_role: entry.actor.role.clone(),
+        action: entry.action.to_owned(),
+        resource_type: entry.resource_type.to_owned(),
+        resource_id: entry.resource_id.clone(),
+        patient_id: entry.patient_id.clone(),
+        ip: entry.actor.ip.clone(),
+        outcome: entry.outcome.as_str().to_owned(),
+        prev_hash,
+        hash: String::new(),
+    };
+    event.hash = event.expected_hash();
+    sqlx::query(
+        "INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_role, action, resource_type,
+            resource_id, patient_id, ip, outcome, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(event.seq)
+    .bind(event.at)
+    .bind(&event.actor_type)
+    .bind(&event.actor_id)
+    .bind(&event.actor_role)
+    .bind(&event.action)
+    .bind(&event.resource_type)
+    .bind(&event.resource_id)
+    .bind(&event.patient_id)
+    .bind(&event.ip)
+    .bind(&event.outcome)
+    .bind(&event.prev_hash)
+    .bind(&event.hash)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE audit_chain SET last_hash = $1 WHERE id = 1")
+        .bind(&event.hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(event)
+}
+
+/// A patient's events, newest first, at most `limit`.
+pub async fn audit_events_for_patient(
+    tx: &mut Tx,
+    patient_id: &str,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM audit_events WHERE patient_id = $1 ORDER BY seq DESC LIMIT $2"
+    ));
+    let rows: Vec<EventRow> = sqlx::query_as(sql)
+        .bind(patient_id)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.into_iter().map(AuditEvent::from).collect())
+}
+
+/// Walks the whole chain in pages up to the head read at the start, and
+/// checks every link and that the head points at the last event.
+pub async fn verify_audit_chain(tx: &mut Tx) -> Result<ChainReport, StoreError> {
+    const PAGE: i64 = 1_000;
+    let (head_seq, head_hash): (i64, String) =
+        sqlx::query_as("SELECT seq, last_hash FROM audit_chain WHERE id = 1")
+            .fetch_one(&mut **tx)
+            .await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
+    );
+    let (mut after, mut prev, mut checked) = (0_i64, GENESIS_HASH.to_owned(), 0_i64);
+    let broken = |checked, seq| ChainReport {
+        valid: false,
+        events_checked: checked,
+        first_broken_seq: Some(seq),
+    };
+    while after < head_seq {
+        let rows: Vec<EventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(after)
+            .bind(head_seq)
+            .bind(PAGE)
+            .fetch_all(&mut **tx)
+            .await?;
+        let events: Vec<AuditEvent> = rows.into_iter().map(AuditEvent::from).collect();
+        match events.first() {
+            Some(first) if first.seq == after + 1 => {}
+            _ => return Ok(broken(checked, after + 1)),
+        }
+        let report = verify_chain(&prev, &events);
+        checked += report.events_checked;
+        if !report.valid {
+            return Ok(ChainReport {
+                events_checked: checked,
+                ..report
+            });
+        }
+        let last = events.last().expect("checked non-empty above");
+        after = last.seq;
+        prev.clone_from(&last.hash);
+    }
+    if prev != head_hash {
+        return Ok(broken(checked, head_seq));
+    }
+    Ok(ChainReport {
+        valid: true,
+        events_checked: checked,
+        first_broken_seq: None,
+    })
+}

@@ -1,0 +1,169 @@
+//! Everything durable, behind one store that speaks both SQLite (the
+//! embedded default) and PostgreSQL through sqlx's `Any` driver. SQL lives
+//! here only, in named functions that take a transaction; portable SQL
+//! (`$N` placeholders, text ids, integer times) serves both backends.
+
+mod audit;
+mod patients;
+mod sessions;
+mod settings;
+mod users;
+
+pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
+pub use patients::{get_patient, insert_patient, search_patients};
+pub use sessions::{SessionRecord, find_session, insert_session, revoke_session};
+pub use settings::token_secret;
+pub use users::{NewUser, count_users, find_login, insert_user, list_users};
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::config::DatabaseUrl;
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a record with the same {0} already exists")]
+    Duplicate(&'static str),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database folder {0}")]
+    Folder(String),
+    #[error("stored data is malformed: {0}")]
+    Corrupt(&'static str),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to `Duplicate(what)`.
+    pub(crate) fn on_unique(error: sqlx::Error, what: &'static str) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Duplicate(what),
+            _ => Self::Database(error),
+        }
+    }
+}
+
+/// A pool of connections to one database, and which backend it is.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file and its folder when missing) and
+    /// applies the backend's migrations.
+    pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = match url {
+            DatabaseUrl::Sqlite(url) => (Backend::Sqlite, prepare_sqlite_url(url)?),
+            DatabaseUrl::Postgres(url) => (Backend::Postgres, url.clone()),
+        };
+        let options: AnyConnectOptions = url.parse()?;
+        let options = options.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers go on while one writer commits; it persists in the file.
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        let store = Self { pool, backend };
+        store.migrator().run(&store.pool).await?;
+        Ok(store)
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock at once, so
+    /// two writers queue instead of failing when a read turns into a write.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Starts a transaction that only reads (no write lock on SQLite).
+    pub async fn begin_read(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Whether the database answers, for `/readyz`.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// The pool, for tests and tools that inspect the database directly.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the folder of a SQLite file and asks sqlx to create the file.
+fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    let folder = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(folder) = folder.filter(|_| path != ":memory:") {
+        std::fs::create_dir_all(folder)
+            .map_err(|_| StoreError::Folder(folder.display().to_string()))?;
+    }
+    Ok(if url.contains('?') {
+        url.to_owned()
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// Commits a transaction, with the store's error type.
+pub async fn commit(tx: Tx) -> Result<(), StoreError> {
+    Ok(tx.commit().await?)
+}
+
+/// Milliseconds since the Unix epoch: how every time is stored.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,68 @@
+//! Staff sign-in sessions, kept as token hashes so they can be revoked.
+
+use super::users::UserRowWithSession;
+use super::{StoreError, Tx, now_millis};
+use crate::auth::{Role, SessionToken, User};
+use crate::ids::UserId;
+
+/// A live session and its user.
+#[derive(Debug)]
+pub struct SessionRecord {
+    pub user: User,
+    pub expires_at: i64,
+}
+
+pub async fn insert_session(
+    tx: &mut Tx,
+    token: &SessionToken,
+    user: &UserId,
+    ttl_minutes: i64,
+) -> Result<(), StoreError> {
+    let now = now_millis();
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token.hash())
+        .bind(user.as_str())
+        .bind(now)
+        .bind(now + ttl_minutes * 60_000)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The unexpired, unrevoked session of a token, with its active user.
+pub async fn find_session(
+    tx: &mut Tx,
+    token: &SessionToken,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let row: Option<UserRowWithSession> = sqlx::query_as(
+        "SELECT u.id, u.username, u.role, u.display_name, u.npi, s.expires_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active = 1",
+    )
+    .bind(token.hash())
+    .bind(now_millis())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|(id, username, role, display_name, npi, expires_at)| {
+        Ok(SessionRecord {
+            user: User {
+                id: UserId::from_trusted(id),
+                username,
+                role: Role::parse(&role).ok_or(StoreError::Corrupt("users.role"))?,
+                display_name,
+                npi,
+            },
+            expires_at,
+        })
+    })
+    .transpose()
+}
+
+pub async fn revoke_session(tx: &mut Tx, token: &SessionToken) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+        .bind(now_millis())
+        .bind(token.hash())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

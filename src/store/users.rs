@@ -1,0 +1,95 @@
+//! Staff accounts.
+
+use super::{StoreError, Tx, now_millis};
+use crate::auth::{Role, User};
+use crate::ids::UserId;
+
+/// A user to insert; `Debug` leaves out the hash.
+#[derive(Clone, Copy)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub display_name: &'a str,
+    pub npi: Option<&'a str>,
+}
+
+impl std::fmt::Debug for NewUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+type UserRow = (String, String, String, String, Option<String>);
+pub(super) type UserRowWithSession = (String, String, String, String, Option<String>, i64);
+
+fn user_from_row((id, username, role, display_name, npi): UserRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId::from_trusted(id),
+        username,
+        role: Role::parse(&role).ok_or(StoreError::Corrupt("users.role"))?,
+        display_name,
+        npi,
+    })
+}
+
+pub async fn insert_user(tx: &mut Tx, new: NewUser<'_>) -> Result<User, StoreError> {
+    let id = UserId::new();
+    sqlx::query(
+        "INSERT INTO users (id, username, password_hash, role, display_name, npi, active, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+    )
+    .bind(id.as_str())
+    .bind(new.username)
+    .bind(new.password_hash)
+    .bind(new.role.as_str())
+    .bind(new.display_name)
+    .bind(new.npi)
+    .bind(now_millis())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::on_unique(e, "username"))?;
+    Ok(User {
+        id,
+        username: new.username.to_owned(),
+        role: new.role,
+        display_name: new.display_name.to_owned(),
+        npi: new.npi.map(str::to_owned),
+    })
+}
+
+/// An active user and its password hash, for sign-in.
+pub async fn find_login(tx: &mut Tx, username: &str) -> Result<Option<(User, String)>, StoreError> {
+    let row: Option<(String, String, String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT id, username, role, display_name, npi, password_hash FROM users
+         WHERE username = $1 AND active = 1",
+    )
+    .bind(username)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|(id, username, role, display_name, npi, hash)| {
+        user_from_row((id, username, role, display_name, npi)).map(|user| (user, hash))
+    })
+    .transpose()
+}
+
+pub async fn list_users(tx: &mut Tx, role: Option<Role>) -> Result<Vec<User>, StoreError> {
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "SELECT id, username, role, display_name, npi FROM users
+         WHERE active = 1 AND ($1 IS NULL OR role = $1) ORDER BY username",
+    )
+    .bind(role.map(Role::as_str))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter().map(user_from_row).collect()
+}
+
+pub async fn count_users(tx: &mut Tx) -> Result<i64, StoreError> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(count)
+}

@@ -1,0 +1,258 @@
+//! `TestApp`: the server started in-process on port 0 with a fresh store —
+//! a SQLite file in a temporary folder, or a fresh PostgreSQL database when
+//! `BEDSIDE_TEST_STORE=postgres` — and one typed helper per route.
+
+use std::net::SocketAddr;
+
+use bedside::config::{Config, Source};
+use bedside::store::Store;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const STAFF_PASSWORD: &str = "staff-password-1";
+
+/// Which backend this run of the suite uses.
+pub fn postgres_wanted() -> bool {
+    match std::env::var("BEDSIDE_TEST_STORE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("BEDSIDE_TEST_STORE must be sqlite or postgres, not {other}"),
+    }
+}
+
+/// A fresh, empty database for one test, removed when dropped.
+#[derive(Debug)]
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("BEDSIDE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        if postgres_wanted() {
+            use sqlx::Connection;
+            let admin = postgres_admin_url();
+            let name = format!("bedside_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL must be running for BEDSIDE_TEST_STORE=postgres: {e}")
+                });
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create the test database");
+            let (base, _) = admin
+                .rsplit_once('/')
+                .expect("the PostgreSQL URL names a database");
+            Self {
+                url: format!("{base}/{name}"),
+                _dir: None,
+                postgres_name: Some(name),
+            }
+        } else {
+            let dir = tempfile::tempdir().expect("a temporary folder");
+            let url = format!("sqlite://{}/bedside.db", dir.path().display());
+            Self {
+                url,
+                _dir: Some(dir),
+                postgres_name: None,
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs outside any runtime guarantee: use a thread of its own.
+        let admin = postgres_admin_url();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Store,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub db: Option<TestDb>,
+}
+
+/// The app on a fresh store, with `admin` / `ADMIN_PASSWORD` as first admin.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|source| source).await
+}
+
+/// The app with extra configuration.
+pub async fn spawn_app_with(configure: impl FnOnce(Source) -> Source) -> TestApp {
+    let db = TestDb::new().await;
+    let mut app = spawn_app_on(&db.url, configure).await;
+    app.db = Some(db);
+    app
+}
+
+/// The app on an existing database.
+pub async fn spawn_app_on(url: &str, configure: impl FnOnce(Source) -> Source) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let addr = listener.local_addr().expect("local address");
+    let source = Source::default()
+        .set("DATABASE_URL", url)
+        .set("BEDSIDE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .set("BEDSIDE_PUBLIC_URL", format!("http://{addr}"));
+    let config = Config::from_source(&configure(source)).expect("test config is valid");
+    let state = bedside::build_state(config).await.expect("the app starts");
+    let store = state.store.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(bedside::serve(state, listener, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        store,
+        shutdown: Some(tx),
+        server: Some(server),
+        db: None,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("POST")
+    }
+
+    /// `POST /auth/login`, raw.
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs in and returns the token; panics unless it works.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "sign-in of {username}");
+        let body: Value = response.json().await.expect("login JSON");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a staff user with `STAFF_PASSWORD` and signs it in.
+    pub async fn staff_token(&self, username: &str, role: &str) -> String {
+        let admin = self.admin_token().await;
+        let mut body = json!({"username": username, "password": STAFF_PASSWORD, "role": role, "display_name": username});
+        if role == "clinician" {
+            body["npi"] = json!("1234567893");
+        }
+        let response = self.post("/api/v1/users", Some(&admin), &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create {username}");
+        self.token(username, STAFF_PASSWORD).await
+    }
+
+    /// Creates a patient and returns its JSON.
+    pub async fn create_patient(&self, token: &str, body: &Value) -> Value {
+        let response = self.post("/api/v1/patients", Some(token), body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("patient JSON")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn ada() -> Value {
+    json!({
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "birth_date": "1985-12-10",
+        "sex": "female",
+        "email": "ada@example.org",
+        "phone": "+1 217 555 0100",
+        "address": {"line": "12 Elm Street", "city": "Springfield", "state": "IL", "postal_code": "62701-1234"},
+        "insurance": {"payer_id": "DEMOPAYER", "payer_name": "Demo Health Plan", "member_id": "M123", "group_number": "G1"}
+    })
+}
+
+/// Asserts a problem+json answer with `status`, returning its body.
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem JSON");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}

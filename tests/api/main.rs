@@ -1,0 +1,11 @@
+//! Bedside's integration tests: the server in-process on port 0 with a
+//! fresh store, driven by real HTTP clients. The suite runs on SQLite by
+//! default and on PostgreSQL with `BEDSIDE_TEST_STORE=postgres`.
+
+mod audit;
+mod auth;
+mod cli;
+mod helpers;
+mod ops;
+mod patients;
+mod users;

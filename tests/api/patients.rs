@@ -1,0 +1,217 @@
+use bedside::auth::TokenKeys;
+use bedside::ids::{PatientId, VisitId};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, ada, assert_problem, spawn_app};
+
+/// A patient visit token signed with this app's key.
+async fn patient_token(app: &TestApp, patient_id: &str) -> String {
+    let mut tx = app.store.begin().await.unwrap();
+    let secret = bedside::store::token_secret(&mut tx).await.unwrap();
+    bedside::store::commit(tx).await.unwrap();
+    let keys = TokenKeys::from_secret(secret.as_bytes());
+    let patient = PatientId::parse(patient_id).unwrap();
+    keys.issue_patient(
+        &VisitId::new(),
+        &patient,
+        chrono::Utc::now().timestamp(),
+        600,
+    )
+    .expose()
+    .to_owned()
+}
+
+#[tokio::test]
+async fn staff_create_a_patient_and_read_it_back() {
+    let app = spawn_app().await;
+    let token = app.staff_token("sched", "scheduler").await;
+    let created = app.create_patient(&token, &ada()).await;
+    assert!(created["mrn"].as_str().unwrap().starts_with("MRN"));
+    assert_eq!(created["address"]["postal_code"], "62701-1234");
+    assert_eq!(created["insurance"]["member_id"], "M123");
+
+    let id = created["id"].as_str().unwrap();
+    let read: Value = app
+        .get(&format!("/api/v1/patients/{id}"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, created);
+}
+
+#[tokio::test]
+async fn each_patient_gets_its_own_medical_record_number() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let a = app.create_patient(&token, &ada()).await;
+    let b = app.create_patient(&token, &ada()).await;
+    assert_ne!(a["mrn"], b["mrn"]);
+    assert_ne!(a["id"], b["id"]);
+}
+
+#[tokio::test]
+async fn patients_are_found_by_the_start_of_a_name() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    app.create_patient(&token, &ada()).await;
+    let mut alan = ada();
+    alan["given_name"] = json!("Alan");
+    alan["family_name"] = json!("Turing");
+    app.create_patient(&token, &alan).await;
+
+    let found: Vec<Value> = app
+        .get("/api/v1/patients?name=lov", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["family_name"], "Lovelace");
+    let by_given: Vec<Value> = app
+        .get("/api/v1/patients?name=ALA", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_given.len(), 1);
+    let wildcard: Vec<Value> = app
+        .get("/api/v1/patients?name=%25", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        wildcard.is_empty(),
+        "LIKE wildcards in the query are literal"
+    );
+    let all: Vec<Value> = app
+        .get("/api/v1/patients", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_patient_id_is_404() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    assert_problem(
+        app.get(
+            &format!("/api/v1/patients/{}", uuid::Uuid::new_v4()),
+            Some(&token),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_problem(
+        app.get("/api/v1/patients/not-an-id", Some(&token)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_patient_fields_are_422_naming_the_field_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let cases: [(&str, Value, &str); 10] = [
+        ("birth_date", json!("1990-02-30"), "birth_date"),
+        ("birth_date", json!("2999-01-01"), "birth_date"),
+        ("birth_date", json!("yesterday"), "birth_date"),
+        ("sex", json!("f"), "sex"),
+        ("given_name", json!(""), "given_name"),
+        ("email", json!("not-an-email"), "email"),
+        ("phone", json!("call me"), "phone"),
+        (
+            "address",
+            json!({"line": "1 A St", "city": "X", "state": "IL", "postal_code": "1234"}),
+            "address.postal_code",
+        ),
+        (
+            "address",
+            json!({"line": "1 A St", "city": "X", "state": "Illinois", "postal_code": "62701"}),
+            "address.state",
+        ),
+        (
+            "insurance",
+            json!({"payer_id": "P", "payer_name": "Plan"}),
+            "insurance.member_id",
+        ),
+    ];
+    for (key, value, field) in cases {
+        let mut body = ada();
+        body[key] = value;
+        let problem = assert_problem(
+            app.post("/api/v1/patients", Some(&token), &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let mut missing = ada();
+    missing.as_object_mut().unwrap().remove("family_name");
+    let problem = assert_problem(
+        app.post("/api/v1/patients", Some(&token), &missing).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(problem["field"], "family_name");
+    let mut extra = ada();
+    extra["ssn"] = json!("123-45-6789");
+    let problem = assert_problem(
+        app.post("/api/v1/patients", Some(&token), &extra).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(problem["field"], "ssn");
+
+    let all: Vec<Value> = app
+        .get("/api/v1/patients", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(all.is_empty(), "no invalid patient was stored");
+}
+
+#[tokio::test]
+async fn a_patient_token_cannot_use_staff_routes() {
+    let app = spawn_app().await;
+    let staff = app.admin_token().await;
+    let patient = app.create_patient(&staff, &ada()).await;
+    let token = patient_token(&app, patient["id"].as_str().unwrap()).await;
+    let own = format!("/api/v1/patients/{}", patient["id"].as_str().unwrap());
+    assert_problem(app.get(&own, Some(&token)).await, StatusCode::FORBIDDEN).await;
+    assert_problem(
+        app.get("/api/v1/patients", Some(&token)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_problem(
+        app.post("/api/v1/patients", Some(&token), &ada()).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let mut body = ada();
+    body["given_name"] = json!("x".repeat(300 * 1024));
+    let response = app.post("/api/v1/patients", Some(&token), &body).await;
+    assert!(response.status().is_client_error());
+    let all: Vec<Value> = app
+        .get("/api/v1/patients", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(all.is_empty());
+}
