@@ -146,7 +146,9 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or_default();
-    let folder = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty());
     if let Some(folder) = folder.filter(|_| path != ":memory:") {
         std::fs::create_dir_all(folder)
             .map_err(|_| StoreError::Folder(folder.display().to_string()))?;
