@@ -1,3 +1,32 @@
 //! Bedside's signaling: the WebSocket protocol, rooms per visit, relay of
 //! WebRTC negotiation between participants, presence and the cross-node bus.
-//! It knows nothing of the store: the server hands it an authoriser.
+//! It knows nothing of the store: the server hands it an [`Authoriser`] and
+//! listens to its [`HubEvent`]s.
+//!
+//! # Layout
+//!
+//! - [`protocol`]: the frames of CONTRACT.md's `GET /ws`, typed ids, error codes.
+//! - [`authoriser`]: the trait the server implements (token, join, subscribe).
+//! - [`config`]: [`HubConfig`] timeouts and limits, the upgrade settings.
+//! - [`hub`]: [`Hub`], this node's sessions and rooms, and the server-facing API.
+//! - `socket`: [`serve_socket`], one actor task per connection.
+//! - [`presence`]: who is online, in memory or in Redis.
+//! - [`bus`]: frames and the room directory across nodes, in memory or Redis.
+//! - [`events`]: what the hub reports to the server.
+
+pub mod authoriser;
+pub mod bus;
+pub mod config;
+pub mod events;
+pub mod hub;
+pub mod presence;
+pub mod protocol;
+mod socket;
+
+pub use authoriser::{Authoriser, Denied, Identity, JoinAccess};
+pub use bus::{Bus, MemoryBus, RedisBus, redis_connection};
+pub use config::{HubConfig, configure_upgrade};
+pub use events::{EventSink, HubEvent, NoEvents};
+pub use hub::{Hub, HubBuilder};
+pub use presence::{MemoryPresence, Presence, PresenceEntry, PresenceUser, RedisPresence};
+pub use socket::serve_socket;

@@ -1,0 +1,421 @@
+//! The hub: this node's sessions, rooms and subscriptions, the background
+//! tasks that keep presence and the bus flowing, and the API the server
+//! calls when visits change (notify, open, close, publish a queue).
+//!
+//! [`Hub`] is a cheap handle over `Arc<Shared>`. Its state sits under one
+//! std mutex held for a few lines and never across `.await`; the async work
+//! (directory, bus, presence) happens after the lock is released.
+
+mod session;
+mod state;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State as AxumState;
+use axum::extract::ws::{Utf8Bytes, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+pub(crate) use self::session::{AttachGuard, Attached, Departure};
+use self::state::State;
+use crate::authoriser::Authoriser;
+use crate::bus::{Bus, BusMessage, Envelope, MemoryBus};
+use crate::config::{HubConfig, configure_upgrade};
+use crate::events::{EventSink, HubEvent, NoEvents};
+use crate::presence::{MemoryPresence, Presence, PresenceEntry, PresenceError, PresenceUser};
+use crate::protocol::{
+    PresenceStatus, QueueId, Role, ServerMessage, VisitId, VisitStatus, VisitUpdate,
+};
+
+/// Presence timeout of the default in-memory store: three missed refreshes.
+const DEFAULT_OFFLINE_AFTER: Duration = Duration::from_secs(30);
+
+/// The signaling hub of this node; clone it freely.
+#[derive(Clone)]
+pub struct Hub {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("node", &self.shared.node)
+            .field("sockets", &self.shared.sockets.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    config: HubConfig,
+    /// This node's name on the bus and in the directory.
+    node: String,
+    authoriser: Arc<dyn Authoriser>,
+    presence: Arc<dyn Presence>,
+    bus: Arc<dyn Bus>,
+    events: Arc<dyn EventSink>,
+    state: std::sync::Mutex<State>,
+    sockets: AtomicUsize,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Puts a hub together; everything but the authoriser has a one-node default.
+pub struct HubBuilder {
+    config: HubConfig,
+    authoriser: Arc<dyn Authoriser>,
+    presence: Option<Arc<dyn Presence>>,
+    bus: Option<Arc<dyn Bus>>,
+    events: Arc<dyn EventSink>,
+}
+
+impl std::fmt::Debug for HubBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubBuilder {
+    /// Timeouts and limits (default: the contract's).
+    pub fn config(mut self, config: HubConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The presence store (default: in memory).
+    pub fn presence(mut self, presence: Arc<dyn Presence>) -> Self {
+        self.presence = Some(presence);
+        self
+    }
+
+    /// The bus (default: in memory, this node alone).
+    pub fn bus(mut self, bus: Arc<dyn Bus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Where the hub reports what happens (default: nowhere).
+    pub fn events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Subscribes to the bus, then starts the background tasks. Must run
+    /// inside a tokio runtime. Returns once the bus subscription is in place
+    /// (or its first try failed; it keeps retrying).
+    pub async fn start(self) -> Hub {
+        let node = session::random_id(8).unwrap_or_else(|| String::from("node"));
+        let shared = Arc::new(Shared {
+            presence: self
+                .presence
+                .unwrap_or_else(|| Arc::new(MemoryPresence::new(DEFAULT_OFFLINE_AFTER))),
+            bus: self.bus.unwrap_or_else(|| Arc::new(MemoryBus::new())),
+            config: self.config,
+            node,
+            authoriser: self.authoriser,
+            events: self.events,
+            state: std::sync::Mutex::new(State::default()),
+            sockets: AtomicUsize::new(0),
+            shutdown: watch::channel(false).0,
+        });
+        let envelopes = shared.bus.subscribe().await;
+        let hub = Hub { shared };
+        tokio::spawn(consume_bus(Arc::downgrade(&hub.shared), envelopes));
+        tokio::spawn(keep_presence(Arc::downgrade(&hub.shared)));
+        hub
+    }
+}
+
+impl Hub {
+    /// Starts building a hub around the server's authoriser.
+    pub fn builder(authoriser: Arc<dyn Authoriser>) -> HubBuilder {
+        HubBuilder {
+            config: HubConfig::default(),
+            authoriser,
+            presence: None,
+            bus: None,
+            events: Arc::new(NoEvents),
+        }
+    }
+
+    /// The configured limits.
+    pub fn config(&self) -> &HubConfig {
+        &self.shared.config
+    }
+
+    /// This node's id on the bus.
+    pub fn node_id(&self) -> &str {
+        &self.shared.node
+    }
+
+    /// Upgrades a `GET /ws` request with the recommended buffer sizes and
+    /// serves the socket.
+    pub fn upgrade(&self, upgrade: WebSocketUpgrade) -> Response {
+        let hub = self.clone();
+        configure_upgrade(upgrade).on_upgrade(move |socket| crate::serve_socket(socket, hub))
+    }
+
+    /// A router with `GET /ws`, ready to merge into the server's.
+    pub fn router<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        Router::new()
+            .route("/ws", get(open_socket))
+            .with_state(self.clone())
+    }
+
+    /// Sends a `visit` frame to the visit's patient sockets, on every node
+    /// (their place in the queue, their estimate).
+    pub async fn notify_visit(&self, visit_id: &VisitId, update: VisitUpdate) {
+        let frame = ServerMessage::Visit {
+            visit_id: visit_id.clone(),
+            update,
+        };
+        self.state().deliver_visit(visit_id, &encode(&frame));
+        self.publish(BusMessage::Patients {
+            visit_id: visit_id.clone(),
+            frame,
+        })
+        .await;
+    }
+
+    /// The clinician admitted the visit: patients hear `visit {in_consult}`,
+    /// and waiting members on every node enter the call (`joined` for them,
+    /// `peer_joined` for the others).
+    pub async fn open_room(&self, visit_id: &VisitId) {
+        self.notify_visit(visit_id, VisitUpdate::status(VisitStatus::InConsult))
+            .await;
+        self.open_call(visit_id).await;
+    }
+
+    /// The visit ended (`closed`, `cancelled`, `no_show`): every member and
+    /// patient socket hears `visit {status}` and leaves the room.
+    pub async fn close_room(&self, visit_id: &VisitId, status: VisitStatus) {
+        if let Err(error) = self.shared.bus.set_room_open(visit_id, false).await {
+            tracing::warn!(%error, visit.id = %visit_id, "room directory not updated");
+        }
+        self.close_local(visit_id, status).await;
+        self.publish(BusMessage::CloseRoom {
+            visit_id: visit_id.clone(),
+            status,
+        })
+        .await;
+    }
+
+    /// Sends a `queue` frame to the sockets subscribed to the queue.
+    pub async fn publish_queue(&self, queue_id: &QueueId, entries: serde_json::Value) {
+        let frame = ServerMessage::Queue {
+            queue_id: queue_id.clone(),
+            entries,
+        };
+        self.state().deliver_queue(queue_id, &encode(&frame));
+        self.publish(BusMessage::Queue {
+            queue_id: queue_id.clone(),
+            frame,
+        })
+        .await;
+    }
+
+    /// Sets a user's chosen status from the server side.
+    pub async fn set_presence(
+        &self,
+        user: &PresenceUser,
+        status: PresenceStatus,
+    ) -> Result<(), PresenceError> {
+        let change = self.shared.presence.set_status(user, status).await?;
+        if let Some(change) = change {
+            self.announce_presence(change).await;
+        }
+        Ok(())
+    }
+
+    /// Everyone's presence, optionally of one role (`GET /api/v1/presence`).
+    pub async fn presence_list(
+        &self,
+        role: Option<Role>,
+    ) -> Result<Vec<PresenceEntry>, PresenceError> {
+        self.shared.presence.list(role).await
+    }
+
+    /// Whether the bus and the presence store answer (`/readyz`).
+    pub async fn healthy(&self) -> bool {
+        let (bus, presence) =
+            tokio::join!(self.shared.bus.healthy(), self.shared.presence.healthy());
+        bus && presence
+    }
+
+    /// Sockets open on this node.
+    pub fn socket_count(&self) -> usize {
+        self.shared.sockets.load(Ordering::Relaxed)
+    }
+
+    /// Closes every socket with 1001 and stops the background tasks.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Each critical section leaves the state whole; a panic in one must
+        // not take every socket down with it.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn emit(&self, event: HubEvent) {
+        self.shared.events.emit(event);
+    }
+
+    /// Sends to the other nodes; a failing bus leaves this node serving
+    /// its own sockets.
+    async fn publish(&self, message: BusMessage) {
+        let envelope = Envelope {
+            origin: self.shared.node.clone(),
+            message,
+        };
+        if let Err(error) = self.shared.bus.publish(&envelope).await {
+            tracing::warn!(%error, "bus publish failed");
+        }
+    }
+
+    /// Tells staff sockets everywhere, and the server, of a status change.
+    async fn announce_presence(&self, change: PresenceEntry) {
+        let frame = ServerMessage::Presence {
+            user_id: change.user_id.clone(),
+            status: change.status,
+        };
+        self.state().deliver_staff(&encode(&frame));
+        self.emit(HubEvent::PresenceChanged {
+            user_id: change.user_id,
+            status: change.status,
+        });
+        self.publish(BusMessage::Staff { frame }).await;
+    }
+
+    /// Handles another node's envelope for the sockets held here.
+    async fn receive(&self, envelope: Envelope) {
+        if envelope.origin == self.shared.node {
+            return;
+        }
+        match envelope.message {
+            BusMessage::Direct {
+                visit_id,
+                to,
+                frame,
+            } => {
+                let mut state = self.state();
+                if state.in_call(&visit_id, &to) {
+                    state.deliver(&to, &encode(&frame));
+                }
+            }
+            BusMessage::Room {
+                visit_id,
+                except,
+                frame,
+            } => self
+                .state()
+                .deliver_room(&visit_id, except.as_ref(), &encode(&frame)),
+            BusMessage::Patients { visit_id, frame } => {
+                self.state().deliver_visit(&visit_id, &encode(&frame));
+            }
+            BusMessage::OpenRoom { visit_id } => self.promote(&visit_id).await,
+            BusMessage::CloseRoom { visit_id, status } => self.close_local(&visit_id, status).await,
+            BusMessage::Queue { queue_id, frame } => {
+                self.state().deliver_queue(&queue_id, &encode(&frame));
+            }
+            BusMessage::Staff { frame } => self.state().deliver_staff(&encode(&frame)),
+        }
+    }
+
+    /// One presence round: say this node is alive, refresh its users, and
+    /// expire whoever lapsed anywhere.
+    async fn presence_round(&self) {
+        let interval = self.shared.config.presence_interval;
+        if let Err(error) = self
+            .shared
+            .bus
+            .announce_node(&self.shared.node, interval * 3)
+            .await
+        {
+            tracing::warn!(%error, "node liveness not recorded");
+        }
+        let users = self.state().live_users();
+        let mut changes = match self.shared.presence.heartbeat(&users).await {
+            Ok(changes) => changes,
+            Err(error) => {
+                tracing::warn!(%error, "presence heartbeat failed");
+                Vec::new()
+            }
+        };
+        match self.shared.presence.expire().await {
+            Ok(expired) => changes.extend(expired),
+            Err(error) => tracing::warn!(%error, "presence expiry failed"),
+        }
+        for change in changes {
+            self.announce_presence(change).await;
+        }
+    }
+}
+
+/// `GET /ws` (CONTRACT.md "WebSocket GET /ws").
+async fn open_socket(upgrade: WebSocketUpgrade, AxumState(hub): AxumState<Hub>) -> Response {
+    hub.upgrade(upgrade)
+}
+
+pub(crate) fn encode(frame: &ServerMessage) -> Utf8Bytes {
+    Utf8Bytes::from(frame.to_json())
+}
+
+/// Forwards the bus to the hub until the hub is gone or shut down.
+async fn consume_bus(
+    shared: Weak<Shared>,
+    mut envelopes: futures_util::stream::BoxStream<'static, Envelope>,
+) {
+    let Some(mut shutdown) = shared.upgrade().map(|shared| shared.shutdown.subscribe()) else {
+        return;
+    };
+    loop {
+        let envelope = tokio::select! {
+            envelope = envelopes.next() => envelope,
+            () = stopped(&mut shutdown) => return,
+        };
+        let (Some(envelope), Some(shared)) = (envelope, shared.upgrade()) else {
+            return;
+        };
+        Hub { shared }.receive(envelope).await;
+    }
+}
+
+/// Runs a presence round every `presence_interval`.
+async fn keep_presence(shared: Weak<Shared>) {
+    let Some((mut shutdown, period)) = shared
+        .upgrade()
+        .map(|shared| (shared.shutdown.subscribe(), shared.config.presence_interval))
+    else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = stopped(&mut shutdown) => return,
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        Hub { shared }.presence_round().await;
+    }
+}
+
+/// Completes when the hub shuts down (or is gone).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}

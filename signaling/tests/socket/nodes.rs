@@ -1,0 +1,226 @@
+//! Two hubs as two nodes: over the in-memory bus, and over a real Redis at
+//! 127.0.0.1:6379 (these tests fail when Redis is unreachable).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use signaling::bus::{Bus, MemoryBus};
+use signaling::presence::Presence;
+use signaling::protocol::{LeaveReason, PresenceStatus, ServerMessage, VisitId, VisitStatus};
+use signaling::{MemoryPresence, RedisBus, RedisPresence, redis_connection};
+
+use crate::helpers::{Parts, TestApp, presence_of, spawn_app_with};
+
+const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+
+/// A Redis connection that must work, and a key prefix no other test uses.
+async fn redis(test: &str) -> (redis::Client, redis::aio::ConnectionManager, String) {
+    let client = redis::Client::open(REDIS_URL).expect("redis url");
+    let mut manager = redis_connection(client.clone()).expect("redis manager");
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut manager)
+        .await
+        .expect("Redis must be running at 127.0.0.1:6379 for these tests");
+    assert_eq!(pong, "PONG");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    let prefix = format!("bedside-test:{test}:{}:{nanos}", std::process::id());
+    (client, manager, prefix)
+}
+
+async fn forget(mut manager: redis::aio::ConnectionManager, prefix: &str) {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut manager)
+        .await
+        .expect("keys");
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut manager)
+            .await
+            .expect("del");
+    }
+}
+
+async fn two_nodes(
+    bus_a: Arc<dyn Bus>,
+    bus_b: Arc<dyn Bus>,
+    presence: [Arc<dyn Presence>; 2],
+) -> (TestApp, TestApp) {
+    let [presence_a, presence_b] = presence;
+    let a = spawn_app_with(Parts {
+        bus: Some(bus_a),
+        presence: Some(presence_a),
+        ..Parts::default()
+    })
+    .await;
+    let b = spawn_app_with(Parts {
+        bus: Some(bus_b),
+        presence: Some(presence_b),
+        authoriser: Some(a.authoriser.clone()),
+        ..Parts::default()
+    })
+    .await;
+    (a, b)
+}
+
+/// A patient waiting on node A is admitted from node B, a clinician on
+/// node B joins, and negotiation and chat cross between them.
+async fn relay_across(a: &TestApp, b: &TestApp) {
+    let (mut patient, patient_id) = a.signed_in("patient-v1").await;
+    patient.join("v1").await;
+    assert!(matches!(patient.frame().await, ServerMessage::Visit { .. }));
+
+    b.authoriser.admit("v1");
+    b.hub.open_room(&VisitId::new("v1")).await;
+    assert!(matches!(patient.frame().await, ServerMessage::Visit { .. }));
+    assert_eq!(
+        patient.frame().await,
+        ServerMessage::Joined {
+            visit_id: VisitId::new("v1"),
+            participants: Vec::new(),
+        }
+    );
+
+    let (mut clinician, clinician_id) = b.signed_in("clinician-1").await;
+    clinician.join("v1").await;
+    match clinician.frame().await {
+        ServerMessage::Joined { participants, .. } => {
+            assert_eq!(participants.len(), 1);
+            assert_eq!(participants[0].participant_id, patient_id);
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    match patient.frame().await {
+        ServerMessage::PeerJoined(info) => assert_eq!(info.participant_id, clinician_id),
+        other => panic!("expected peer_joined, got {other:?}"),
+    }
+
+    clinician
+        .send_json(json!({"type": "offer", "to": patient_id, "sdp": "offer", "from": "forged"}))
+        .await;
+    assert_eq!(
+        patient.frame().await,
+        ServerMessage::Offer {
+            from: clinician_id.clone(),
+            sdp: "offer".into(),
+        }
+    );
+    for index in 0..20 {
+        patient
+            .send_json(
+                json!({"type": "candidate", "to": clinician_id, "candidate": {"candidate": index}}),
+            )
+            .await;
+    }
+    for index in 0..20 {
+        match clinician.frame().await {
+            ServerMessage::Candidate { from, candidate } => {
+                assert_eq!(from, patient_id);
+                assert_eq!(candidate.get("candidate"), Some(&json!(index)));
+            }
+            other => panic!("expected candidate {index}, got {other:?}"),
+        }
+    }
+    patient
+        .send_json(json!({"type": "chat", "text": "hi"}))
+        .await;
+    assert!(matches!(
+        clinician.frame().await,
+        ServerMessage::Chat { .. }
+    ));
+
+    patient.send_json(json!({"type": "leave"})).await;
+    assert_eq!(
+        clinician.frame().await,
+        ServerMessage::PeerLeft {
+            participant_id: patient_id,
+            reason: LeaveReason::Left,
+        }
+    );
+
+    a.hub
+        .close_room(&VisitId::new("v1"), VisitStatus::Closed)
+        .await;
+    assert!(matches!(
+        clinician.frame().await,
+        ServerMessage::Visit { .. }
+    ));
+}
+
+#[tokio::test]
+async fn two_hubs_on_one_memory_bus_relay_between_their_sockets() {
+    let bus = MemoryBus::new();
+    let presence = MemoryPresence::new(Duration::from_secs(30));
+    let (a, b) = two_nodes(
+        Arc::new(bus.clone()),
+        Arc::new(bus),
+        [Arc::new(presence.clone()), Arc::new(presence)],
+    )
+    .await;
+
+    relay_across(&a, &b).await;
+}
+
+#[tokio::test]
+async fn two_hubs_on_one_redis_relay_between_their_sockets() {
+    let (client, manager, prefix) = redis("relay").await;
+    let bus_a = RedisBus::new(client.clone(), manager.clone(), &prefix);
+    let bus_b = RedisBus::new(
+        client,
+        redis_connection(redis::Client::open(REDIS_URL).expect("url")).expect("manager"),
+        &prefix,
+    );
+    let presence = RedisPresence::new(manager.clone(), &prefix, Duration::from_secs(30));
+    let (a, b) = two_nodes(
+        Arc::new(bus_a),
+        Arc::new(bus_b),
+        [Arc::new(presence.clone()), Arc::new(presence)],
+    )
+    .await;
+    assert!(a.hub.healthy().await);
+    assert!(b.hub.healthy().await);
+
+    relay_across(&a, &b).await;
+
+    forget(manager, &prefix).await;
+}
+
+#[tokio::test]
+async fn presence_in_redis_is_shared_by_two_hubs_and_expires() {
+    let (client, manager, prefix) = redis("presence").await;
+    let presence = RedisPresence::new(manager.clone(), &prefix, Duration::from_millis(300));
+    let (a, b) = two_nodes(
+        Arc::new(RedisBus::new(client.clone(), manager.clone(), &prefix)),
+        Arc::new(RedisBus::new(client, manager.clone(), &prefix)),
+        [Arc::new(presence.clone()), Arc::new(presence)],
+    )
+    .await;
+    let (mut scheduler, _) = b.signed_in("scheduler-1").await;
+
+    let (mut clinician, _) = a.signed_in("clinician-1").await;
+    presence_of(&mut scheduler, "c1", PresenceStatus::Available).await;
+    clinician
+        .send_json(json!({"type": "presence", "status": "away"}))
+        .await;
+    presence_of(&mut scheduler, "c1", PresenceStatus::Away).await;
+    let listed = b.hub.presence_list(None).await.expect("list");
+    assert!(listed.iter().any(|entry| entry.user_id.as_str() == "c1"
+        && entry.status == PresenceStatus::Away
+        && entry.display_name == "Dr One"));
+
+    clinician.close_cleanly().await;
+
+    presence_of(&mut scheduler, "c1", PresenceStatus::Offline).await;
+    let listed = a.hub.presence_list(None).await.expect("list");
+    assert!(
+        listed
+            .iter()
+            .any(|entry| entry.user_id.as_str() == "c1" && entry.status == PresenceStatus::Offline)
+    );
+    forget(manager, &prefix).await;
+}
