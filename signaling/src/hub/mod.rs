@@ -9,7 +9,7 @@
 mod session;
 mod state;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ struct Shared {
     events: Arc<dyn EventSink>,
     state: std::sync::Mutex<State>,
     sockets: AtomicUsize,
+    /// A directory write failed: rewrite this node's members when the bus
+    /// answers again.
+    directory_stale: AtomicBool,
     shutdown: watch::Sender<bool>,
 }
 
@@ -121,6 +124,7 @@ impl HubBuilder {
             events: self.events,
             state: std::sync::Mutex::new(State::default()),
             sockets: AtomicUsize::new(0),
+            directory_stale: AtomicBool::new(false),
             shutdown: watch::channel(false).0,
         });
         let envelopes = shared.bus.subscribe().await;
@@ -345,6 +349,9 @@ impl Hub {
             .await
         {
             tracing::warn!(%error, "node liveness not recorded");
+        }
+        if self.shared.directory_stale.swap(false, Ordering::AcqRel) {
+            self.repair_directory().await;
         }
         let users = self.state().live_users();
         let mut changes = match self.shared.presence.heartbeat(&users).await {

@@ -84,6 +84,7 @@ impl Hub {
         let resumed =
             resume.and_then(|token| self.resume(&identity, token, &sender, &resume_token));
         if let Some((participant_id, link, room)) = resumed {
+            self.refresh_presence(&identity).await;
             if let Some(visit_id) = room {
                 self.emit(HubEvent::ParticipantResumed {
                     visit_id: visit_id.clone(),
@@ -493,6 +494,31 @@ impl Hub {
         };
         if let Err(error) = self.shared.bus.put_member(visit_id, &record).await {
             tracing::warn!(%error, visit.id = %visit_id, "room directory not updated");
+            self.shared
+                .directory_stale
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// Rewrites this node's members into the directory after writes failed
+    /// (the bus was away), so other nodes see them again.
+    pub(super) async fn repair_directory(&self) {
+        let members: Vec<(VisitId, ParticipantId, Arc<Identity>, bool)> = {
+            let state = self.state();
+            state
+                .rooms
+                .iter()
+                .flat_map(|(visit_id, room)| {
+                    room.members.iter().filter_map(|(participant_id, in_call)| {
+                        let identity = Arc::clone(&state.sessions.get(participant_id)?.identity);
+                        Some((visit_id.clone(), participant_id.clone(), identity, *in_call))
+                    })
+                })
+                .collect()
+        };
+        for (visit_id, participant_id, identity, in_call) in members {
+            self.put_member(&visit_id, &participant_id, &identity, in_call)
+                .await;
         }
     }
 
@@ -583,32 +609,12 @@ impl Hub {
         self.promote(visit_id).await;
     }
 
-    /// The call is open: this node's waiting members enter it.
+    /// The call is open: this node's waiting members enter it, one at a
+    /// time, so each hears of those before it in `joined` and of those after
+    /// it in `peer_joined`.
     pub(super) async fn promote(&self, visit_id: &VisitId) {
-        let entering: Vec<(ParticipantId, Arc<Identity>)> = {
-            let mut state = self.state();
-            state.open_rooms.insert(visit_id.clone());
-            let Some(room) = state.rooms.get_mut(visit_id) else {
-                return;
-            };
-            let waiting: Vec<ParticipantId> = room
-                .members
-                .iter_mut()
-                .filter(|(_, in_call)| !**in_call)
-                .map(|(id, in_call)| {
-                    *in_call = true;
-                    id.clone()
-                })
-                .collect();
-            waiting
-                .into_iter()
-                .filter_map(|id| {
-                    let identity = Arc::clone(&state.sessions.get(&id)?.identity);
-                    Some((id, identity))
-                })
-                .collect()
-        };
-        for (participant_id, identity) in entering {
+        self.state().open_rooms.insert(visit_id.clone());
+        while let Some((participant_id, identity)) = self.next_waiting(visit_id) {
             self.put_member(visit_id, &participant_id, &identity, true)
                 .await;
             self.emit(HubEvent::ParticipantAdmitted {
@@ -619,6 +625,17 @@ impl Hub {
             });
             self.enter_call(&participant_id, visit_id).await;
         }
+    }
+
+    /// Moves one waiting member of the room into the call.
+    fn next_waiting(&self, visit_id: &VisitId) -> Option<(ParticipantId, Arc<Identity>)> {
+        let mut state = self.state();
+        let room = state.rooms.get_mut(visit_id)?;
+        let (participant_id, in_call) = room.members.iter_mut().find(|(_, in_call)| !**in_call)?;
+        *in_call = true;
+        let participant_id = participant_id.clone();
+        let identity = Arc::clone(&state.sessions.get(&participant_id)?.identity);
+        Some((participant_id, identity))
     }
 
     /// The visit ended: tell this node's members and patient sockets, and

@@ -208,3 +208,31 @@ async fn a_resume_token_of_someone_else_is_not_honoured() {
     thief.expect_error(ErrorCode::ResumeFailed).await;
     patient.ping_pong().await;
 }
+
+#[tokio::test]
+async fn sockets_beyond_the_node_limit_are_closed_with_1013() {
+    let app = spawn_app_with(Parts {
+        config: Some(HubConfig {
+            max_sockets: 1,
+            ..quick_config()
+        }),
+        ..Parts::default()
+    })
+    .await;
+    let (mut first, _) = app.signed_in("patient-v1").await;
+
+    let mut second = app.connect().await;
+
+    assert_eq!(second.closed().await, CloseCode::Again);
+    first.ping_pong().await;
+}
+
+#[tokio::test]
+async fn shutting_the_hub_down_closes_its_sockets_with_1001() {
+    let app = spawn_app().await;
+    let (mut client, _) = app.signed_in("clinician-1").await;
+
+    app.hub.shutdown();
+
+    assert_eq!(client.closed().await, CloseCode::Away);
+}

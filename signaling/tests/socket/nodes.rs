@@ -10,6 +10,9 @@ use signaling::presence::Presence;
 use signaling::protocol::{LeaveReason, PresenceStatus, ServerMessage, VisitId, VisitStatus};
 use signaling::{MemoryPresence, RedisBus, RedisPresence, redis_connection};
 
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
 use crate::helpers::{Parts, TestApp, presence_of, spawn_app_with};
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379/";
@@ -193,7 +196,7 @@ async fn two_hubs_on_one_redis_relay_between_their_sockets() {
 #[tokio::test]
 async fn presence_in_redis_is_shared_by_two_hubs_and_expires() {
     let (client, manager, prefix) = redis("presence").await;
-    let presence = RedisPresence::new(manager.clone(), &prefix, Duration::from_millis(300));
+    let presence = RedisPresence::new(manager.clone(), &prefix, Duration::from_secs(1));
     let (a, b) = two_nodes(
         Arc::new(RedisBus::new(client.clone(), manager.clone(), &prefix)),
         Arc::new(RedisBus::new(client, manager.clone(), &prefix)),
@@ -223,4 +226,132 @@ async fn presence_in_redis_is_shared_by_two_hubs_and_expires() {
             .any(|entry| entry.user_id.as_str() == "c1" && entry.status == PresenceStatus::Offline)
     );
     forget(manager, &prefix).await;
+}
+
+/// A TCP proxy to the real Redis that the test can cut, as a network
+/// failure or a Redis restart would.
+struct RedisProxy {
+    url: String,
+    cut: watch::Sender<bool>,
+}
+
+impl RedisProxy {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let url = format!("redis://{}/", listener.local_addr().expect("proxy address"));
+        let (cut, _) = watch::channel(false);
+        let watcher = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut downstream, _)) = listener.accept().await {
+                if *watcher.borrow() {
+                    continue;
+                }
+                let mut cut = watcher.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut upstream) = TcpStream::connect("127.0.0.1:6379").await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut downstream, &mut upstream) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Self { url, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+async fn until_healthy(app: &TestApp) {
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while !app.hub.healthy().await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the hub recovers when Redis is back");
+}
+
+#[tokio::test]
+async fn a_node_without_redis_serves_its_own_sockets_and_recovers_when_redis_returns() {
+    let (_, direct, prefix) = redis("outage").await;
+    let proxy = RedisProxy::start().await;
+    let client = redis::Client::open(proxy.url.as_str()).expect("proxy url");
+    let node = |client: redis::Client| {
+        let manager = redis_connection(client.clone()).expect("manager");
+        let bus: Arc<dyn Bus> = Arc::new(RedisBus::new(client, manager.clone(), &prefix));
+        let presence: Arc<dyn Presence> = Arc::new(RedisPresence::new(
+            manager,
+            &prefix,
+            Duration::from_secs(30),
+        ));
+        (bus, presence)
+    };
+    let (bus_a, presence_a) = node(client.clone());
+    let (bus_b, presence_b) = node(client);
+    let (a, b) = two_nodes(bus_a, bus_b, [presence_a, presence_b]).await;
+    a.authoriser.admit("v1");
+    let (mut patient, patient_id) = a.signed_in("patient-v1").await;
+    patient.join("v1").await;
+    assert!(matches!(
+        patient.frame().await,
+        ServerMessage::Joined { .. }
+    ));
+
+    proxy.set_cut(true);
+    assert!(!a.hub.healthy().await);
+    let (mut clinician, clinician_id) = a.signed_in("clinician-1").await;
+    clinician.join("v1").await;
+    match clinician.frame().await {
+        ServerMessage::Joined { participants, .. } => {
+            assert_eq!(participants.len(), 1);
+            assert_eq!(participants[0].participant_id, patient_id);
+        }
+        other => panic!("expected joined, got {other:?}"),
+    }
+    clinician
+        .send_json(json!({"type": "offer", "to": patient_id, "sdp": "local"}))
+        .await;
+    assert!(
+        matches!(patient.until(|f| matches!(f, ServerMessage::Offer { .. })).await,
+        ServerMessage::Offer { from, .. } if from == clinician_id)
+    );
+
+    proxy.set_cut(false);
+    until_healthy(&a).await;
+    until_healthy(&b).await;
+    let (direct_client, _, _) = redis("outage-check").await;
+    let directory = RedisBus::new(direct_client, direct.clone(), &prefix);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while directory
+            .members(&VisitId::new("v1"))
+            .await
+            .map(|members| members.len())
+            .unwrap_or(0)
+            < 2
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the directory is repaired once Redis is back");
+    let (mut colleague, colleague_id) = b.signed_in("clinician-2").await;
+    colleague.join("v1").await;
+    assert!(matches!(
+        colleague.frame().await,
+        ServerMessage::Joined { .. }
+    ));
+    colleague
+        .send_json(json!({"type": "offer", "to": patient_id, "sdp": "across"}))
+        .await;
+
+    let offer = patient
+        .until(|f| matches!(f, ServerMessage::Offer { sdp, .. } if sdp == "across"))
+        .await;
+    assert!(matches!(offer, ServerMessage::Offer { from, .. } if from == colleague_id));
+    forget(direct, &prefix).await;
 }

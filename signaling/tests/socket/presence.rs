@@ -11,7 +11,7 @@ use signaling::protocol::{ErrorCode, PresenceStatus, Role, UserId};
 use crate::helpers::{Parts, call_in_v1, presence_of, spawn_app, spawn_app_with};
 
 fn short_presence() -> Arc<dyn Presence> {
-    Arc::new(MemoryPresence::new(Duration::from_millis(200)))
+    Arc::new(MemoryPresence::new(Duration::from_millis(500)))
 }
 
 #[tokio::test]

@@ -63,21 +63,20 @@ async fn a_waiting_patient_hears_of_its_visit_and_no_peers_until_the_room_opens(
         update: VisitUpdate::status(VisitStatus::InConsult),
     };
     assert_eq!(patient.frame().await, admitted);
-    let mut patient_saw = Vec::new();
-    for _ in 0..2 {
-        patient_saw.push(patient.frame().await);
-    }
-    let sees_guest = patient_saw.iter().any(|frame| match frame {
-        ServerMessage::Joined { participants, .. } => {
-            participants.iter().any(|p| p.participant_id == guest_id)
+    // Whichever entered first hears of the other by peer_joined; the
+    // second finds the first in its joined.
+    let sees_guest = match patient.frame().await {
+        ServerMessage::Joined { participants, .. } if participants.is_empty() => {
+            matches!(patient.frame().await, ServerMessage::PeerJoined(info) if info.participant_id == guest_id)
         }
-        ServerMessage::PeerJoined(info) => info.participant_id == guest_id,
-        _ => false,
-    });
-    assert!(
-        sees_guest,
-        "patient never heard of the guest: {patient_saw:?}"
-    );
+        ServerMessage::Joined { participants, .. } => {
+            participants.len() == 1 && participants[0].participant_id == guest_id
+        }
+        other => panic!("expected joined, got {other:?}"),
+    };
+    assert!(sees_guest, "patient never heard of the guest");
+    assert_eq!(guest.frame().await, admitted);
+    assert!(matches!(guest.frame().await, ServerMessage::Joined { .. }));
 
     let (mut clinician, clinician_id) = app.signed_in("clinician-1").await;
     clinician.join("v1").await;
