@@ -13,6 +13,16 @@
 //! - [`presence`]: who is online, in memory or in Redis.
 //! - [`bus`]: frames and the room directory across nodes, in memory or Redis.
 //! - [`events`]: what the hub reports to the server.
+//!
+//! # Choices the contract leaves open
+//!
+//! - `joined.participants` lists the others already in the call, not the
+//!   joiner; a client treats a `peer_joined` for someone it knows as a no-op.
+//! - `chat` goes to the others in the call, not back to the sender.
+//! - `presence` frames go to every staff socket.
+//! - [`Hub::open_room`] also tells the visit's patients `visit {in_consult}`.
+//! - A resume is honoured by the node that held the session; elsewhere it
+//!   fails with `error resume_failed` after a fresh `welcome`.
 
 pub mod authoriser;
 pub mod bus;

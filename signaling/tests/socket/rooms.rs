@@ -223,3 +223,19 @@ async fn patients_and_unauthorised_queues_may_not_be_subscribed() {
     patient.expect_error(ErrorCode::Forbidden).await;
     scheduler.expect_error(ErrorCode::Forbidden).await;
 }
+
+#[tokio::test]
+async fn the_server_hears_a_staff_users_socket_count() {
+    let mut app = spawn_app().await;
+    let (first, _) = app.signed_in("clinician-1").await;
+    let (_second, _) = app.signed_in("clinician-1").await;
+    app.event(|event| matches!(event, HubEvent::StaffSockets { sockets: 2, .. }))
+        .await;
+
+    first.close_cleanly().await;
+
+    let event = app
+        .event(|event| matches!(event, HubEvent::StaffSockets { sockets: 1, .. }))
+        .await;
+    assert!(matches!(event, HubEvent::StaffSockets { user_id, .. } if user_id.as_str() == "c1"));
+}
