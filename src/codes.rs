@@ -151,3 +151,98 @@ mod tests {
         }
     }
 }
+
+/// An ICD-10-CM diagnosis code in display form (`J06.9`): a letter, a
+/// digit, a digit or letter, then optionally a dot and one to four more.
+/// Accepted with or without the dot, in any case; kept uppercase with it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "J06.9")]
+pub struct Icd10(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("is not an ICD-10-CM code (such as J06.9)")]
+pub struct Icd10Error;
+
+impl Icd10 {
+    pub fn parse(value: &str) -> Result<Self, Icd10Error> {
+        let upper = value.trim().to_ascii_uppercase();
+        let compact: String = upper.chars().filter(|&c| c != '.').collect();
+        let dots = upper.matches('.').count();
+        let bytes = compact.as_bytes();
+        let shape = (3..=7).contains(&bytes.len())
+            && bytes[0].is_ascii_uppercase()
+            && bytes[1].is_ascii_digit()
+            && bytes[2..].iter().all(u8::is_ascii_alphanumeric);
+        let dot_in_place =
+            dots == 0 || (dots == 1 && upper.find('.') == Some(3) && bytes.len() > 3);
+        if !shape || !dot_in_place {
+            return Err(Icd10Error);
+        }
+        let display = if bytes.len() > 3 {
+            format!("{}.{}", &compact[..3], &compact[3..])
+        } else {
+            compact
+        };
+        Ok(Self(display))
+    }
+
+    /// Display form, with the dot (FHIR).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// X12 form, without the dot.
+    pub fn x12(&self) -> String {
+        self.0.replace('.', "")
+    }
+}
+
+impl TryFrom<String> for Icd10 {
+    type Error = Icd10Error;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Icd10> for String {
+    fn from(code: Icd10) -> Self {
+        code.0
+    }
+}
+
+#[cfg(test)]
+mod icd10_tests {
+    use super::*;
+
+    #[test]
+    fn icd10_codes_are_checked_in_form_and_kept_with_the_dot() {
+        for (input, display, x12) in [
+            ("J06.9", "J06.9", "J069"),
+            ("j069", "J06.9", "J069"),
+            ("C4A", "C4A", "C4A"),
+            ("T07.XXXA", "T07.XXXA", "T07XXXA"),
+            ("U07.1", "U07.1", "U071"),
+        ] {
+            let code = Icd10::parse(input).unwrap();
+            assert_eq!(
+                (code.as_str(), code.x12().as_str()),
+                (display, x12),
+                "{input}"
+            );
+        }
+        for bad in [
+            "",
+            "J0",
+            "106.9",
+            "JJ6.9",
+            "J06.",
+            "J0.69",
+            "J06.12345",
+            "J06-9",
+            "J06.9.1",
+        ] {
+            assert!(Icd10::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -56,3 +56,11 @@ typed_id!(
     /// A video visit; the patient's token is scoped to one.
     VisitId
 );
+typed_id!(
+    /// A waiting-room queue.
+    QueueId
+);
+typed_id!(
+    /// An EHR encounter; each visit has one.
+    EncounterId
+);

@@ -8,8 +8,10 @@
 //! - [`store`]: everything durable, on SQLite or PostgreSQL.
 //! - [`auth`]: staff accounts and roles, sessions, patient visit tokens.
 //! - [`ehr`]: the health record: patients and what clinicians record.
+//! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
 //! - [`audit`]: the hash-chained trail of every read and write of health data.
-//! - [`codes`], [`ids`], [`validation`]: values that cannot be built invalid.
+//! - [`codes`], [`ids`], [`timestamp`], [`validation`]: values that cannot be built invalid.
+//! - [`live`]: the socket's authoriser and the live updates pushed after each change.
 //! - [`http`]: routes, extractors and problem+json errors.
 //! - [`metrics`]: Prometheus counters owned by the app.
 //! - [`demo`]: the demo clinic for `serve --demo`.
@@ -25,10 +27,13 @@ pub mod demo;
 pub mod ehr;
 pub mod http;
 pub mod ids;
+pub mod live;
 pub mod metrics;
 pub mod state;
 pub mod store;
+pub mod timestamp;
 pub mod validation;
+pub mod visits;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -69,14 +74,49 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .map(redis::Client::open)
         .transpose()
         .context("Failed to read REDIS_URL")?;
+    let tokens = TokenKeys::from_secret(secret.as_bytes());
+    let hub = start_hub(&store, &tokens, redis.as_ref()).await?;
     Ok(AppState {
         config: Arc::new(config),
+        live: live::Live::new(hub, store.clone()),
         store,
-        tokens: TokenKeys::from_secret(secret.as_bytes()),
+        tokens,
         throttle: Arc::new(LoginThrottle::default()),
         metrics: Arc::new(metrics::Metrics::new()),
         redis,
     })
+}
+
+/// How long a user stays present after their last socket closed.
+const OFFLINE_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The signaling hub: presence and bus in Redis when configured (several
+/// nodes), in memory otherwise. Starts even while Redis is away.
+async fn start_hub(
+    store: &Store,
+    tokens: &TokenKeys,
+    redis: Option<&redis::Client>,
+) -> anyhow::Result<signaling::Hub> {
+    let authoriser = Arc::new(live::StoreAuthoriser::new(store.clone(), tokens.clone()));
+    let mut builder = signaling::Hub::builder(authoriser);
+    if let Some(client) = redis {
+        let connection =
+            signaling::redis_connection(client.clone()).context("Failed to set up Redis")?;
+        builder = builder
+            .presence(Arc::new(signaling::RedisPresence::new(
+                connection.clone(),
+                "bedside",
+                OFFLINE_AFTER,
+            )))
+            .bus(Arc::new(signaling::RedisBus::new(
+                client.clone(),
+                connection,
+                "bedside",
+            )));
+    } else {
+        builder = builder.presence(Arc::new(signaling::MemoryPresence::new(OFFLINE_AFTER)));
+    }
+    Ok(builder.start().await)
 }
 
 /// Creates user `admin` when the store has no users and a password is given.
@@ -104,7 +144,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
+    let hub = state.live.hub().clone();
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = async move {
+        shutdown.await;
+        // Sockets never finish by themselves: close them so the server can.
+        hub.shutdown();
+    };
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::{LoginThrottle, TokenKeys};
 use crate::config::Config;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -16,4 +17,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<redis::Client>,
+    /// Signaling and live updates.
+    pub live: Live,
 }

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
+use crate::timestamp::Timestamp;
 
 /// The hash that stands before the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -109,8 +110,7 @@ impl AuditEntry {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditEvent {
     pub seq: i64,
-    /// Unix milliseconds.
-    pub at: i64,
+    pub at: Timestamp,
     pub actor_type: String,
     pub actor_id: Option<String>,
     pub actor_role: Option<String>,
@@ -129,7 +129,7 @@ impl AuditEvent {
     pub fn expected_hash(&self) -> String {
         let fields: [&str; 11] = [
             &self.seq.to_string(),
-            &self.at.to_string(),
+            &self.at.millis().to_string(),
             &self.actor_type,
             self.actor_id.as_deref().unwrap_or(""),
             self.actor_role.as_deref().unwrap_or(""),
@@ -196,7 +196,7 @@ mod tests {
     fn event(seq: i64, prev_hash: &str) -> AuditEvent {
         let mut event = AuditEvent {
             seq,
-            at: 1_700_000_000_000 + seq,
+            at: Timestamp(1_700_000_000_000 + seq),
             actor_type: "user".into(),
             actor_id: Some("u1".into()),
             actor_role: Some("clinician".into()),

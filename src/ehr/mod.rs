@@ -2,12 +2,19 @@
 //! observations, allergies, medications and diagnoses join as they land.
 //! Every read or write here leaves an audit event in the same transaction.
 
+mod clinical;
 mod patients;
+mod vitals;
 
+pub use clinical::{
+    Allergy, Condition, Encounter, Medication, NewAllergy, NewCondition, NewMedication, Note,
+    Observation, Severity, SoapNote, StatusPeriod,
+};
 pub use patients::{Address, Insurance, NewPatient, Patient, Sex};
+pub use vitals::{Consciousness, Measurement, Vitals, loinc};
 
 use crate::audit::{Actor, AuditEntry, Outcome};
-use crate::ids::PatientId;
+use crate::ids::{PatientId, UserId};
 use crate::store::{self, Store, StoreError};
 use crate::validation::FieldError;
 
@@ -84,4 +91,167 @@ pub async fn search_patients(
     }
     store::commit(tx).await?;
     Ok(patients)
+}
+
+/// Everything a clinician sees of a patient beside the call.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct History {
+    pub patient: Patient,
+    pub encounters: Vec<Encounter>,
+    pub notes: Vec<Note>,
+    pub vitals: Vec<Observation>,
+    pub conditions: Vec<Condition>,
+    pub allergies: Vec<Allergy>,
+    pub medications: Vec<Medication>,
+}
+
+async fn require_patient(tx: &mut store::Tx, id: &PatientId) -> Result<Patient, EhrError> {
+    store::get_patient(tx, id)
+        .await?
+        .ok_or(EhrError::NotFound("patient"))
+}
+
+pub async fn add_allergy(
+    store: &Store,
+    actor: &Actor,
+    recorder: &UserId,
+    patient: &PatientId,
+    new: &NewAllergy,
+) -> Result<Allergy, EhrError> {
+    let mut tx = store.begin().await?;
+    require_patient(&mut tx, patient).await?;
+    let allergy =
+        store::insert_allergy(&mut tx, patient, new, recorder, store::now_millis()).await?;
+    let entry = AuditEntry::new(actor, "allergy.create", "AllergyIntolerance")
+        .resource(&allergy.id)
+        .patient(patient);
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(allergy)
+}
+
+pub async fn add_medication(
+    store: &Store,
+    actor: &Actor,
+    recorder: &UserId,
+    patient: &PatientId,
+    new: &NewMedication,
+) -> Result<Medication, EhrError> {
+    let mut tx = store.begin().await?;
+    require_patient(&mut tx, patient).await?;
+    let medication =
+        store::insert_medication(&mut tx, patient, new, recorder, store::now_millis()).await?;
+    let entry = AuditEntry::new(actor, "medication.create", "MedicationStatement")
+        .resource(&medication.id)
+        .patient(patient);
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(medication)
+}
+
+pub async fn add_condition(
+    store: &Store,
+    actor: &Actor,
+    recorder: &UserId,
+    patient: &PatientId,
+    new: &NewCondition,
+) -> Result<Condition, EhrError> {
+    let mut tx = store.begin().await?;
+    require_patient(&mut tx, patient).await?;
+    let display = new.display.as_ref().map(|d| d.as_str());
+    let row = store::NewConditionRow {
+        patient,
+        encounter: None,
+        code: &new.code,
+        display,
+        rank: None,
+        recorder,
+        at: store::now_millis(),
+    };
+    let condition = store::insert_condition(&mut tx, row).await?;
+    let entry = AuditEntry::new(actor, "condition.create", "Condition")
+        .resource(&condition.id)
+        .patient(patient);
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(condition)
+}
+
+pub async fn allergies(
+    store: &Store,
+    actor: &Actor,
+    patient: &PatientId,
+) -> Result<Vec<Allergy>, EhrError> {
+    let mut tx = store.begin().await?;
+    require_patient(&mut tx, patient).await?;
+    let list = store::allergies_for_patient(&mut tx, patient).await?;
+    store::append_audit(
+        &mut tx,
+        &AuditEntry::new(actor, "allergy.read", "AllergyIntolerance").patient(patient),
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(list)
+}
+
+pub async fn medications(
+    store: &Store,
+    actor: &Actor,
+    patient: &PatientId,
+) -> Result<Vec<Medication>, EhrError> {
+    let mut tx = store.begin().await?;
+    require_patient(&mut tx, patient).await?;
+    let list = store::medications_for_patient(&mut tx, patient).await?;
+    store::append_audit(
+        &mut tx,
+        &AuditEntry::new(actor, "medication.read", "MedicationStatement").patient(patient),
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(list)
+}
+
+pub async fn conditions(
+    store: &Store,
+    actor: &Actor,
+    patient: &PatientId,
+) -> Result<Vec<Condition>, EhrError> {
+    let mut tx = store.begin().await?;
+    require_patient(&mut tx, patient).await?;
+    let list = store::conditions(&mut tx, Some(patient), None).await?;
+    store::append_audit(
+        &mut tx,
+        &AuditEntry::new(actor, "condition.read", "Condition").patient(patient),
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(list)
+}
+
+/// The patient's chart: past encounters, notes, vitals, diagnoses, allergies, medications.
+pub async fn history(
+    store: &Store,
+    actor: &Actor,
+    patient: &PatientId,
+) -> Result<History, EhrError> {
+    let mut tx = store.begin().await?;
+    let record = require_patient(&mut tx, patient).await?;
+    let history = History {
+        encounters: store::find_encounters(&mut tx, Some(patient), None, 100).await?,
+        notes: store::notes_for_patient(&mut tx, patient).await?,
+        vitals: store::observations_for_patient(&mut tx, patient, None).await?,
+        conditions: store::conditions(&mut tx, Some(patient), None).await?,
+        allergies: store::allergies_for_patient(&mut tx, patient).await?,
+        medications: store::medications_for_patient(&mut tx, patient).await?,
+        patient: record,
+    };
+    store::append_audit(
+        &mut tx,
+        &AuditEntry::new(actor, "patient.history", "Patient")
+            .resource(patient)
+            .patient(patient),
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(history)
 }

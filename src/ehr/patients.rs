@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::codes::PostalCode;
 use crate::ids::PatientId;
+use crate::timestamp::Timestamp;
 use crate::validation::{Email, FieldError, Phone, Text};
 
 /// Administrative sex, as FHIR's `AdministrativeGender`.
@@ -113,8 +114,7 @@ pub struct Patient {
     pub phone: Option<String>,
     pub address: Option<Address>,
     pub insurance: Option<Insurance>,
-    /// Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: Timestamp,
 }
 
 impl Patient {

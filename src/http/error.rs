@@ -144,3 +144,16 @@ impl From<EhrError> for ApiError {
         }
     }
 }
+
+impl From<crate::visits::VisitError> for ApiError {
+    fn from(error: crate::visits::VisitError) -> Self {
+        use crate::visits::VisitError;
+        match error {
+            VisitError::NotFound(what) => Self::NotFound(what),
+            VisitError::WrongState(detail) => Self::Conflict(detail),
+            VisitError::Forbidden => Self::Forbidden,
+            VisitError::Invalid(e) => Self::Invalid(e),
+            VisitError::Store(e) => e.into(),
+        }
+    }
+}

@@ -192,6 +192,8 @@ role_set! {
     Schedulers => [Scheduler, Admin];
     /// Who creates visits.
     VisitCreators => [Scheduler, Clinician, Admin];
+    /// Who reads a whole chart.
+    ChartReaders => [Clinician, Admin];
     /// Who sees claims and accounts.
     BillingStaff => [Billing, Admin];
 }

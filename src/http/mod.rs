@@ -52,7 +52,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::patients::router())
-        .merge(routes::audit::router());
+        .merge(routes::audit::router())
+        .merge(routes::queues::router())
+        .merge(routes::visits::router())
+        .merge(routes::presence::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .merge(routes::ops::router())
@@ -71,6 +74,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(routes::web::router())
+        .route("/ws", get(routes::presence::open_socket))
         .route(
             "/api/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),

@@ -3,6 +3,7 @@
 
 use super::{StoreError, Tx, now_millis};
 use crate::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
+use crate::timestamp::Timestamp;
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -25,7 +26,7 @@ impl From<EventRow> for AuditEvent {
     fn from(r: EventRow) -> Self {
         AuditEvent {
             seq: r.seq,
-            at: r.at,
+            at: Timestamp(r.at),
             actor_type: r.actor_type,
             actor_id: r.actor_id,
             actor_role: r.actor_role,
@@ -55,7 +56,7 @@ pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<AuditEvent,
     .await?;
     let mut event = AuditEvent {
         seq,
-        at: now_millis(),
+        at: Timestamp(now_millis()),
         actor_type: entry.actor.kind.to_owned(),
         actor_id: entry.actor.id.clone(),
         actor_role: entry.actor.role.clone(),
@@ -75,7 +76,7 @@ pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<AuditEvent,
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(event.seq)
-    .bind(event.at)
+    .bind(event.at.millis())
     .bind(&event.actor_type)
     .bind(&event.actor_id)
     .bind(&event.actor_role)

@@ -4,16 +4,22 @@
 //! (`$N` placeholders, text ids, integer times) serves both backends.
 
 mod audit;
+mod clinical;
+mod encounters;
 mod patients;
 mod sessions;
 mod settings;
 mod users;
+mod visits;
 
 pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
+pub use clinical::*;
+pub use encounters::{find_encounters, get_encounter};
 pub use patients::{get_patient, insert_patient, search_patients};
 pub use sessions::{SessionRecord, find_session, insert_session, revoke_session};
 pub use settings::token_secret;
 pub use users::{NewUser, count_users, find_login, insert_user, list_users};
+pub use visits::*;
 
 use std::path::Path;
 use std::time::Duration;

@@ -6,6 +6,7 @@ use super::{StoreError, Tx, now_millis};
 use crate::codes::PostalCode;
 use crate::ehr::{Address, Insurance, NewPatient, Patient, Sex};
 use crate::ids::PatientId;
+use crate::timestamp::Timestamp;
 use crate::validation::Text;
 
 const COLUMNS: &str = "id, mrn, given_name, family_name, birth_date, sex, email, phone,
@@ -77,7 +78,7 @@ impl TryFrom<PatientRow> for Patient {
             phone: row.phone,
             address,
             insurance,
-            created_at: row.created_at,
+            created_at: Timestamp(row.created_at),
         })
     }
 }

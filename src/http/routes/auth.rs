@@ -14,6 +14,7 @@ use crate::auth::{self, SessionToken, User};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ClientIp, Staff, bearer};
 use crate::state::AppState;
+use crate::timestamp::Timestamp;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,8 +35,7 @@ pub struct LoginRequest {
 pub struct LoginResponse {
     token: String,
     user: User,
-    /// Unix milliseconds.
-    expires_at: i64,
+    expires_at: Timestamp,
 }
 
 /// CONTRACT: `POST /auth/login`.
@@ -56,7 +56,7 @@ async fn login(
         ttl,
     )
     .await?;
-    let expires_at = crate::store::now_millis() + ttl * 60_000;
+    let expires_at = Timestamp(crate::store::now_millis() + ttl * 60_000);
     Ok(Json(LoginResponse {
         token: token.expose().to_owned(),
         user,

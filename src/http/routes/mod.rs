@@ -4,5 +4,8 @@ pub mod audit;
 pub mod auth;
 pub mod ops;
 pub mod patients;
+pub mod presence;
+pub mod queues;
 pub mod users;
+pub mod visits;
 pub mod web;

@@ -8,9 +8,12 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::ehr::{self, NewPatient, Patient};
+use crate::ehr::{
+    self, Allergy, Condition, History, Medication, NewAllergy, NewCondition, NewMedication,
+    NewPatient, Patient,
+};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, Staff};
+use crate::http::extract::{ApiJson, ChartReaders, Clinicians, Staff};
 use crate::ids::PatientId;
 use crate::state::AppState;
 
@@ -18,6 +21,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_patient, search_patients))
         .routes(routes!(get_patient))
+        .routes(routes!(add_allergy, list_allergies))
+        .routes(routes!(add_medication, list_medications))
+        .routes(routes!(add_condition, list_conditions))
+        .routes(routes!(patient_history))
 }
 
 /// CONTRACT: `POST /patients` (staff).
@@ -69,4 +76,123 @@ async fn search_patients(
     Ok(Json(
         ehr::search_patients(&state.store, &staff.actor, name).await?,
     ))
+}
+
+/// CONTRACT: `POST /patients/{id}/allergies` (clinician).
+#[utoipa::path(post, path = "/patients/{id}/allergies", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = NewAllergy,
+    responses((status = 201, body = Allergy), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn add_allergy(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewAllergy>,
+) -> Result<(StatusCode, Json<Allergy>), ApiError> {
+    let allergy = ehr::add_allergy(
+        &state.store,
+        &clinician.actor,
+        &clinician.user.id,
+        &patient_id(&id)?,
+        &body,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(allergy)))
+}
+
+/// The patient's allergies (staff).
+#[utoipa::path(get, path = "/patients/{id}/allergies", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Vec<Allergy>)))]
+async fn list_allergies(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Allergy>>, ApiError> {
+    Ok(Json(
+        ehr::allergies(&state.store, &staff.actor, &patient_id(&id)?).await?,
+    ))
+}
+
+/// CONTRACT: `POST /patients/{id}/medications` (clinician).
+#[utoipa::path(post, path = "/patients/{id}/medications", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = NewMedication,
+    responses((status = 201, body = Medication), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn add_medication(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewMedication>,
+) -> Result<(StatusCode, Json<Medication>), ApiError> {
+    let medication = ehr::add_medication(
+        &state.store,
+        &clinician.actor,
+        &clinician.user.id,
+        &patient_id(&id)?,
+        &body,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(medication)))
+}
+
+/// The patient's medications (staff).
+#[utoipa::path(get, path = "/patients/{id}/medications", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Vec<Medication>)))]
+async fn list_medications(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Medication>>, ApiError> {
+    Ok(Json(
+        ehr::medications(&state.store, &staff.actor, &patient_id(&id)?).await?,
+    ))
+}
+
+/// A problem-list condition (clinician).
+#[utoipa::path(post, path = "/patients/{id}/conditions", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = NewCondition,
+    responses((status = 201, body = Condition), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn add_condition(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewCondition>,
+) -> Result<(StatusCode, Json<Condition>), ApiError> {
+    let condition = ehr::add_condition(
+        &state.store,
+        &clinician.actor,
+        &clinician.user.id,
+        &patient_id(&id)?,
+        &body,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(condition)))
+}
+
+/// The patient's conditions, problem list and diagnoses (staff).
+#[utoipa::path(get, path = "/patients/{id}/conditions", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Vec<Condition>)))]
+async fn list_conditions(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Condition>>, ApiError> {
+    Ok(Json(
+        ehr::conditions(&state.store, &staff.actor, &patient_id(&id)?).await?,
+    ))
+}
+
+/// The chart beside the call: encounters, notes, vitals, diagnoses, allergies, medications (clinician, admin).
+#[utoipa::path(get, path = "/patients/{id}/history", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = History), (status = 403, body = Problem)))]
+async fn patient_history(
+    State(state): State<AppState>,
+    staff: Staff<ChartReaders>,
+    Path(id): Path<String>,
+) -> Result<Json<History>, ApiError> {
+    Ok(Json(
+        ehr::history(&state.store, &staff.actor, &patient_id(&id)?).await?,
+    ))
+}
+
+fn patient_id(id: &str) -> Result<PatientId, ApiError> {
+    PatientId::parse(id).ok_or(ApiError::NotFound("patient"))
 }

@@ -1,0 +1,185 @@
+//! Visits and their lifecycle.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use signaling::protocol::PresenceStatus;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, Caller, Clinicians, Schedulers, Staff, VisitCreators};
+use crate::ids::VisitId;
+use crate::state::AppState;
+use crate::visits::{
+    self, CheckIn, CloseVisit, CreatedVisit, NewVisit, Visit, VisitChange, VisitStatus,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_visit))
+        .routes(routes!(get_visit, update_visit))
+        .routes(routes!(check_in))
+        .routes(routes!(admit_visit))
+        .routes(routes!(close_visit))
+        .routes(routes!(cancel_visit))
+        .routes(routes!(no_show_visit))
+}
+
+fn visit_id(id: &str) -> Result<VisitId, ApiError> {
+    VisitId::parse(id).ok_or(ApiError::NotFound("visit"))
+}
+
+/// CONTRACT: `POST /visits` (scheduler, clinician, admin).
+#[utoipa::path(post, path = "/visits", tag = "visits", security(("bearer" = [])), request_body = NewVisit,
+    responses((status = 201, body = CreatedVisit), (status = 422, body = Problem)))]
+async fn create_visit(
+    State(state): State<AppState>,
+    staff: Staff<VisitCreators>,
+    ApiJson(body): ApiJson<NewVisit>,
+) -> Result<(StatusCode, Json<CreatedVisit>), ApiError> {
+    let created = visits::create_visit(
+        &state.store,
+        &staff.actor,
+        &body,
+        &state.tokens,
+        &state.config.public_url,
+    )
+    .await?;
+    state.live.queue_changed(&created.visit.queue_id).await;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// CONTRACT: `GET /visits/{id}` (staff; the visit's patient).
+#[utoipa::path(get, path = "/visits/{id}", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Visit), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_visit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Visit>, ApiError> {
+    let id = visit_id(&id)?;
+    if caller.patient().is_some_and(|(_, own)| *own != id) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(Json(
+        visits::read_visit(&state.store, &caller.actor, &id).await?,
+    ))
+}
+
+/// CONTRACT: `POST /visits/{id}/check-in` (the visit's patient).
+#[utoipa::path(post, path = "/visits/{id}/check-in", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = CheckIn, responses((status = 200, body = Visit), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn check_in(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CheckIn>,
+) -> Result<Json<Visit>, ApiError> {
+    let id = visit_id(&id)?;
+    match caller.patient() {
+        Some((_, own)) if *own == id => {}
+        _ => return Err(ApiError::Forbidden),
+    }
+    let visit = visits::check_in(&state.store, &caller.actor, &id, &body).await?;
+    state.live.visit_changed(&visit).await;
+    Ok(Json(visit))
+}
+
+/// CONTRACT: `PATCH /visits/{id}` (scheduler, admin).
+#[utoipa::path(patch, path = "/visits/{id}", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = VisitChange, responses((status = 200, body = Visit), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn update_visit(
+    State(state): State<AppState>,
+    staff: Staff<Schedulers>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<VisitChange>,
+) -> Result<Json<Visit>, ApiError> {
+    let (visit, left) = visits::change(&state.store, &staff.actor, &visit_id(&id)?, &body).await?;
+    if let Some(queue) = left {
+        state.live.queue_changed(&queue).await;
+    }
+    state.live.visit_changed(&visit).await;
+    Ok(Json(visit))
+}
+
+/// CONTRACT: `POST /visits/{id}/admit` (clinician): 409 unless waiting.
+#[utoipa::path(post, path = "/visits/{id}/admit", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Visit), (status = 409, body = Problem)))]
+async fn admit_visit(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path(id): Path<String>,
+) -> Result<Json<Visit>, ApiError> {
+    let visit = visits::admit(
+        &state.store,
+        &clinician.actor,
+        &clinician.user,
+        &visit_id(&id)?,
+    )
+    .await?;
+    state
+        .live
+        .clinician_status(&clinician.user, PresenceStatus::InConsult)
+        .await;
+    state.live.visit_changed(&visit).await;
+    Ok(Json(visit))
+}
+
+/// CONTRACT: `POST /visits/{id}/close` (the admitting clinician).
+#[utoipa::path(post, path = "/visits/{id}/close", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = CloseVisit, responses((status = 200, body = Visit), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn close_visit(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CloseVisit>,
+) -> Result<Json<Visit>, ApiError> {
+    let visit = visits::close(
+        &state.store,
+        &clinician.actor,
+        &clinician.user,
+        &visit_id(&id)?,
+        &body,
+    )
+    .await?;
+    state
+        .live
+        .clinician_status(&clinician.user, PresenceStatus::Available)
+        .await;
+    state.live.visit_changed(&visit).await;
+    Ok(Json(visit))
+}
+
+async fn end_visit(
+    state: &AppState,
+    staff: &Staff<VisitCreators>,
+    id: &str,
+    to: VisitStatus,
+) -> Result<Json<Visit>, ApiError> {
+    let visit = visits::end(&state.store, &staff.actor, &visit_id(id)?, to).await?;
+    state.live.visit_changed(&visit).await;
+    Ok(Json(visit))
+}
+
+/// CONTRACT: `POST /visits/{id}/cancel` (scheduler, clinician, admin).
+#[utoipa::path(post, path = "/visits/{id}/cancel", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Visit), (status = 409, body = Problem)))]
+async fn cancel_visit(
+    State(state): State<AppState>,
+    staff: Staff<VisitCreators>,
+    Path(id): Path<String>,
+) -> Result<Json<Visit>, ApiError> {
+    end_visit(&state, &staff, &id, VisitStatus::Cancelled).await
+}
+
+/// CONTRACT: `POST /visits/{id}/no-show` (scheduler, clinician, admin).
+#[utoipa::path(post, path = "/visits/{id}/no-show", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Visit), (status = 409, body = Problem)))]
+async fn no_show_visit(
+    State(state): State<AppState>,
+    staff: Staff<VisitCreators>,
+    Path(id): Path<String>,
+) -> Result<Json<Visit>, ApiError> {
+    end_visit(&state, &staff, &id, VisitStatus::NoShow).await
+}

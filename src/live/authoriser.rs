@@ -1,0 +1,169 @@
+//! Who may do what on the socket, decided from the store.
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use signaling::protocol::{self as wire, VisitUpdate};
+use signaling::{Authoriser, Denied, Identity, JoinAccess};
+
+use super::{update_for, wire_role, wire_status};
+use crate::audit::{Actor, AuditEntry};
+use crate::auth::{self, Principal, Role, TokenKeys};
+use crate::ids::{QueueId, UserId, VisitId};
+use crate::store::{self, Store};
+use crate::visits::{self, VisitStatus};
+
+#[derive(Debug, Clone)]
+pub struct StoreAuthoriser {
+    store: Store,
+    keys: TokenKeys,
+}
+
+impl StoreAuthoriser {
+    pub fn new(store: Store, keys: TokenKeys) -> Self {
+        Self { store, keys }
+    }
+
+    async fn identify(&self, token: &str) -> Result<Identity, Denied> {
+        let principal = auth::authenticate(&self.store, &self.keys, token)
+            .await
+            .map_err(|_| Denied::Unavailable)?
+            .ok_or(Denied::Unauthenticated)?;
+        match principal {
+            Principal::Staff(user) => Ok(Identity {
+                subject: wire::UserId::new(user.id.as_str()),
+                role: wire_role(user.role),
+                display_name: user.display_name,
+                visit_id: None,
+            }),
+            Principal::Patient {
+                visit_id,
+                patient_id,
+            } => {
+                let mut tx = self
+                    .store
+                    .begin_read()
+                    .await
+                    .map_err(|_| Denied::Unavailable)?;
+                let patient = store::get_patient(&mut tx, &patient_id)
+                    .await
+                    .map_err(|_| Denied::Unavailable)?;
+                store::commit(tx).await.map_err(|_| Denied::Unavailable)?;
+                let patient = patient.ok_or(Denied::Unauthenticated)?;
+                Ok(Identity {
+                    subject: wire::UserId::new(patient_id.as_str()),
+                    role: wire::Role::Patient,
+                    display_name: patient.given_name,
+                    visit_id: Some(wire::VisitId::new(visit_id.as_str())),
+                })
+            }
+        }
+    }
+
+    async fn join(&self, who: &Identity, visit_id: &wire::VisitId) -> Result<JoinAccess, Denied> {
+        let id = VisitId::parse(visit_id.as_str()).ok_or(Denied::NotFound)?;
+        let mut tx = self.store.begin().await.map_err(|_| Denied::Unavailable)?;
+        let visit = store::get_visit(&mut tx, &id)
+            .await
+            .map_err(|_| Denied::Unavailable)?
+            .ok_or(Denied::NotFound)?;
+        let (actor, access) = match who.role {
+            wire::Role::Patient => {
+                if who.visit_id.as_ref() != Some(visit_id)
+                    || who.subject.as_str() != visit.patient_id.as_str()
+                {
+                    return Err(Denied::Forbidden);
+                }
+                let actor = Actor {
+                    kind: "patient",
+                    id: Some(who.subject.to_string()),
+                    role: Some("patient".into()),
+                    ip: None,
+                };
+                let access = match visit.status {
+                    VisitStatus::InConsult => JoinAccess::Open,
+                    VisitStatus::Scheduled => {
+                        JoinAccess::Waiting(VisitUpdate::status(wire::VisitStatus::Scheduled))
+                    }
+                    VisitStatus::Waiting => {
+                        JoinAccess::Waiting(VisitUpdate::status(wire::VisitStatus::Waiting))
+                    }
+                    ended => JoinAccess::Waiting(VisitUpdate::status(wire_status(ended))),
+                };
+                (actor, access)
+            }
+            wire::Role::Clinician => {
+                let user = UserId::parse(who.subject.as_str()).ok_or(Denied::Forbidden)?;
+                if visit.status != VisitStatus::InConsult
+                    || !visits::is_visit_clinician(&visit, &user)
+                {
+                    return Err(Denied::Forbidden);
+                }
+                let actor = Actor {
+                    kind: "user",
+                    id: Some(user.to_string()),
+                    role: Some(Role::Clinician.as_str().into()),
+                    ip: None,
+                };
+                (actor, JoinAccess::Open)
+            }
+            _ => return Err(Denied::Forbidden),
+        };
+        let entry = AuditEntry::new(&actor, "visit.join", "Encounter")
+            .resource(&visit.encounter_id)
+            .patient(&visit.patient_id);
+        store::append_audit(&mut tx, &entry)
+            .await
+            .map_err(|_| Denied::Unavailable)?;
+        store::commit(tx).await.map_err(|_| Denied::Unavailable)?;
+        // A waiting patient hears its place at once.
+        if let JoinAccess::Waiting(update) = &access
+            && update.status == wire::VisitStatus::Waiting
+            && let Ok(view) = visits::queue_view(&self.store, &visit.queue_id, 1).await
+            && let Some(entry) = view.entries.iter().find(|e| e.visit_id == visit.id)
+        {
+            return Ok(JoinAccess::Waiting(update_for(entry)));
+        }
+        Ok(access)
+    }
+
+    async fn subscribe(
+        &self,
+        who: &Identity,
+        queue_id: &wire::QueueId,
+    ) -> Result<Option<serde_json::Value>, Denied> {
+        if !matches!(
+            who.role,
+            wire::Role::Admin | wire::Role::Scheduler | wire::Role::Clinician
+        ) {
+            return Err(Denied::Forbidden);
+        }
+        let id = QueueId::parse(queue_id.as_str()).ok_or(Denied::NotFound)?;
+        match visits::queue_view(&self.store, &id, 1).await {
+            Ok(view) => Ok(Some(serde_json::to_value(view.entries).unwrap_or_default())),
+            Err(visits::VisitError::NotFound(_)) => Err(Denied::NotFound),
+            Err(_) => Err(Denied::Unavailable),
+        }
+    }
+}
+
+impl Authoriser for StoreAuthoriser {
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Denied>> {
+        self.identify(token).boxed()
+    }
+
+    fn authorise_join<'a>(
+        &'a self,
+        who: &'a Identity,
+        visit_id: &'a wire::VisitId,
+    ) -> BoxFuture<'a, Result<JoinAccess, Denied>> {
+        self.join(who, visit_id).boxed()
+    }
+
+    fn authorise_subscribe<'a>(
+        &'a self,
+        who: &'a Identity,
+        queue_id: &'a wire::QueueId,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, Denied>> {
+        self.subscribe(who, queue_id).boxed()
+    }
+}

@@ -1,0 +1,142 @@
+//! The server's side of signaling: the authoriser the hub asks, and the
+//! live updates the domain triggers after each commit — `visit` frames to a
+//! waiting patient, `queue` frames to watching staff, rooms opened and
+//! closed, and clinicians' presence around a consult.
+
+mod authoriser;
+
+pub use authoriser::StoreAuthoriser;
+
+use signaling::protocol::{self as wire, PresenceStatus, VisitUpdate};
+use signaling::{Hub, PresenceEntry, PresenceUser};
+
+use crate::auth::{Role, User};
+use crate::ids::QueueId;
+use crate::store::Store;
+use crate::visits::{self, QueueEntry, Visit, VisitStatus};
+
+/// Pushes changes out to the sockets; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Live {
+    hub: Hub,
+    store: Store,
+}
+
+pub fn wire_role(role: Role) -> wire::Role {
+    match role {
+        Role::Admin => wire::Role::Admin,
+        Role::Scheduler => wire::Role::Scheduler,
+        Role::Clinician => wire::Role::Clinician,
+        Role::Billing => wire::Role::Billing,
+    }
+}
+
+pub fn wire_status(status: VisitStatus) -> wire::VisitStatus {
+    match status {
+        VisitStatus::Scheduled => wire::VisitStatus::Scheduled,
+        VisitStatus::Waiting => wire::VisitStatus::Waiting,
+        VisitStatus::InConsult => wire::VisitStatus::InConsult,
+        VisitStatus::Closed => wire::VisitStatus::Closed,
+        VisitStatus::Cancelled => wire::VisitStatus::Cancelled,
+        VisitStatus::NoShow => wire::VisitStatus::NoShow,
+    }
+}
+
+/// The `visit` frame for a queue entry.
+pub fn update_for(entry: &QueueEntry) -> VisitUpdate {
+    VisitUpdate {
+        status: wire_status(entry.status),
+        position: entry.position.map(|p| p as u32),
+        estimated_wait_seconds: entry.estimated_wait_seconds.map(|s| s.max(0) as u64),
+    }
+}
+
+impl Live {
+    pub fn new(hub: Hub, store: Store) -> Self {
+        Self { hub, store }
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Clinicians whose presence is `available` (at least one is assumed
+    /// when presence cannot be read).
+    pub async fn clinicians_available(&self) -> usize {
+        match self.hub.presence_list(Some(wire::Role::Clinician)).await {
+            Ok(list) => list
+                .iter()
+                .filter(|e| e.status == PresenceStatus::Available)
+                .count(),
+            Err(_) => 1,
+        }
+    }
+
+    pub async fn presence(&self, role: Option<Role>) -> Vec<PresenceEntry> {
+        self.hub
+            .presence_list(role.map(wire_role))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// After a visit changed state: its room, its patient, its queue.
+    pub async fn visit_changed(&self, visit: &Visit) {
+        match visit.status {
+            VisitStatus::InConsult => {
+                self.hub
+                    .open_room(&wire::VisitId::new(visit.id.as_str()))
+                    .await
+            }
+            VisitStatus::Closed | VisitStatus::Cancelled | VisitStatus::NoShow => {
+                self.hub
+                    .close_room(
+                        &wire::VisitId::new(visit.id.as_str()),
+                        wire_status(visit.status),
+                    )
+                    .await;
+            }
+            VisitStatus::Scheduled | VisitStatus::Waiting => {}
+        }
+        self.queue_changed(&visit.queue_id).await;
+    }
+
+    /// Sends the queue to its watchers and every waiting patient its place.
+    pub async fn queue_changed(&self, queue: &QueueId) {
+        let available = self.clinicians_available().await;
+        let view = match visits::queue_view(&self.store, queue, available).await {
+            Ok(view) => view,
+            Err(error) => {
+                tracing::warn!(%error, queue.id = %queue, "queue update not sent");
+                return;
+            }
+        };
+        for entry in view
+            .entries
+            .iter()
+            .filter(|e| e.status == VisitStatus::Waiting)
+        {
+            self.hub
+                .notify_visit(
+                    &wire::VisitId::new(entry.visit_id.as_str()),
+                    update_for(entry),
+                )
+                .await;
+        }
+        let entries = serde_json::to_value(&view.entries).unwrap_or_default();
+        self.hub
+            .publish_queue(&wire::QueueId::new(queue.as_str()), entries)
+            .await;
+    }
+
+    /// A clinician's presence around a consult: `in_consult` while in one.
+    pub async fn clinician_status(&self, clinician: &User, status: PresenceStatus) {
+        let user = PresenceUser {
+            user_id: wire::UserId::new(clinician.id.as_str()),
+            display_name: clinician.display_name.clone(),
+            role: wire::Role::Clinician,
+        };
+        if let Err(error) = self.hub.set_presence(&user, status).await {
+            tracing::warn!(%error, "presence not updated");
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The clinical record: observations, conditions, notes, allergies and
+//! medications.
+
+use super::{StoreError, Tx};
+use crate::codes::Icd10;
+use crate::ehr::{
+    Allergy, Condition, Measurement, Medication, NewAllergy, NewMedication, Note, Observation,
+    Severity, SoapNote,
+};
+use crate::ids::{EncounterId, PatientId, UserId};
+use crate::timestamp::Timestamp;
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub async fn insert_observation(
+    tx: &mut Tx,
+    patient: &PatientId,
+    encounter: Option<&EncounterId>,
+    m: &Measurement,
+    at: i64,
+) -> Result<String, StoreError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO observations (id, patient_id, encounter_id, category, code, display, value, value_code, unit, ucum, effective_at)
+         VALUES ($1, $2, $3, 'vital-signs', $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&id)
+    .bind(patient.as_str())
+    .bind(encounter.map(EncounterId::as_str))
+    .bind(m.loinc)
+    .bind(m.display)
+    .bind(m.value)
+    .bind(m.value_code)
+    .bind(m.unit)
+    .bind(m.ucum)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+type ObservationRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+const OBSERVATION_COLUMNS: &str = "id, patient_id, encounter_id, category, code, display, value, value_code, unit, ucum, effective_at";
+
+fn observation(
+    (id, patient, encounter, category, code, display, value, value_code, unit, ucum, at): ObservationRow,
+) -> Observation {
+    Observation {
+        id,
+        patient_id: PatientId::from_trusted(patient),
+        encounter_id: encounter.map(EncounterId::from_trusted),
+        category,
+        code,
+        display,
+        value,
+        value_code,
+        unit,
+        ucum,
+        effective_at: Timestamp(at),
+    }
+}
+
+/// Observations by patient (newest first), optionally by LOINC code.
+pub async fn observations_for_patient(
+    tx: &mut Tx,
+    patient: &PatientId,
+    code: Option<&str>,
+) -> Result<Vec<Observation>, StoreError> {
+    let sql = format!(
+        "SELECT {OBSERVATION_COLUMNS} FROM observations WHERE patient_id = $1 AND ($2 IS NULL OR code = $2)
+         ORDER BY effective_at DESC, id"
+    );
+    let rows: Vec<ObservationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(patient.as_str())
+        .bind(code)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.into_iter().map(observation).collect())
+}
+
+pub async fn get_observation(tx: &mut Tx, id: &str) -> Result<Option<Observation>, StoreError> {
+    let sql = format!("SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = $1");
+    let row: Option<ObservationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(observation))
+}
+
+/// A condition to record: a problem-list entry, or a diagnosis of an encounter.
+#[derive(Debug, Clone, Copy)]
+pub struct NewConditionRow<'a> {
+    pub patient: &'a PatientId,
+    pub encounter: Option<&'a EncounterId>,
+    pub code: &'a Icd10,
+    pub display: Option<&'a str>,
+    pub rank: Option<i64>,
+    pub recorder: &'a UserId,
+    pub at: i64,
+}
+
+pub async fn insert_condition(
+    tx: &mut Tx,
+    row: NewConditionRow<'_>,
+) -> Result<Condition, StoreError> {
+    let NewConditionRow {
+        patient,
+        encounter,
+        code,
+        display,
+        rank,
+        recorder,
+        at,
+    } = row;
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO conditions (id, patient_id, encounter_id, code, display, rank, clinical_status, recorder_id, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8)",
+    )
+    .bind(&id)
+    .bind(patient.as_str())
+    .bind(encounter.map(EncounterId::as_str))
+    .bind(code.as_str())
+    .bind(display)
+    .bind(rank)
+    .bind(recorder.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Condition {
+        id,
+        patient_id: patient.clone(),
+        encounter_id: encounter.cloned(),
+        code: code.clone(),
+        display: display.map(str::to_owned),
+        rank,
+        clinical_status: "active".to_owned(),
+        recorded_at: Timestamp(at),
+    })
+}
+
+type ConditionRecord = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+    i64,
+);
+
+const CONDITION_COLUMNS: &str =
+    "id, patient_id, encounter_id, code, display, rank, clinical_status, recorded_at";
+
+fn condition(
+    (id, patient, encounter, code, display, rank, status, at): ConditionRecord,
+) -> Result<Condition, StoreError> {
+    Ok(Condition {
+        id,
+        patient_id: PatientId::from_trusted(patient),
+        encounter_id: encounter.map(EncounterId::from_trusted),
+        code: Icd10::parse(&code).map_err(|_| StoreError::Corrupt("conditions.code"))?,
+        display,
+        rank,
+        clinical_status: status,
+        recorded_at: Timestamp(at),
+    })
+}
+
+/// Conditions of a patient, or of one encounter in rank order.
+pub async fn conditions(
+    tx: &mut Tx,
+    patient: Option<&PatientId>,
+    encounter: Option<&EncounterId>,
+) -> Result<Vec<Condition>, StoreError> {
+    let sql = format!(
+        "SELECT {CONDITION_COLUMNS} FROM conditions
+         WHERE ($1 IS NULL OR patient_id = $1) AND ($2 IS NULL OR encounter_id = $2)
+         ORDER BY recorded_at DESC, rank, id"
+    );
+    let rows: Vec<ConditionRecord> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(patient.map(PatientId::as_str))
+        .bind(encounter.map(EncounterId::as_str))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.into_iter().map(condition).collect()
+}
+
+pub async fn get_condition(tx: &mut Tx, id: &str) -> Result<Option<Condition>, StoreError> {
+    let sql = format!("SELECT {CONDITION_COLUMNS} FROM conditions WHERE id = $1");
+    let row: Option<ConditionRecord> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(condition).transpose()
+}
+
+pub async fn insert_note(
+    tx: &mut Tx,
+    encounter: &EncounterId,
+    patient: &PatientId,
+    author: &UserId,
+    soap: &SoapNote,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO notes (id, encounter_id, patient_id, author_id, subjective, objective, assessment, plan, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(encounter.as_str())
+    .bind(patient.as_str())
+    .bind(author.as_str())
+    .bind(&soap.subjective)
+    .bind(&soap.objective)
+    .bind(&soap.assessment)
+    .bind(&soap.plan)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn notes_for_patient(tx: &mut Tx, patient: &PatientId) -> Result<Vec<Note>, StoreError> {
+    type Row = (String, String, String, String, String, String, String, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, encounter_id, author_id, subjective, objective, assessment, plan, created_at
+         FROM notes WHERE patient_id = $1 ORDER BY created_at DESC",
+    )
+    .bind(patient.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, encounter, author, subjective, objective, assessment, plan, at)| Note {
+                id,
+                encounter_id: EncounterId::from_trusted(encounter),
+                author_id: UserId::from_trusted(author),
+                soap: SoapNote {
+                    subjective,
+                    objective,
+                    assessment,
+                    plan,
+                },
+                created_at: Timestamp(at),
+            },
+        )
+        .collect())
+}
+
+pub async fn insert_allergy(
+    tx: &mut Tx,
+    patient: &PatientId,
+    new: &NewAllergy,
+    recorder: &UserId,
+    at: i64,
+) -> Result<Allergy, StoreError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO allergies (id, patient_id, substance, code, reaction, severity, recorder_id, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(patient.as_str())
+    .bind(new.substance.as_str())
+    .bind(new.code.as_ref().map(|c| c.as_str()))
+    .bind(new.reaction.as_ref().map(|r| r.as_str()))
+    .bind(new.severity.map(Severity::as_str))
+    .bind(recorder.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Allergy {
+        id,
+        patient_id: patient.clone(),
+        substance: new.substance.as_str().to_owned(),
+        code: new.code.as_ref().map(|c| c.as_str().to_owned()),
+        reaction: new.reaction.as_ref().map(|r| r.as_str().to_owned()),
+        severity: new.severity,
+        recorded_at: Timestamp(at),
+    })
+}
+
+type AllergyRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+fn allergy((id, patient, substance, code, reaction, severity, at): AllergyRow) -> Allergy {
+    Allergy {
+        id,
+        patient_id: PatientId::from_trusted(patient),
+        substance,
+        code,
+        reaction,
+        severity: severity.as_deref().and_then(Severity::parse),
+        recorded_at: Timestamp(at),
+    }
+}
+
+pub async fn allergies_for_patient(
+    tx: &mut Tx,
+    patient: &PatientId,
+) -> Result<Vec<Allergy>, StoreError> {
+    let rows: Vec<AllergyRow> = sqlx::query_as(
+        "SELECT id, patient_id, substance, code, reaction, severity, recorded_at FROM allergies
+         WHERE patient_id = $1 ORDER BY recorded_at, id",
+    )
+    .bind(patient.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(allergy).collect())
+}
+
+pub async fn get_allergy(tx: &mut Tx, id: &str) -> Result<Option<Allergy>, StoreError> {
+    let row: Option<AllergyRow> = sqlx::query_as(
+        "SELECT id, patient_id, substance, code, reaction, severity, recorded_at FROM allergies WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(allergy))
+}
+
+pub async fn insert_medication(
+    tx: &mut Tx,
+    patient: &PatientId,
+    new: &NewMedication,
+    recorder: &UserId,
+    at: i64,
+) -> Result<Medication, StoreError> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO medications (id, patient_id, name, code, status, recorder_id, recorded_at)
+         VALUES ($1, $2, $3, $4, 'active', $5, $6)",
+    )
+    .bind(&id)
+    .bind(patient.as_str())
+    .bind(new.name.as_str())
+    .bind(new.code.as_ref().map(|c| c.as_str()))
+    .bind(recorder.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Medication {
+        id,
+        patient_id: patient.clone(),
+        name: new.name.as_str().to_owned(),
+        code: new.code.as_ref().map(|c| c.as_str().to_owned()),
+        status: "active".to_owned(),
+        recorded_at: Timestamp(at),
+    })
+}
+
+pub async fn medications_for_patient(
+    tx: &mut Tx,
+    patient: &PatientId,
+) -> Result<Vec<Medication>, StoreError> {
+    let rows: Vec<(String, String, String, Option<String>, String, i64)> = sqlx::query_as(
+        "SELECT id, patient_id, name, code, status, recorded_at FROM medications WHERE patient_id = $1 ORDER BY recorded_at, id",
+    )
+    .bind(patient.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, patient, name, code, status, at)| Medication {
+            id,
+            patient_id: PatientId::from_trusted(patient),
+            name,
+            code,
+            status,
+            recorded_at: Timestamp(at),
+        })
+        .collect())
+}

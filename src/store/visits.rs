@@ -1,0 +1,480 @@
+//! Queues, visits and their encounters. Every state change is a
+//! conditional update, so of two racing transitions exactly one applies.
+
+use super::{StoreError, Tx};
+use crate::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
+use crate::timestamp::Timestamp;
+use crate::visits::{
+    EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
+};
+
+pub async fn insert_queue(tx: &mut Tx, name: &str, now: i64) -> Result<Queue, StoreError> {
+    let id = QueueId::new();
+    sqlx::query("INSERT INTO queues (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(id.as_str())
+        .bind(name)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| StoreError::on_unique(e, "queue name"))?;
+    Ok(Queue {
+        id,
+        name: name.to_owned(),
+    })
+}
+
+pub async fn list_queues(tx: &mut Tx) -> Result<Vec<Queue>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, name FROM queues ORDER BY name")
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| Queue {
+            id: QueueId::from_trusted(id),
+            name,
+        })
+        .collect())
+}
+
+pub async fn get_queue(tx: &mut Tx, id: &QueueId) -> Result<Option<Queue>, StoreError> {
+    let row: Option<(String, String)> = sqlx::query_as("SELECT id, name FROM queues WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|(id, name)| Queue {
+        id: QueueId::from_trusted(id),
+        name,
+    }))
+}
+
+/// A planned encounter for a new visit, with the first status-history entry.
+pub async fn insert_encounter(
+    tx: &mut Tx,
+    patient: &PatientId,
+    reason: &str,
+    now: i64,
+) -> Result<EncounterId, StoreError> {
+    let id = EncounterId::new();
+    sqlx::query(
+        "INSERT INTO encounters (id, patient_id, status, reason, created_at) VALUES ($1, $2, 'planned', $3, $4)",
+    )
+    .bind(id.as_str())
+    .bind(patient.as_str())
+    .bind(reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO encounter_status_history (encounter_id, seq, status, period_start) VALUES ($1, 1, 'planned', $2)",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Moves an encounter to `to`: ends the current status-history entry,
+/// starts the next, and sets the period as the status implies.
+pub async fn move_encounter(
+    tx: &mut Tx,
+    id: &EncounterId,
+    to: EncounterStatus,
+    practitioner: Option<&UserId>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (start, end) = match to {
+        EncounterStatus::InProgress => (Some(now), None),
+        EncounterStatus::Finished | EncounterStatus::Cancelled => (None, Some(now)),
+        _ => (None, None),
+    };
+    sqlx::query(
+        "UPDATE encounters SET status = $2,
+            period_start = COALESCE($3, period_start),
+            period_end = COALESCE($4, period_end),
+            practitioner_id = COALESCE($5, practitioner_id)
+         WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .bind(to.as_str())
+    .bind(start)
+    .bind(end)
+    .bind(practitioner.map(UserId::as_str))
+    .execute(&mut **tx)
+    .await?;
+    let (last,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE(MAX(seq), 0) FROM encounter_status_history WHERE encounter_id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE encounter_status_history SET period_end = $3 WHERE encounter_id = $1 AND seq = $2",
+    )
+    .bind(id.as_str())
+    .bind(last)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    // A finished or cancelled encounter's last entry is closed at once.
+    sqlx::query(
+        "INSERT INTO encounter_status_history (encounter_id, seq, status, period_start, period_end)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id.as_str())
+    .bind(last + 1)
+    .bind(to.as_str())
+    .bind(now)
+    .bind(end)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Fields of a new visit row.
+#[derive(Debug)]
+pub struct NewVisitRow<'a> {
+    pub id: &'a VisitId,
+    pub patient: &'a PatientId,
+    pub queue: &'a QueueId,
+    pub encounter: &'a EncounterId,
+    pub clinician: Option<&'a UserId>,
+    pub priority: Priority,
+    pub reason: &'a str,
+    pub scheduled_start: Option<i64>,
+    pub created_by: &'a str,
+    pub now: i64,
+}
+
+pub async fn insert_visit(tx: &mut Tx, row: NewVisitRow<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO visits (id, patient_id, queue_id, encounter_id, clinician_id, status, priority, reason,
+            scheduled_start, sort_key, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(row.id.as_str())
+    .bind(row.patient.as_str())
+    .bind(row.queue.as_str())
+    .bind(row.encounter.as_str())
+    .bind(row.clinician.map(UserId::as_str))
+    .bind(row.priority.as_str())
+    .bind(row.reason)
+    .bind(row.scheduled_start)
+    .bind(row.scheduled_start.unwrap_or(row.now))
+    .bind(row.created_by)
+    .bind(row.now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+const VISIT_COLUMNS: &str = "v.id, v.patient_id, v.queue_id, v.encounter_id, v.clinician_id, v.status, v.priority,
+    v.reason, v.scheduled_start, v.sort_key, v.symptoms, v.consent_at, v.consent_version, v.checked_in_at,
+    v.admitted_at, v.admitted_by, v.closed_at, v.total_minutes, v.new_patient, v.audio_only,
+    e.patient_location, v.created_at";
+
+#[derive(sqlx::FromRow)]
+struct VisitRow {
+    id: String,
+    patient_id: String,
+    queue_id: String,
+    encounter_id: String,
+    clinician_id: Option<String>,
+    status: String,
+    priority: String,
+    reason: String,
+    scheduled_start: Option<i64>,
+    sort_key: i64,
+    symptoms: Option<String>,
+    consent_at: Option<i64>,
+    consent_version: Option<String>,
+    checked_in_at: Option<i64>,
+    admitted_at: Option<i64>,
+    admitted_by: Option<String>,
+    closed_at: Option<i64>,
+    total_minutes: Option<i64>,
+    new_patient: Option<i64>,
+    audio_only: i64,
+    patient_location: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<VisitRow> for Visit {
+    type Error = StoreError;
+
+    fn try_from(r: VisitRow) -> Result<Self, StoreError> {
+        let symptoms = match r.symptoms {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|_| StoreError::Corrupt("visits.symptoms"))?
+            }
+            None => Vec::new(),
+        };
+        Ok(Visit {
+            id: VisitId::from_trusted(r.id),
+            patient_id: PatientId::from_trusted(r.patient_id),
+            queue_id: QueueId::from_trusted(r.queue_id),
+            encounter_id: EncounterId::from_trusted(r.encounter_id),
+            clinician_id: r.clinician_id.map(UserId::from_trusted),
+            status: VisitStatus::parse(&r.status).ok_or(StoreError::Corrupt("visits.status"))?,
+            priority: Priority::parse(&r.priority).ok_or(StoreError::Corrupt("visits.priority"))?,
+            reason: r.reason,
+            scheduled_start: r.scheduled_start.map(Timestamp),
+            claim_id: None,
+            symptoms,
+            consent_at: r.consent_at.map(Timestamp),
+            consent_version: r.consent_version,
+            checked_in_at: r.checked_in_at.map(Timestamp),
+            admitted_at: r.admitted_at.map(Timestamp),
+            admitted_by: r.admitted_by.map(UserId::from_trusted),
+            closed_at: r.closed_at.map(Timestamp),
+            total_minutes: r.total_minutes,
+            new_patient: r.new_patient.map(|v| v != 0),
+            audio_only: r.audio_only != 0,
+            patient_location: r
+                .patient_location
+                .as_deref()
+                .and_then(PatientLocation::parse),
+            created_at: Timestamp(r.created_at),
+            sort_key: r.sort_key,
+        })
+    }
+}
+
+pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, StoreError> {
+    let sql = format!(
+        "SELECT {VISIT_COLUMNS} FROM visits v JOIN encounters e ON e.id = v.encounter_id WHERE v.id = $1"
+    );
+    let row: Option<VisitRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(Visit::try_from).transpose()
+}
+
+/// The active visits of a queue, with their patients' names.
+pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVisit>, StoreError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<i64>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT v.id, p.given_name, p.family_name, v.status, v.priority, v.sort_key, v.checked_in_at, v.clinician_id
+         FROM visits v JOIN patients p ON p.id = v.patient_id
+         WHERE v.queue_id = $1 AND v.status IN ('scheduled', 'waiting', 'in_consult')",
+    )
+    .bind(queue.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter()
+        .map(
+            |(id, given, family, status, priority, sort_key, checked_in_at, clinician)| {
+                Ok(QueuedVisit {
+                    visit_id: VisitId::from_trusted(id),
+                    patient_name: format!("{given} {family}"),
+                    status: VisitStatus::parse(&status)
+                        .ok_or(StoreError::Corrupt("visits.status"))?,
+                    priority: Priority::parse(&priority)
+                        .ok_or(StoreError::Corrupt("visits.priority"))?,
+                    sort_key,
+                    waiting_since: checked_in_at.map(Timestamp),
+                    clinician_id: clinician.map(UserId::from_trusted),
+                })
+            },
+        )
+        .collect()
+}
+
+/// Mean length in seconds of the queue's last 20 consults, if any.
+pub async fn mean_consult_seconds(tx: &mut Tx, queue: &QueueId) -> Result<Option<i64>, StoreError> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT closed_at - admitted_at FROM visits
+         WHERE queue_id = $1 AND status = 'closed' AND admitted_at IS NOT NULL
+         ORDER BY closed_at DESC LIMIT 20",
+    )
+    .bind(queue.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.iter().map(|(ms,)| ms / 1000).sum::<i64>() / rows.len() as i64,
+    ))
+}
+
+/// scheduled → waiting, with consent and symptoms. False if not scheduled.
+pub async fn mark_checked_in(
+    tx: &mut Tx,
+    id: &VisitId,
+    consent_version: &str,
+    symptoms: &[String],
+    now: i64,
+) -> Result<bool, StoreError> {
+    let symptoms = serde_json::to_string(symptoms).map_err(|_| StoreError::Corrupt("symptoms"))?;
+    let done = sqlx::query(
+        "UPDATE visits SET status = 'waiting', consent_at = $2, consent_version = $3, symptoms = $4,
+            checked_in_at = $2, sort_key = $2, updated_at = $2
+         WHERE id = $1 AND status = 'scheduled'",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .bind(consent_version)
+    .bind(symptoms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// waiting → in_consult by `clinician`. False if the visit was not waiting
+/// (someone else admitted it first, or it moved on).
+pub async fn mark_admitted(
+    tx: &mut Tx,
+    id: &VisitId,
+    clinician: &UserId,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE visits SET status = 'in_consult', admitted_at = $2, admitted_by = $3, clinician_id = $3, updated_at = $2
+         WHERE id = $1 AND status = 'waiting'",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .bind(clinician.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What closing records on the visit.
+#[derive(Debug)]
+pub struct Closing<'a> {
+    pub total_minutes: i64,
+    pub new_patient: Option<bool>,
+    pub audio_only: bool,
+    pub location: PatientLocation,
+    pub clinician: &'a UserId,
+}
+
+/// in_consult → closed by the admitting clinician. False otherwise.
+pub async fn mark_closed(
+    tx: &mut Tx,
+    id: &VisitId,
+    closing: &Closing<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE visits SET status = 'closed', closed_at = $2, total_minutes = $3, new_patient = $4, audio_only = $5,
+            updated_at = $2
+         WHERE id = $1 AND status = 'in_consult' AND admitted_by = $6",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .bind(closing.total_minutes)
+    .bind(closing.new_patient.map(i64::from))
+    .bind(i64::from(closing.audio_only))
+    .bind(closing.clinician.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records where the patient was and how long the encounter lasted.
+pub async fn finish_encounter_details(
+    tx: &mut Tx,
+    id: &EncounterId,
+    location: PatientLocation,
+    minutes: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE encounters SET patient_location = $2, length_minutes = $3 WHERE id = $1")
+        .bind(id.as_str())
+        .bind(location.as_str())
+        .bind(minutes)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// scheduled|waiting → cancelled|no_show. False otherwise.
+pub async fn mark_ended(
+    tx: &mut Tx,
+    id: &VisitId,
+    to: VisitStatus,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE visits SET status = $2, closed_at = $3, updated_at = $3
+         WHERE id = $1 AND status IN ('scheduled', 'waiting')",
+    )
+    .bind(id.as_str())
+    .bind(to.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Changes routing fields of a visit still in a queue. False otherwise.
+pub async fn update_routing(tx: &mut Tx, visit: &Visit, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE visits SET priority = $2, queue_id = $3, clinician_id = $4, sort_key = $5, updated_at = $6
+         WHERE id = $1 AND status IN ('scheduled', 'waiting')",
+    )
+    .bind(visit.id.as_str())
+    .bind(visit.priority.as_str())
+    .bind(visit.queue_id.as_str())
+    .bind(visit.clinician_id.as_ref().map(UserId::as_str))
+    .bind(visit.sort_key)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Spreads the sort keys of visits (in the given order) 1,000 apart.
+pub async fn renumber(tx: &mut Tx, ordered: &[VisitId]) -> Result<(), StoreError> {
+    for (i, id) in ordered.iter().enumerate() {
+        sqlx::query("UPDATE visits SET sort_key = $2 WHERE id = $1")
+            .bind(id.as_str())
+            .bind((i as i64 + 1) * 1_000)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Hands a closed consult to billing; at most one row per visit.
+pub async fn insert_billing_outbox(
+    tx: &mut Tx,
+    visit: &VisitId,
+    encounter: &EncounterId,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO billing_outbox (id, visit_id, encounter_id, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (visit_id) DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(visit.as_str())
+    .bind(encounter.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether a user exists, is active and has `role`.
+pub async fn user_has_role(tx: &mut Tx, user: &UserId, role: &str) -> Result<bool, StoreError> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT 1 FROM users WHERE id = $1 AND role = $2 AND active = 1")
+            .bind(user.as_str())
+            .bind(role)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(row.is_some())
+}

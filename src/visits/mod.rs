@@ -1,0 +1,493 @@
+//! Visits: a patient's video visit from booking through the waiting room
+//! and the consult to a finished encounter. Each transition is one
+//! transaction that moves the visit, its encounter and the audit trail
+//! together; a transition from the wrong state changes nothing.
+
+mod model;
+mod queue;
+mod state;
+
+pub use model::{
+    CheckIn, CloseVisit, CreatedVisit, NewVisit, PatientLocation, Queue, QueueView, Visit,
+    VisitChange,
+};
+pub use queue::{
+    DEFAULT_CONSULT_SECONDS, QueueEntry, QueuedVisit, WaitBasis, key_for_position, order,
+};
+pub use state::{EncounterStatus, Priority, VisitStatus};
+
+use crate::audit::{Actor, AuditEntry};
+use crate::auth::{TokenKeys, User};
+use crate::ids::{QueueId, UserId, VisitId};
+use crate::store::{self, Store, StoreError, Tx, now_millis};
+use crate::validation::{FieldError, Text};
+
+/// The consent text version a patient agrees to at check-in.
+pub const CONSENT_VERSION: &str = "telehealth-consent-2026-01";
+/// How long a patient's join link works.
+pub const PATIENT_TOKEN_TTL_SECONDS: i64 = 7 * 24 * 3600;
+/// Most diagnoses one visit carries (the 837P's limit).
+pub const MAX_DIAGNOSES: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VisitError {
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    WrongState(String),
+    #[error("not allowed")]
+    Forbidden,
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn wrong_state(visit: &Visit, action: &str) -> VisitError {
+    VisitError::WrongState(format!(
+        "cannot {action} a visit that is {}",
+        visit.status.as_str()
+    ))
+}
+
+async fn load(tx: &mut Tx, id: &VisitId) -> Result<Visit, VisitError> {
+    store::get_visit(tx, id)
+        .await?
+        .ok_or(VisitError::NotFound("visit"))
+}
+
+fn audit(actor: &Actor, action: &'static str, visit: &Visit) -> AuditEntry {
+    AuditEntry::new(actor, action, "Encounter")
+        .resource(&visit.encounter_id)
+        .patient(&visit.patient_id)
+}
+
+pub async fn create_queue(store: &Store, name: &Text) -> Result<Queue, VisitError> {
+    let mut tx = store.begin().await?;
+    let queue = store::insert_queue(&mut tx, name.as_str(), now_millis()).await?;
+    store::commit(tx).await?;
+    Ok(queue)
+}
+
+pub async fn list_queues(store: &Store) -> Result<Vec<Queue>, VisitError> {
+    let mut tx = store.begin_read().await?;
+    let queues = store::list_queues(&mut tx).await?;
+    store::commit(tx).await?;
+    Ok(queues)
+}
+
+/// A queue with its entries in order and their wait estimates.
+pub async fn queue_view(
+    store: &Store,
+    id: &QueueId,
+    clinicians_available: usize,
+) -> Result<QueueView, VisitError> {
+    let mut tx = store.begin_read().await?;
+    let queue = store::get_queue(&mut tx, id)
+        .await?
+        .ok_or(VisitError::NotFound("queue"))?;
+    let visits = store::queued_visits(&mut tx, id).await?;
+    let mean = store::mean_consult_seconds(&mut tx, id)
+        .await?
+        .unwrap_or(DEFAULT_CONSULT_SECONDS);
+    store::commit(tx).await?;
+    let basis = WaitBasis {
+        mean_consult_seconds: mean,
+        clinicians_available,
+    };
+    Ok(QueueView {
+        id: queue.id,
+        name: queue.name,
+        entries: order(visits, basis),
+    })
+}
+
+/// Books a visit with a planned encounter and issues the patient's token.
+pub async fn create_visit(
+    store: &Store,
+    actor: &Actor,
+    new: &NewVisit,
+    keys: &TokenKeys,
+    public_url: &str,
+) -> Result<CreatedVisit, VisitError> {
+    let now = now_millis();
+    let mut tx = store.begin().await?;
+    if store::get_patient(&mut tx, &new.patient_id)
+        .await?
+        .is_none()
+    {
+        return Err(FieldError::new("patient_id", "is not a known patient").into());
+    }
+    if store::get_queue(&mut tx, &new.queue_id).await?.is_none() {
+        return Err(FieldError::new("queue_id", "is not a known queue").into());
+    }
+    if let Some(clinician) = &new.clinician_id
+        && !store::user_has_role(&mut tx, clinician, "clinician").await?
+    {
+        return Err(FieldError::new("clinician_id", "is not an active clinician").into());
+    }
+    let id = VisitId::new();
+    let encounter =
+        store::insert_encounter(&mut tx, &new.patient_id, new.reason.as_str(), now).await?;
+    store::insert_visit(
+        &mut tx,
+        store::NewVisitRow {
+            id: &id,
+            patient: &new.patient_id,
+            queue: &new.queue_id,
+            encounter: &encounter,
+            clinician: new.clinician_id.as_ref(),
+            priority: new.priority.unwrap_or(Priority::Routine),
+            reason: new.reason.as_str(),
+            scheduled_start: new.scheduled_start.map(|t| t.millis()),
+            created_by: actor.id.as_deref().unwrap_or_default(),
+            now,
+        },
+    )
+    .await?;
+    let visit = load(&mut tx, &id).await?;
+    store::append_audit(&mut tx, &audit(actor, "visit.create", &visit)).await?;
+    store::commit(tx).await?;
+    let token = keys.issue_patient(
+        &visit.id,
+        &visit.patient_id,
+        now / 1000,
+        PATIENT_TOKEN_TTL_SECONDS,
+    );
+    let join_url = format!("{public_url}/join/{}?t={}", visit.id, token.expose());
+    Ok(CreatedVisit {
+        visit,
+        patient_token: token.expose().to_owned(),
+        join_url,
+    })
+}
+
+pub async fn read_visit(store: &Store, actor: &Actor, id: &VisitId) -> Result<Visit, VisitError> {
+    let mut tx = store.begin().await?;
+    let visit = load(&mut tx, id).await?;
+    store::append_audit(&mut tx, &audit(actor, "visit.read", &visit)).await?;
+    store::commit(tx).await?;
+    Ok(visit)
+}
+
+/// The patient checks in: consent, symptoms and vitals; into the queue.
+pub async fn check_in(
+    store: &Store,
+    actor: &Actor,
+    id: &VisitId,
+    input: &CheckIn,
+) -> Result<Visit, VisitError> {
+    if !input.consent_to_telehealth {
+        return Err(FieldError::new(
+            "consent_to_telehealth",
+            "must be true to join a video visit",
+        )
+        .into());
+    }
+    if input.symptoms.len() > 20 {
+        return Err(FieldError::new("symptoms", "lists at most 20 symptoms").into());
+    }
+    if let Some(vitals) = &input.vitals {
+        vitals.validate()?;
+    }
+    let now = now_millis();
+    let symptoms: Vec<String> = input
+        .symptoms
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    let mut tx = store.begin().await?;
+    let visit = load(&mut tx, id).await?;
+    if !store::mark_checked_in(&mut tx, id, CONSENT_VERSION, &symptoms, now).await? {
+        return Err(wrong_state(&visit, "check in to"));
+    }
+    store::move_encounter(
+        &mut tx,
+        &visit.encounter_id,
+        EncounterStatus::Arrived,
+        None,
+        now,
+    )
+    .await?;
+    for measurement in input.vitals.iter().flat_map(|v| v.measurements()) {
+        store::insert_observation(
+            &mut tx,
+            &visit.patient_id,
+            Some(&visit.encounter_id),
+            &measurement,
+            now,
+        )
+        .await?;
+    }
+    let visit = load(&mut tx, id).await?;
+    store::append_audit(&mut tx, &audit(actor, "visit.check_in", &visit)).await?;
+    store::commit(tx).await?;
+    Ok(visit)
+}
+
+/// A clinician admits a waiting visit; of two racing, exactly one wins.
+pub async fn admit(
+    store: &Store,
+    actor: &Actor,
+    clinician: &User,
+    id: &VisitId,
+) -> Result<Visit, VisitError> {
+    let now = now_millis();
+    let mut tx = store.begin().await?;
+    let visit = load(&mut tx, id).await?;
+    if !store::mark_admitted(&mut tx, id, &clinician.id, now).await? {
+        return Err(wrong_state(&visit, "admit"));
+    }
+    store::move_encounter(
+        &mut tx,
+        &visit.encounter_id,
+        EncounterStatus::InProgress,
+        Some(&clinician.id),
+        now,
+    )
+    .await?;
+    let visit = load(&mut tx, id).await?;
+    store::append_audit(&mut tx, &audit(actor, "visit.admit", &visit)).await?;
+    store::commit(tx).await?;
+    Ok(visit)
+}
+
+/// Admits the first waiting visit of a queue this clinician may take:
+/// unassigned, or assigned to them. `None` when there is none.
+pub async fn admit_next(
+    store: &Store,
+    actor: &Actor,
+    clinician: &User,
+    queue: &QueueId,
+) -> Result<Option<Visit>, VisitError> {
+    // A rival may take the head between reading and admitting: try the next.
+    for _ in 0..5 {
+        let view = queue_view(store, queue, 1).await?;
+        let Some(entry) = view.entries.iter().find(|e| {
+            e.status == VisitStatus::Waiting
+                && e.clinician_id.as_ref().is_none_or(|c| *c == clinician.id)
+        }) else {
+            return Ok(None);
+        };
+        match admit(store, actor, clinician, &entry.visit_id).await {
+            Ok(visit) => return Ok(Some(visit)),
+            Err(VisitError::WrongState(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// The admitting clinician closes the consult: note, diagnoses, minutes and
+/// location are stored, the encounter finished, and billing handed the
+/// visit through the outbox — all in one transaction.
+pub async fn close(
+    store: &Store,
+    actor: &Actor,
+    clinician: &User,
+    id: &VisitId,
+    input: &CloseVisit,
+) -> Result<Visit, VisitError> {
+    if input.diagnoses.is_empty() {
+        return Err(FieldError::new("diagnoses", "needs at least one ICD-10-CM code").into());
+    }
+    if input.diagnoses.len() > MAX_DIAGNOSES {
+        return Err(
+            FieldError::new("diagnoses", format!("has at most {MAX_DIAGNOSES} codes")).into(),
+        );
+    }
+    if let Some(minutes) = input.total_minutes
+        && !(1..=24 * 60).contains(&minutes)
+    {
+        return Err(FieldError::new("total_minutes", "must be from 1 to 1440").into());
+    }
+    let note = &input.note;
+    for (field, text) in [
+        ("note.subjective", &note.subjective),
+        ("note.objective", &note.objective),
+        ("note.assessment", &note.assessment),
+        ("note.plan", &note.plan),
+    ] {
+        if text.chars().count() > 20_000 {
+            return Err(FieldError::new(field, "is longer than 20000 characters").into());
+        }
+    }
+    if note.assessment.trim().is_empty() {
+        return Err(FieldError::new("note.assessment", "must not be empty").into());
+    }
+    let now = now_millis();
+    let mut tx = store.begin().await?;
+    let visit = load(&mut tx, id).await?;
+    if visit.status == VisitStatus::InConsult && visit.admitted_by.as_ref() != Some(&clinician.id) {
+        return Err(VisitError::Forbidden);
+    }
+    let call_minutes = visit
+        .admitted_at
+        .map_or(1, |at| ((now - at.millis()) + 59_999) / 60_000)
+        .max(1);
+    let location = input.patient_location.unwrap_or(PatientLocation::Home);
+    let closing = store::Closing {
+        total_minutes: input.total_minutes.unwrap_or(call_minutes),
+        new_patient: input.new_patient,
+        audio_only: input.audio_only.unwrap_or(false),
+        location,
+        clinician: &clinician.id,
+    };
+    if !store::mark_closed(&mut tx, id, &closing, now).await? {
+        return Err(wrong_state(&visit, "close"));
+    }
+    store::move_encounter(
+        &mut tx,
+        &visit.encounter_id,
+        EncounterStatus::Finished,
+        None,
+        now,
+    )
+    .await?;
+    store::finish_encounter_details(
+        &mut tx,
+        &visit.encounter_id,
+        location,
+        closing.total_minutes,
+    )
+    .await?;
+    store::insert_note(
+        &mut tx,
+        &visit.encounter_id,
+        &visit.patient_id,
+        &clinician.id,
+        note,
+        now,
+    )
+    .await?;
+    for (rank, code) in input.diagnoses.iter().enumerate() {
+        let row = store::NewConditionRow {
+            patient: &visit.patient_id,
+            encounter: Some(&visit.encounter_id),
+            code,
+            display: None,
+            rank: Some(rank as i64 + 1),
+            recorder: &clinician.id,
+            at: now,
+        };
+        store::insert_condition(&mut tx, row).await?;
+    }
+    store::insert_billing_outbox(&mut tx, &visit.id, &visit.encounter_id, now).await?;
+    let visit = load(&mut tx, id).await?;
+    store::append_audit(&mut tx, &audit(actor, "visit.close", &visit)).await?;
+    store::commit(tx).await?;
+    Ok(visit)
+}
+
+/// Ends a visit that never started: `cancelled` or `no_show`.
+pub async fn end(
+    store: &Store,
+    actor: &Actor,
+    id: &VisitId,
+    to: VisitStatus,
+) -> Result<Visit, VisitError> {
+    debug_assert!(matches!(to, VisitStatus::Cancelled | VisitStatus::NoShow));
+    let now = now_millis();
+    let mut tx = store.begin().await?;
+    let visit = load(&mut tx, id).await?;
+    if !store::mark_ended(&mut tx, id, to, now).await? {
+        return Err(wrong_state(
+            &visit,
+            if to == VisitStatus::NoShow {
+                "mark as no-show"
+            } else {
+                "cancel"
+            },
+        ));
+    }
+    store::move_encounter(
+        &mut tx,
+        &visit.encounter_id,
+        EncounterStatus::Cancelled,
+        None,
+        now,
+    )
+    .await?;
+    let visit = load(&mut tx, id).await?;
+    let action = if to == VisitStatus::NoShow {
+        "visit.no_show"
+    } else {
+        "visit.cancel"
+    };
+    store::append_audit(&mut tx, &audit(actor, action, &visit)).await?;
+    store::commit(tx).await?;
+    Ok(visit)
+}
+
+/// A scheduler reprioritises, moves, assigns or reorders a visit still in a
+/// queue. Returns the visit and the queue it left, if it moved.
+pub async fn change(
+    store: &Store,
+    actor: &Actor,
+    id: &VisitId,
+    change: &VisitChange,
+) -> Result<(Visit, Option<QueueId>), VisitError> {
+    if change.position == Some(0) {
+        return Err(FieldError::new("position", "counts from 1").into());
+    }
+    let now = now_millis();
+    let mut tx = store.begin().await?;
+    let mut visit = load(&mut tx, id).await?;
+    if !matches!(visit.status, VisitStatus::Scheduled | VisitStatus::Waiting) {
+        return Err(wrong_state(&visit, "change"));
+    }
+    let left = change
+        .queue_id
+        .as_ref()
+        .filter(|q| **q != visit.queue_id)
+        .map(|_| visit.queue_id.clone());
+    if let Some(queue) = &change.queue_id {
+        if store::get_queue(&mut tx, queue).await?.is_none() {
+            return Err(FieldError::new("queue_id", "is not a known queue").into());
+        }
+        visit.queue_id = queue.clone();
+    }
+    if let Some(clinician) = &change.clinician_id {
+        if !store::user_has_role(&mut tx, clinician, "clinician").await? {
+            return Err(FieldError::new("clinician_id", "is not an active clinician").into());
+        }
+        visit.clinician_id = Some(clinician.clone());
+    }
+    if let Some(priority) = change.priority {
+        visit.priority = priority;
+    }
+    if let Some(position) = change.position {
+        // Place among the visits of the same status and priority, in order.
+        let peers: Vec<QueuedVisit> = store::queued_visits(&mut tx, &visit.queue_id)
+            .await?
+            .into_iter()
+            .filter(|v| {
+                v.visit_id != visit.id && v.status == visit.status && v.priority == visit.priority
+            })
+            .collect();
+        let mut ordered = peers;
+        ordered.sort_by_key(|v| (v.sort_key, v.visit_id.clone()));
+        let keys: Vec<i64> = ordered.iter().map(|v| v.sort_key).collect();
+        visit.sort_key = match key_for_position(&keys, position) {
+            Some(key) => key,
+            None => {
+                let ids: Vec<VisitId> = ordered.iter().map(|v| v.visit_id.clone()).collect();
+                store::renumber(&mut tx, &ids).await?;
+                let keys: Vec<i64> = (1..=ids.len() as i64).map(|i| i * 1_000).collect();
+                key_for_position(&keys, position).expect("renumbered keys leave gaps")
+            }
+        };
+    }
+    if !store::update_routing(&mut tx, &visit, now).await? {
+        return Err(wrong_state(&visit, "change"));
+    }
+    let visit = load(&mut tx, id).await?;
+    store::append_audit(&mut tx, &audit(actor, "visit.update", &visit)).await?;
+    store::commit(tx).await?;
+    Ok((visit, left))
+}
+
+/// Whether `user` may act as the clinician of a visit (for the call room).
+pub fn is_visit_clinician(visit: &Visit, user: &UserId) -> bool {
+    visit.admitted_by.as_ref() == Some(user) || visit.clinician_id.as_ref() == Some(user)
+}
