@@ -5,7 +5,10 @@
 mod audit;
 mod auth;
 mod cli;
+mod clinic;
 mod helpers;
+mod live;
 mod ops;
 mod patients;
 mod users;
+mod visits;

@@ -89,7 +89,10 @@ async fn redis_ping(client: &redis::Client) -> bool {
 /// CONTRACT Ops: `GET /metrics` — Prometheus text.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String, content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    state.metrics.open_sockets.set(state.live.hub().socket_count() as i64);
+    state
+        .metrics
+        .open_sockets
+        .set(state.live.hub().socket_count() as i64);
     (
         [(
             header::CONTENT_TYPE,
