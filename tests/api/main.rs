@@ -4,11 +4,10 @@
 
 mod audit;
 mod auth;
+mod calls;
 mod cli;
-mod clinic;
 mod helpers;
-mod live;
 mod ops;
 mod patients;
+mod peers;
 mod users;
-mod visits;

@@ -1,0 +1,758 @@
+//! Real WebRTC peers for call tests: a webrtc-rs connection on 127.0.0.1
+//! whose negotiation goes through Bedside's `/ws`, one socket per peer.
+//!
+//! [`Signal`] is the socket client (hello, join, frames as JSON). [`Peer`]
+//! hands a joined socket to a session task that runs perfect negotiation
+//! (the polite peer yields on an offer collision), trickles ICE both ways
+//! and buffers remote candidates until the remote description is set. The
+//! test then waits on the peer: connected, a data channel, a remote track.
+//! Every wait is bounded by [`WAIT`] so a broken path fails instead of hanging.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::MIME_TYPE_VP8;
+use rtc::peer_connection::transport::RTCDtlsRole;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSdpType, RTCSessionDescription, Registry, SettingEngineBuilder,
+    register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+use webrtc::runtime::TokioRuntime;
+
+use crate::helpers::TestApp;
+
+/// The longest any single step may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Awaits `future` for at most [`WAIT`], failing the test with `what`.
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One signaling socket to `/ws`, frames as JSON values.
+#[derive(Debug)]
+pub struct Signal {
+    stream: WsStream,
+    /// This socket's `participant_id` from `welcome`.
+    pub participant_id: String,
+}
+
+impl Signal {
+    /// Opens a socket and says `hello`; panics unless `welcome` comes back.
+    pub async fn hello(app: &TestApp, token: &str) -> Self {
+        let url = format!("ws://{}/ws", app.addr);
+        let (stream, _) = within("the socket to open", tokio_tungstenite::connect_async(url))
+            .await
+            .expect("the socket opens");
+        let mut signal = Self {
+            stream,
+            participant_id: String::new(),
+        };
+        signal.send(&json!({"type": "hello", "token": token})).await;
+        let welcome = signal.expect("welcome").await;
+        signal.participant_id = welcome["participant_id"]
+            .as_str()
+            .expect("welcome names the participant")
+            .to_owned();
+        signal
+    }
+
+    pub async fn send(&mut self, frame: &Value) {
+        self.stream
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("the socket takes the frame");
+    }
+
+    /// The next JSON frame, or `None` when the socket closed.
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            match self.stream.next().await? {
+                Ok(Message::Text(text)) => {
+                    return Some(serde_json::from_str(&text).expect("frames are JSON"));
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Skips frames until one of `kind` arrives; an `error` frame fails.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        within(&format!("a `{kind}` frame"), async {
+            loop {
+                let frame = self
+                    .next()
+                    .await
+                    .unwrap_or_else(|| panic!("the socket closed before `{kind}`"));
+                match frame["type"].as_str() {
+                    Some(t) if t == kind => return frame,
+                    Some("error") => panic!("error frame while waiting for `{kind}`: {frame}"),
+                    _ => {}
+                }
+            }
+        })
+        .await
+    }
+
+    /// Sends `join {visit_id}`.
+    pub async fn join(&mut self, visit_id: &str) {
+        self.send(&json!({"type": "join", "visit_id": visit_id}))
+            .await;
+    }
+}
+
+/// Where a peer stands in perfect negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Manner {
+    /// Yields on an offer collision (the patient).
+    Polite,
+    /// Offers to the first peer it meets and wins collisions (the clinician).
+    Impolite,
+}
+
+/// What the peer's handler reports, forwarded without work (callbacks run
+/// on the connection's driver task).
+#[derive(Debug)]
+enum Local {
+    Candidate(RTCIceCandidateInit),
+}
+
+struct Handler {
+    local: mpsc::UnboundedSender<Local>,
+    state: watch::Sender<RTCPeerConnectionState>,
+    channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
+    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let _ = self.local.send(Local::Candidate(init));
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.state.send(state);
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        let _ = self.channels.send(channel);
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.tracks.send(track);
+    }
+}
+
+/// The VP8 track an offering peer sends, with its sender.
+struct Video {
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+}
+
+/// A webrtc-rs peer negotiating through one Bedside socket.
+pub struct Peer {
+    pc: Arc<dyn PeerConnection>,
+    state: watch::Receiver<RTCPeerConnectionState>,
+    channels: mpsc::UnboundedReceiver<Arc<dyn DataChannel>>,
+    tracks: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+    local_channel: Option<Arc<dyn DataChannel>>,
+    video: Option<Video>,
+    session: Option<JoinHandle<Result<(), String>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a peer brings to the call besides negotiation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Media {
+    /// Open a data channel named `chat` (only the offering peer does).
+    pub data_channel: bool,
+    /// Send a VP8 video track (only the offering peer does).
+    pub video: bool,
+}
+
+impl Peer {
+    /// Builds the connection and starts negotiating over `signal`, a socket
+    /// that has already joined the call room. The impolite peer offers to the
+    /// first participant it hears of, from `joined` (pass it in `joined`) or
+    /// a later `peer_joined`.
+    pub async fn start(
+        signal: Signal,
+        manner: Manner,
+        media: Media,
+        joined: Option<Value>,
+    ) -> Self {
+        let (local_tx, local_rx) = mpsc::unbounded_channel();
+        let (state_tx, state_rx) = watch::channel(RTCPeerConnectionState::New);
+        let (channels_tx, channels_rx) = mpsc::unbounded_channel();
+        let (tracks_tx, tracks_rx) = mpsc::unbounded_channel();
+        let handler = Arc::new(Handler {
+            local: local_tx,
+            state: state_tx,
+            channels: channels_tx,
+            tracks: tracks_tx,
+        });
+        let pc = build_connection(handler).await;
+
+        // Tracks and channels go in before the offer so it describes them.
+        let video = if media.video {
+            Some(add_video(&pc).await)
+        } else {
+            None
+        };
+        let local_channel = if media.data_channel {
+            Some(
+                pc.create_data_channel("chat", None)
+                    .await
+                    .expect("a data channel"),
+            )
+        } else {
+            None
+        };
+
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let session = Session {
+            pc: Arc::clone(&pc),
+            signal,
+            manner,
+            remote: None,
+            making_offer: false,
+            remote_set: false,
+            pending: Vec::new(),
+            unsent: Vec::new(),
+        };
+        let task = tokio::spawn(session.run(joined, local_rx, stop_rx));
+        Self {
+            pc,
+            state: state_rx,
+            channels: channels_rx,
+            tracks: tracks_rx,
+            local_channel,
+            video,
+            session: Some(task),
+            stop: Some(stop_tx),
+        }
+    }
+
+    /// Awaits `future`, failing early if negotiation broke and after [`WAIT`].
+    async fn watch<T>(&mut self, what: &str, future: impl Future<Output = T>) -> T {
+        let session = self.session.as_mut().expect("the session is running");
+        tokio::select! {
+            value = tokio::time::timeout(WAIT, future) => {
+                value.unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
+            }
+            ended = session => {
+                match ended {
+                    Ok(Err(error)) => panic!("negotiation failed while waiting for {what}: {error}"),
+                    Ok(Ok(())) => panic!("the socket closed while waiting for {what}"),
+                    Err(error) => panic!("the session task died while waiting for {what}: {error}"),
+                }
+            }
+        }
+    }
+
+    /// Waits until ICE and DTLS are up.
+    pub async fn connected(&mut self) {
+        let mut state = self.state.clone();
+        self.watch("the peer connection to connect", async move {
+            let reached = state
+                .wait_for(|s| {
+                    matches!(
+                        s,
+                        RTCPeerConnectionState::Connected | RTCPeerConnectionState::Failed
+                    )
+                })
+                .await
+                .map(|s| *s)
+                .expect("the handler lives as long as the connection");
+            assert_eq!(
+                reached,
+                RTCPeerConnectionState::Connected,
+                "the connection failed"
+            );
+        })
+        .await;
+    }
+
+    /// This peer's data channel, opened: its own or the remote one.
+    pub async fn open_channel(&mut self) -> Channel {
+        let dc = match self.local_channel.clone() {
+            Some(dc) => dc,
+            None => match tokio::time::timeout(WAIT, self.channels.recv()).await {
+                Ok(Some(dc)) => dc,
+                Ok(None) => panic!("the connection ended before a data channel came"),
+                Err(_) => panic!("timed out after {WAIT:?} waiting for a remote data channel"),
+            },
+        };
+        let mut channel = Channel::pump(Arc::clone(&dc), Arc::clone(&self.pc));
+        self.watch("the data channel to open", channel.opened())
+            .await;
+        channel
+    }
+
+    /// The first remote track.
+    pub async fn remote_track(&mut self) -> Arc<dyn TrackRemote> {
+        let tracks = &mut self.tracks;
+        match tokio::time::timeout(WAIT, tracks.recv()).await {
+            Ok(Some(track)) => track,
+            Ok(None) => panic!("the connection ended before a remote track came"),
+            Err(_) => panic!("timed out after {WAIT:?} waiting for a remote track"),
+        }
+    }
+
+    /// Starts sending fake VP8 frames at 30 a second (at most `frames`); the
+    /// receiver does not decode, so any bytes do. Returns the SSRC and the
+    /// negotiated payload type.
+    pub async fn send_video(&self, frames: usize) -> (u32, u8, JoinHandle<()>) {
+        let video = self.video.as_ref().expect("this peer sends video");
+        let payload_type = video
+            .sender
+            .get_parameters()
+            .await
+            .expect("sender parameters")
+            .rtp_parameters
+            .codecs
+            .first()
+            .expect("a negotiated codec")
+            .payload_type;
+        let track = Arc::clone(&video.track);
+        let ssrc = video.ssrc;
+        let task = tokio::spawn(async move {
+            // Pacing the sender, not waiting for anything.
+            let mut tick = tokio::time::interval(Duration::from_millis(33));
+            for n in 0..frames {
+                tick.tick().await;
+                let data = Bytes::from(vec![(n % 251) as u8; 2_500]);
+                let sample = Sample {
+                    data,
+                    duration: Duration::from_millis(33),
+                    ..Sample::new(Instant::now())
+                };
+                if track
+                    .sample_writer(ssrc, payload_type)
+                    .write_sample(&sample)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        (ssrc, payload_type, task)
+    }
+
+    /// Stops negotiating and closes the connection (dropping it would leak
+    /// its driver and sockets).
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(session) = self.session.take() {
+            let _ = within("the session to stop", session).await;
+        }
+        within("the connection to close", self.pc.close())
+            .await
+            .expect("the connection closes");
+    }
+}
+
+/// The peer connection both sides use: loopback only, fast ICE checks,
+/// no mDNS socket, and DTLS server when answering (see notes/webrtc-rs.md).
+async fn build_connection(handler: Arc<Handler>) -> Arc<dyn PeerConnection> {
+    let mut media = MediaEngine::default();
+    media.register_default_codecs().expect("default codecs");
+    let registry =
+        register_default_interceptors(Registry::new(), &mut media).expect("default interceptors");
+    let settings = SettingEngineBuilder::new()
+        .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(140))
+        .with_answering_dtls_role(RTCDtlsRole::Server)
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .build();
+    // The builder's future is large: keep it off the caller's stack.
+    let pc = Box::pin(
+        PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .with_runtime(Arc::new(TokioRuntime))
+            .with_handler(handler)
+            // A wildcard would skip loopback; tests stay on 127.0.0.1.
+            .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+            .build(),
+    )
+    .await
+    .expect("the peer connection builds");
+    Arc::new(pc)
+}
+
+async fn add_video(pc: &Arc<dyn PeerConnection>) -> Video {
+    let ssrc = rand::random::<u32>();
+    let track = Arc::new(
+        TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                "bedside-test".to_owned(),
+                "camera".to_owned(),
+                "camera".to_owned(),
+                RtpCodecKind::Video,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: RTCRtpCodec {
+                        mime_type: MIME_TYPE_VP8.to_owned(),
+                        clock_rate: 90_000,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+            ),
+        )
+        .expect("a VP8 track"),
+    );
+    let sender = pc
+        .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+        .await
+        .expect("the track is added");
+    Video {
+        track,
+        sender,
+        ssrc,
+    }
+}
+
+/// The negotiation loop of one peer: owns its socket.
+struct Session {
+    pc: Arc<dyn PeerConnection>,
+    signal: Signal,
+    manner: Manner,
+    /// The participant this peer negotiates with.
+    remote: Option<String>,
+    making_offer: bool,
+    /// Whether a remote description has been applied yet.
+    remote_set: bool,
+    /// Remote candidates held until the remote description is set.
+    pending: Vec<RTCIceCandidateInit>,
+    /// Local candidates gathered before the remote participant was known.
+    unsent: Vec<RTCIceCandidateInit>,
+}
+
+impl Session {
+    async fn run(
+        mut self,
+        joined: Option<Value>,
+        mut local: mpsc::UnboundedReceiver<Local>,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<(), String> {
+        if let Some(joined) = joined
+            && let Some(first) = joined["participants"].as_array().and_then(|p| p.first())
+        {
+            self.meet(first).await?;
+        }
+        // The contract asks for a ping at least every 15 s.
+        let mut ping = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                _ = ping.tick() => self.signal.send(&json!({"type": "ping"})).await,
+                Some(Local::Candidate(init)) = local.recv() => self.send_candidate(init).await,
+                frame = self.signal.next() => {
+                    let Some(frame) = frame else { return Ok(()) };
+                    self.on_frame(frame).await?;
+                }
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Value) -> Result<(), String> {
+        match frame["type"].as_str().unwrap_or_default() {
+            "peer_joined" => self.meet(&frame).await,
+            "offer" => self.on_description(&frame, RTCSdpType::Offer).await,
+            "answer" => self.on_description(&frame, RTCSdpType::Answer).await,
+            "candidate" => {
+                let init: RTCIceCandidateInit = serde_json::from_value(frame["candidate"].clone())
+                    .map_err(|e| format!("candidate {frame}: {e}"))?;
+                if self.remote_set {
+                    self.pc
+                        .add_ice_candidate(init)
+                        .await
+                        .map_err(|e| format!("add_ice_candidate: {e}"))?;
+                } else {
+                    self.pending.push(init);
+                }
+                Ok(())
+            }
+            "error" => Err(format!("signaling error frame: {frame}")),
+            // pong, visit, presence, chat, peer_left: nothing to negotiate.
+            _ => Ok(()),
+        }
+    }
+
+    /// A participant is in the room: the impolite peer offers to it.
+    async fn meet(&mut self, participant: &Value) -> Result<(), String> {
+        if self.manner != Manner::Impolite || self.remote.is_some() {
+            return Ok(());
+        }
+        let id = participant["participant_id"]
+            .as_str()
+            .ok_or_else(|| format!("no participant_id in {participant}"))?;
+        self.remote = Some(id.to_owned());
+        self.making_offer = true;
+        let offer = self
+            .pc
+            .create_offer(None)
+            .await
+            .map_err(|e| format!("create_offer: {e}"))?;
+        self.pc
+            .set_local_description(offer.clone())
+            .await
+            .map_err(|e| format!("set_local_description(offer): {e}"))?;
+        self.making_offer = false;
+        let to = id.to_owned();
+        self.signal
+            .send(&json!({"type": "offer", "to": to, "sdp": offer.sdp}))
+            .await;
+        self.flush_unsent().await;
+        Ok(())
+    }
+
+    async fn on_description(&mut self, frame: &Value, kind: RTCSdpType) -> Result<(), String> {
+        let from = frame["from"].as_str().ok_or("a description without from")?;
+        let sdp = frame["sdp"].as_str().ok_or("a description without sdp")?;
+        if kind == RTCSdpType::Offer {
+            let collision =
+                self.making_offer || self.pc.pending_local_description().await.is_some();
+            if collision && self.manner == Manner::Impolite {
+                return Ok(());
+            }
+            if collision {
+                let rollback =
+                    RTCSessionDescription::rollback(None).map_err(|e| format!("rollback: {e}"))?;
+                self.pc
+                    .set_local_description(rollback)
+                    .await
+                    .map_err(|e| format!("set_local_description(rollback): {e}"))?;
+            }
+        }
+        self.remote = Some(from.to_owned());
+        let description = match kind {
+            RTCSdpType::Offer => RTCSessionDescription::offer(sdp.to_owned()),
+            _ => RTCSessionDescription::answer(sdp.to_owned()),
+        }
+        .map_err(|e| format!("parse the {kind}: {e}"))?;
+        self.pc
+            .set_remote_description(description)
+            .await
+            .map_err(|e| format!("set_remote_description({kind}): {e}"))?;
+        self.remote_set = true;
+        for init in std::mem::take(&mut self.pending) {
+            self.pc
+                .add_ice_candidate(init)
+                .await
+                .map_err(|e| format!("add_ice_candidate: {e}"))?;
+        }
+        if kind == RTCSdpType::Offer {
+            let answer = self
+                .pc
+                .create_answer(None)
+                .await
+                .map_err(|e| format!("create_answer: {e}"))?;
+            self.pc
+                .set_local_description(answer.clone())
+                .await
+                .map_err(|e| format!("set_local_description(answer): {e}"))?;
+            self.signal
+                .send(&json!({"type": "answer", "to": from, "sdp": answer.sdp}))
+                .await;
+            self.flush_unsent().await;
+        }
+        Ok(())
+    }
+
+    async fn send_candidate(&mut self, init: RTCIceCandidateInit) {
+        match self.remote.clone() {
+            Some(to) => {
+                let candidate = serde_json::to_value(&init).expect("a candidate serializes");
+                self.signal
+                    .send(&json!({"type": "candidate", "to": to, "candidate": candidate}))
+                    .await;
+            }
+            None => self.unsent.push(init),
+        }
+    }
+
+    async fn flush_unsent(&mut self) {
+        for init in std::mem::take(&mut self.unsent) {
+            self.send_candidate(init).await;
+        }
+    }
+}
+
+/// What a data channel said, pumped off its `poll()` on a task of its own.
+#[derive(Debug)]
+enum ChannelEvent {
+    Open,
+    Text(String),
+    Closed,
+}
+
+/// A data channel with its events on a queue.
+pub struct Channel {
+    dc: Arc<dyn DataChannel>,
+    events: mpsc::UnboundedReceiver<ChannelEvent>,
+    pump: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel").finish_non_exhaustive()
+    }
+}
+
+impl Channel {
+    fn pump(dc: Arc<dyn DataChannel>, pc: Arc<dyn PeerConnection>) -> Self {
+        let (tx, events) = mpsc::unbounded_channel();
+        let pump_dc = Arc::clone(&dc);
+        let pump = tokio::spawn(async move {
+            let _keep = pc;
+            let mut open = matches!(
+                pump_dc.ready_state().await,
+                Ok(rtc::data_channel::RTCDataChannelState::Open)
+            );
+            if open {
+                let _ = tx.send(ChannelEvent::Open);
+            }
+            // Until open, nudge the driver: some internal writes otherwise
+            // wait for its next timer tick (notes/webrtc-rs.md, pitfall 1).
+            let mut kick = tokio::time::interval(Duration::from_millis(5));
+            loop {
+                tokio::select! {
+                    event = pump_dc.poll() => match event {
+                        Some(DataChannelEvent::OnOpen) => {
+                            if !open {
+                                open = true;
+                                let _ = tx.send(ChannelEvent::Open);
+                            }
+                        }
+                        Some(DataChannelEvent::OnMessage(message)) => {
+                            let text = String::from_utf8_lossy(&message.data).into_owned();
+                            let _ = tx.send(ChannelEvent::Text(text));
+                        }
+                        Some(DataChannelEvent::OnClose) | None => {
+                            let _ = tx.send(ChannelEvent::Closed);
+                            return;
+                        }
+                        Some(_) => {}
+                    },
+                    _ = kick.tick(), if !open => {
+                        let _ = pump_dc.set_buffered_amount_low_threshold(0).await;
+                    }
+                }
+            }
+        });
+        Self { dc, events, pump }
+    }
+
+    async fn opened(&mut self) {
+        loop {
+            match self.events.recv().await {
+                Some(ChannelEvent::Open) => return,
+                Some(ChannelEvent::Closed) | None => {
+                    panic!("the data channel closed before opening")
+                }
+                Some(ChannelEvent::Text(_)) => {}
+            }
+        }
+    }
+
+    pub async fn send(&self, text: &str) {
+        within(
+            "the data channel to take a message",
+            self.dc.send_text(text),
+        )
+        .await
+        .expect("the data channel sends");
+    }
+
+    /// The next text message.
+    pub async fn receive(&mut self) -> String {
+        within("a data channel message", async {
+            loop {
+                match self.events.recv().await {
+                    Some(ChannelEvent::Text(text)) => return text,
+                    Some(ChannelEvent::Closed) | None => {
+                        panic!("the data channel closed before a message came")
+                    }
+                    Some(ChannelEvent::Open) => {}
+                }
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+/// Counts RTP packets on a remote track until `wanted` arrived; returns the
+/// payload types and SSRCs seen.
+pub async fn receive_rtp(track: Arc<dyn TrackRemote>, wanted: usize) -> Vec<(u8, u32)> {
+    within(&format!("{wanted} RTP packets"), async move {
+        let mut seen = Vec::with_capacity(wanted);
+        while seen.len() < wanted {
+            match track.poll().await {
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    seen.push((packet.header.payload_type, packet.header.ssrc));
+                }
+                Some(TrackRemoteEvent::OnEnded) | None => {
+                    panic!("the track ended after {} packets", seen.len())
+                }
+                Some(_) => {}
+            }
+        }
+        seen
+    })
+    .await
+}
