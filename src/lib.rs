@@ -9,6 +9,7 @@
 //! - [`auth`]: staff accounts and roles, sessions, patient visit tokens.
 //! - [`ehr`]: the health record: patients and what clinicians record.
 //! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
+//! - [`fhir`]: the health record as FHIR R4 resources, read and searched under `/fhir`.
 //! - [`audit`]: the hash-chained trail of every read and write of health data.
 //! - [`codes`], [`ids`], [`timestamp`], [`validation`]: values that cannot be built invalid.
 //! - [`live`]: the socket's authoriser and the live updates pushed after each change.
@@ -25,6 +26,7 @@ pub mod codes;
 pub mod config;
 pub mod demo;
 pub mod ehr;
+pub mod fhir;
 pub mod http;
 pub mod ids;
 pub mod live;

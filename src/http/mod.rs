@@ -74,6 +74,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(routes::web::router())
+        .nest("/fhir", routes::fhir::router())
         .route("/ws", get(routes::presence::open_socket))
         .route(
             "/api/openapi.json",

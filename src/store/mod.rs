@@ -6,6 +6,7 @@
 mod audit;
 mod clinical;
 mod encounters;
+mod fhir;
 mod patients;
 mod sessions;
 mod settings;
@@ -15,6 +16,7 @@ mod visits;
 pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
 pub use clinical::*;
 pub use encounters::{find_encounters, get_encounter};
+pub use fhir::*;
 pub use patients::{get_patient, insert_patient, search_patients};
 pub use sessions::{SessionRecord, find_session, insert_session, revoke_session};
 pub use settings::token_secret;

@@ -7,6 +7,7 @@ mod auth;
 mod calls;
 mod cli;
 mod clinic;
+mod fhir;
 mod helpers;
 mod live;
 mod ops;

@@ -1,0 +1,398 @@
+//! The FHIR R4 facade (CONTRACT.md "FHIR R4"): the health record read as
+//! FHIR resources — Patient, Practitioner, Encounter, Observation,
+//! Condition, AllergyIntolerance — one at a time or by search into a
+//! searchset Bundle. Staff read everything; a patient's token reads its
+//! own patient's record only (another patient's resource is forbidden, a
+//! search is narrowed to its own record). Every read and search leaves
+//! audit events in the transaction that read.
+
+mod bundle;
+mod resources;
+mod search;
+
+pub use bundle::{capability_statement, outcome, searchset};
+pub use search::{Criteria, DateParam, Prefix, Window};
+
+use serde_json::Value;
+
+use crate::audit::{Actor, AuditEntry, Outcome};
+use crate::auth::{Principal, Role};
+use crate::ehr::Condition;
+use crate::ids::{EncounterId, PatientId, UserId};
+use crate::store::{self, Store, StoreError, Tx};
+
+/// Code system URIs (STANDARDS.md §1).
+pub mod system {
+    pub const ACT_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+    pub const PARTICIPATION_TYPE: &str =
+        "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+    pub const DIAGNOSIS_ROLE: &str = "http://terminology.hl7.org/CodeSystem/diagnosis-role";
+    pub const ENCOUNTER_STATUS: &str = "http://hl7.org/fhir/encounter-status";
+    pub const OBSERVATION_CATEGORY: &str =
+        "http://terminology.hl7.org/CodeSystem/observation-category";
+    pub const CONDITION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
+    pub const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+    pub const ALLERGY_CLINICAL: &str =
+        "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical";
+    pub const DATA_ABSENT_REASON: &str = "http://terminology.hl7.org/CodeSystem/data-absent-reason";
+    pub const IDENTIFIER_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
+    pub const LOINC: &str = "http://loinc.org";
+    pub const SNOMED: &str = "http://snomed.info/sct";
+    pub const UCUM: &str = "http://unitsofmeasure.org";
+    pub const ICD10_CM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
+    pub const NPI: &str = "http://hl7.org/fhir/sid/us-npi";
+}
+
+/// Most resources one search answers.
+pub const SEARCH_LIMIT: i64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FhirError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("resource type {0} is not supported")]
+    UnknownType(String),
+    /// An unknown search parameter, modifier or format.
+    #[error("{0}")]
+    NotSupported(String),
+    #[error("{0}")]
+    InvalidSearch(String),
+    #[error("this record belongs to another patient")]
+    Forbidden,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The resource types served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceType {
+    Patient,
+    Practitioner,
+    Encounter,
+    Observation,
+    Condition,
+    AllergyIntolerance,
+}
+
+impl ResourceType {
+    pub const ALL: [Self; 6] = [
+        Self::Patient,
+        Self::Practitioner,
+        Self::Encounter,
+        Self::Observation,
+        Self::Condition,
+        Self::AllergyIntolerance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Patient => "Patient",
+            Self::Practitioner => "Practitioner",
+            Self::Encounter => "Encounter",
+            Self::Observation => "Observation",
+            Self::Condition => "Condition",
+            Self::AllergyIntolerance => "AllergyIntolerance",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+
+    /// Search parameters and their FHIR types.
+    pub fn search_params(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Patient => &[("name", "string"), ("birthdate", "date")],
+            Self::Practitioner => &[("name", "string")],
+            Self::Encounter => &[
+                ("patient", "reference"),
+                ("status", "token"),
+                ("date", "date"),
+            ],
+            Self::Observation => &[
+                ("patient", "reference"),
+                ("category", "token"),
+                ("code", "token"),
+            ],
+            Self::Condition => &[("patient", "reference"), ("encounter", "reference")],
+            Self::AllergyIntolerance => &[("patient", "reference")],
+        }
+    }
+}
+
+/// Who asks, and where the facade is served (`{public_url}/fhir`).
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    pub principal: &'a Principal,
+    pub actor: &'a Actor,
+    pub base: &'a str,
+}
+
+impl Requester<'_> {
+    /// The only patient whose record this requester may see, if limited.
+    fn own_patient(&self) -> Option<&PatientId> {
+        match self.principal {
+            Principal::Patient { patient_id, .. } => Some(patient_id),
+            Principal::Staff(_) => None,
+        }
+    }
+
+    fn may_see(&self, patient: &PatientId) -> bool {
+        self.own_patient().is_none_or(|own| own == patient)
+    }
+}
+
+/// A resource as read, and the patient whose record it is part of.
+struct Found {
+    resource: Value,
+    patient: Option<PatientId>,
+}
+
+/// A resource id as FHIR allows it: 1 to 64 letters, digits, `-` and `.`.
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+async fn diagnoses(tx: &mut Tx, encounter: &EncounterId) -> Result<Vec<Condition>, StoreError> {
+    store::conditions(tx, None, Some(encounter)).await
+}
+
+async fn load(
+    tx: &mut Tx,
+    kind: ResourceType,
+    id: &str,
+    base: &str,
+) -> Result<Option<Found>, StoreError> {
+    let found = match kind {
+        ResourceType::Patient => match PatientId::parse(id) {
+            Some(id) => store::get_patient(tx, &id).await?.map(|p| Found {
+                resource: resources::patient(&p, base),
+                patient: Some(p.id),
+            }),
+            None => None,
+        },
+        ResourceType::Practitioner => match UserId::parse(id) {
+            Some(id) => store::get_staff(tx, &id)
+                .await?
+                .filter(|s| s.user.role == Role::Clinician)
+                .map(|s| Found {
+                    resource: resources::practitioner(&s.user, s.active),
+                    patient: None,
+                }),
+            None => None,
+        },
+        ResourceType::Encounter => match EncounterId::parse(id) {
+            Some(id) => match store::get_encounter(tx, &id).await? {
+                Some(e) => {
+                    let diagnoses = diagnoses(tx, &e.id).await?;
+                    Some(Found {
+                        resource: resources::encounter(&e, &diagnoses),
+                        patient: Some(e.patient_id),
+                    })
+                }
+                None => None,
+            },
+            None => None,
+        },
+        ResourceType::Observation => store::get_observation(tx, id).await?.map(|o| Found {
+            resource: resources::observation(&o),
+            patient: Some(o.patient_id),
+        }),
+        ResourceType::Condition => store::get_condition(tx, id).await?.map(|c| Found {
+            resource: resources::condition(&c),
+            patient: Some(c.patient_id),
+        }),
+        ResourceType::AllergyIntolerance => store::get_allergy(tx, id).await?.map(|a| Found {
+            resource: resources::allergy(&a),
+            patient: Some(a.patient_id),
+        }),
+    };
+    Ok(found)
+}
+
+/// Reads one resource. A resource of another patient's record is
+/// forbidden to a patient's token; the attempt is audited as denied.
+pub async fn read(
+    store: &Store,
+    who: Requester<'_>,
+    kind: ResourceType,
+    id: &str,
+) -> Result<Value, FhirError> {
+    let mut tx = store.begin().await?;
+    let found = if valid_id(id) {
+        load(&mut tx, kind, id, who.base).await?
+    } else {
+        None
+    };
+    let mut entry = AuditEntry::new(who.actor, "fhir.read", kind.as_str());
+    if valid_id(id) {
+        entry = entry.resource(id);
+    }
+    let result = match found {
+        None => {
+            entry = entry.outcome(Outcome::NotFound);
+            Err(FhirError::NotFound(format!(
+                "{} {id} is not known",
+                kind.as_str()
+            )))
+        }
+        Some(found) => {
+            if let Some(patient) = &found.patient {
+                entry = entry.patient(patient);
+            }
+            if found.patient.as_ref().is_some_and(|p| !who.may_see(p)) {
+                entry = entry.outcome(Outcome::Denied);
+                Err(FhirError::Forbidden)
+            } else {
+                Ok(found.resource)
+            }
+        }
+    };
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    result
+}
+
+/// Searches one resource type. `pairs` is the decoded query string;
+/// `self_url` the URL as asked, for the Bundle's self link.
+pub async fn search(
+    store: &Store,
+    who: Requester<'_>,
+    kind: ResourceType,
+    pairs: &[(String, String)],
+    self_url: &str,
+) -> Result<Value, FhirError> {
+    let mut criteria = Criteria::parse(kind, pairs)?;
+    // A patient's token searches its own record: another patient's is simply not there.
+    if let Some(own) = who.own_patient() {
+        match kind {
+            ResourceType::Practitioner => {}
+            _ if criteria.patient.as_ref().is_some_and(|p| p != own) => {
+                criteria.matches_nothing = true;
+            }
+            _ => criteria.patient = Some(own.clone()),
+        }
+    }
+    let mut tx = store.begin().await?;
+    let found = if criteria.matches_nothing {
+        Vec::new()
+    } else {
+        find(&mut tx, kind, &criteria, who.base).await?
+    };
+    let truncated = found.len() as i64 > SEARCH_LIMIT;
+    let found: Vec<Found> = found.into_iter().take(SEARCH_LIMIT as usize).collect();
+    let mut patients: Vec<&PatientId> = Vec::new();
+    for patient in found.iter().filter_map(|f| f.patient.as_ref()) {
+        if !patients.contains(&patient) {
+            patients.push(patient);
+        }
+    }
+    for patient in &patients {
+        let mut entry = AuditEntry::new(who.actor, "fhir.search", kind.as_str()).patient(patient);
+        if kind == ResourceType::Patient {
+            entry = entry.resource(patient);
+        }
+        store::append_audit(&mut tx, &entry).await?;
+    }
+    if patients.is_empty() {
+        store::append_audit(
+            &mut tx,
+            &AuditEntry::new(who.actor, "fhir.search", kind.as_str()),
+        )
+        .await?;
+    }
+    store::commit(tx).await?;
+    let resources = found.into_iter().map(|f| f.resource).collect();
+    Ok(searchset(who.base, self_url, resources, truncated))
+}
+
+/// The matches of a search, at most one more than the limit (to tell a
+/// truncated answer).
+async fn find(
+    tx: &mut Tx,
+    kind: ResourceType,
+    c: &Criteria,
+    base: &str,
+) -> Result<Vec<Found>, StoreError> {
+    let limit = SEARCH_LIMIT + 1;
+    let ids = match kind {
+        ResourceType::Practitioner => {
+            let staff = store::search_staff(tx, Role::Clinician, c.name.as_deref(), limit).await?;
+            return Ok(staff
+                .iter()
+                .map(|s| Found {
+                    resource: resources::practitioner(&s.user, s.active),
+                    patient: None,
+                })
+                .collect());
+        }
+        ResourceType::Patient => {
+            let (born_from, born_before) = c.birthdate.days();
+            let query = store::PatientQuery {
+                only: c.patient.as_ref(),
+                name: c.name.as_deref(),
+                born_from: born_from.map(|d| d.format("%Y-%m-%d").to_string()),
+                born_before: born_before.map(|d| d.format("%Y-%m-%d").to_string()),
+            };
+            store::fhir_patient_ids(tx, &query, limit).await?
+        }
+        ResourceType::Encounter => {
+            let query = store::EncounterQuery {
+                patient: c.patient.as_ref(),
+                statuses: c.statuses.as_deref(),
+                start_from: c.date.start_from,
+                start_before: c.date.start_before,
+                end_from: c.date.end_from,
+                end_before: c.date.end_before,
+            };
+            store::fhir_encounter_ids(tx, &query, limit).await?
+        }
+        ResourceType::Observation => {
+            let query = store::ObservationQuery {
+                patient: c.patient.as_ref(),
+                categories: c.categories.as_deref(),
+                codes: c.codes.as_deref(),
+            };
+            store::fhir_observation_ids(tx, &query, limit).await?
+        }
+        ResourceType::Condition => {
+            store::fhir_condition_ids(tx, c.patient.as_ref(), c.encounter.as_ref(), limit).await?
+        }
+        ResourceType::AllergyIntolerance => {
+            store::fhir_allergy_ids(tx, c.patient.as_ref(), limit).await?
+        }
+    };
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        // Each id was just matched in this transaction.
+        if let Some(f) = load(tx, kind, &id, base).await? {
+            found.push(f);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_types_round_trip_and_unknown_ones_are_refused() {
+        for kind in ResourceType::ALL {
+            assert_eq!(ResourceType::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ResourceType::parse("Claim"), None);
+        assert_eq!(ResourceType::parse("patient"), None);
+    }
+
+    #[test]
+    fn ids_follow_the_fhir_id_shape() {
+        assert!(valid_id("0190e4a2-1234-7abc-8def-0123456789ab"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("a/b"));
+        assert!(!valid_id(&"a".repeat(65)));
+    }
+}

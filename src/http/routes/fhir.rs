@@ -1,0 +1,168 @@
+//! The FHIR R4 API under `/fhir` (CONTRACT.md "FHIR R4"): the
+//! CapabilityStatement, read and search. Answers are
+//! `application/fhir+json`; errors are OperationOutcomes, not problem+json.
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+
+use crate::fhir::{self, FhirError, Requester, ResourceType};
+use crate::http::error::ApiError;
+use crate::http::extract::Caller;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/metadata", get(capability_statement))
+        .route("/{kind}", get(search_resources))
+        .route("/{kind}/{id}", get(read_resource))
+        .fallback(|| async {
+            FhirResponse::error(StatusCode::NOT_FOUND, "not-found", "no such FHIR endpoint")
+        })
+}
+
+/// A FHIR JSON body with its status.
+#[derive(Debug)]
+struct FhirResponse(StatusCode, Value);
+
+impl FhirResponse {
+    fn error(status: StatusCode, code: &str, diagnostics: &str) -> Self {
+        Self(status, fhir::outcome("error", code, diagnostics))
+    }
+}
+
+impl IntoResponse for FhirResponse {
+    fn into_response(self) -> Response {
+        let mut response = (self.0, axum::Json(self.1)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/fhir+json"),
+        );
+        if self.0 == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The facade's errors, each an OperationOutcome.
+#[derive(Debug)]
+enum FhirApiError {
+    Fhir(FhirError),
+    Login,
+    Internal(anyhow::Error),
+}
+
+impl From<FhirError> for FhirApiError {
+    fn from(error: FhirError) -> Self {
+        Self::Fhir(error)
+    }
+}
+
+impl From<ApiError> for FhirApiError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Unauthorized | ApiError::Unauthenticated(_) => Self::Login,
+            ApiError::Forbidden => Self::Fhir(FhirError::Forbidden),
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl IntoResponse for FhirApiError {
+    fn into_response(self) -> Response {
+        let (status, code, diagnostics) = match self {
+            Self::Login => (
+                StatusCode::UNAUTHORIZED,
+                "login",
+                "a valid bearer token is required".to_owned(),
+            ),
+            Self::Fhir(FhirError::NotFound(what)) => (StatusCode::NOT_FOUND, "not-found", what),
+            Self::Fhir(e @ FhirError::UnknownType(_)) => {
+                (StatusCode::NOT_FOUND, "not-supported", e.to_string())
+            }
+            Self::Fhir(FhirError::NotSupported(what)) => {
+                (StatusCode::BAD_REQUEST, "not-supported", what)
+            }
+            Self::Fhir(FhirError::InvalidSearch(what)) => (StatusCode::BAD_REQUEST, "value", what),
+            Self::Fhir(e @ FhirError::Forbidden) => {
+                (StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            Self::Fhir(FhirError::Store(e)) => return Self::Internal(e.into()).into_response(),
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "FHIR request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "exception",
+                    "The server could not complete the request.".to_owned(),
+                )
+            }
+        };
+        FhirResponse::error(status, code, &diagnostics).into_response()
+    }
+}
+
+fn resource_type(kind: &str) -> Result<ResourceType, FhirError> {
+    ResourceType::parse(kind).ok_or_else(|| FhirError::UnknownType(kind.to_owned()))
+}
+
+fn base(state: &AppState) -> String {
+    format!("{}/fhir", state.config.public_url)
+}
+
+/// CONTRACT: `GET /fhir/metadata`. It holds no health data, and clients
+/// read it before they sign in, so it needs no token.
+async fn capability_statement(State(state): State<AppState>) -> FhirResponse {
+    FhirResponse(StatusCode::OK, fhir::capability_statement(&base(&state)))
+}
+
+/// CONTRACT: read `GET /fhir/{type}/{id}` (staff; a patient its own record).
+async fn read_resource(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<FhirResponse, FhirApiError> {
+    let caller = caller?;
+    let kind = resource_type(&kind)?;
+    let base = base(&state);
+    let who = Requester {
+        principal: &caller.principal,
+        actor: &caller.actor,
+        base: &base,
+    };
+    let resource = fhir::read(&state.store, who, kind, &id).await?;
+    Ok(FhirResponse(StatusCode::OK, resource))
+}
+
+/// CONTRACT: search `GET /fhir/{type}?…` (staff; a patient within its own record).
+async fn search_resources(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(kind): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<FhirResponse, FhirApiError> {
+    let caller = caller?;
+    let kind = resource_type(&kind)?;
+    let Query(pairs) = query.map_err(|_| {
+        FhirError::InvalidSearch("the query string could not be decoded".to_owned())
+    })?;
+    let base = base(&state);
+    let self_url = match raw.as_deref().filter(|q| !q.is_empty()) {
+        Some(q) => format!("{base}/{}?{q}", kind.as_str()),
+        None => format!("{base}/{}", kind.as_str()),
+    };
+    let who = Requester {
+        principal: &caller.principal,
+        actor: &caller.actor,
+        base: &base,
+    };
+    let bundle = fhir::search(&state.store, who, kind, &pairs, &self_url).await?;
+    Ok(FhirResponse(StatusCode::OK, bundle))
+}
