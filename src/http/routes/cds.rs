@@ -1,0 +1,89 @@
+//! Decision support: CDS Hooks 2.0 services for other systems, and the same
+//! cards for Bedside's console.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::cdss::{self, Card, HookRequest};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, ChartReaders, Clinicians, Staff};
+use crate::ids::VisitId;
+use crate::state::AppState;
+
+/// `/api/v1` routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(visit_cards))
+}
+
+/// `/cds-services` routes (CDS Hooks discovery, calls, feedback).
+pub fn hooks_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(discover_services))
+        .routes(routes!(call_service))
+        .routes(routes!(send_feedback))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cards {
+    cards: Vec<Card>,
+}
+
+/// CONTRACT: `GET /visits/{id}/cds` (clinician): the cards for this patient.
+#[utoipa::path(get, path = "/visits/{id}/cds", tag = "cds", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Cards), (status = 404, body = Problem)))]
+async fn visit_cards(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path(id): Path<String>,
+) -> Result<Json<Cards>, ApiError> {
+    let id = VisitId::parse(&id).ok_or(ApiError::NotFound("visit"))?;
+    let cards = cdss::visit_cards(&state.store, &state.knowledge, &clinician.actor, &id).await?;
+    Ok(Json(Cards { cards }))
+}
+
+/// CDS Hooks discovery: the services Bedside offers.
+#[utoipa::path(get, path = "/cds-services", tag = "cds", security(("bearer" = [])), responses((status = 200, body = Object)))]
+async fn discover_services(_staff: Staff<ChartReaders>) -> Json<Value> {
+    Json(cdss::discovery())
+}
+
+/// A CDS Hooks call: 400 when malformed, 412 when the data it needs can be
+/// neither prefetched nor read.
+#[utoipa::path(post, path = "/cds-services/{id}", tag = "cds", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = Object,
+    responses((status = 200, body = Cards), (status = 400, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+async fn call_service(
+    State(state): State<AppState>,
+    staff: Staff<ChartReaders>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Cards>, ApiError> {
+    let request: HookRequest = serde_json::from_value(body)
+        .map_err(|e| ApiError::Malformed(format!("not a CDS Hooks request: {e}")))?;
+    let cards =
+        cdss::call_hook(&state.store, &state.knowledge, &staff.actor, &id, &request).await?;
+    Ok(Json(Cards { cards }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackReceipt {
+    recorded: usize,
+}
+
+/// CDS Hooks feedback: accepted and overridden cards.
+#[utoipa::path(post, path = "/cds-services/{id}/feedback", tag = "cds", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = Object, responses((status = 200, body = FeedbackReceipt), (status = 400, body = Problem)))]
+async fn send_feedback(
+    State(state): State<AppState>,
+    staff: Staff<ChartReaders>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<FeedbackReceipt>, ApiError> {
+    let recorded = cdss::record_feedback(&state.store, &staff.actor, &id, &body).await?;
+    Ok(Json(FeedbackReceipt { recorded }))
+}
