@@ -572,6 +572,23 @@ async fn errors_answer_operation_outcomes() {
         "not-supported",
     )
     .await;
+    outcome(
+        app.get("/fhir/Patient/x/_history", Some(&token)).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    outcome(
+        app.post(
+            "/fhir/Patient",
+            Some(&token),
+            &json!({"resourceType": "Patient"}),
+        )
+        .await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "not-supported",
+    )
+    .await;
     let login = app.get("/fhir/Patient", None).await;
     assert_eq!(login.headers()["www-authenticate"], "Bearer");
     outcome(login, StatusCode::UNAUTHORIZED, "login").await;

@@ -23,6 +23,13 @@ pub fn router() -> Router<AppState> {
         .fallback(|| async {
             FhirResponse::error(StatusCode::NOT_FOUND, "not-found", "no such FHIR endpoint")
         })
+        .method_not_allowed_fallback(|| async {
+            FhirResponse::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "not-supported",
+                "this server only reads: GET read and search",
+            )
+        })
 }
 
 /// A FHIR JSON body with its status.
