@@ -9,6 +9,7 @@
 //! - [`auth`]: staff accounts and roles, sessions, patient visit tokens.
 //! - [`ehr`]: the health record: patients and what clinicians record.
 //! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
+//! - [`cdss`]: decision support: NEWS2, triage, allergy and interaction checks, CDS Hooks.
 //! - [`fhir`]: the health record as FHIR R4 resources, read and searched under `/fhir`.
 //! - [`audit`]: the hash-chained trail of every read and write of health data.
 //! - [`codes`], [`ids`], [`timestamp`], [`validation`]: values that cannot be built invalid.
@@ -22,6 +23,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cdss;
 pub mod codes;
 pub mod config;
 pub mod demo;
@@ -81,6 +83,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         config: Arc::new(config),
         live: live::Live::new(hub, store.clone()),
+        knowledge: Arc::new(
+            cdss::Knowledge::bundled().context("Failed to load the knowledge base")?,
+        ),
         store,
         tokens,
         throttle: Arc::new(LoginThrottle::default()),

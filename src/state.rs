@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::{LoginThrottle, TokenKeys};
+use crate::cdss::Knowledge;
 use crate::config::Config;
 use crate::live::Live;
 use crate::metrics::Metrics;
@@ -19,4 +20,6 @@ pub struct AppState {
     pub redis: Option<redis::Client>,
     /// Signaling and live updates.
     pub live: Live,
+    /// The decision-support knowledge base.
+    pub knowledge: Arc<Knowledge>,
 }

@@ -11,7 +11,7 @@ pub use clinical::{
     Observation, Severity, SoapNote, StatusPeriod,
 };
 pub use patients::{Address, Insurance, NewPatient, Patient, Sex};
-pub use vitals::{Consciousness, Measurement, Vitals, loinc};
+pub use vitals::{Consciousness, Measurement, SNOMED_ALERT, Vitals, loinc};
 
 use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::ids::{PatientId, UserId};

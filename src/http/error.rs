@@ -29,6 +29,8 @@ pub enum ApiError {
     Invalid(FieldError),
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("too many requests; try again later")]
     TooManyRequests,
     #[error("internal error")]
@@ -62,6 +64,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -154,6 +157,19 @@ impl From<crate::visits::VisitError> for ApiError {
             VisitError::Forbidden => Self::Forbidden,
             VisitError::Invalid(e) => Self::Invalid(e),
             VisitError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::cdss::CdsError> for ApiError {
+    fn from(error: crate::cdss::CdsError) -> Self {
+        use crate::cdss::CdsError;
+        match error {
+            CdsError::UnknownService => Self::NotFound("CDS service"),
+            CdsError::Malformed(detail) => Self::Malformed(detail),
+            CdsError::PreconditionFailed(detail) => Self::PreconditionFailed(detail),
+            CdsError::NotFound(what) => Self::NotFound(what),
+            CdsError::Store(e) => e.into(),
         }
     }
 }

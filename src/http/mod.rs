@@ -55,10 +55,12 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::audit::router())
         .merge(routes::queues::router())
         .merge(routes::visits::router())
-        .merge(routes::presence::router());
+        .merge(routes::presence::router())
+        .merge(routes::cds::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .merge(routes::ops::router())
+        .merge(routes::cds::hooks_router())
         .split_for_parts()
 }
 

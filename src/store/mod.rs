@@ -4,6 +4,7 @@
 //! (`$N` placeholders, text ids, integer times) serves both backends.
 
 mod audit;
+mod cds;
 mod clinical;
 mod encounters;
 mod fhir;
@@ -14,6 +15,7 @@ mod users;
 mod visits;
 
 pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
+pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encounter};
 pub use clinical::*;
 pub use encounters::{find_encounters, get_encounter};
 pub use fhir::*;

@@ -171,7 +171,7 @@ pub async fn insert_visit(tx: &mut Tx, row: NewVisitRow<'_>) -> Result<(), Store
 const VISIT_COLUMNS: &str = "v.id, v.patient_id, v.queue_id, v.encounter_id, v.clinician_id, v.status, v.priority,
     v.reason, v.scheduled_start, v.sort_key, v.symptoms, v.consent_at, v.consent_version, v.checked_in_at,
     v.admitted_at, v.admitted_by, v.closed_at, v.total_minutes, v.new_patient, v.audio_only,
-    e.patient_location, v.created_at";
+    e.patient_location, v.created_at, v.news2_score, v.news2_risk, v.red_flags";
 
 #[derive(sqlx::FromRow)]
 struct VisitRow {
@@ -197,6 +197,9 @@ struct VisitRow {
     audio_only: i64,
     patient_location: Option<String>,
     created_at: i64,
+    news2_score: Option<i64>,
+    news2_risk: Option<String>,
+    red_flags: Option<String>,
 }
 
 impl TryFrom<VisitRow> for Visit {
@@ -235,6 +238,13 @@ impl TryFrom<VisitRow> for Visit {
                 .as_deref()
                 .and_then(PatientLocation::parse),
             created_at: Timestamp(r.created_at),
+            news2_score: r.news2_score,
+            news2_risk: r.news2_risk,
+            red_flags: match r.red_flags {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|_| StoreError::Corrupt("visits.red_flags"))?,
+                None => Vec::new(),
+            },
             sort_key: r.sort_key,
         })
     }

@@ -8,8 +8,8 @@ mod queue;
 mod state;
 
 pub use model::{
-    CheckIn, CloseVisit, CreatedVisit, NewVisit, PatientLocation, Queue, QueueView, Visit,
-    VisitChange,
+    CheckIn, CheckedIn, CloseVisit, CreatedVisit, NewVisit, PatientLocation, Queue, QueueView,
+    Visit, VisitChange,
 };
 pub use queue::{
     DEFAULT_CONSULT_SECONDS, QueueEntry, QueuedVisit, WaitBasis, key_for_position, order,
@@ -18,6 +18,8 @@ pub use state::{EncounterStatus, Priority, VisitStatus};
 
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{TokenKeys, User};
+use crate::cdss::{self, Knowledge};
+use crate::ehr::Measurement;
 use crate::ids::{QueueId, UserId, VisitId};
 use crate::store::{self, Store, StoreError, Tx, now_millis};
 use crate::validation::{FieldError, Text};
@@ -170,13 +172,15 @@ pub async fn read_visit(store: &Store, actor: &Actor, id: &VisitId) -> Result<Vi
     Ok(visit)
 }
 
-/// The patient checks in: consent, symptoms and vitals; into the queue.
+/// The patient checks in: consent, symptoms and vitals; triage (NEWS2 and
+/// red flags) may raise the priority; into the queue.
 pub async fn check_in(
     store: &Store,
+    knowledge: &Knowledge,
     actor: &Actor,
     id: &VisitId,
     input: &CheckIn,
-) -> Result<Visit, VisitError> {
+) -> Result<CheckedIn, VisitError> {
     if !input.consent_to_telehealth {
         return Err(FieldError::new(
             "consent_to_telehealth",
@@ -196,6 +200,7 @@ pub async fn check_in(
         .iter()
         .map(|s| s.as_str().to_owned())
         .collect();
+    let triage = cdss::triage(knowledge, input.vitals.as_ref(), &symptoms);
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
     if !store::mark_checked_in(&mut tx, id, CONSENT_VERSION, &symptoms, now).await? {
@@ -219,10 +224,48 @@ pub async fn check_in(
         )
         .await?;
     }
+    if let Some(news2) = &triage.news2 {
+        let score = Measurement {
+            loinc: NEWS2_LOINC,
+            display: "NEWS2 total score",
+            value: Some(f64::from(news2.score)),
+            value_code: None,
+            unit: Some("score"),
+            ucum: Some("{score}"),
+        };
+        store::insert_observation(
+            &mut tx,
+            &visit.patient_id,
+            Some(&visit.encounter_id),
+            &score,
+            now,
+        )
+        .await?;
+    }
+    // Triage only ever raises the priority a scheduler set.
+    let raised = triage.priority.filter(|p| p.rank() < visit.priority.rank());
+    let news2 = triage
+        .news2
+        .as_ref()
+        .map(|n| (i64::from(n.score), risk_code(n.risk)));
+    let flags: Vec<String> = triage.red_flags.iter().map(|f| f.id.clone()).collect();
+    store::record_triage(&mut tx, id, news2, &flags, raised.map(Priority::as_str)).await?;
     let visit = load(&mut tx, id).await?;
     store::append_audit(&mut tx, &audit(actor, "visit.check_in", &visit)).await?;
     store::commit(tx).await?;
-    Ok(visit)
+    Ok(CheckedIn { visit, triage })
+}
+
+/// LOINC for the NEWS2 total score observation.
+pub const NEWS2_LOINC: &str = "88330-6";
+
+fn risk_code(risk: cdss::Risk) -> &'static str {
+    match risk {
+        cdss::Risk::Low => "low",
+        cdss::Risk::LowMedium => "low-medium",
+        cdss::Risk::Medium => "medium",
+        cdss::Risk::High => "high",
+    }
 }
 
 /// A clinician admits a waiting visit; of two racing, exactly one wins.

@@ -71,6 +71,11 @@ pub struct Visit {
     pub audio_only: bool,
     pub patient_location: Option<PatientLocation>,
     pub created_at: Timestamp,
+    /// NEWS2 from the check-in vitals, and its risk band.
+    pub news2_score: Option<i64>,
+    pub news2_risk: Option<String>,
+    /// Red-flag symptoms found at check-in (knowledge-base ids).
+    pub red_flags: Vec<String>,
     #[serde(skip)]
     pub sort_key: i64,
 }
@@ -108,6 +113,14 @@ pub struct CheckIn {
     pub symptoms: Vec<Text>,
     #[serde(default)]
     pub vitals: Option<Vitals>,
+}
+
+/// The answer to a check-in: the visit and what triage found.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckedIn {
+    #[serde(flatten)]
+    pub visit: Visit,
+    pub triage: crate::cdss::Triage,
 }
 
 /// The body of `PATCH /visits/{id}`.

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod calls;
 mod cli;
+mod cds;
 mod clinic;
 mod fhir;
 mod helpers;

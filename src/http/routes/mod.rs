@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cds;
 pub mod fhir;
 pub mod ops;
 pub mod patients;

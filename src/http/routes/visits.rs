@@ -12,7 +12,7 @@ use crate::http::extract::{ApiJson, Caller, Clinicians, Schedulers, Staff, Visit
 use crate::ids::VisitId;
 use crate::state::AppState;
 use crate::visits::{
-    self, CheckIn, CloseVisit, CreatedVisit, NewVisit, Visit, VisitChange, VisitStatus,
+    self, CheckIn, CheckedIn, CloseVisit, CreatedVisit, NewVisit, Visit, VisitChange, VisitStatus,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,21 +69,22 @@ async fn get_visit(
 
 /// CONTRACT: `POST /visits/{id}/check-in` (the visit's patient).
 #[utoipa::path(post, path = "/visits/{id}/check-in", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
-    request_body = CheckIn, responses((status = 200, body = Visit), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    request_body = CheckIn, responses((status = 200, body = CheckedIn), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn check_in(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CheckIn>,
-) -> Result<Json<Visit>, ApiError> {
+) -> Result<Json<CheckedIn>, ApiError> {
     let id = visit_id(&id)?;
     match caller.patient() {
         Some((_, own)) if *own == id => {}
         _ => return Err(ApiError::Forbidden),
     }
-    let visit = visits::check_in(&state.store, &caller.actor, &id, &body).await?;
-    state.live.visit_changed(&visit).await;
-    Ok(Json(visit))
+    let checked_in =
+        visits::check_in(&state.store, &state.knowledge, &caller.actor, &id, &body).await?;
+    state.live.visit_changed(&checked_in.visit).await;
+    Ok(Json(checked_in))
 }
 
 /// CONTRACT: `PATCH /visits/{id}` (scheduler, admin).
