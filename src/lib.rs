@@ -11,6 +11,7 @@
 //! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
 //! - [`cdss`]: decision support: NEWS2, triage, allergy and interaction checks, CDS Hooks.
 //! - [`fhir`]: the health record as FHIR R4 resources, read and searched under `/fhir`.
+//! - [`media`]: how a visit's browsers connect their call (ICE servers).
 //! - [`audit`]: the hash-chained trail of every read and write of health data.
 //! - [`codes`], [`ids`], [`timestamp`], [`validation`]: values that cannot be built invalid.
 //! - [`live`]: the socket's authoriser and the live updates pushed after each change.
@@ -32,6 +33,7 @@ pub mod fhir;
 pub mod http;
 pub mod ids;
 pub mod live;
+pub mod media;
 pub mod metrics;
 pub mod state;
 pub mod store;

@@ -1,18 +1,15 @@
-// Staff sign-in: the token lives in sessionStorage only, and is dropped on sign-out.
+// Staff sign-in. The session lives in this tab's sessionStorage only; after
+// sign-in each role goes to where it works.
+
+import { apiClient } from './lib/api.js';
+import { saveSession, loadSession, clearSession, homeFor, signOut } from './lib/session.js';
+
+// No redirect on 401 here: a wrong password is an answer, not an expired session.
+const api = apiClient(() => loadSession()?.token);
+
 const form = document.getElementById('sign-in-form');
 const message = document.getElementById('message');
 const signedIn = document.getElementById('signed-in');
-
-async function api(path, options = {}) {
-  const token = sessionStorage.getItem('bedside.token');
-  const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
-  const response = await fetch(`/api/v1${path}`, { ...options, headers });
-  if (!response.ok) {
-    const problem = await response.json().catch(() => ({}));
-    throw new Error(problem.detail || `request failed (${response.status})`);
-  }
-  return response.status === 204 ? null : response.json();
-}
 
 function show(user) {
   form.hidden = Boolean(user);
@@ -23,28 +20,40 @@ function show(user) {
   }
 }
 
+function goHome(user) {
+  const home = homeFor(user.role);
+  if (home) location.assign(home);
+  else show(user);
+}
+
+const reason = new URLSearchParams(location.search).get('signed_out');
+if (reason === 'expired') message.textContent = 'Your session has ended. Please sign in again.';
+if (reason) history.replaceState(null, '', '/');
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   message.textContent = '';
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
   try {
-    const { token, user } = await api('/auth/login', {
+    const login = await api('/auth/login', {
       method: 'POST',
-      body: JSON.stringify({ username: form.username.value, password: form.password.value }),
+      body: { username: form.username.value.trim(), password: form.password.value },
     });
-    sessionStorage.setItem('bedside.token', token);
+    clearSession();
+    saveSession(login);
     form.reset();
-    show(user);
+    goHome(login.user);
   } catch (error) {
-    message.textContent = error.message;
+    message.textContent = error.status === 401 ? 'The username or password is not right.' : error.message;
+    form.password.focus();
+  } finally {
+    button.disabled = false;
   }
 });
 
-document.getElementById('sign-out').addEventListener('click', async () => {
-  try { await api('/auth/logout', { method: 'POST' }); } catch { /* already signed out */ }
-  sessionStorage.clear();
-  show(null);
-});
+document.getElementById('sign-out').addEventListener('click', signOut);
 
-if (sessionStorage.getItem('bedside.token')) {
-  api('/auth/me').then(show, () => { sessionStorage.clear(); show(null); });
+if (loadSession()) {
+  api('/auth/me').then(goHome, () => { clearSession(); show(null); });
 }

@@ -55,6 +55,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::audit::router())
         .merge(routes::queues::router())
         .merge(routes::visits::router())
+        .merge(routes::media::router())
         .merge(routes::presence::router())
         .merge(routes::cds::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

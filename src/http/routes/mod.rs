@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod cds;
 pub mod fhir;
+pub mod media;
 pub mod ops;
 pub mod patients;
 pub mod presence;

@@ -1,0 +1,35 @@
+//! How a visit's participants connect their call.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Caller;
+use crate::ids::VisitId;
+use crate::media::{self, MediaError, MediaPlan};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_media))
+}
+
+/// CONTRACT: `GET /visits/{id}/media` (the visit's participants).
+#[utoipa::path(get, path = "/visits/{id}/media", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = MediaPlan), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_media(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MediaPlan>, ApiError> {
+    let id = VisitId::parse(&id).ok_or(ApiError::NotFound("visit"))?;
+    media::plan_for(&state.store, &state.config, &caller.principal, &id)
+        .await
+        .map(Json)
+        .map_err(|error| match error {
+            MediaError::NotFound => ApiError::NotFound("visit"),
+            MediaError::Forbidden => ApiError::Forbidden,
+            MediaError::Store(e) => e.into(),
+        })
+}

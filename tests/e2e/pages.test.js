@@ -1,0 +1,86 @@
+// Staff pages: sign-in routes each role to its page, a wrong password is
+// refused in place, sign-out forgets the session, and each page works at
+// 375 px wide and by keyboard.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage } from './harness.js';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchChromium();
+  const { token } = await signInApi(server, 'scheduler');
+  const api = apiFor(server.base);
+  const queue = await api('/queues', { method: 'POST', token, body: { name: 'Respiratory' } });
+  const [patient] = await api('/patients?name=Hopper', { token });
+  await api('/visits', { method: 'POST', token, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Breathless', priority: 'emergent' } });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signIn(page, username, password = server.accounts[username].password) {
+  await page.goto(`${server.base}/`);
+  // By keyboard: the fields and the button come in this order.
+  await page.getByTestId('username').focus();
+  await page.keyboard.type(username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  await page.keyboard.press('Enter');
+}
+
+test('a wrong password is refused on the sign-in page', async () => {
+  const page = await browser.newPage({ viewport: { width: 375, height: 700 } });
+  await signIn(page, 'scheduler', 'not-the-password');
+  await page.getByText('The username or password is not right.').waitFor();
+  assert.equal(new URL(page.url()).pathname, '/');
+  await page.screenshot({ path: artifactPath('sign-in-375.png'), fullPage: true });
+  await page.close();
+});
+
+for (const [username, home] of [['dr.house', '/clinician'], ['scheduler', '/scheduler'], ['admin', '/scheduler']]) {
+  test(`${username} signs in to ${home}, works at 375 px, and signs out leaving nothing behind`, async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    const problems = watchPage(page, username);
+    await signIn(page, username);
+    await page.waitForURL(`**${home}`);
+    const hook = home === '/clinician' ? 'queue' : 'queue-board';
+    await page.getByTestId(hook).getByText('Respiratory').waitFor();
+    if (home === '/scheduler') await page.getByTestId('presence-list').getByText('Dr. Gregory House').waitFor();
+    // Nothing is wider than the screen.
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `the page is ${width}px wide`);
+    await page.screenshot({ path: artifactPath(`${home.slice(1)}-${username}-375.png`), fullPage: true });
+
+    // The session is in this tab's sessionStorage only, and sign-out wipes it.
+    assert.ok(await page.evaluate(() => sessionStorage.length > 0));
+    assert.equal(await page.evaluate(() => localStorage.length), 0);
+    await page.getByTestId('sign-out').click();
+    await page.waitForURL(`${server.base}/`);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await page.goBack();
+    await page.waitForURL(`${server.base}/`);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+}
+
+test('a page whose session was revoked sends the user back to sign in', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await signIn(page, 'dr.grey');
+  await page.waitForURL('**/clinician');
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('bedside.session')).token);
+  await apiFor(server.base)('/auth/logout', { method: 'POST', token });
+  await page.reload();
+  await page.waitForURL(/\/\?signed_out=expired$|\/$/);
+  await page.getByText('Your session has ended').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await context.close();
+});

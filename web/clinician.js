@@ -1,0 +1,373 @@
+// The clinician console: presence, the queues live, admit, the chart beside
+// the call, the note and close.
+
+import { requireStaff, staffApi as api } from './lib/session.js';
+import { h, $, $$, duration, secondsSince, date, focusStep } from './lib/dom.js';
+import { openDevices, stopStream } from './lib/devices.js';
+import { Call } from './lib/call.js';
+import { mountCall } from './lib/callview.js';
+import { mountHeader, liveSocket, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
+
+const session = await requireStaff(['clinician']);
+const me = session.user;
+mountHeader(me);
+
+const state = {
+  queues: new Map(), // id -> {id, name, entries}
+  clinicians: new Map(),
+  consult: null, // {visit, call, view, stream}
+  signal: null,
+};
+window.__bedside = {
+  get signal() { return state.signal; },
+  get call() { return state.consult?.call ?? null; },
+};
+
+function toast(text) {
+  const el = $('#toast');
+  el.textContent = text;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.textContent = ''; }, 6000);
+}
+
+// ---- queues ----
+
+function renderQueues() {
+  const root = $('#queue-list');
+  if (state.queues.size === 0) {
+    root.replaceChildren(h('p', { class: 'empty' }, 'No queues yet.'));
+    return;
+  }
+  root.replaceChildren(...[...state.queues.values()].map((queue) => {
+    const entries = (queue.entries ?? []).filter((e) => e.status === 'waiting' || e.status === 'in_consult');
+    const waiting = entries.filter((e) => e.status === 'waiting').length;
+    return h('section', { class: 'queue', 'aria-labelledby': `q-${queue.id}` },
+      h('div', { class: 'queue-head' },
+        h('h2', { id: `q-${queue.id}` }, queue.name, ' ', h('span', { class: 'count' }, `${waiting} waiting`)),
+        h('button', {
+          type: 'button', class: 'small', 'data-testid': `admit-next-${queue.id}`,
+          disabled: Boolean(state.consult) || waiting === 0,
+          onclick: () => admitNext(queue.id),
+        }, 'Admit next')),
+      entries.length === 0
+        ? h('p', { class: 'empty' }, 'No one is waiting.')
+        : h('ol', { class: 'entries' }, entries.map(entryRow)));
+  }));
+}
+
+function entryRow(entry) {
+  const mine = entry.clinician_id === me.id;
+  const assigned = entry.clinician_id
+    ? (mine ? 'assigned to you' : `assigned to ${state.clinicians.get(entry.clinician_id)?.display_name ?? 'another clinician'}`)
+    : null;
+  let action = null;
+  if (entry.status === 'waiting') {
+    action = h('button', {
+      type: 'button', class: 'small', 'data-testid': `admit-${entry.visit_id}`,
+      disabled: Boolean(state.consult) || (entry.clinician_id && !mine),
+      'aria-label': `Admit ${entry.patient_name}`,
+      onclick: () => admit(entry.visit_id),
+    }, 'Admit');
+  } else if (entry.status === 'in_consult' && mine && state.consult?.visit.id !== entry.visit_id) {
+    action = h('button', {
+      type: 'button', class: 'small secondary', 'data-testid': `resume-${entry.visit_id}`,
+      disabled: Boolean(state.consult),
+      onclick: () => resume(entry.visit_id),
+    }, 'Return to consult');
+  }
+  return h('li', { class: `entry priority-${entry.priority}`, dataset: { visitId: entry.visit_id } },
+    h('div', { class: 'entry-main' },
+      h('span', { class: 'name' }, entry.patient_name),
+      h('span', { class: `badge ${entry.priority}` }, PRIORITY_LABEL[entry.priority] ?? entry.priority),
+      entry.status !== 'waiting' ? h('span', { class: 'badge status' }, STATUS_LABEL[entry.status]) : null),
+    h('div', { class: 'entry-meta' },
+      entry.status === 'waiting' ? [
+        h('span', { class: 'waited', dataset: { since: entry.waiting_since ?? '' } }, `waiting ${duration(secondsSince(entry.waiting_since))}`),
+        ' · ', `#${entry.position}`, ' · ', `est. ${duration(entry.estimated_wait_seconds)}`,
+      ] : null,
+      assigned ? [' · ', assigned] : null),
+    action);
+}
+
+// Waiting times tick without a server round trip.
+setInterval(() => {
+  for (const el of $$('.waited')) if (el.dataset.since) el.textContent = `waiting ${duration(secondsSince(el.dataset.since))}`;
+}, 15_000);
+
+async function admit(visitId) {
+  try {
+    const visit = await api(`/visits/${encodeURIComponent(visitId)}/admit`, { method: 'POST' });
+    await openConsult(visit);
+  } catch (e) {
+    toast(e.status === 409 ? 'That patient is no longer waiting.' : e.message);
+  }
+}
+
+async function admitNext(queueId) {
+  try {
+    const visit = await api(`/queues/${encodeURIComponent(queueId)}/next`, { method: 'POST' });
+    if (!visit) { toast('No one is waiting in that queue.'); return; }
+    await openConsult(visit);
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
+async function resume(visitId) {
+  try {
+    await openConsult(await api(`/visits/${encodeURIComponent(visitId)}`));
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
+// ---- consult ----
+
+async function openConsult(visit) {
+  if (state.consult) return;
+  state.consult = { visit };
+  renderQueues();
+  $('#no-consult').hidden = true;
+  $('#consult-body').hidden = false;
+  $('#note-form').reset();
+  $('#note-error').textContent = '';
+  $('#n-subjective').value = visit.symptoms?.length ? `Reports: ${visit.symptoms.join(', ')}.` : '';
+  $('#patient-title').textContent = 'Loading chart\u2026';
+  $('#chart').replaceChildren();
+
+  const [history, media, devices] = await Promise.all([
+    api(`/patients/${encodeURIComponent(visit.patient_id)}/history`).catch((e) => ({ error: e.message })),
+    api(`/visits/${encodeURIComponent(visit.id)}/media`).catch(() => ({ ice_servers: [] })),
+    openDevices(),
+  ]);
+  if (state.consult?.visit.id !== visit.id) { stopStream(devices.stream); return; }
+  renderChart(visit, history);
+  loadCds(visit);
+
+  const note = $('#device-note');
+  note.hidden = !devices.problem;
+  note.textContent = devices.problem ? `${devices.problem.title}. ${devices.problem.audioOnly ? 'The call is audio only.' : ''}` : '';
+
+  const call = new Call({ signal: state.signal, polite: false, iceServers: media.ice_servers ?? [], stream: devices.stream ?? new MediaStream() });
+  state.consult.call = call;
+  state.consult.stream = devices.stream;
+  const patientName = history.patient ? history.patient.given_name : 'The patient';
+  state.consult.view = mountCall($('#call-root'), { call, signal: state.signal, remoteLabel: patientName });
+  call.addEventListener('stats', () => {
+    if (!state.consult?.audioTouched) $('#n-audio-only').checked = call.remoteVideoFrames === 0 && !call.sendingVideo;
+    const minutes = call.connectedAt ? Math.ceil((Date.now() - call.connectedAt) / 60000) : 0;
+    $('#n-minutes-hint').textContent = `Leave empty to use the call's length (${minutes} min so far).`;
+  });
+  state.signal.send({ type: 'join', visit_id: visit.id });
+  focusStep($('#patient-title'));
+}
+
+$('#n-audio-only').addEventListener('change', () => { if (state.consult) state.consult.audioTouched = true; });
+
+function endConsult(message) {
+  const consult = state.consult;
+  if (!consult) return;
+  consult.call?.hangUp();
+  consult.view?.destroy();
+  stopStream(consult.stream);
+  state.consult = null;
+  // Nothing of the patient stays on the page.
+  $('#call-root').replaceChildren();
+  $('#chart').replaceChildren();
+  $('#patient-title').textContent = '';
+  $('#patient-meta').textContent = '';
+  $('#note-form').reset();
+  $('#consult-body').hidden = true;
+  $('#no-consult').hidden = false;
+  renderQueues();
+  if (message) toast(message);
+  focusStep($('#queues-title'));
+}
+
+function age(birthDate) {
+  const born = new Date(birthDate);
+  const now = new Date();
+  let years = now.getFullYear() - born.getFullYear();
+  if (now < new Date(now.getFullYear(), born.getMonth(), born.getDate())) years -= 1;
+  return years;
+}
+
+function section(title, testid, ...content) {
+  const id = `chart-${testid}`;
+  return h('section', { class: 'chart-section', 'aria-labelledby': id, 'data-testid': `chart-${testid}` },
+    h('h3', { id }, title), ...content);
+}
+
+function renderChart(visit, history) {
+  const chart = $('#chart');
+  if (history.error) {
+    $('#patient-title').textContent = 'Chart unavailable';
+    chart.replaceChildren(h('p', { class: 'field-error' }, history.error));
+    return;
+  }
+  const p = history.patient;
+  $('#patient-title').textContent = `${p.given_name} ${p.family_name}`;
+  $('#patient-meta').textContent = [
+    `${age(p.birth_date)} y`, p.sex, p.mrn ? (p.mrn.startsWith('MRN') ? p.mrn : `MRN ${p.mrn}`) : null, visit.reason ? `Reason: ${visit.reason}` : null,
+    PRIORITY_LABEL[visit.priority],
+  ].filter(Boolean).join(' · ');
+
+  const latest = new Map();
+  for (const o of history.vitals ?? []) {
+    const seen = latest.get(o.code);
+    if (!seen || Date.parse(o.effective_at) > Date.parse(seen.effective_at)) latest.set(o.code, o);
+  }
+  const news2 = visit.news2 ?? history.news2 ?? null;
+  const vitalsRows = [...latest.values()].map((o) => h('tr', {},
+    h('th', { scope: 'row' }, o.display),
+    h('td', {}, o.value !== null && o.value !== undefined ? `${o.value} ${o.unit ?? ''}`.trim() : (o.value_code === '248234008' ? 'Alert' : 'Confused or drowsy')),
+    h('td', {}, o.encounter_id === visit.encounter_id ? 'this visit' : date(o.effective_at))));
+
+  chart.replaceChildren(
+    h('div', { id: 'cds-cards', 'data-testid': 'cds-cards', 'aria-live': 'polite' }),
+    section('Vital signs', 'vitals',
+      news2 && news2.score !== undefined
+        ? h('p', { class: `news2 ${news2.risk ?? ''}`, 'data-testid': 'news2' }, `NEWS2 ${news2.score}`, news2.risk ? ` (${news2.risk} risk)` : '')
+        : null,
+      vitalsRows.length
+        ? h('table', { class: 'vitals-table' }, h('caption', { class: 'visually-hidden' }, 'Latest vital signs'), h('tbody', {}, vitalsRows))
+        : h('p', { class: 'empty' }, 'No vital signs recorded.')),
+    section('Symptoms', 'symptoms',
+      visit.symptoms?.length ? h('ul', {}, visit.symptoms.map((s) => h('li', {}, s))) : h('p', { class: 'empty' }, 'None reported.')),
+    section('Allergies', 'allergies',
+      history.allergies?.length
+        ? h('ul', { class: 'allergies' }, history.allergies.map((a) => h('li', {},
+          h('strong', {}, a.substance), a.reaction ? ` — ${a.reaction}` : '', a.severity ? ` (${a.severity})` : '')))
+        : h('p', { class: 'empty' }, 'No known allergies recorded.')),
+    section('Medications', 'medications',
+      history.medications?.length
+        ? h('ul', {}, history.medications.map((m) => h('li', {}, m.name, m.status && m.status !== 'active' ? ` (${m.status})` : '')))
+        : h('p', { class: 'empty' }, 'No medications recorded.')),
+    section('Problems and diagnoses', 'conditions',
+      history.conditions?.length
+        ? h('ul', {}, history.conditions.map((c) => h('li', {}, h('code', {}, c.code), c.display ? ` ${c.display}` : '', ` — ${c.clinical_status}`)))
+        : h('p', { class: 'empty' }, 'None recorded.')),
+    section('Past visits', 'history',
+      (history.encounters ?? []).filter((e) => e.id !== visit.encounter_id).length
+        ? h('ul', {}, history.encounters.filter((e) => e.id !== visit.encounter_id).map((e) => {
+          const note = history.notes?.find((n) => n.encounter_id === e.id);
+          return h('li', {}, h('strong', {}, date(e.period_start ?? e.created_at)), ` ${e.reason} (${e.status})`,
+            note?.assessment ? h('p', { class: 'meta' }, `Assessment: ${note.assessment}`) : null);
+        }))
+        : h('p', { class: 'empty' }, 'No earlier visits.')),
+  );
+}
+
+async function loadCds(visit) {
+  let answer;
+  try {
+    answer = await api(`/visits/${encodeURIComponent(visit.id)}/cds`);
+  } catch {
+    return; // Decision support is optional: a 404 means it is not there yet.
+  }
+  if (state.consult?.visit.id !== visit.id) return;
+  const cards = Array.isArray(answer) ? answer : answer?.cards ?? [];
+  const root = $('#cds-cards');
+  if (!root || cards.length === 0) return;
+  root.replaceChildren(section('Decision support', 'cds', h('ul', { class: 'cards' }, cards.map((card) => {
+    const indicator = ['critical', 'warning', 'info'].includes(card.indicator) ? card.indicator : 'info';
+    return h('li', { class: `card-cds ${indicator}`, 'data-testid': 'cds-card' },
+      h('p', { class: 'card-summary' }, h('span', { class: `badge ${indicator}` }, indicator), ' ', card.summary ?? ''),
+      card.detail ? h('p', { class: 'card-detail' }, card.detail) : null,
+      card.source?.label ? h('p', { class: 'meta' }, `Source: ${card.source.label}`) : null,
+      (card.links ?? []).filter((l) => /^https?:\/\//.test(l.url ?? '')).map((l) =>
+        h('a', { href: l.url, target: '_blank', rel: 'noopener noreferrer' }, l.label ?? l.url)));
+  }))));
+}
+
+$('#note-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const consult = state.consult;
+  if (!consult) return;
+  const form = event.currentTarget;
+  const error = $('#note-error');
+  error.textContent = '';
+  for (const el of $$('[aria-invalid]', form)) el.removeAttribute('aria-invalid');
+  const diagnoses = form.diagnoses.value.split(/[\s,;]+/).map((c) => c.trim().toUpperCase()).filter(Boolean);
+  const fail = (field, text) => {
+    error.textContent = text;
+    field.setAttribute('aria-invalid', 'true');
+    field.focus();
+  };
+  if (diagnoses.length === 0) return fail(form.diagnoses, 'Enter at least one diagnosis code.');
+  if (diagnoses.length > 12) return fail(form.diagnoses, 'At most 12 diagnosis codes.');
+  if (!form.minutes.checkValidity()) return fail(form.minutes, `Total minutes: ${form.minutes.validationMessage}`);
+  const body = {
+    diagnoses,
+    note: {
+      subjective: form.subjective.value.trim(),
+      objective: form.objective.value.trim(),
+      assessment: form.assessment.value.trim(),
+      plan: form.plan.value.trim(),
+    },
+    audio_only: form.audio_only.checked,
+    patient_location: form.location.value,
+  };
+  if (form.minutes.value) body.total_minutes = Number(form.minutes.value);
+  const button = $('[data-testid=close-visit]', form);
+  button.disabled = true;
+  try {
+    await api(`/visits/${encodeURIComponent(consult.visit.id)}/close`, { method: 'POST', body });
+    state.signal.send({ type: 'leave' });
+    endConsult('Visit closed. The note is saved and billing has it.');
+  } catch (e) {
+    const field = e.field === 'diagnoses' || e.field?.startsWith('diagnoses') ? form.diagnoses
+      : e.field === 'total_minutes' ? form.minutes
+        : e.field?.startsWith('note.') ? form[e.field.slice(5)] : null;
+    if (field) fail(field, e.message);
+    else error.textContent = e.message;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// ---- presence and live updates ----
+
+function showMyPresence(status) {
+  const select = $('#presence');
+  select.value = status === 'offline' ? 'available' : status;
+  select.disabled = status === 'in_consult';
+}
+
+$('#presence').addEventListener('change', (event) => {
+  state.signal.send({ type: 'presence', status: event.target.value });
+});
+
+async function start() {
+  const [queues, clinicians] = await Promise.all([api('/queues'), api('/users?role=clinician').catch(() => [])]);
+  for (const c of clinicians) state.clinicians.set(c.id, c);
+  for (const q of queues) state.queues.set(q.id, { ...q, entries: [] });
+  renderQueues();
+  const signal = liveSocket(session.token, queues.map((q) => q.id));
+  state.signal = signal;
+  signal.addEventListener('welcome', (e) => {
+    // The old session could not be resumed: take the call's room back.
+    if (!e.detail.resumed && e.detail.previous && state.consult) {
+      signal.send({ type: 'join', visit_id: state.consult.visit.id });
+    }
+  });
+  signal.on('queue', (f) => {
+    const queue = state.queues.get(f.queue_id);
+    if (queue) queue.entries = f.entries;
+    renderQueues();
+  });
+  signal.on('presence', (f) => { if (f.user_id === me.id) showMyPresence(f.status); });
+  signal.on('joined', (f) => state.consult?.call?.rejoined(f.participants.filter((p) => p.role === 'patient')));
+  signal.on('peer_joined', (f) => { if (f.role === 'patient') state.consult?.call?.setPeer(f); });
+  signal.on('peer_left', (f) => {
+    if (f.reason === 'room_closed') endConsult('The visit was closed.');
+    else state.consult?.call?.peerLeft(f.participant_id);
+  });
+  signal.on('error', (f) => { if (f.code !== 'rate_limited') console.warn('socket error', f.code); });
+  await signal.connect();
+  const presence = await api('/presence?role=clinician').catch(() => []);
+  const mine = presence.find((p) => p.user_id === me.id);
+  showMyPresence(mine?.status ?? 'available');
+}
+
+start().catch((e) => toast(e.message));

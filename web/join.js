@@ -1,0 +1,322 @@
+// The patient's page, from the join link: device check, consent, intake,
+// the waiting room, the call, and a clear end.
+
+import { apiClient } from './lib/api.js';
+import { h, $, $$, duration, focusStep } from './lib/dom.js';
+import { openDevices, watchLevel, playTestSound, stopStream } from './lib/devices.js';
+import { Signal } from './lib/socket.js';
+import { Call } from './lib/call.js';
+import { mountCall } from './lib/callview.js';
+
+// The token rides in the link only once: keep it in this tab's storage and
+// take it out of the address bar (and so out of history and any referrer).
+const visitId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+const tokenKey = `bedside.patient.${visitId}`;
+{
+  const url = new URL(location.href);
+  const fromLink = url.searchParams.get('t');
+  if (fromLink) {
+    sessionStorage.setItem(tokenKey, fromLink);
+    url.searchParams.delete('t');
+    history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+}
+const token = sessionStorage.getItem(tokenKey);
+const api = apiClient(() => token);
+
+const SYMPTOMS = ['Fever', 'Cough', 'Sore throat', 'Shortness of breath', 'Chest pain',
+  'Headache', 'Nausea or vomiting', 'Diarrhoea', 'Rash', 'Dizziness'];
+
+const page = {
+  stream: null,
+  stopLevel: () => {},
+  audioOnlyChosen: false,
+  signal: null,
+  call: null,
+  view: null,
+  iceServers: [],
+  resumeStatus: null, // status at load, when the patient comes back mid-visit
+  consent: false,
+};
+// Test and support hook: the live socket and call of this page.
+window.__bedside = {
+  get signal() { return page.signal; },
+  get call() { return page.call; },
+};
+
+const STEP_ORDER = ['device', 'consent', 'intake', 'waiting', 'call'];
+
+function showStep(name) {
+  for (const section of $$('main > section')) section.hidden = section.id !== `step-${name}`;
+  // Exactly one `call-state` on the page: the one of the step on screen.
+  for (const slot of $$('.state-slot')) {
+    if (slot.closest('section').id === `step-${name}`) slot.setAttribute('data-testid', 'call-state');
+    else slot.removeAttribute('data-testid');
+  }
+  const index = STEP_ORDER.indexOf(name);
+  for (const li of $$('.steps li')) {
+    const i = STEP_ORDER.indexOf(li.dataset.step);
+    li.classList.toggle('done', index >= 0 && i < index);
+    if (li.dataset.step === name) li.setAttribute('aria-current', 'step');
+    else li.removeAttribute('aria-current');
+  }
+  $('.steps').hidden = name === 'end' || name === 'loading' || name === 'call';
+  focusStep($(`#step-${name} h1`));
+}
+
+function end(title, text, { rejoin = false, forget = false } = {}) {
+  page.call?.hangUp();
+  page.view?.destroy();
+  $('#call-root').replaceChildren();
+  page.call = null;
+  page.view = null;
+  page.signal?.close();
+  page.stopLevel();
+  stopStream(page.stream);
+  page.stream = null;
+  $('#end-title').textContent = title;
+  $('#end-text').textContent = text;
+  $('#rejoin').hidden = !rejoin;
+  if (forget) sessionStorage.removeItem(tokenKey);
+  document.title = `${title} — Bedside`;
+  showStep('end');
+}
+
+const ENDED = {
+  closed: ['Your visit has ended', 'Thank you. Your clinician has finished the visit. You can close this page.'],
+  cancelled: ['This visit was cancelled', 'Please contact the clinic if you still need to be seen.'],
+  no_show: ['This visit was closed', 'The visit was marked as missed. Please contact the clinic to book again.'],
+};
+
+// ---- device check ----
+
+async function startDevices() {
+  page.stopLevel();
+  stopStream(page.stream);
+  const retry = $('#device-retry');
+  const problemBox = $('#device-problem');
+  const continueButton = $('#device-continue');
+  continueButton.disabled = true;
+  const { stream, problem } = await openDevices();
+  page.stream = stream;
+  const preview = $('#preview');
+  preview.srcObject = stream;
+  const hasVideo = Boolean(stream?.getVideoTracks().length);
+  preview.hidden = !hasVideo;
+  $('#preview-empty').hidden = hasVideo;
+  page.stopLevel = watchLevel(stream, (level) => { $('#mic-level').value = level; });
+  problemBox.hidden = !problem;
+  retry.hidden = !problem;
+  continueButton.disabled = false;
+  if (problem) {
+    $('#problem-title').textContent = problem.title;
+    const steps = [...problem.steps];
+    if (problem.audioOnly) steps.push('You can also continue with audio only: your clinician will hear you but not see you.');
+    else if (!stream) steps.push('You can continue without them and use the chat, but your clinician will not see or hear you.');
+    $('#problem-steps').replaceChildren(...steps.map((s) => h('li', {}, s)));
+    problemBox.dataset.kind = problem.kind;
+    continueButton.textContent = problem.audioOnly ? 'Continue with audio only'
+      : stream ? 'Continue' : 'Continue without camera and microphone';
+  } else {
+    continueButton.textContent = page.resumeStatus ? 'Return to your visit' : 'Continue';
+  }
+}
+
+$('#device-retry').addEventListener('click', startDevices);
+$('#speaker-test').addEventListener('click', async (event) => {
+  event.currentTarget.disabled = true;
+  try { await playTestSound(); } finally { event.currentTarget.disabled = false; }
+});
+$('#device-continue').addEventListener('click', () => {
+  page.stopLevel();
+  page.stopLevel = () => {};
+  if (page.resumeStatus === 'waiting' || page.resumeStatus === 'in_consult') {
+    enterWaitingRoom();
+  } else {
+    showStep('consent');
+  }
+});
+
+// ---- consent and intake ----
+
+$('#consent-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const box = $('#consent');
+  if (!box.checked) {
+    $('#consent-error').textContent = 'Please tick the box to agree before you continue.';
+    box.setAttribute('aria-invalid', 'true');
+    box.focus();
+    return;
+  }
+  box.removeAttribute('aria-invalid');
+  $('#consent-error').textContent = '';
+  page.consent = true;
+  showStep('intake');
+});
+
+$('#symptom-list').append(...SYMPTOMS.map((name, i) => h('div', { class: 'checkbox' },
+  h('input', { type: 'checkbox', id: `symptom-${i}`, name: 'symptom', value: name }),
+  h('label', { for: `symptom-${i}` }, name))));
+
+function readIntake(form) {
+  const symptoms = $$('input[name=symptom]:checked', form).map((el) => el.value);
+  for (const line of form.other.value.split(/[\n,;]/)) {
+    const text = line.trim();
+    if (text && !symptoms.includes(text)) symptoms.push(text.slice(0, 200));
+  }
+  const vitals = {};
+  for (const name of ['heart_rate', 'respiratory_rate', 'spo2', 'systolic_bp', 'temperature_c']) {
+    const value = form[name].value.trim();
+    if (value !== '') vitals[name] = Number(value);
+  }
+  if (form.consciousness.value) vitals.consciousness = form.consciousness.value;
+  const body = { consent_to_telehealth: page.consent, symptoms: symptoms.slice(0, 20) };
+  if (Object.keys(vitals).length) body.vitals = vitals;
+  return body;
+}
+
+$('#intake-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const error = $('#intake-error');
+  error.textContent = '';
+  for (const el of $$('[aria-invalid]', form)) el.removeAttribute('aria-invalid');
+  for (const input of $$('input[type=number]', form)) {
+    if (!input.checkValidity()) {
+      input.setAttribute('aria-invalid', 'true');
+      error.textContent = `${input.labels[0].textContent.trim()}: ${input.validationMessage}`;
+      form.querySelector('details').open = true;
+      input.focus();
+      return;
+    }
+  }
+  const button = $('[data-testid=check-in]', form);
+  button.disabled = true;
+  try {
+    await api(`/visits/${encodeURIComponent(visitId)}/check-in`, { method: 'POST', body: readIntake(form) });
+    await enterWaitingRoom();
+  } catch (e) {
+    error.textContent = e.message;
+    const field = e.field?.startsWith('vitals.') ? form[e.field.slice(7)] : null;
+    if (field) {
+      field.setAttribute('aria-invalid', 'true');
+      form.querySelector('details').open = true;
+      field.focus();
+    }
+    if (e.status === 409) {
+      // Checked in already (another tab) or no longer open: reload the truth.
+      await load();
+    }
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// ---- waiting room and call ----
+
+function showPlace(frame) {
+  if (frame.position !== undefined) $('#waiting-position').textContent = String(frame.position);
+  if (frame.estimated_wait_seconds !== undefined) {
+    $('#waiting-estimate').textContent = frame.estimated_wait_seconds < 60
+      ? 'you are next' : `about ${duration(frame.estimated_wait_seconds)}`;
+  }
+  document.title = frame.position ? `(${frame.position}) Waiting room — Bedside` : 'Waiting room — Bedside';
+}
+
+async function enterWaitingRoom() {
+  showStep('waiting');
+  try {
+    const media = await api(`/visits/${encodeURIComponent(visitId)}/media`);
+    page.iceServers = media.ice_servers ?? [];
+  } catch {
+    page.iceServers = [];
+  }
+  const signal = new Signal(token);
+  page.signal = signal;
+  signal.addEventListener('state', (e) => {
+    $('#waiting-signal').textContent = e.detail === 'reconnecting' ? 'Reconnecting to the clinic… you keep your place.' : '';
+  });
+  signal.addEventListener('welcome', (e) => {
+    // A new session (first connect, or the old one could not be resumed) joins again.
+    if (!e.detail.resumed) signal.send({ type: 'join', visit_id: visitId });
+  });
+  signal.on('visit', onVisit);
+  signal.on('joined', (f) => { startCall().rejoined(f.participants); });
+  signal.on('peer_joined', (f) => { if (f.role !== 'patient') startCall().setPeer(f); });
+  signal.on('peer_left', (f) => page.call?.peerLeft(f.participant_id));
+  signal.on('error', (f) => {
+    if (f.code === 'forbidden' || f.code === 'not_found') {
+      end('This visit cannot be joined', 'The link may have expired. Please contact the clinic.', { forget: true });
+    }
+  });
+  try {
+    await signal.connect();
+  } catch {
+    end('This link no longer works', 'It may have expired. Please contact the clinic for a new link.', { forget: true });
+  }
+}
+
+function onVisit(frame) {
+  if (frame.status === 'waiting') {
+    showPlace(frame);
+  } else if (frame.status === 'in_consult') {
+    $('#admitted').hidden = false;
+    document.title = 'Your clinician is ready — Bedside';
+    playTestSound().catch(() => {});
+    startCall();
+  } else if (ENDED[frame.status]) {
+    const [title, text] = ENDED[frame.status];
+    end(title, text, { forget: true });
+  }
+}
+
+function startCall() {
+  if (page.call) return page.call;
+  const call = new Call({ signal: page.signal, polite: true, iceServers: page.iceServers, stream: page.stream ?? new MediaStream() });
+  page.call = call;
+  showStep('call');
+  page.view = mountCall($('#call-root'), {
+    call,
+    signal: page.signal,
+    remoteLabel: 'Your clinician',
+    onLeave: () => {
+      page.signal?.send({ type: 'leave' });
+      end('You left the call', 'Your visit is still open. If you left by mistake, rejoin now.', { rejoin: true });
+    },
+  });
+  document.title = 'Video visit — Bedside';
+  return call;
+}
+
+$('#rejoin').addEventListener('click', () => location.reload());
+
+// ---- start ----
+
+async function load() {
+  if (!visitId || !token) {
+    end('This link is incomplete', 'Open the link from your invitation again, or contact the clinic.');
+    return;
+  }
+  let visit;
+  try {
+    visit = await api(`/visits/${encodeURIComponent(visitId)}`);
+  } catch (e) {
+    if (e.status === 401 || e.status === 403 || e.status === 404) {
+      end('This link no longer works', 'It may have expired. Please contact the clinic for a new link.', { forget: true });
+    } else {
+      end('The clinic could not be reached', 'Check your internet connection and reload this page.', { rejoin: true });
+      $('#rejoin').textContent = 'Try again';
+    }
+    return;
+  }
+  if (ENDED[visit.status]) {
+    const [title, text] = ENDED[visit.status];
+    end(title, text, { forget: true });
+    return;
+  }
+  page.resumeStatus = visit.status === 'scheduled' ? null : visit.status;
+  showStep('device');
+  await startDevices();
+}
+
+load();
