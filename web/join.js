@@ -241,7 +241,7 @@ async function enterWaitingRoom() {
     if (!e.detail.resumed) signal.send({ type: 'join', visit_id: visitId });
   });
   signal.on('visit', onVisit);
-  signal.on('joined', (f) => { startCall().rejoined(f.participants); });
+  signal.on('joined', (f) => { startCall().rejoined(f.participants.filter((p) => p.role !== 'patient')); });
   signal.on('peer_joined', (f) => { if (f.role !== 'patient') startCall().setPeer(f); });
   signal.on('peer_left', (f) => page.call?.peerLeft(f.participant_id));
   signal.on('error', (f) => {
