@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 
+use crate::billing::{FeeSchedule, PayerRules};
 use crate::codes::{Npi, PostalCode};
 
 /// Where durable state lives.
@@ -40,6 +41,13 @@ pub struct BillingProvider {
     pub city: String,
     pub state: String,
     pub postal_code: PostalCode,
+}
+
+/// Where new claims are announced, and the key that signs them.
+#[derive(Debug, Clone)]
+pub struct BillingWebhook {
+    pub url: String,
+    pub secret: SecretString,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +85,18 @@ pub struct Config {
     /// `BEDSIDE_X12_SENDER_ID`, `BEDSIDE_X12_RECEIVER_ID`.
     pub x12_sender_id: Option<String>,
     pub x12_receiver_id: Option<String>,
+    /// `BEDSIDE_X12_USAGE`: ISA15, `P` (production, the default) or `T` (test).
+    pub x12_usage: char,
+    /// `BEDSIDE_BILLING_PHONE`: the billing contact's ten-digit phone (837 loop 1000A).
+    pub billing_phone: Option<String>,
+    /// `BEDSIDE_FEE_SCHEDULE`: `CODE=CENTS,…`; a code without a fee waits in review.
+    pub fee_schedule: FeeSchedule,
+    /// `BEDSIDE_PAYER_RULES`: `PAYER=family/video/audio,…` (`*` for every other payer).
+    pub payer_rules: PayerRules,
+    /// `BEDSIDE_BILLING_WEBHOOK_URL`, `BEDSIDE_BILLING_WEBHOOK_SECRET`.
+    pub billing_webhook: Option<BillingWebhook>,
+    /// `BEDSIDE_BILLING_POLL_SECONDS`: how often the billing worker runs; 0 turns it off.
+    pub billing_poll_seconds: u64,
     /// `BEDSIDE_TURN_URLS`, `BEDSIDE_TURN_SECRET`, `BEDSIDE_TURN_TTL_SECONDS`.
     pub turn: Option<TurnConfig>,
     /// `BEDSIDE_STUN_URLS`: STUN servers handed to browsers.
@@ -120,6 +140,13 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_BILLING_POSTAL_CODE",
     "BEDSIDE_X12_SENDER_ID",
     "BEDSIDE_X12_RECEIVER_ID",
+    "BEDSIDE_X12_USAGE",
+    "BEDSIDE_BILLING_PHONE",
+    "BEDSIDE_FEE_SCHEDULE",
+    "BEDSIDE_PAYER_RULES",
+    "BEDSIDE_BILLING_WEBHOOK_URL",
+    "BEDSIDE_BILLING_WEBHOOK_SECRET",
+    "BEDSIDE_BILLING_POLL_SECONDS",
     "BEDSIDE_TURN_URLS",
     "BEDSIDE_TURN_SECRET",
     "BEDSIDE_TURN_TTL_SECONDS",
@@ -288,6 +315,21 @@ impl Config {
             billing: parse_billing(source)?,
             x12_sender_id: parse_x12_id("BEDSIDE_X12_SENDER_ID", source)?,
             x12_receiver_id: parse_x12_id("BEDSIDE_X12_RECEIVER_ID", source)?,
+            x12_usage: match source.get("BEDSIDE_X12_USAGE") {
+                None | Some("P") => 'P',
+                Some("T") => 'T',
+                Some(_) => return Err(ConfigError::new("BEDSIDE_X12_USAGE", "must be P or T")),
+            },
+            billing_phone: parse_phone(source)?,
+            fee_schedule: FeeSchedule::parse(
+                source.get("BEDSIDE_FEE_SCHEDULE").unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError::new("BEDSIDE_FEE_SCHEDULE", e.to_string()))?,
+            payer_rules: PayerRules::parse(source.get("BEDSIDE_PAYER_RULES").unwrap_or_default())
+                .map_err(|e| ConfigError::new("BEDSIDE_PAYER_RULES", e.to_string()))?,
+            billing_webhook: parse_billing_webhook(source)?,
+            billing_poll_seconds: parse_int("BEDSIDE_BILLING_POLL_SECONDS", source, 5, 0, 3600)?
+                as u64,
             turn: parse_turn(source)?,
             stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
             livekit: parse_livekit(source)?,
@@ -307,6 +349,9 @@ impl Config {
             ("BEDSIDE_BILLING_POSTAL_CODE", "627011234"),
             ("BEDSIDE_X12_SENDER_ID", "BEDSIDEDEMO"),
             ("BEDSIDE_X12_RECEIVER_ID", "DEMOPAYER"),
+            ("BEDSIDE_X12_USAGE", "T"),
+            ("BEDSIDE_BILLING_PHONE", "2175550100"),
+            ("BEDSIDE_FEE_SCHEDULE", DEMO_FEE_SCHEDULE),
         ];
         for (key, value) in demo {
             source
@@ -315,6 +360,64 @@ impl Config {
                 .or_insert_with(|| value.to_owned());
         }
         source
+    }
+}
+
+/// Demo fees for every time-based E/M code Bedside bills.
+const DEMO_FEE_SCHEDULE: &str = "99202=7500,99203=11500,99204=17000,99205=22500,\
+99212=6000,99213=9500,99214=13500,99215=19000,\
+98000=7500,98001=11500,98002=17000,98003=22500,98004=6000,98005=9500,98006=13500,98007=19000,\
+98008=7000,98009=11000,98010=16000,98011=21000,98012=5500,98013=9000,98014=12500,98015=18000";
+
+fn parse_phone(source: &Source) -> Result<Option<String>, ConfigError> {
+    let Some(value) = source.get("BEDSIDE_BILLING_PHONE") else {
+        return Ok(None);
+    };
+    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+    let allowed = value
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -().+".contains(c));
+    match digits.len() {
+        10 if allowed => Ok(Some(digits)),
+        11 if allowed && digits.starts_with('1') => Ok(Some(digits[1..].to_owned())),
+        _ => Err(ConfigError::new(
+            "BEDSIDE_BILLING_PHONE",
+            "must be a ten-digit US phone number",
+        )),
+    }
+}
+
+fn parse_billing_webhook(source: &Source) -> Result<Option<BillingWebhook>, ConfigError> {
+    let url = source.get("BEDSIDE_BILLING_WEBHOOK_URL");
+    let secret = source.get("BEDSIDE_BILLING_WEBHOOK_SECRET");
+    match (url, secret) {
+        (None, None) => Ok(None),
+        (Some(url), Some(secret)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "BEDSIDE_BILLING_WEBHOOK_URL",
+                    "must start with http:// or https://",
+                ));
+            }
+            if secret.len() < 16 {
+                return Err(ConfigError::new(
+                    "BEDSIDE_BILLING_WEBHOOK_SECRET",
+                    "must be at least 16 characters",
+                ));
+            }
+            Ok(Some(BillingWebhook {
+                url: url.to_owned(),
+                secret: SecretString::from(secret.to_owned()),
+            }))
+        }
+        (Some(_), None) => Err(ConfigError::new(
+            "BEDSIDE_BILLING_WEBHOOK_SECRET",
+            "is required with BEDSIDE_BILLING_WEBHOOK_URL",
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            "BEDSIDE_BILLING_WEBHOOK_URL",
+            "is required with BEDSIDE_BILLING_WEBHOOK_SECRET",
+        )),
     }
 }
 
@@ -561,6 +664,58 @@ mod tests {
             Config::from_source(&partial).unwrap_err().key,
             "BEDSIDE_BILLING_NPI"
         );
+    }
+
+    #[test]
+    fn billing_keys_name_themselves_on_a_bad_value() {
+        const URL: &str = "BEDSIDE_BILLING_WEBHOOK_URL";
+        const SECRET: &str = "BEDSIDE_BILLING_WEBHOOK_SECRET";
+        let good_secret = (SECRET, "a-secret-of-enough-length");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("BEDSIDE_FEE_SCHEDULE", "99213=12.50")],
+                "BEDSIDE_FEE_SCHEDULE",
+            ),
+            (
+                &[("BEDSIDE_FEE_SCHEDULE", "banana=100")],
+                "BEDSIDE_FEE_SCHEDULE",
+            ),
+            (
+                &[("BEDSIDE_PAYER_RULES", "ACME=dental")],
+                "BEDSIDE_PAYER_RULES",
+            ),
+            (&[("BEDSIDE_PAYER_RULES", "ACME")], "BEDSIDE_PAYER_RULES"),
+            (
+                &[("BEDSIDE_BILLING_PHONE", "555-0100")],
+                "BEDSIDE_BILLING_PHONE",
+            ),
+            (&[("BEDSIDE_X12_USAGE", "X")], "BEDSIDE_X12_USAGE"),
+            (
+                &[("BEDSIDE_BILLING_POLL_SECONDS", "-1")],
+                "BEDSIDE_BILLING_POLL_SECONDS",
+            ),
+            (&[(URL, "ftp://x"), good_secret], URL),
+            (&[good_secret], URL),
+            (&[(URL, "http://127.0.0.1:9/hook")], SECRET),
+            (
+                &[(URL, "http://127.0.0.1:9/hook"), (SECRET, "short")],
+                SECRET,
+            ),
+        ];
+        for (pairs, key) in cases {
+            let err = parse(pairs).unwrap_err();
+            assert_eq!(err.key, *key, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn demo_defaults_bill_end_to_end() {
+        let config = Config::from_source(&Config::with_demo_defaults(&Source::default())).unwrap();
+        assert!(crate::billing::missing_config(&config).is_none());
+        let code = crate::billing::Cpt::parse("99213").unwrap();
+        assert!(config.fee_schedule.fee(&code).is_some());
+        assert_eq!(config.billing_phone.as_deref(), Some("2175550100"));
+        assert_eq!(config.billing_poll_seconds, 5);
     }
 
     #[test]

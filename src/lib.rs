@@ -12,6 +12,7 @@
 //! - [`cdss`]: decision support: NEWS2, triage, allergy and interaction checks, CDS Hooks.
 //! - [`fhir`]: the health record as FHIR R4 resources, read and searched under `/fhir`.
 //! - [`media`]: how a visit's browsers connect their call (ICE servers).
+//! - [`billing`]: claims from closed consults, X12 837P/835, accounts; its worker runs from [`serve`].
 //! - [`audit`]: the hash-chained trail of every read and write of health data.
 //! - [`codes`], [`ids`], [`timestamp`], [`validation`]: values that cannot be built invalid.
 //! - [`live`]: the socket's authoriser and the live updates pushed after each change.
@@ -24,6 +25,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod cdss;
 pub mod codes;
 pub mod config;
@@ -154,9 +156,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
     let hub = state.live.hub().clone();
+    // The billing outbox worker runs beside the server and stops with it.
+    let billing = billing::worker::Worker::start(store.clone(), state.config.clone());
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {
         shutdown.await;
+        if let Some(worker) = billing {
+            worker.stop().await;
+        }
         // Sockets never finish by themselves: close them so the server can.
         hub.shutdown();
     };

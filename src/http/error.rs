@@ -148,6 +148,19 @@ impl From<EhrError> for ApiError {
     }
 }
 
+impl From<crate::billing::BillingError> for ApiError {
+    fn from(error: crate::billing::BillingError) -> Self {
+        use crate::billing::BillingError;
+        match error {
+            BillingError::NotFound(what) => Self::NotFound(what),
+            BillingError::WrongState(detail) => Self::Conflict(detail),
+            BillingError::Invalid(e) => Self::Invalid(e),
+            BillingError::Remittance(e) => Self::Invalid(FieldError::new("body", e.to_string())),
+            BillingError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::visits::VisitError> for ApiError {
     fn from(error: crate::visits::VisitError) -> Self {
         use crate::visits::VisitError;

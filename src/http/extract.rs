@@ -196,6 +196,8 @@ role_set! {
     ChartReaders => [Clinician, Admin];
     /// Who sees claims and accounts.
     BillingStaff => [Billing, Admin];
+    /// Who changes claims and posts money.
+    Billers => [Billing];
 }
 
 /// A signed-in staff member whose role is in `R`: 401 without a valid

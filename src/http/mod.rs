@@ -55,6 +55,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::audit::router())
         .merge(routes::queues::router())
         .merge(routes::visits::router())
+        .merge(routes::claims::router())
+        .merge(routes::remittances::router())
+        .merge(routes::accounts::router())
         .merge(routes::media::router())
         .merge(routes::presence::router())
         .merge(routes::cds::router());

@@ -4,6 +4,7 @@
 //! (`$N` placeholders, text ids, integer times) serves both backends.
 
 mod audit;
+mod billing;
 mod cds;
 mod clinical;
 mod encounters;
@@ -15,6 +16,7 @@ mod users;
 mod visits;
 
 pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
+pub use billing::*;
 pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encounter};
 pub use clinical::*;
 pub use encounters::{find_encounters, get_encounter};

@@ -258,7 +258,11 @@ pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, Store
         .bind(id.as_str())
         .fetch_optional(&mut **tx)
         .await?;
-    row.map(Visit::try_from).transpose()
+    let Some(mut visit) = row.map(Visit::try_from).transpose()? else {
+        return Ok(None);
+    };
+    visit.claim_id = super::claim_id_for_encounter(tx, &visit.encounter_id).await?;
+    Ok(Some(visit))
 }
 
 /// The active visits of a queue, with their patients' names.

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod billing;
 mod calls;
 mod cli;
 mod cds;

@@ -1,14 +1,17 @@
 //! One module per resource, each exporting `router()`.
 
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod cds;
+pub mod claims;
 pub mod fhir;
 pub mod media;
 pub mod ops;
 pub mod patients;
 pub mod presence;
 pub mod queues;
+pub mod remittances;
 pub mod users;
 pub mod visits;
 pub mod web;

@@ -1,0 +1,288 @@
+//! The claim as billing keeps it and the API shows it, its status machine,
+//! and the patient account built from its postings.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::codes::{Cpt, Modifier, PlaceOfService};
+use crate::codes::Icd10;
+use crate::ids::{EncounterId, PatientId, VisitId};
+use crate::timestamp::Timestamp;
+
+/// A claim's id: a UUID in text form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, format = "uuid")]
+pub struct ClaimId(String);
+
+impl ClaimId {
+    pub fn new() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn from_trusted(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(value)
+            .ok()
+            .map(|u| Self(u.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for ClaimId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for ClaimId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    NeedsReview,
+    Ready,
+    Submitted,
+    Accepted,
+    Rejected,
+    Paid,
+    Denied,
+}
+
+impl ClaimStatus {
+    pub const ALL: [Self; 7] = [
+        Self::NeedsReview,
+        Self::Ready,
+        Self::Submitted,
+        Self::Accepted,
+        Self::Rejected,
+        Self::Paid,
+        Self::Denied,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NeedsReview => "needs_review",
+            Self::Ready => "ready",
+            Self::Submitted => "submitted",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Paid => "paid",
+            Self::Denied => "denied",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// Whether the status endpoint may move a claim from `self` to `to`.
+    /// A rejected claim may be sent again; paid and denied are final.
+    pub fn may_become(self, to: Self) -> bool {
+        use ClaimStatus::*;
+        matches!(
+            (self, to),
+            (Ready | Rejected, Submitted)
+                | (Submitted, Accepted | Rejected | Paid | Denied)
+                | (Accepted, Paid | Denied)
+        )
+    }
+
+    /// Whether the claim has codes an 837 can carry.
+    pub fn is_coded(self) -> bool {
+        self != Self::NeedsReview
+    }
+}
+
+/// One service line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClaimLine {
+    pub cpt: Cpt,
+    pub modifiers: Vec<Modifier>,
+    pub units: i64,
+    pub charge_cents: i64,
+    /// 1-based positions in the claim's diagnoses; at most four.
+    pub diagnosis_pointers: Vec<u8>,
+}
+
+/// The payer and member a claim is billed to, copied from the patient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClaimPayer {
+    pub payer_id: String,
+    pub payer_name: String,
+    pub member_id: String,
+    pub group_number: Option<String>,
+}
+
+/// `GET /claims/{id}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Claim {
+    pub id: ClaimId,
+    /// The patient control number sent as CLM01 and returned in an 835's CLP01.
+    pub number: String,
+    pub encounter_id: EncounterId,
+    pub visit_id: VisitId,
+    pub patient_id: PatientId,
+    pub status: ClaimStatus,
+    /// Why a biller must look at it, while `needs_review`.
+    pub review_reason: Option<String>,
+    /// The payer's reason for a rejection or denial.
+    pub status_reason: Option<String>,
+    pub payer: Option<ClaimPayer>,
+    pub place_of_service: PlaceOfService,
+    pub new_patient: bool,
+    pub audio_only: bool,
+    pub total_minutes: i64,
+    #[schema(value_type = String, format = "date")]
+    pub service_date: NaiveDate,
+    pub diagnoses: Vec<Icd10>,
+    pub lines: Vec<ClaimLine>,
+    /// Always the sum of the lines' charges.
+    pub total_cents: i64,
+    /// What insurers paid on it so far.
+    pub paid_cents: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub submitted_at: Option<Timestamp>,
+}
+
+impl Claim {
+    pub fn sum_of_lines(lines: &[ClaimLine]) -> i64 {
+        lines.iter().map(|l| l.charge_cents * l.units).sum()
+    }
+}
+
+/// What kind of money an account entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A claim's total, owed once the claim is coded.
+    Charge,
+    InsurerPayment,
+    /// A write-off: contractual, other or payer-initiated.
+    Adjustment,
+    PatientPayment,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Charge => "charge",
+            Self::InsurerPayment => "insurer_payment",
+            Self::Adjustment => "adjustment",
+            Self::PatientPayment => "patient_payment",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Charge,
+            Self::InsurerPayment,
+            Self::Adjustment,
+            Self::PatientPayment,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == value)
+    }
+}
+
+/// One posting to a patient's account; amounts are positive cents.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccountEntry {
+    pub id: String,
+    pub kind: EntryKind,
+    pub claim_id: Option<ClaimId>,
+    pub amount_cents: i64,
+    pub note: Option<String>,
+    pub at: Timestamp,
+}
+
+/// `GET /patients/{id}/account`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Account {
+    pub patient_id: PatientId,
+    pub charges_cents: i64,
+    pub insurer_payments_cents: i64,
+    pub adjustments_cents: i64,
+    pub patient_payments_cents: i64,
+    /// Charges less everything paid or adjusted: what the patient still owes.
+    pub balance_cents: i64,
+    pub entries: Vec<AccountEntry>,
+}
+
+impl Account {
+    pub fn from_entries(patient_id: PatientId, entries: Vec<AccountEntry>) -> Self {
+        let sum = |kind: EntryKind| -> i64 {
+            entries
+                .iter()
+                .filter(|e| e.kind == kind)
+                .map(|e| e.amount_cents)
+                .sum()
+        };
+        let charges_cents = sum(EntryKind::Charge);
+        let insurer_payments_cents = sum(EntryKind::InsurerPayment);
+        let adjustments_cents = sum(EntryKind::Adjustment);
+        let patient_payments_cents = sum(EntryKind::PatientPayment);
+        Self {
+            patient_id,
+            charges_cents,
+            insurer_payments_cents,
+            adjustments_cents,
+            patient_payments_cents,
+            balance_cents: charges_cents
+                - insurer_payments_cents
+                - adjustments_cents
+                - patient_payments_cents,
+            entries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_moves_forward_only() {
+        use ClaimStatus::*;
+        assert!(Ready.may_become(Submitted));
+        assert!(Submitted.may_become(Paid));
+        assert!(Rejected.may_become(Submitted));
+        assert!(!NeedsReview.may_become(Submitted));
+        assert!(!Paid.may_become(Denied));
+        assert!(!Ready.may_become(Paid));
+    }
+
+    #[test]
+    fn the_balance_is_charges_less_payments_and_adjustments() {
+        let entry = |kind, amount_cents| AccountEntry {
+            id: String::new(),
+            kind,
+            claim_id: None,
+            amount_cents,
+            note: None,
+            at: Timestamp(0),
+        };
+        let account = Account::from_entries(
+            PatientId::new(),
+            vec![
+                entry(EntryKind::Charge, 12_000),
+                entry(EntryKind::InsurerPayment, 8_000),
+                entry(EntryKind::Adjustment, 2_000),
+                entry(EntryKind::PatientPayment, 500),
+            ],
+        );
+        assert_eq!(account.balance_cents, 1_500);
+    }
+}

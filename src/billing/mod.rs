@@ -1,0 +1,745 @@
+//! Billing: from a closed consult to a paid claim. A worker turns each
+//! billing-outbox row into exactly one claim (unique per encounter), coded
+//! with no human input where the rules allow and left in `needs_review`
+//! where they do not. Claims are exported as X12 837P, followed through
+//! their statuses and X12 835 remittances, and posted to the patient's
+//! account; an optional webhook announces each new claim.
+//!
+//! - [`codes`]: CPT, modifiers, place of service, payer rules, fee schedule.
+//! - [`coding`]: the E/M level, modifiers and pointers of a consult.
+//! - [`claim`]: the claim, its statuses and the patient account.
+//! - [`x12`]: the 837P writer; [`remit`]: the 835 reader.
+//! - [`worker`]: the outbox consumer and its background loop.
+//! - [`webhook`]: signed delivery of new claims to another system.
+//!
+//! No axum types here: the HTTP edge maps [`BillingError`] to problem+json.
+
+pub mod claim;
+pub mod codes;
+pub mod coding;
+pub mod remit;
+pub mod webhook;
+pub mod worker;
+pub mod x12;
+
+pub use claim::{
+    Account, AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
+};
+pub use codes::{CodeFamily, Cpt, FeeSchedule, Modifier, PayerRule, PayerRules, PlaceOfService};
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::audit::{Actor, AuditEntry};
+use crate::codes::Icd10;
+use crate::config::Config;
+use crate::ids::{EncounterId, PatientId, VisitId};
+use crate::store::{self, ClaimFacts, NewEntry, Store, StoreError, Tx, now_millis};
+use crate::timestamp::Timestamp;
+use crate::validation::{FieldError, Text};
+use crate::visits::PatientLocation;
+use coding::{Coded, CodingInput, code_consult, place_of_service};
+
+/// Most claims one batch interchange carries.
+pub const MAX_BATCH: i64 = 500;
+/// Most lines a biller may put on one claim (the 837P allows 50).
+pub const MAX_LINES: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    WrongState(String),
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error(transparent)]
+    Remittance(#[from] remit::RemitError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What is missing before claims can leave: provider, X12 ids, contact.
+pub fn missing_config(config: &Config) -> Option<&'static str> {
+    if config.billing.is_none() {
+        Some("the billing provider is not configured (BEDSIDE_BILLING_*)")
+    } else if config.x12_sender_id.is_none() || config.x12_receiver_id.is_none() {
+        Some("the X12 ids are not configured (BEDSIDE_X12_SENDER_ID, BEDSIDE_X12_RECEIVER_ID)")
+    } else if config.billing_phone.is_none() {
+        Some("the billing contact phone is not configured (BEDSIDE_BILLING_PHONE)")
+    } else {
+        None
+    }
+}
+
+fn blocker(config: &Config, payer: Option<&ClaimPayer>) -> Option<String> {
+    if let Some(missing) = missing_config(config) {
+        return Some(missing.to_owned());
+    }
+    payer
+        .is_none()
+        .then(|| "the patient has no insurance on file".to_owned())
+}
+
+/// Codes the consult and decides the claim's status: `ready` only when
+/// coding succeeded and nothing is missing to send it.
+fn code_and_judge(
+    config: &Config,
+    input: &CodingInput,
+    payer: Option<&ClaimPayer>,
+) -> (ClaimStatus, Vec<ClaimLine>, Option<String>) {
+    let rule = config
+        .payer_rules
+        .for_payer(payer.map(|p| p.payer_id.as_str()));
+    let (lines, coding_reason) = match code_consult(input, rule, &config.fee_schedule) {
+        Coded::Lines(lines) => (lines, None),
+        Coded::Review(reason) => (Vec::new(), Some(reason)),
+    };
+    match coding_reason.or_else(|| blocker(config, payer)) {
+        Some(reason) => (ClaimStatus::NeedsReview, lines, Some(reason)),
+        None => (ClaimStatus::Ready, lines, None),
+    }
+}
+
+/// The claim for a closed consult, as the rules and config code it.
+pub fn build_claim(
+    config: &Config,
+    facts: &ClaimFacts,
+    visit: &VisitId,
+    encounter: &EncounterId,
+    number: String,
+    now: i64,
+) -> Claim {
+    let new_patient = facts.new_patient.unwrap_or(facts.earlier_encounters == 0);
+    let location = facts
+        .patient_location
+        .as_deref()
+        .and_then(PatientLocation::parse)
+        .unwrap_or(PatientLocation::Home);
+    let diagnoses: Vec<Icd10> = facts
+        .diagnoses
+        .iter()
+        .filter_map(|d| Icd10::parse(d).ok())
+        .take(crate::visits::MAX_DIAGNOSES)
+        .collect();
+    let input = CodingInput {
+        total_minutes: facts.total_minutes,
+        new_patient,
+        audio_only: facts.audio_only,
+        location,
+        diagnoses: diagnoses.clone(),
+    };
+    let (status, lines, review_reason) = code_and_judge(config, &input, facts.payer.as_ref());
+    Claim {
+        id: ClaimId::new(),
+        number,
+        encounter_id: encounter.clone(),
+        visit_id: visit.clone(),
+        patient_id: facts.patient_id.clone(),
+        status,
+        review_reason,
+        status_reason: None,
+        payer: facts.payer.clone(),
+        place_of_service: place_of_service(location),
+        new_patient,
+        audio_only: facts.audio_only,
+        total_minutes: facts.total_minutes,
+        service_date: Timestamp(facts.period_end).to_datetime().date_naive(),
+        diagnoses,
+        total_cents: Claim::sum_of_lines(&lines),
+        lines,
+        paid_cents: 0,
+        created_at: Timestamp(now),
+        updated_at: Timestamp(now),
+        submitted_at: None,
+    }
+}
+
+/// `CLM01`: short, unique and free of X12 delimiters.
+pub fn claim_number(n: i64) -> String {
+    format!("BS{n:08}")
+}
+
+fn audit(actor: &Actor, action: &'static str, claim: &Claim) -> AuditEntry {
+    AuditEntry::new(actor, action, "Claim")
+        .resource(&claim.id)
+        .patient(&claim.patient_id)
+}
+
+/// Posts a claim's total as a charge, once it is coded and released.
+async fn post_charge(tx: &mut Tx, claim: &Claim, now: i64) -> Result<(), StoreError> {
+    store::insert_account_entry(
+        tx,
+        NewEntry {
+            patient: &claim.patient_id,
+            claim: Some(&claim.id),
+            kind: EntryKind::Charge,
+            amount_cents: Claim::sum_of_lines(&claim.lines),
+            note: Some(&format!("claim {}", claim.number)),
+            remittance: None,
+            created_by: None,
+            at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn load(tx: &mut Tx, id: &ClaimId) -> Result<Claim, BillingError> {
+    store::get_claim(tx, id)
+        .await?
+        .ok_or(BillingError::NotFound("claim"))
+}
+
+/// The filters of `GET /claims`.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimFilter {
+    pub encounter_id: Option<EncounterId>,
+    pub patient_id: Option<PatientId>,
+    pub status: Option<ClaimStatus>,
+}
+
+pub async fn list_claims(
+    store: &Store,
+    actor: &Actor,
+    filter: &ClaimFilter,
+) -> Result<Vec<Claim>, BillingError> {
+    let mut tx = store.begin().await?;
+    let claims = store::find_claims(
+        &mut tx,
+        filter.encounter_id.as_ref().map(EncounterId::as_str),
+        filter.patient_id.as_ref().map(PatientId::as_str),
+        filter.status,
+        1_000,
+    )
+    .await?;
+    for claim in &claims {
+        store::append_audit(&mut tx, &audit(actor, "claim.read", claim)).await?;
+    }
+    store::commit(tx).await?;
+    Ok(claims)
+}
+
+pub async fn read_claim(store: &Store, actor: &Actor, id: &ClaimId) -> Result<Claim, BillingError> {
+    let mut tx = store.begin().await?;
+    let claim = load(&mut tx, id).await?;
+    store::append_audit(&mut tx, &audit(actor, "claim.read", &claim)).await?;
+    store::commit(tx).await?;
+    Ok(claim)
+}
+
+/// One X12 837P interchange for a coded claim; each call takes a new
+/// control number.
+pub async fn claim_x12(
+    store: &Store,
+    actor: &Actor,
+    config: &Config,
+    id: &ClaimId,
+) -> Result<String, BillingError> {
+    let mut tx = store.begin().await?;
+    let claim = load(&mut tx, id).await?;
+    let text = write_interchange(&mut tx, config, std::slice::from_ref(&claim)).await?;
+    store::append_audit(&mut tx, &audit(actor, "claim.export", &claim)).await?;
+    store::commit(tx).await?;
+    Ok(text)
+}
+
+async fn write_interchange(
+    tx: &mut Tx,
+    config: &Config,
+    claims: &[Claim],
+) -> Result<String, BillingError> {
+    if let Some(missing) = missing_config(config) {
+        return Err(BillingError::WrongState(missing.to_owned()));
+    }
+    let (Some(provider), Some(sender), Some(receiver), Some(phone)) = (
+        config.billing.as_ref(),
+        config.x12_sender_id.as_deref(),
+        config.x12_receiver_id.as_deref(),
+        config.billing_phone.as_deref(),
+    ) else {
+        return Err(BillingError::WrongState(
+            "billing is not configured".to_owned(),
+        ));
+    };
+    let mut patients = Vec::with_capacity(claims.len());
+    for claim in claims {
+        if !claim.status.is_coded() {
+            return Err(BillingError::WrongState(format!(
+                "claim {} needs review before it can be exported",
+                claim.number
+            )));
+        }
+        let patient = store::get_patient(tx, &claim.patient_id)
+            .await?
+            .ok_or(StoreError::Corrupt("claims.patient_id"))?;
+        patients.push(patient);
+    }
+    let control_number = store::next_counter(tx, "x12_interchange").await?;
+    let envelope = x12::Envelope {
+        sender_id: sender,
+        receiver_id: receiver,
+        control_number,
+        usage: config.x12_usage,
+        at: chrono::Utc::now(),
+    };
+    let submitter = x12::Submitter { provider, phone };
+    let items: Vec<x12::ClaimOfPatient<'_>> = claims
+        .iter()
+        .zip(&patients)
+        .map(|(claim, patient)| x12::ClaimOfPatient { claim, patient })
+        .collect();
+    x12::write_837(&envelope, &submitter, &items)
+        .map_err(|e| BillingError::WrongState(e.to_string()))
+}
+
+/// Every ready claim in one interchange, each marked submitted. `None`
+/// when no claim is ready.
+pub async fn export_ready(
+    store: &Store,
+    actor: &Actor,
+    config: &Config,
+) -> Result<Option<(String, Vec<ClaimId>)>, BillingError> {
+    let mut tx = store.begin().await?;
+    let claims = store::ready_claims_for_export(&mut tx, store.backend(), MAX_BATCH).await?;
+    if claims.is_empty() {
+        store::commit(tx).await?;
+        return Ok(None);
+    }
+    let text = write_interchange(&mut tx, config, &claims).await?;
+    let now = now_millis();
+    for claim in &claims {
+        let mut submitted = claim.clone();
+        submitted.status = ClaimStatus::Submitted;
+        submitted.submitted_at = Some(Timestamp(now));
+        submitted.updated_at = Timestamp(now);
+        if !store::update_claim(&mut tx, &submitted, ClaimStatus::Ready).await? {
+            return Err(BillingError::WrongState(format!(
+                "claim {} changed during the export",
+                claim.number
+            )));
+        }
+        store::append_audit(&mut tx, &audit(actor, "claim.submit", claim)).await?;
+    }
+    store::commit(tx).await?;
+    Ok(Some((text, claims.into_iter().map(|c| c.id).collect())))
+}
+
+/// The body of `POST /claims/{id}/status`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// `submitted`, `accepted`, `rejected`, `paid` or `denied`.
+    pub status: ClaimStatus,
+    /// With `paid`: what the insurer paid, posted to the account.
+    #[serde(default)]
+    pub paid_cents: Option<i64>,
+    /// The payer's reason, with `rejected` or `denied`.
+    #[serde(default)]
+    pub reason: Option<Text>,
+}
+
+pub async fn change_status(
+    store: &Store,
+    actor: &Actor,
+    id: &ClaimId,
+    change: &StatusChange,
+) -> Result<Claim, BillingError> {
+    if matches!(change.status, ClaimStatus::NeedsReview | ClaimStatus::Ready) {
+        return Err(FieldError::new(
+            "status",
+            "must be submitted, accepted, rejected, paid or denied",
+        )
+        .into());
+    }
+    if let Some(paid) = change.paid_cents {
+        if change.status != ClaimStatus::Paid {
+            return Err(FieldError::new("paid_cents", "goes only with status paid").into());
+        }
+        if !(0..=100_000_000).contains(&paid) {
+            return Err(FieldError::new("paid_cents", "must be from 0 to 100000000").into());
+        }
+    }
+    let now = now_millis();
+    let mut tx = store.begin().await?;
+    let before = load(&mut tx, id).await?;
+    if !before.status.may_become(change.status) {
+        return Err(BillingError::WrongState(format!(
+            "a {} claim cannot become {}",
+            before.status.as_str(),
+            change.status.as_str()
+        )));
+    }
+    let mut claim = before.clone();
+    claim.status = change.status;
+    claim.updated_at = Timestamp(now);
+    claim.status_reason = change.reason.as_ref().map(|r| r.as_str().to_owned());
+    if change.status == ClaimStatus::Submitted {
+        claim.submitted_at = Some(Timestamp(now));
+    }
+    let paid = change.paid_cents.unwrap_or(0);
+    claim.paid_cents += paid;
+    if !store::update_claim(&mut tx, &claim, before.status).await? {
+        return Err(BillingError::WrongState(
+            "the claim changed meanwhile".to_owned(),
+        ));
+    }
+    if paid > 0 {
+        store::insert_account_entry(
+            &mut tx,
+            NewEntry {
+                patient: &claim.patient_id,
+                claim: Some(&claim.id),
+                kind: EntryKind::InsurerPayment,
+                amount_cents: paid,
+                note: Some(&format!("claim {} paid", claim.number)),
+                remittance: None,
+                created_by: actor.id.as_deref(),
+                at: now,
+            },
+        )
+        .await?;
+    }
+    store::append_audit(&mut tx, &audit(actor, "claim.status", &claim)).await?;
+    store::commit(tx).await?;
+    Ok(claim)
+}
+
+/// A service line as a biller writes it; the charge comes from the fee schedule.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    pub cpt: Cpt,
+    #[serde(default)]
+    pub modifiers: Vec<Modifier>,
+    #[serde(default)]
+    pub units: Option<i64>,
+    /// Defaults to the first diagnoses, at most four.
+    #[serde(default)]
+    pub diagnosis_pointers: Option<Vec<u8>>,
+}
+
+/// The body of `POST /claims/{id}/release`: a biller's fix. Without
+/// `lines`, the claim is coded again under the current configuration.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    #[serde(default)]
+    pub lines: Option<Vec<LineInput>>,
+    #[serde(default)]
+    pub new_patient: Option<bool>,
+}
+
+fn priced_lines(
+    config: &Config,
+    inputs: &[LineInput],
+    diagnoses: usize,
+) -> Result<Vec<ClaimLine>, FieldError> {
+    if inputs.is_empty() || inputs.len() > MAX_LINES {
+        return Err(FieldError::new(
+            "lines",
+            format!("needs 1 to {MAX_LINES} lines"),
+        ));
+    }
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let units = line.units.unwrap_or(1);
+            if !(1..=99).contains(&units) {
+                return Err(FieldError::new(
+                    format!("lines[{i}].units"),
+                    "must be from 1 to 99",
+                ));
+            }
+            if line.modifiers.len() > 4 {
+                return Err(FieldError::new(
+                    format!("lines[{i}].modifiers"),
+                    "has at most 4 modifiers",
+                ));
+            }
+            let pointers = line
+                .diagnosis_pointers
+                .clone()
+                .unwrap_or_else(|| coding::pointers(diagnoses));
+            let in_range = pointers
+                .iter()
+                .all(|&p| p >= 1 && usize::from(p) <= diagnoses);
+            if pointers.is_empty() || pointers.len() > coding::MAX_POINTERS || !in_range {
+                return Err(FieldError::new(
+                    format!("lines[{i}].diagnosis_pointers"),
+                    format!("needs 1 to 4 pointers, each from 1 to {diagnoses}"),
+                ));
+            }
+            let charge_cents = config.fee_schedule.fee(&line.cpt).ok_or_else(|| {
+                FieldError::new(
+                    format!("lines[{i}].cpt"),
+                    format!("{} has no fee in the fee schedule", line.cpt),
+                )
+            })?;
+            Ok(ClaimLine {
+                cpt: line.cpt.clone(),
+                modifiers: line.modifiers.clone(),
+                units,
+                charge_cents,
+                diagnosis_pointers: pointers,
+            })
+        })
+        .collect()
+}
+
+/// A biller fixes a claim in `needs_review` and releases it as `ready`.
+pub async fn release(
+    store: &Store,
+    actor: &Actor,
+    config: &Config,
+    id: &ClaimId,
+    fix: &Release,
+) -> Result<Claim, BillingError> {
+    let now = now_millis();
+    let mut tx = store.begin().await?;
+    let before = load(&mut tx, id).await?;
+    if before.status != ClaimStatus::NeedsReview {
+        return Err(BillingError::WrongState(format!(
+            "only a claim in needs_review is released; this one is {}",
+            before.status.as_str()
+        )));
+    }
+    let mut claim = before.clone();
+    if claim.payer.is_none() {
+        // The patient's insurance may have been added since.
+        let patient = store::get_patient(&mut tx, &claim.patient_id).await?;
+        claim.payer = patient.and_then(|p| p.insurance).map(|i| ClaimPayer {
+            payer_id: i.payer_id.as_str().to_owned(),
+            payer_name: i.payer_name.as_str().to_owned(),
+            member_id: i.member_id.as_str().to_owned(),
+            group_number: i.group_number.map(|g| g.as_str().to_owned()),
+        });
+    }
+    if let Some(new_patient) = fix.new_patient {
+        claim.new_patient = new_patient;
+    }
+    let (lines, reason) = match &fix.lines {
+        Some(inputs) => {
+            let lines = priced_lines(config, inputs, claim.diagnoses.len())?;
+            (lines, blocker(config, claim.payer.as_ref()))
+        }
+        None => {
+            let input = CodingInput {
+                total_minutes: claim.total_minutes,
+                new_patient: claim.new_patient,
+                audio_only: claim.audio_only,
+                location: match claim.place_of_service {
+                    PlaceOfService::TelehealthHome => PatientLocation::Home,
+                    PlaceOfService::TelehealthOther => PatientLocation::Other,
+                },
+                diagnoses: claim.diagnoses.clone(),
+            };
+            let (_, lines, reason) = code_and_judge(config, &input, claim.payer.as_ref());
+            (lines, reason)
+        }
+    };
+    if let Some(reason) = reason {
+        return Err(BillingError::WrongState(format!(
+            "cannot release: {reason}"
+        )));
+    }
+    claim.lines = lines;
+    claim.total_cents = Claim::sum_of_lines(&claim.lines);
+    claim.status = ClaimStatus::Ready;
+    claim.review_reason = None;
+    claim.updated_at = Timestamp(now);
+    if !store::update_claim(&mut tx, &claim, ClaimStatus::NeedsReview).await? {
+        return Err(BillingError::WrongState(
+            "the claim changed meanwhile".to_owned(),
+        ));
+    }
+    // The payer may be new: write it with the rest.
+    store::set_claim_payer(&mut tx, &claim).await?;
+    post_charge(&mut tx, &claim, now).await?;
+    store::append_audit(&mut tx, &audit(actor, "claim.release", &claim)).await?;
+    store::commit(tx).await?;
+    Ok(claim)
+}
+
+/// What an 835 import did.
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct RemittanceResult {
+    pub id: String,
+    pub trace_number: String,
+    pub posted: Vec<PostedPayment>,
+    /// CLP01 numbers that matched no claim open to payment.
+    pub unmatched: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, ToSchema)]
+pub struct PostedPayment {
+    pub claim_id: ClaimId,
+    pub status: ClaimStatus,
+    pub paid_cents: i64,
+    pub adjustment_cents: i64,
+    pub patient_responsibility_cents: i64,
+}
+
+/// Posts an 835: for each claim it names, the insurer's payment and the
+/// write-offs go to the account and the claim becomes paid or denied.
+/// The same trace number twice is refused, so a file posts once.
+pub async fn import_remittance(
+    store: &Store,
+    actor: &Actor,
+    text: &str,
+) -> Result<RemittanceResult, BillingError> {
+    let remittance = remit::parse_835(text)?;
+    let now = now_millis();
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut tx = store.begin().await?;
+    store::insert_remittance(
+        &mut tx,
+        &id,
+        &remittance.trace_number,
+        remittance.total_paid_cents,
+        actor.id.as_deref(),
+        now,
+    )
+    .await?;
+    let mut posted = Vec::new();
+    let mut unmatched = Vec::new();
+    for payment in &remittance.payments {
+        let claim = store::claim_by_number(&mut tx, &payment.claim_number).await?;
+        let Some(before) = claim.filter(|c| {
+            matches!(
+                c.status,
+                ClaimStatus::Submitted | ClaimStatus::Accepted | ClaimStatus::Rejected
+            )
+        }) else {
+            unmatched.push(payment.claim_number.clone());
+            continue;
+        };
+        let mut claim = before.clone();
+        claim.status = if payment.is_denied() {
+            ClaimStatus::Denied
+        } else {
+            ClaimStatus::Paid
+        };
+        claim.paid_cents += payment.paid_cents;
+        claim.updated_at = Timestamp(now);
+        if !store::update_claim(&mut tx, &claim, before.status).await? {
+            unmatched.push(payment.claim_number.clone());
+            continue;
+        }
+        let write_off = payment.write_off_cents();
+        let note = format!("remittance {}", remittance.trace_number);
+        for (kind, amount) in [
+            (EntryKind::InsurerPayment, payment.paid_cents),
+            (EntryKind::Adjustment, write_off),
+        ] {
+            if amount != 0 {
+                store::insert_account_entry(
+                    &mut tx,
+                    NewEntry {
+                        patient: &claim.patient_id,
+                        claim: Some(&claim.id),
+                        kind,
+                        amount_cents: amount,
+                        note: Some(&note),
+                        remittance: Some(&id),
+                        created_by: actor.id.as_deref(),
+                        at: now,
+                    },
+                )
+                .await?;
+            }
+        }
+        store::append_audit(&mut tx, &audit(actor, "claim.remit", &claim)).await?;
+        posted.push(PostedPayment {
+            claim_id: claim.id.clone(),
+            status: claim.status,
+            paid_cents: payment.paid_cents,
+            adjustment_cents: write_off,
+            patient_responsibility_cents: payment.patient_responsibility_cents,
+        });
+    }
+    store::commit(tx).await?;
+    Ok(RemittanceResult {
+        id,
+        trace_number: remittance.trace_number,
+        posted,
+        unmatched,
+    })
+}
+
+async fn require_patient(tx: &mut Tx, patient: &PatientId) -> Result<(), BillingError> {
+    store::get_patient(tx, patient)
+        .await?
+        .map(|_| ())
+        .ok_or(BillingError::NotFound("patient"))
+}
+
+pub async fn account(
+    store: &Store,
+    actor: &Actor,
+    patient: &PatientId,
+) -> Result<Account, BillingError> {
+    let mut tx = store.begin().await?;
+    require_patient(&mut tx, patient).await?;
+    let entries = store::account_entries(&mut tx, patient).await?;
+    let entry = AuditEntry::new(actor, "account.read", "Account")
+        .resource(patient)
+        .patient(patient);
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(Account::from_entries(patient.clone(), entries))
+}
+
+/// The body of `POST /patients/{id}/account/payments`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientPayment {
+    pub amount_cents: i64,
+    /// How it was paid or a receipt reference.
+    #[serde(default)]
+    pub note: Option<Text>,
+    /// The claim it pays towards, if any.
+    #[serde(default)]
+    pub claim_id: Option<ClaimId>,
+}
+
+pub async fn record_patient_payment(
+    store: &Store,
+    actor: &Actor,
+    patient: &PatientId,
+    payment: &PatientPayment,
+) -> Result<AccountEntry, BillingError> {
+    if !(1..=100_000_000).contains(&payment.amount_cents) {
+        return Err(FieldError::new("amount_cents", "must be from 1 to 100000000").into());
+    }
+    let now = now_millis();
+    let mut tx = store.begin().await?;
+    require_patient(&mut tx, patient).await?;
+    if let Some(claim) = &payment.claim_id {
+        let found = store::get_claim(&mut tx, claim).await?;
+        if found.is_none_or(|c| c.patient_id != *patient) {
+            return Err(FieldError::new("claim_id", "is not a claim of this patient").into());
+        }
+    }
+    let entry = store::insert_account_entry(
+        &mut tx,
+        NewEntry {
+            patient,
+            claim: payment.claim_id.as_ref(),
+            kind: EntryKind::PatientPayment,
+            amount_cents: payment.amount_cents,
+            note: payment.note.as_ref().map(Text::as_str),
+            remittance: None,
+            created_by: actor.id.as_deref(),
+            at: now,
+        },
+    )
+    .await?;
+    let audit = AuditEntry::new(actor, "account.payment", "Account")
+        .resource(patient)
+        .patient(patient);
+    store::append_audit(&mut tx, &audit).await?;
+    store::commit(tx).await?;
+    Ok(entry)
+}

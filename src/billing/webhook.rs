@@ -1,0 +1,124 @@
+//! The outbound billing webhook: each new claim is POSTed as JSON to
+//! `BEDSIDE_BILLING_WEBHOOK_URL`, signed with HMAC-SHA256 under
+//! `BEDSIDE_BILLING_WEBHOOK_SECRET` (`X-Bedside-Signature: sha256=<hex>`).
+//! Deliveries are rows queued with the claim, so none is lost across a
+//! restart; a failed attempt is retried with exponential backoff until the
+//! receiver answers 2xx. Receivers deduplicate on `X-Bedside-Delivery`.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use sha2::Sha256;
+
+use super::{BillingError, Claim};
+use crate::config::Config;
+use crate::store::{self, Store, now_millis};
+
+/// How long an attempt holds its delivery before another may retry it.
+const LEASE_MS: i64 = 60_000;
+/// The longest wait between two attempts.
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+
+/// The JSON body announcing a new claim.
+pub fn payload(claim: &Claim) -> String {
+    serde_json::json!({"event": "claim.created", "claim": claim}).to_string()
+}
+
+/// `sha256=<hex HMAC-SHA256 of the body>`.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The wait after the `attempts`-th failure: 2, 4, 8 … seconds, at most an hour.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exponent = attempts.clamp(1, 20) as u32;
+    (1_000_i64 << exponent).min(MAX_BACKOFF_MS)
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
+
+/// Makes one attempt at every delivery due at `now`; returns how many
+/// were acknowledged. Without a webhook configured it does nothing.
+pub async fn deliver_due(
+    store: &Store,
+    config: &Config,
+    client: &reqwest::Client,
+    now: i64,
+) -> Result<usize, BillingError> {
+    let Some(hook) = &config.billing_webhook else {
+        return Ok(0);
+    };
+    let mut delivered = 0;
+    loop {
+        let mut tx = store.begin().await?;
+        let due = store::lease_due_delivery(&mut tx, store.backend(), now, now + LEASE_MS).await?;
+        store::commit(tx).await?;
+        let Some(due) = due else {
+            return Ok(delivered);
+        };
+        let response = client
+            .post(hook.url.as_str())
+            .header("content-type", "application/json")
+            .header("x-bedside-delivery", &due.id)
+            .header(
+                "x-bedside-signature",
+                signature(
+                    hook.secret.expose_secret().as_bytes(),
+                    due.payload.as_bytes(),
+                ),
+            )
+            .body(due.payload.clone())
+            .send()
+            .await;
+        let status = response
+            .as_ref()
+            .ok()
+            .map(|r| i64::from(r.status().as_u16()));
+        let acknowledged = response.is_ok_and(|r| r.status().is_success());
+        let mut tx = store.begin().await?;
+        if acknowledged {
+            delivered += 1;
+            store::record_delivery_attempt(&mut tx, &due.id, status, Some(now_millis()), now)
+                .await?;
+        } else {
+            tracing::info!(
+                status,
+                attempts = due.attempts + 1,
+                "billing webhook not acknowledged"
+            );
+            let next = now + backoff_ms(due.attempts + 1);
+            store::record_delivery_attempt(&mut tx, &due.id, status, None, next).await?;
+        }
+        store::commit(tx).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_hex_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff_ms(1), 2_000);
+        assert_eq!(backoff_ms(2), 4_000);
+        assert_eq!(backoff_ms(30), MAX_BACKOFF_MS);
+    }
+}

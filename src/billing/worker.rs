@@ -1,0 +1,169 @@
+//! The billing worker: turns billing-outbox rows into claims. Each row is
+//! handled in one transaction that takes the row (locked against other
+//! nodes on PostgreSQL), inserts the claim (unique per encounter, so a
+//! second attempt can only find it there), marks the row processed and
+//! queues the webhook. A crash anywhere before commit leaves the row for
+//! the next attempt; nothing is half done.
+//!
+//! [`Worker::start`] runs [`drain`] and the webhook delivery every
+//! `BEDSIDE_BILLING_POLL_SECONDS` from `serve` until shutdown; tests call
+//! [`drain`] or [`process_next`] themselves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charge, webhook};
+use crate::audit::{Actor, AuditEntry};
+use crate::config::Config;
+use crate::store::{self, Backend, Store, Tx, now_millis};
+
+/// What handling one outbox row did.
+#[derive(Debug, Clone)]
+pub enum Processed {
+    /// A new claim.
+    Created(Box<Claim>),
+    /// The encounter already had its claim; the row is now done.
+    AlreadyBilled,
+    /// The visit is not closed any more (or gone): nothing to bill.
+    Skipped,
+}
+
+/// Takes the next outbox row in `tx` and turns it into a claim. `None`
+/// when no row is waiting (or all are being handled by other workers).
+/// Commit `tx` to make it stick; dropping it undoes everything.
+pub async fn process_next(
+    tx: &mut Tx,
+    backend: Backend,
+    config: &Config,
+    now: i64,
+) -> Result<Option<(String, Processed)>, BillingError> {
+    let Some(row) = store::next_outbox(tx, backend).await? else {
+        return Ok(None);
+    };
+    let processed = process_row(tx, config, &row, now).await?;
+    store::mark_outbox_processed(tx, &row.id, now).await?;
+    Ok(Some((row.id, processed)))
+}
+
+async fn process_row(
+    tx: &mut Tx,
+    config: &Config,
+    row: &store::OutboxRow,
+    now: i64,
+) -> Result<Processed, BillingError> {
+    if store::claim_id_for_encounter(tx, &row.encounter_id)
+        .await?
+        .is_some()
+    {
+        return Ok(Processed::AlreadyBilled);
+    }
+    let Some(facts) = store::claim_facts(tx, &row.visit_id).await? else {
+        return Ok(Processed::Skipped);
+    };
+    let number = claim_number(store::next_counter(tx, "claim_number").await?);
+    let claim = build_claim(
+        config,
+        &facts,
+        &row.visit_id,
+        &row.encounter_id,
+        number,
+        now,
+    );
+    // The unique key on the encounter is the last word on "exactly once".
+    if !store::insert_claim(tx, &claim).await? {
+        return Ok(Processed::AlreadyBilled);
+    }
+    if claim.status == ClaimStatus::Ready {
+        post_charge(tx, &claim, now).await?;
+    }
+    if config.billing_webhook.is_some() {
+        let payload = webhook::payload(&claim);
+        store::insert_webhook_delivery(tx, &claim.id, &payload, now).await?;
+    }
+    let entry = AuditEntry::new(&Actor::system(), "claim.create", "Claim")
+        .resource(&claim.id)
+        .patient(&claim.patient_id);
+    store::append_audit(tx, &entry).await?;
+    Ok(Processed::Created(Box::new(claim)))
+}
+
+/// Handles one outbox row in its own transaction. On failure the row's
+/// attempts are counted and it waits for the next round.
+pub async fn run_once(store: &Store, config: &Config) -> Result<Option<Processed>, BillingError> {
+    let mut tx = store.begin().await?;
+    let now = now_millis();
+    let outcome = match store::next_outbox(&mut tx, store.backend()).await? {
+        None => None,
+        Some(row) => match process_row(&mut tx, config, &row, now).await {
+            Ok(processed) => {
+                store::mark_outbox_processed(&mut tx, &row.id, now).await?;
+                Some(processed)
+            }
+            Err(error) => {
+                drop(tx);
+                let mut tx = store.begin().await?;
+                store::bump_outbox_attempts(&mut tx, &row.id).await?;
+                store::commit(tx).await?;
+                return Err(error);
+            }
+        },
+    };
+    store::commit(tx).await?;
+    Ok(outcome)
+}
+
+/// Handles outbox rows until none is waiting; returns how many.
+pub async fn drain(store: &Store, config: &Config) -> Result<usize, BillingError> {
+    let mut handled = 0;
+    while run_once(store, config).await?.is_some() {
+        handled += 1;
+    }
+    Ok(handled)
+}
+
+/// The background loop started by `serve`.
+#[derive(Debug)]
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts the loop unless `BEDSIDE_BILLING_POLL_SECONDS` is 0.
+    pub fn start(store: Store, config: Arc<Config>) -> Option<Self> {
+        if config.billing_poll_seconds == 0 {
+            return None;
+        }
+        let period = Duration::from_secs(config.billing_poll_seconds);
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let client = webhook::client();
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                if let Err(error) = drain(&store, &config).await {
+                    tracing::warn!(error = %error, "billing worker round failed");
+                }
+                if let Err(error) =
+                    webhook::deliver_due(&store, &config, &client, now_millis()).await
+                {
+                    tracing::warn!(error = %error, "billing webhook round failed");
+                }
+            }
+        });
+        Some(Self { stop, task })
+    }
+
+    /// Stops the loop after its current round.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,33 @@
+//! Remittances: an X12 835 posted by a biller, paying and adjusting the
+//! claims it names.
+
+use axum::Json;
+use axum::extract::State;
+use bytes::Bytes;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::billing::{self, RemittanceResult};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Billers, Staff};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import_remittance))
+}
+
+/// Imports an X12 835 (the body, as text): payments and adjustments go to
+/// the matching claims and accounts; a trace number already imported is 409 (billing).
+#[utoipa::path(post, path = "/remittances", tag = "billing", security(("bearer" = [])),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 201, body = RemittanceResult), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn import_remittance(
+    State(state): State<AppState>,
+    staff: Staff<Billers>,
+    body: Bytes,
+) -> Result<(axum::http::StatusCode, Json<RemittanceResult>), ApiError> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::Malformed("the remittance is not UTF-8 text".to_owned()))?;
+    let result = billing::import_remittance(&state.store, &staff.actor, text).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(result)))
+}

@@ -1,0 +1,612 @@
+//! Claims, the billing outbox's consumer side, patient account postings,
+//! remittances and the billing webhook's delivery queue. Claims are unique
+//! per encounter; outbox and delivery rows are taken with `FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL so several nodes can work at once (SQLite's
+//! `BEGIN IMMEDIATE` already lets one writer in at a time).
+
+use chrono::NaiveDate;
+
+use super::{Backend, StoreError, Tx};
+use crate::billing::{
+    AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind, PlaceOfService,
+};
+use crate::codes::Icd10;
+use crate::ids::{EncounterId, PatientId, VisitId};
+use crate::timestamp::Timestamp;
+
+/// An outbox row not yet turned into a claim.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: String,
+    pub visit_id: VisitId,
+    pub encounter_id: EncounterId,
+    pub attempts: i64,
+}
+
+/// Rows that failed this often are left for an operator.
+pub const OUTBOX_MAX_ATTEMPTS: i64 = 10;
+
+fn skip_locked(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    }
+}
+
+/// Takes the oldest pending outbox row; on PostgreSQL it stays locked to
+/// this transaction and other workers pass it by.
+pub async fn next_outbox(tx: &mut Tx, backend: Backend) -> Result<Option<OutboxRow>, StoreError> {
+    let sql = format!(
+        "SELECT id, visit_id, encounter_id, attempts FROM billing_outbox
+         WHERE processed_at IS NULL AND attempts < {OUTBOX_MAX_ATTEMPTS}
+         ORDER BY attempts, created_at, id LIMIT 1{}",
+        skip_locked(backend)
+    );
+    let row: Option<(String, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|(id, visit, encounter, attempts)| OutboxRow {
+        id,
+        visit_id: VisitId::from_trusted(visit),
+        encounter_id: EncounterId::from_trusted(encounter),
+        attempts,
+    }))
+}
+
+pub async fn mark_outbox_processed(tx: &mut Tx, id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE billing_outbox SET processed_at = $2, attempts = attempts + 1 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn bump_outbox_attempts(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE billing_outbox SET attempts = attempts + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Pending outbox rows, for metrics and tests.
+pub async fn pending_outbox(tx: &mut Tx) -> Result<i64, StoreError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM billing_outbox WHERE processed_at IS NULL")
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(n)
+}
+
+/// What a closed visit tells billing.
+#[derive(Debug, Clone)]
+pub struct ClaimFacts {
+    pub patient_id: PatientId,
+    pub total_minutes: i64,
+    pub new_patient: Option<bool>,
+    pub audio_only: bool,
+    pub patient_location: Option<String>,
+    pub period_start: Option<i64>,
+    pub period_end: i64,
+    pub payer: Option<ClaimPayer>,
+    pub diagnoses: Vec<String>,
+    /// Finished encounters of the same patient in the three years before this one.
+    pub earlier_encounters: i64,
+}
+
+/// Three years, as the new-patient rule counts them.
+const THREE_YEARS_MS: i64 = 3 * 365 * 24 * 3600 * 1000 + 24 * 3600 * 1000;
+
+#[derive(sqlx::FromRow)]
+struct FactsRow {
+    patient_id: String,
+    encounter_id: String,
+    total_minutes: Option<i64>,
+    new_patient: Option<i64>,
+    audio_only: i64,
+    patient_location: Option<String>,
+    period_start: Option<i64>,
+    period_end: Option<i64>,
+    closed_at: Option<i64>,
+    payer_id: Option<String>,
+    payer_name: Option<String>,
+    member_id: Option<String>,
+    group_number: Option<String>,
+}
+
+pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFacts>, StoreError> {
+    let row: Option<FactsRow> = sqlx::query_as(
+        "SELECT v.patient_id, v.encounter_id, v.total_minutes, v.new_patient, v.audio_only,
+                e.patient_location, e.period_start, e.period_end, v.closed_at,
+                p.payer_id, p.payer_name, p.member_id, p.group_number
+         FROM visits v JOIN encounters e ON e.id = v.encounter_id JOIN patients p ON p.id = v.patient_id
+         WHERE v.id = $1 AND v.status = 'closed'",
+    )
+    .bind(visit.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let (patient, encounter, start) = (r.patient_id, r.encounter_id, r.period_start);
+    let payer = (r.payer_id, r.payer_name, r.member_id, r.group_number);
+    let (minutes, new_patient, audio, location) = (
+        r.total_minutes,
+        r.new_patient,
+        r.audio_only,
+        r.patient_location,
+    );
+    let (end, closed) = (r.period_end, r.closed_at);
+    let period_end = end
+        .or(closed)
+        .ok_or(StoreError::Corrupt("visits.closed_at"))?;
+    let diagnoses: Vec<(String,)> = sqlx::query_as(
+        "SELECT code FROM conditions WHERE encounter_id = $1 ORDER BY rank, recorded_at, id",
+    )
+    .bind(&encounter)
+    .fetch_all(&mut **tx)
+    .await?;
+    let since = start.unwrap_or(period_end) - THREE_YEARS_MS;
+    let (earlier,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM encounters
+         WHERE patient_id = $1 AND id <> $2 AND status = 'finished'
+           AND period_end IS NOT NULL AND period_end >= $3 AND period_end <= $4",
+    )
+    .bind(&patient)
+    .bind(&encounter)
+    .bind(since)
+    .bind(start.unwrap_or(period_end))
+    .fetch_one(&mut **tx)
+    .await?;
+    let payer = match payer {
+        (Some(payer_id), Some(payer_name), Some(member_id), group_number) => Some(ClaimPayer {
+            payer_id,
+            payer_name,
+            member_id,
+            group_number,
+        }),
+        _ => None,
+    };
+    Ok(Some(ClaimFacts {
+        patient_id: PatientId::from_trusted(patient),
+        total_minutes: minutes.unwrap_or(0),
+        new_patient: new_patient.map(|v| v != 0),
+        audio_only: audio != 0,
+        patient_location: location,
+        period_start: start,
+        period_end,
+        payer,
+        diagnoses: diagnoses.into_iter().map(|(c,)| c).collect(),
+        earlier_encounters: earlier,
+    }))
+}
+
+/// The next value of a named counter; each value is handed out once.
+pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
+    let (value,): (i64,) =
+        sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(value)
+}
+
+const CLAIM_COLUMNS: &str = "id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
+    payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
+    service_date, diagnoses, lines, paid_cents, created_at, updated_at, submitted_at";
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: String,
+    number: String,
+    encounter_id: String,
+    visit_id: String,
+    patient_id: String,
+    status: String,
+    review_reason: Option<String>,
+    status_reason: Option<String>,
+    payer_id: Option<String>,
+    payer_name: Option<String>,
+    member_id: Option<String>,
+    group_number: Option<String>,
+    place_of_service: String,
+    new_patient: i64,
+    audio_only: i64,
+    total_minutes: i64,
+    service_date: String,
+    diagnoses: String,
+    lines: String,
+    paid_cents: i64,
+    created_at: i64,
+    updated_at: i64,
+    submitted_at: Option<i64>,
+}
+
+impl TryFrom<ClaimRow> for Claim {
+    type Error = StoreError;
+
+    fn try_from(r: ClaimRow) -> Result<Self, StoreError> {
+        let diagnoses: Vec<String> = serde_json::from_str(&r.diagnoses)
+            .map_err(|_| StoreError::Corrupt("claims.diagnoses"))?;
+        let diagnoses = diagnoses
+            .iter()
+            .map(|d| Icd10::parse(d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StoreError::Corrupt("claims.diagnoses"))?;
+        let lines: Vec<ClaimLine> =
+            serde_json::from_str(&r.lines).map_err(|_| StoreError::Corrupt("claims.lines"))?;
+        let payer = match (r.payer_id, r.payer_name, r.member_id) {
+            (Some(payer_id), Some(payer_name), Some(member_id)) => Some(ClaimPayer {
+                payer_id,
+                payer_name,
+                member_id,
+                group_number: r.group_number,
+            }),
+            _ => None,
+        };
+        Ok(Claim {
+            id: ClaimId::from_trusted(r.id),
+            number: r.number,
+            encounter_id: EncounterId::from_trusted(r.encounter_id),
+            visit_id: VisitId::from_trusted(r.visit_id),
+            patient_id: PatientId::from_trusted(r.patient_id),
+            status: ClaimStatus::parse(&r.status).ok_or(StoreError::Corrupt("claims.status"))?,
+            review_reason: r.review_reason,
+            status_reason: r.status_reason,
+            payer,
+            place_of_service: PlaceOfService::parse(&r.place_of_service)
+                .map_err(|_| StoreError::Corrupt("claims.place_of_service"))?,
+            new_patient: r.new_patient != 0,
+            audio_only: r.audio_only != 0,
+            total_minutes: r.total_minutes,
+            service_date: NaiveDate::parse_from_str(&r.service_date, "%Y-%m-%d")
+                .map_err(|_| StoreError::Corrupt("claims.service_date"))?,
+            diagnoses,
+            // The total is always the lines' sum, whatever was stored.
+            total_cents: Claim::sum_of_lines(&lines),
+            lines,
+            paid_cents: r.paid_cents,
+            created_at: Timestamp(r.created_at),
+            updated_at: Timestamp(r.updated_at),
+            submitted_at: r.submitted_at.map(Timestamp),
+        })
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::Corrupt("claim json"))
+}
+
+/// Stores a new claim unless its encounter already has one. False when it had.
+pub async fn insert_claim(tx: &mut Tx, claim: &Claim) -> Result<bool, StoreError> {
+    let payer = claim.payer.as_ref();
+    let diagnoses: Vec<&str> = claim.diagnoses.iter().map(Icd10::as_str).collect();
+    let done = sqlx::query(
+        "INSERT INTO claims (id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
+            payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
+            service_date, diagnoses, lines, total_cents, paid_cents, created_at, updated_at, submitted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+         ON CONFLICT (encounter_id) DO NOTHING",
+    )
+    .bind(claim.id.as_str())
+    .bind(&claim.number)
+    .bind(claim.encounter_id.as_str())
+    .bind(claim.visit_id.as_str())
+    .bind(claim.patient_id.as_str())
+    .bind(claim.status.as_str())
+    .bind(claim.review_reason.as_deref())
+    .bind(claim.status_reason.as_deref())
+    .bind(payer.map(|p| p.payer_id.as_str()))
+    .bind(payer.map(|p| p.payer_name.as_str()))
+    .bind(payer.map(|p| p.member_id.as_str()))
+    .bind(payer.and_then(|p| p.group_number.as_deref()))
+    .bind(claim.place_of_service.code())
+    .bind(i64::from(claim.new_patient))
+    .bind(i64::from(claim.audio_only))
+    .bind(claim.total_minutes)
+    .bind(claim.service_date.format("%Y-%m-%d").to_string())
+    .bind(json(&diagnoses)?)
+    .bind(json(&claim.lines)?)
+    .bind(Claim::sum_of_lines(&claim.lines))
+    .bind(claim.paid_cents)
+    .bind(claim.created_at.millis())
+    .bind(claim.updated_at.millis())
+    .bind(claim.submitted_at.map(Timestamp::millis))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::on_unique(e, "claim number"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Writes a claim's mutable fields if its status is still `expected`.
+/// False when another writer moved it first.
+pub async fn update_claim(
+    tx: &mut Tx,
+    claim: &Claim,
+    expected: ClaimStatus,
+) -> Result<bool, StoreError> {
+    let diagnoses: Vec<&str> = claim.diagnoses.iter().map(Icd10::as_str).collect();
+    let done = sqlx::query(
+        "UPDATE claims SET status = $2, review_reason = $3, status_reason = $4, diagnoses = $5, lines = $6,
+            total_cents = $7, paid_cents = $8, updated_at = $9, submitted_at = $10, new_patient = $11
+         WHERE id = $1 AND status = $12",
+    )
+    .bind(claim.id.as_str())
+    .bind(claim.status.as_str())
+    .bind(claim.review_reason.as_deref())
+    .bind(claim.status_reason.as_deref())
+    .bind(json(&diagnoses)?)
+    .bind(json(&claim.lines)?)
+    .bind(Claim::sum_of_lines(&claim.lines))
+    .bind(claim.paid_cents)
+    .bind(claim.updated_at.millis())
+    .bind(claim.submitted_at.map(Timestamp::millis))
+    .bind(i64::from(claim.new_patient))
+    .bind(expected.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get_claim(tx: &mut Tx, id: &ClaimId) -> Result<Option<Claim>, StoreError> {
+    let sql = format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE id = $1");
+    let row: Option<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(Claim::try_from).transpose()
+}
+
+pub async fn claim_by_number(tx: &mut Tx, number: &str) -> Result<Option<Claim>, StoreError> {
+    let sql = format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE number = $1");
+    let row: Option<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(number)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(Claim::try_from).transpose()
+}
+
+/// Claims by encounter, patient and status (each optional), oldest first.
+pub async fn find_claims(
+    tx: &mut Tx,
+    encounter: Option<&str>,
+    patient: Option<&str>,
+    status: Option<ClaimStatus>,
+    limit: i64,
+) -> Result<Vec<Claim>, StoreError> {
+    let sql = format!(
+        "SELECT {CLAIM_COLUMNS} FROM claims
+         WHERE ($1 IS NULL OR encounter_id = $1) AND ($2 IS NULL OR patient_id = $2) AND ($3 IS NULL OR status = $3)
+         ORDER BY created_at, id LIMIT $4"
+    );
+    let rows: Vec<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(encounter)
+        .bind(patient)
+        .bind(status.map(ClaimStatus::as_str))
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.into_iter().map(Claim::try_from).collect()
+}
+
+/// Locks the ready claims for a batch export (PostgreSQL), oldest first.
+pub async fn ready_claims_for_export(
+    tx: &mut Tx,
+    backend: Backend,
+    limit: i64,
+) -> Result<Vec<Claim>, StoreError> {
+    let sql = format!(
+        "SELECT {CLAIM_COLUMNS} FROM claims WHERE status = 'ready' ORDER BY created_at, id LIMIT $1{}",
+        skip_locked(backend)
+    );
+    let rows: Vec<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.into_iter().map(Claim::try_from).collect()
+}
+
+/// The claim made from an encounter, if any.
+pub async fn claim_id_for_encounter(
+    tx: &mut Tx,
+    encounter: &EncounterId,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM claims WHERE encounter_id = $1")
+        .bind(encounter.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// A posting to a patient's account.
+#[derive(Debug)]
+pub struct NewEntry<'a> {
+    pub patient: &'a PatientId,
+    pub claim: Option<&'a ClaimId>,
+    pub kind: EntryKind,
+    pub amount_cents: i64,
+    pub note: Option<&'a str>,
+    pub remittance: Option<&'a str>,
+    pub created_by: Option<&'a str>,
+    pub at: i64,
+}
+
+pub async fn insert_account_entry(
+    tx: &mut Tx,
+    entry: NewEntry<'_>,
+) -> Result<AccountEntry, StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO account_entries (id, patient_id, claim_id, kind, amount_cents, note, remittance_id, created_by, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(entry.patient.as_str())
+    .bind(entry.claim.map(ClaimId::as_str))
+    .bind(entry.kind.as_str())
+    .bind(entry.amount_cents)
+    .bind(entry.note)
+    .bind(entry.remittance)
+    .bind(entry.created_by)
+    .bind(entry.at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(AccountEntry {
+        id,
+        kind: entry.kind,
+        claim_id: entry.claim.cloned(),
+        amount_cents: entry.amount_cents,
+        note: entry.note.map(str::to_owned),
+        at: Timestamp(entry.at),
+    })
+}
+
+pub async fn account_entries(
+    tx: &mut Tx,
+    patient: &PatientId,
+) -> Result<Vec<AccountEntry>, StoreError> {
+    type Row = (String, String, Option<String>, i64, Option<String>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, kind, claim_id, amount_cents, note, at FROM account_entries
+         WHERE patient_id = $1 ORDER BY at, id",
+    )
+    .bind(patient.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter()
+        .map(|(id, kind, claim, amount_cents, note, at)| {
+            Ok(AccountEntry {
+                id,
+                kind: EntryKind::parse(&kind).ok_or(StoreError::Corrupt("account_entries.kind"))?,
+                claim_id: claim.map(ClaimId::from_trusted),
+                amount_cents,
+                note,
+                at: Timestamp(at),
+            })
+        })
+        .collect()
+}
+
+/// Records an imported remittance; a repeated trace number is a duplicate.
+pub async fn insert_remittance(
+    tx: &mut Tx,
+    id: &str,
+    trace_number: &str,
+    total_cents: i64,
+    imported_by: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO remittances (id, trace_number, total_cents, imported_by, imported_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(trace_number)
+    .bind(total_cents)
+    .bind(imported_by)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::on_unique(e, "remittance trace number"))?;
+    Ok(())
+}
+
+/// Queues a claim's webhook delivery, due at once.
+pub async fn insert_webhook_delivery(
+    tx: &mut Tx,
+    claim: &ClaimId,
+    payload: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO billing_webhook_deliveries (id, claim_id, payload, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (claim_id) DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(claim.as_str())
+    .bind(payload)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A delivery taken for one attempt.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub id: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// Takes the oldest due delivery and leases it until `lease_until`, so a
+/// worker that dies mid-attempt leaves it to be retried after the lease.
+pub async fn lease_due_delivery(
+    tx: &mut Tx,
+    backend: Backend,
+    now: i64,
+    lease_until: i64,
+) -> Result<Option<DueDelivery>, StoreError> {
+    let sql = format!(
+        "SELECT id, payload, attempts FROM billing_webhook_deliveries
+         WHERE delivered_at IS NULL AND next_attempt_at <= $1
+         ORDER BY next_attempt_at, id LIMIT 1{}",
+        skip_locked(backend)
+    );
+    let row: Option<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some((id, payload, attempts)) = row else {
+        return Ok(None);
+    };
+    sqlx::query("UPDATE billing_webhook_deliveries SET next_attempt_at = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(lease_until)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(DueDelivery {
+        id,
+        payload,
+        attempts,
+    }))
+}
+
+/// Records one attempt: delivered, or due again at `next_attempt_at`.
+pub async fn record_delivery_attempt(
+    tx: &mut Tx,
+    id: &str,
+    status: Option<i64>,
+    delivered_at: Option<i64>,
+    next_attempt_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE billing_webhook_deliveries SET attempts = attempts + 1, last_status = $2, delivered_at = $3,
+            next_attempt_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(delivered_at)
+    .bind(next_attempt_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes a claim's payer (a released claim may take the patient's new insurance).
+pub async fn set_claim_payer(tx: &mut Tx, claim: &Claim) -> Result<(), StoreError> {
+    let payer = claim.payer.as_ref();
+    sqlx::query(
+        "UPDATE claims SET payer_id = $2, payer_name = $3, member_id = $4, group_number = $5 WHERE id = $1",
+    )
+    .bind(claim.id.as_str())
+    .bind(payer.map(|p| p.payer_id.as_str()))
+    .bind(payer.map(|p| p.payer_name.as_str()))
+    .bind(payer.map(|p| p.member_id.as_str()))
+    .bind(payer.and_then(|p| p.group_number.as_deref()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
