@@ -1,17 +1,12 @@
 //! Media for a visit's call: how its participants' browsers reach each
 //! other. Today that is peer-to-peer WebRTC with the configured STUN
-//! servers, plus short-lived TURN credentials when a relay is configured
-//! ([`turn`]), or a LiveKit room when LiveKit is configured ([`livekit`]).
-
-pub mod livekit;
-pub mod turn;
+//! servers; TURN credentials and LiveKit rooms plug in here later.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::{Principal, Role};
 use crate::config::Config;
-use self::livekit::{CallParticipant, LiveKit, LiveKitError};
 use crate::ids::VisitId;
 use crate::store::{self, Store, StoreError};
 use crate::visits::{self, VisitStatus};
@@ -22,8 +17,6 @@ use crate::visits::{self, VisitStatus};
 pub enum MediaMode {
     /// Browser to browser, signalled over `/ws`.
     P2p,
-    /// Through the visit's LiveKit room.
-    Livekit,
 }
 
 /// One entry of the browser's `RTCConfiguration.iceServers`.
@@ -41,25 +34,6 @@ pub struct IceServer {
 pub struct MediaPlan {
     pub mode: MediaMode,
     pub ice_servers: Vec<IceServer>,
-    /// Present in `livekit` mode.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub livekit: Option<LiveKitJoin>,
-}
-
-/// Where and with what a browser joins the visit's LiveKit room.
-#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct LiveKitJoin {
-    pub url: String,
-    /// A join token for this participant and this visit's room only.
-    pub token: String,
-}
-
-impl std::fmt::Debug for LiveKitJoin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveKitJoin")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,17 +44,13 @@ pub enum MediaError {
     Forbidden,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    LiveKit(#[from] LiveKitError),
 }
 
 /// The plan for one visit, for one of its participants: its patient, the
-/// clinician it is assigned to or admitted by, or an admin. With LiveKit,
-/// the visit's room is created (or found) and a join token minted.
+/// clinician it is assigned to or admitted by, or an admin.
 pub async fn plan_for(
     store: &Store,
     config: &Config,
-    livekit: Option<&LiveKit>,
     caller: &Principal,
     id: &VisitId,
 ) -> Result<MediaPlan, MediaError> {
@@ -106,22 +76,7 @@ pub async fn plan_for(
         // An ended visit has no call to set up.
         return Err(MediaError::Forbidden);
     }
-    let participant = CallParticipant::for_caller(caller, &visit.id);
-    let mut plan = p2p_plan(config);
-    if let Some(relay) = &config.turn {
-        let now = chrono::Utc::now().timestamp();
-        plan.ice_servers
-            .push(turn::ice_server(relay, &participant.identity, now));
-    }
-    if let Some(livekit) = livekit {
-        livekit.open_room(&visit.id).await?;
-        plan.mode = MediaMode::Livekit;
-        plan.livekit = Some(LiveKitJoin {
-            url: livekit.client_url().to_owned(),
-            token: livekit.join_token(&visit.id, &participant)?,
-        });
-    }
-    Ok(plan)
+    Ok(p2p_plan(config))
 }
 
 /// Peer-to-peer with the configured STUN servers (none is a valid answer:
@@ -139,7 +94,6 @@ pub fn p2p_plan(config: &Config) -> MediaPlan {
     MediaPlan {
         mode: MediaMode::P2p,
         ice_servers,
-        livekit: None,
     }
 }
 
