@@ -70,13 +70,14 @@ impl Api {
             .with_context(|| format!("POST {path} answered with bad JSON"))
     }
 
-    /// Creates a queue and returns its id.
-    pub async fn create_queue(&self, n: usize) -> anyhow::Result<String> {
+    /// Creates queue `n` of run `run` and returns its id; queue names are
+    /// unique, so each run names its own.
+    pub async fn create_queue(&self, run: u64, n: usize) -> anyhow::Result<String> {
         let queue = self
             .post(
                 "/queues",
                 &self.scheduler,
-                &json!({"name": format!("Load test {n}")}),
+                &json!({"name": format!("Load test {run}-{n}")}),
             )
             .await?;
         string(&queue, "id")

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use crate::args::{Frame, Plan};
 use crate::clinic::{Api, Booked};
 use crate::server;
-use crate::sockets::{self, Joined, Stats};
+use crate::sockets::{self, Stats};
 
 /// How long relayed frames still in flight may take to arrive after the schedule ends.
 const DRAIN: Duration = Duration::from_secs(3);
@@ -41,7 +41,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + DRAIN;
     let mut poll = tokio::time::interval(Duration::from_millis(10));
     while tokio::time::Instant::now() < deadline
-        && stats.received.load(Ordering::Relaxed) < stats.sent.load(Ordering::Relaxed)
+        && stats.received.load(Ordering::Relaxed) + stats.unaddressed.load(Ordering::Relaxed)
+            < scheduled
     {
         poll.tick().await;
     }
@@ -90,8 +91,11 @@ async fn set_up(plan: &Plan) -> anyhow::Result<(Links, Measured)> {
 
     let started = Instant::now();
     let queues = plan.pairs.div_ceil(plan.visits_per_queue);
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs());
     let queue_ids: Vec<String> = stream::iter(0..queues)
-        .map(|n| api.create_queue(n))
+        .map(|n| api.create_queue(run, n))
         .buffered(plan.concurrency)
         .try_collect()
         .await?;
@@ -114,65 +118,35 @@ async fn set_up(plan: &Plan) -> anyhow::Result<(Links, Measured)> {
 
     let rss_before = pid.and_then(server::rss_kib);
     let started = Instant::now();
+    let stats = Arc::new(Stats::new()?);
+    let (stop, stop_rx) = watch::channel(false);
+    // Every staff socket hears every presence change, patients' included:
+    // patients join first, while no staff socket is open to hear them.
+    let patients = open_all(plan, &booked, Side::Patient, &stats, &stop_rx).await;
     let clinician_token = api.clinician_token().to_owned();
-    let pairs: Vec<anyhow::Result<(Joined, Joined)>> = stream::iter(booked.iter().enumerate())
-        .map(|(n, visit)| {
-            let clinician_token = &clinician_token;
-            // Each pair's two sockets come from consecutive source addresses.
-            let patient_from = plan.sources[(2 * n) % plan.sources.len()];
-            let clinician_from = plan.sources[(2 * n + 1) % plan.sources.len()];
-            async move {
-                let patient = sockets::open(
-                    plan.server,
-                    patient_from,
-                    &visit.patient_token,
-                    &visit.visit_id,
-                )
-                .await?;
-                let clinician = sockets::open(
-                    plan.server,
-                    clinician_from,
-                    clinician_token,
-                    &visit.visit_id,
-                )
-                .await?;
-                Ok((patient, clinician))
-            }
-        })
-        .buffer_unordered(plan.concurrency)
-        .collect()
-        .await;
+    let clinicians = open_all(
+        plan,
+        &booked,
+        Side::Clinician(&clinician_token),
+        &stats,
+        &stop_rx,
+    )
+    .await;
     let connected_in = started.elapsed();
     let rss_after = pid.and_then(server::rss_kib);
 
-    let stats = Arc::new(Stats::new()?);
-    let (stop, stop_rx) = watch::channel(false);
-    let mut senders = Vec::with_capacity(2 * pairs.len());
+    let mut senders = Vec::with_capacity(2 * plan.pairs);
     let mut failed_sockets = 0;
     let mut first_failure = None;
-    for pair in pairs {
-        match pair {
-            Ok((patient, clinician)) => {
-                let to_clinician = clinician.participant_id.clone();
-                let to_patient = patient.participant_id.clone();
-                senders.push(sockets::spawn(
-                    patient,
-                    to_clinician,
-                    plan.frame,
-                    Arc::clone(&stats),
-                    stop_rx.clone(),
-                ));
-                senders.push(sockets::spawn(
-                    clinician,
-                    to_patient,
-                    plan.frame,
-                    Arc::clone(&stats),
-                    stop_rx.clone(),
-                ));
-            }
-            Err(error) => {
-                failed_sockets += 2;
-                first_failure.get_or_insert_with(|| format!("{error:#}"));
+    // Interleaved, so the schedule alternates the two directions of a pair.
+    for (patient, clinician) in patients.into_iter().zip(clinicians) {
+        for socket in [patient, clinician] {
+            match socket {
+                Ok(sender) => senders.push(sender),
+                Err(error) => {
+                    failed_sockets += 1;
+                    first_failure.get_or_insert_with(|| format!("{error:#}"));
+                }
             }
         }
     }
@@ -198,6 +172,45 @@ async fn set_up(plan: &Plan) -> anyhow::Result<(Links, Measured)> {
         },
         measured,
     ))
+}
+
+/// Which socket of each pair [`open_all`] opens.
+#[derive(Debug, Clone, Copy)]
+enum Side<'a> {
+    Patient,
+    /// The clinician's token, the same for every clinician socket.
+    Clinician(&'a str),
+}
+
+/// Opens, joins and starts one socket per booked visit, in booking order.
+async fn open_all(
+    plan: &Plan,
+    booked: &[Booked],
+    side: Side<'_>,
+    stats: &Arc<Stats>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<anyhow::Result<mpsc::Sender<()>>> {
+    stream::iter(booked.iter().enumerate())
+        .map(|(n, visit)| {
+            // The two sockets of a pair come from neighbouring source addresses.
+            let (token, slot) = match side {
+                Side::Patient => (visit.patient_token.as_str(), 2 * n),
+                Side::Clinician(token) => (token, 2 * n + 1),
+            };
+            let source = plan.sources[slot % plan.sources.len()];
+            async move {
+                let joined = sockets::open(plan.server, source, token, &visit.visit_id).await?;
+                Ok(sockets::spawn(
+                    joined,
+                    plan.frame,
+                    Arc::clone(stats),
+                    stop.clone(),
+                ))
+            }
+        })
+        .buffered(plan.concurrency)
+        .collect()
+        .await
 }
 
 /// Hands out `rate × seconds` frames evenly in time, round-robin over the
@@ -292,11 +305,12 @@ impl Report<'_> {
         writeln!(
             out,
             "  relay ({frame}, 1:1 within each pair): target {} msg/s for {} s; scheduled {}, sent {sent}, \
-             received {received}, lost {}, error frames {} (rate_limited {})",
+             received {received}, lost {}, unaddressed {}, error frames {} (rate_limited {})",
             plan.rate,
             plan.relay_for.as_secs(),
             self.scheduled,
             sent.saturating_sub(received),
+            stats.unaddressed.load(Ordering::Relaxed),
             stats.error_frames.load(Ordering::Relaxed),
             stats.rate_limited.load(Ordering::Relaxed),
         )?;

@@ -36,7 +36,8 @@ pub type Ws = WebSocketStream<TcpStream>;
 #[derive(Debug)]
 pub struct Joined {
     pub ws: Ws,
-    pub participant_id: String,
+    /// The other participant already in the room, if any.
+    pub peer: Option<String>,
 }
 
 /// Connects from `source`, says `hello` with `token` and joins `visit_id`.
@@ -90,14 +91,13 @@ async fn handshake(
     .await
     .context("The WebSocket upgrade failed")?;
     send(&mut ws, &json!({"type": "hello", "token": token})).await?;
-    let welcome = expect(&mut ws, "welcome").await?;
-    let participant_id = welcome["participant_id"]
-        .as_str()
-        .context("welcome without participant_id")?
-        .to_owned();
+    expect(&mut ws, "welcome").await?;
     send(&mut ws, &json!({"type": "join", "visit_id": visit_id})).await?;
-    expect(&mut ws, "joined").await?;
-    Ok(Joined { ws, participant_id })
+    let joined = expect(&mut ws, "joined").await?;
+    let peer = joined["participants"][0]["participant_id"]
+        .as_str()
+        .map(str::to_owned);
+    Ok(Joined { ws, peer })
 }
 
 async fn send(ws: &mut Ws, frame: &Value) -> anyhow::Result<()> {
@@ -132,6 +132,8 @@ pub struct Stats {
     pub error_frames: AtomicU64,
     pub rate_limited: AtomicU64,
     pub dropped: AtomicU64,
+    /// Frames not sent because the socket had not met its peer yet.
+    pub unaddressed: AtomicU64,
     last_received_ns: AtomicU64,
     /// Relay latency in microseconds.
     latency: Mutex<Histogram<u64>>,
@@ -147,6 +149,7 @@ impl Stats {
             error_frames: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            unaddressed: AtomicU64::new(0),
             last_received_ns: AtomicU64::new(0),
             latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
         })
@@ -169,11 +172,13 @@ impl Stats {
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 
-    fn on_frame(&self, text: &str) {
+    /// Times a relayed frame; returns the participant a `peer_joined` names.
+    fn on_frame(&self, text: &str) -> Option<String> {
         let Ok(frame) = serde_json::from_str::<Relayed>(text) else {
-            return;
+            return None;
         };
         let sent_ns = match frame.kind.as_str() {
+            "peer_joined" => return frame.participant_id,
             "candidate" => frame.candidate.and_then(|c| c.loadgen_ns),
             "chat" => frame
                 .text
@@ -189,9 +194,7 @@ impl Stats {
             }
             _ => None,
         };
-        let Some(sent_ns) = sent_ns else {
-            return;
-        };
+        let sent_ns = sent_ns?;
         let now = self.now_ns();
         let micros = now.saturating_sub(sent_ns) / 1_000;
         self.received.fetch_add(1, Ordering::Relaxed);
@@ -199,6 +202,7 @@ impl Stats {
         if let Ok(mut histogram) = self.latency.lock() {
             histogram.saturating_record(micros.max(1));
         }
+        None
     }
 }
 
@@ -210,6 +214,7 @@ struct Relayed {
     candidate: Option<Probe>,
     text: Option<String>,
     code: Option<String>,
+    participant_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -218,16 +223,16 @@ struct Probe {
 }
 
 /// Runs a joined socket until `stop`; returns where the schedule sends it
-/// work (each item is one frame to the peer).
+/// work (each item is one frame to the peer). A socket alone in its room
+/// learns its peer from `peer_joined`.
 pub fn spawn(
     joined: Joined,
-    peer: String,
     frame: Frame,
     stats: std::sync::Arc<Stats>,
     mut stop: watch::Receiver<bool>,
 ) -> mpsc::Sender<()> {
     let (tx, mut rx) = mpsc::channel::<()>(QUEUE);
-    let Joined { mut ws, .. } = joined;
+    let Joined { mut ws, mut peer } = joined;
     stats.open.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         let start = tokio::time::Instant::now() + PING_EVERY;
@@ -241,7 +246,11 @@ pub fn spawn(
                     if work.is_none() {
                         break;
                     }
-                    let text = probe(frame, &peer, stats.now_ns());
+                    let Some(to) = peer.as_deref() else {
+                        stats.unaddressed.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let text = probe(frame, to, stats.now_ns());
                     if ws.send(Message::Text(text.into())).await.is_err() {
                         dropped = true;
                         break;
@@ -249,7 +258,11 @@ pub fn spawn(
                     stats.sent.fetch_add(1, Ordering::Relaxed);
                 }
                 message = ws.next() => match message {
-                    Some(Ok(Message::Text(text))) => stats.on_frame(&text),
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(joined) = stats.on_frame(&text) {
+                            peer = Some(joined);
+                        }
+                    }
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
                         dropped = true;
                         break;
