@@ -1,12 +1,14 @@
 //! The FHIR R4 facade (CONTRACT.md "FHIR R4"): the health record read as
 //! FHIR resources — Patient, Practitioner, Encounter, Observation,
-//! Condition, AllergyIntolerance — one at a time or by search into a
-//! searchset Bundle. Staff read everything; a patient's token reads its
-//! own patient's record only (another patient's resource is forbidden, a
-//! search is narrowed to its own record). Every read and search leaves
+//! Condition, AllergyIntolerance, and billing's Claim — one at a time or
+//! by search into a searchset Bundle. Staff read everything (claims only
+//! billing and admins); a patient's token reads its own patient's record
+//! only (another patient's resource is forbidden, a search is narrowed to
+//! its own record). Every read and search leaves
 //! audit events in the transaction that read.
 
 mod bundle;
+mod claim;
 mod resources;
 mod search;
 
@@ -17,6 +19,7 @@ use serde_json::Value;
 
 use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::auth::{Principal, Role};
+use crate::billing::ClaimId;
 use crate::ehr::Condition;
 use crate::ids::{EncounterId, PatientId, UserId};
 use crate::store::{self, Store, StoreError, Tx};
@@ -72,16 +75,18 @@ pub enum ResourceType {
     Observation,
     Condition,
     AllergyIntolerance,
+    Claim,
 }
 
 impl ResourceType {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Patient,
         Self::Practitioner,
         Self::Encounter,
         Self::Observation,
         Self::Condition,
         Self::AllergyIntolerance,
+        Self::Claim,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +97,7 @@ impl ResourceType {
             Self::Observation => "Observation",
             Self::Condition => "Condition",
             Self::AllergyIntolerance => "AllergyIntolerance",
+            Self::Claim => "Claim",
         }
     }
 
@@ -116,6 +122,11 @@ impl ResourceType {
             ],
             Self::Condition => &[("patient", "reference"), ("encounter", "reference")],
             Self::AllergyIntolerance => &[("patient", "reference")],
+            Self::Claim => &[
+                ("patient", "reference"),
+                ("encounter", "reference"),
+                ("status", "token"),
+            ],
         }
     }
 }
@@ -209,6 +220,20 @@ async fn load(
             resource: resources::allergy(&a),
             patient: Some(a.patient_id),
         }),
+        ResourceType::Claim => match ClaimId::parse(id) {
+            Some(id) => match store::get_claim(tx, &id).await? {
+                Some(c) => {
+                    let encounter = store::get_encounter(tx, &c.encounter_id).await?;
+                    let provider = encounter.and_then(|e| e.practitioner_id);
+                    Some(Found {
+                        resource: claim::claim(&c, provider.as_ref().map(UserId::as_str)),
+                        patient: Some(c.patient_id),
+                    })
+                }
+                None => None,
+            },
+            None => None,
+        },
     };
     Ok(found)
 }
@@ -221,6 +246,10 @@ pub async fn read(
     kind: ResourceType,
     id: &str,
 ) -> Result<Value, FhirError> {
+    // Claims are billing's: not every staff role reads them.
+    if kind == ResourceType::Claim && !claim::may_read(who.principal) {
+        return Err(FhirError::Forbidden);
+    }
     let mut tx = store.begin().await?;
     let found = if valid_id(id) {
         load(&mut tx, kind, id, who.base).await?
@@ -265,6 +294,9 @@ pub async fn search(
     pairs: &[(String, String)],
     self_url: &str,
 ) -> Result<Value, FhirError> {
+    if kind == ResourceType::Claim && !claim::may_read(who.principal) {
+        return Err(FhirError::Forbidden);
+    }
     let mut criteria = Criteria::parse(kind, pairs)?;
     // A patient's token searches its own record: another patient's is simply not there.
     if let Some(own) = who.own_patient() {
@@ -364,6 +396,27 @@ async fn find(
         ResourceType::AllergyIntolerance => {
             store::fhir_allergy_ids(tx, c.patient.as_ref(), limit).await?
         }
+        ResourceType::Claim => {
+            let claims = store::find_claims(
+                tx,
+                c.encounter.as_ref().map(EncounterId::as_str),
+                c.patient.as_ref().map(PatientId::as_str),
+                None,
+                10_000,
+            )
+            .await?;
+            claims
+                .into_iter()
+                .filter(|found| {
+                    let status = claim::fhir_status(found.status);
+                    c.statuses
+                        .as_ref()
+                        .is_none_or(|wanted| wanted.iter().any(|s| s == status))
+                })
+                .take(limit as usize)
+                .map(|found| found.id.to_string())
+                .collect()
+        }
     };
     let mut found = Vec::with_capacity(ids.len());
     for id in ids {
@@ -384,7 +437,7 @@ mod tests {
         for kind in ResourceType::ALL {
             assert_eq!(ResourceType::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(ResourceType::parse("Claim"), None);
+        assert_eq!(ResourceType::parse("Coverage"), None);
         assert_eq!(ResourceType::parse("patient"), None);
     }
 

@@ -315,6 +315,10 @@ impl Criteria {
                 return Err(bad_value(name, "may appear only once"));
             }
             seen.push(name);
+            if kind == ResourceType::Claim && name == "status" {
+                criteria.statuses = Some(super::claim::statuses(value)?);
+                continue;
+            }
             criteria.add(name, value)?;
         }
         Ok(criteria)

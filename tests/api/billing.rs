@@ -1089,3 +1089,154 @@ async fn each_new_claim_reaches_the_webhook_signed_retried_and_across_a_restart(
     assert_eq!(seen[2].2["claim"]["id"], claim["id"]);
     assert_eq!(seen[2].2["claim"]["total_cents"], claim["total_cents"]);
 }
+
+/// Validates a FHIR R4 resource with `tests/fhir_validate.py`; fails, never
+/// skips, when the validator is missing.
+fn assert_valid_fhir(resource: &Value) {
+    use std::io::Write;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fhir_validate.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(&script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (pip install -r tests/requirements.txt)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(resource.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(
+        output.status.code(),
+        Some(2),
+        "fhir.resources is required: {stderr}"
+    );
+    assert!(
+        output.status.success(),
+        "not valid FHIR R4: {stderr}\n{resource:#}"
+    );
+}
+
+async fn fhir(b: &Billing, path: &str, token: &str) -> Value {
+    let response = b.app.get(path, Some(token)).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn claims_read_and_search_as_valid_fhir_r4() {
+    let b = Billing::start().await;
+    let patient = b.patient(demo_insurance()).await;
+    let patient_id = patient["id"].as_str().unwrap().to_owned();
+    let ready = b
+        .consult(&patient, &closing(25, json!({"audio_only": true})))
+        .await;
+    let review = b.consult(&patient, &closing(3, json!({}))).await;
+    b.drain().await;
+    let ready_claim = b.claim_of(&ready).await;
+    let review_claim = b.claim_of(&review).await;
+
+    let claim = fhir(
+        &b,
+        &format!("/fhir/Claim/{}", ready_claim["id"].as_str().unwrap()),
+        &b.biller,
+    )
+    .await;
+    assert_valid_fhir(&claim);
+    assert_eq!(claim["resourceType"], "Claim");
+    assert_eq!(claim["status"], "active");
+    assert_eq!(
+        claim["patient"]["reference"],
+        format!("Patient/{patient_id}")
+    );
+    assert!(
+        claim["provider"]["reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("Practitioner/")
+    );
+    assert_eq!(
+        claim["item"][0]["productOrService"]["coding"][0]["code"],
+        ready_claim["lines"][0]["cpt"]
+    );
+    assert_eq!(claim["item"][0]["modifier"][0]["coding"][0]["code"], "93");
+    assert_eq!(
+        claim["item"][0]["locationCodeableConcept"]["coding"][0]["code"],
+        "10"
+    );
+    assert_eq!(claim["item"][0]["diagnosisSequence"], json!([1, 2]));
+    assert_eq!(
+        claim["diagnosis"][1]["diagnosisCodeableConcept"]["coding"][0]["code"],
+        "R50.9"
+    );
+    let total = ready_claim["total_cents"].as_f64().unwrap() / 100.0;
+    assert_eq!(claim["total"]["value"].as_f64(), Some(total));
+
+    let draft = fhir(
+        &b,
+        &format!("/fhir/Claim/{}", review_claim["id"].as_str().unwrap()),
+        &b.clinic.admin,
+    )
+    .await;
+    assert_valid_fhir(&draft);
+    assert_eq!(draft["status"], "draft");
+    assert!(draft.get("item").is_none());
+
+    let by_patient = fhir(
+        &b,
+        &format!("/fhir/Claim?patient=Patient/{patient_id}"),
+        &b.biller,
+    )
+    .await;
+    assert_valid_fhir(&by_patient);
+    assert_eq!(by_patient["total"], 2);
+    let by_encounter = fhir(
+        &b,
+        &format!(
+            "/fhir/Claim?encounter={}",
+            ready["encounter_id"].as_str().unwrap()
+        ),
+        &b.biller,
+    )
+    .await;
+    assert_eq!(by_encounter["total"], 1);
+    assert_eq!(
+        by_encounter["entry"][0]["resource"]["id"],
+        ready_claim["id"]
+    );
+    let drafts = fhir(
+        &b,
+        &format!("/fhir/Claim?patient={patient_id}&status=draft"),
+        &b.biller,
+    )
+    .await;
+    assert_valid_fhir(&drafts);
+    assert_eq!(drafts["total"], 1);
+    assert_eq!(drafts["entry"][0]["resource"]["id"], review_claim["id"]);
+    let bad = b.app.get("/fhir/Claim?status=paid", Some(&b.biller)).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    // Claims are billing's: a clinician's token is refused with an OperationOutcome.
+    let refused = b
+        .app
+        .get(
+            &format!("/fhir/Claim/{}", ready_claim["id"].as_str().unwrap()),
+            Some(&b.clinic.clinician),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let outcome: Value = refused.json().await.unwrap();
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    let metadata = fhir(&b, "/fhir/metadata", &b.biller).await;
+    let kinds: Vec<&str> = metadata["rest"][0]["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["type"].as_str())
+        .collect();
+    assert!(kinds.contains(&"Claim"), "{kinds:?}");
+}

@@ -548,7 +548,7 @@ async fn errors_answer_operation_outcomes() {
         .await;
     }
     outcome(
-        app.get("/fhir/Claim/1", Some(&token)).await,
+        app.get("/fhir/Coverage/1", Some(&token)).await,
         StatusCode::NOT_FOUND,
         "not-supported",
     )
