@@ -1,16 +1,17 @@
-//! The demo clinic of `serve --demo`: staff of every role and a few
-//! patients, seeded once into an empty store. Demo passwords are fixed and
+//! The demo clinic of `serve --demo`: staff of every role, a queue, a few
+//! patients and their booked visits, seeded once into an empty store. Demo passwords are fixed and
 //! printed so the first run can sign in at once; never use them for care.
 
 use chrono::NaiveDate;
 use secrecy::SecretString;
 
 use crate::audit::Actor;
-use crate::auth::{self, Role};
+use crate::auth::{self, Role, TokenKeys};
 use crate::codes::PostalCode;
 use crate::ehr::{self, Address, Insurance, NewPatient, Sex};
 use crate::store::{self, Store};
 use crate::validation::Text;
+use crate::visits::{self, NewVisit, VisitStatus};
 
 /// The one password of every demo account.
 pub const DEMO_PASSWORD: &str = "bedside-demo";
@@ -39,11 +40,16 @@ pub const DEMO_STAFF: &[(&str, Role, &str, Option<&str>)] = &[
 pub struct DemoClinic {
     pub seeded_now: bool,
     pub staff: Vec<(String, Role)>,
+    /// A fresh join link for a booked demo visit, while one is left.
+    pub join_url: Option<String>,
 }
+
+/// The demo queue's name.
+pub const DEMO_QUEUE: &str = "General telehealth";
 
 /// Seeds the demo clinic if the store holds no patients and no staff but
 /// (perhaps) the first admin.
-pub async fn seed(store: &Store) -> anyhow::Result<DemoClinic> {
+pub async fn seed(store: &Store, keys: &TokenKeys, public_url: &str) -> anyhow::Result<DemoClinic> {
     let staff = DEMO_STAFF
         .iter()
         .map(|(u, r, _, _)| ((*u).to_owned(), *r))
@@ -53,9 +59,11 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoClinic> {
     let patients = store::search_patients(&mut tx, None, 1).await?;
     store::commit(tx).await?;
     if users > 1 || !patients.is_empty() {
+        let join_url = join_link(store, keys, public_url).await?;
         return Ok(DemoClinic {
             seeded_now: false,
             staff,
+            join_url,
         });
     }
     for (username, role, display_name, npi) in DEMO_STAFF {
@@ -74,13 +82,65 @@ pub async fn seed(store: &Store) -> anyhow::Result<DemoClinic> {
         }
     }
     let actor = Actor::system();
-    for new in demo_patients() {
-        ehr::create_patient(store, &actor, &new).await?;
+    let queue =
+        visits::create_queue(store, &Text::parse(DEMO_QUEUE).expect("demo text is valid")).await?;
+    let reasons = [
+        "Sore throat and fever",
+        "Follow-up: blood pressure",
+        "Rash on forearm",
+    ];
+    for (new, reason) in demo_patients().iter().zip(reasons) {
+        let patient = ehr::create_patient(store, &actor, new).await?;
+        let visit = NewVisit {
+            patient_id: patient.id,
+            queue_id: queue.id.clone(),
+            clinician_id: None,
+            scheduled_start: None,
+            reason: Text::parse(reason).expect("demo text is valid"),
+            priority: None,
+        };
+        visits::create_visit(store, &actor, &visit, keys, public_url).await?;
     }
+    let join_url = join_link(store, keys, public_url).await?;
     Ok(DemoClinic {
         seeded_now: true,
         staff,
+        join_url,
     })
+}
+
+/// A new join link for the first demo visit still booked: patient tokens
+/// are not stored, so each start mints one.
+async fn join_link(
+    store: &Store,
+    keys: &TokenKeys,
+    public_url: &str,
+) -> anyhow::Result<Option<String>> {
+    let queues = visits::list_queues(store).await?;
+    let Some(queue) = queues.iter().find(|q| q.name == DEMO_QUEUE) else {
+        return Ok(None);
+    };
+    let view = visits::queue_view(store, &queue.id, 1).await?;
+    let Some(entry) = view
+        .entries
+        .iter()
+        .find(|e| e.status == VisitStatus::Scheduled)
+    else {
+        return Ok(None);
+    };
+    let mut tx = store.begin_read().await?;
+    let visit = store::get_visit(&mut tx, &entry.visit_id).await?;
+    store::commit(tx).await?;
+    Ok(visit.map(|visit| {
+        let now = chrono::Utc::now().timestamp();
+        let token = keys.issue_patient(
+            &visit.id,
+            &visit.patient_id,
+            now,
+            visits::PATIENT_TOKEN_TTL_SECONDS,
+        );
+        format!("{public_url}/join/{}?t={}", visit.id, token.expose())
+    }))
 }
 
 fn demo_patients() -> Vec<NewPatient> {

@@ -131,32 +131,37 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("Failed to listen on {addr}"))?;
     let state = bedside::build_state(config).await?;
     if demo {
-        let clinic = bedside::demo::seed(&state.store).await?;
+        let clinic =
+            bedside::demo::seed(&state.store, &state.tokens, &state.config.public_url).await?;
         print_demo(&clinic, &state.config.public_url);
     }
     tracing::info!(%addr, store = %state.config.database_url.redacted(), "Bedside is listening");
     bedside::serve(state, listener, bedside::shutdown_signal()).await
 }
 
-#[allow(clippy::print_stdout)]
+/// Prints how to sign in; a closed stdout (piped to `head`) must not stop the server.
 fn print_demo(clinic: &bedside::demo::DemoClinic, public_url: &str) {
-    println!();
-    println!(
-        "Bedside demo clinic {}",
-        if clinic.seeded_now {
-            "created"
-        } else {
-            "(already seeded)"
-        }
-    );
-    println!("  Open {public_url}/ and sign in as one of:");
+    use std::io::Write;
+    let state = if clinic.seeded_now {
+        "created"
+    } else {
+        "(already seeded)"
+    };
+    let mut text =
+        format!("\nBedside demo clinic {state}\n  Open {public_url}/ and sign in as one of:\n");
     for (username, role) in &clinic.staff {
-        println!(
-            "    {username:<10} {role:<10} password: {}",
+        text += &format!(
+            "    {username:<10} {role:<10} password: {}\n",
             bedside::demo::DEMO_PASSWORD
         );
     }
-    println!();
+    match &clinic.join_url {
+        Some(url) => text += &format!("  A patient joins a booked visit at:\n    {url}\n"),
+        None => text += "  Every demo visit has been seen; book one from the scheduler board.\n",
+    }
+    text += "\n";
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 async fn add_user(

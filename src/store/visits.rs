@@ -142,7 +142,7 @@ pub struct NewVisitRow<'a> {
     pub priority: Priority,
     pub reason: &'a str,
     pub scheduled_start: Option<i64>,
-    pub created_by: &'a str,
+    pub created_by: Option<&'a str>,
     pub now: i64,
 }
 

@@ -142,7 +142,7 @@ pub async fn create_visit(
             priority: new.priority.unwrap_or(Priority::Routine),
             reason: new.reason.as_str(),
             scheduled_start: new.scheduled_start.map(|t| t.millis()),
-            created_by: actor.id.as_deref().unwrap_or_default(),
+            created_by: actor.id.as_deref(),
             now,
         },
     )

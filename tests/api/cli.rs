@@ -135,15 +135,21 @@ async fn serve_demo_prints_credentials_that_sign_in_and_sigterm_stops_it_cleanly
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut credentials = Vec::new();
+    let mut join_url = None;
     for line in stdout.lines() {
         let line = line.unwrap();
         if let Some((left, password)) = line.split_once("password: ") {
             let username = left.split_whitespace().next().unwrap().to_owned();
             credentials.push((username, password.trim().to_owned()));
-        } else if !credentials.is_empty() {
+        } else if line.trim().starts_with("http") && line.contains("/join/") {
+            join_url = Some(line.trim().to_owned());
+        } else if line.is_empty() && join_url.is_some() {
+            // The block ends with a blank line; stop reading only then, so
+            // the server never writes into a closed pipe.
             break;
         }
     }
+    let join_url = join_url.expect("the demo prints a patient join link");
     let roles: Vec<&str> = credentials.iter().map(|(u, _)| u.as_str()).collect();
     assert!(
         roles.contains(&"scheduler") && roles.contains(&"dr.grey") && roles.contains(&"billing"),
@@ -199,6 +205,22 @@ async fn serve_demo_prints_credentials_that_sign_in_and_sigterm_stops_it_cleanly
         .await
         .unwrap();
     assert!(patients.len() >= 3, "the demo clinic has patients");
+
+    // The join link's token lets the patient read its visit.
+    let (path, token) = join_url.split_once("?t=").unwrap();
+    let visit_id = path.rsplit('/').next().unwrap();
+    let visit: serde_json::Value = client
+        .get(format!("{base}/api/v1/visits/{visit_id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(visit["status"], "scheduled");
+    let page = client.get(&join_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -291,6 +291,15 @@ impl Hub {
 
     /// Tells staff sockets everywhere, and the server, of a status change.
     async fn announce_presence(&self, change: PresenceEntry) {
+        // Staff watch each other's presence; a patient's online state is
+        // the server's to read, not a frame for every staff socket.
+        if !change.role.is_staff() {
+            self.emit(HubEvent::PresenceChanged {
+                user_id: change.user_id,
+                status: change.status,
+            });
+            return;
+        }
         let frame = ServerMessage::Presence {
             user_id: change.user_id.clone(),
             status: change.status,
