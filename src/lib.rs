@@ -11,7 +11,7 @@
 //! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
 //! - [`cdss`]: decision support: NEWS2, triage, allergy and interaction checks, CDS Hooks.
 //! - [`fhir`]: the health record as FHIR R4 resources, read and searched under `/fhir`.
-//! - [`media`]: how a visit's browsers connect their call (ICE servers).
+//! - [`media`]: how a visit's browsers connect their call: ICE servers, TURN credentials, LiveKit rooms and webhooks.
 //! - [`billing`]: claims from closed consults, X12 837P/835, accounts; its worker runs from [`serve`].
 //! - [`audit`]: the hash-chained trail of every read and write of health data.
 //! - [`codes`], [`ids`], [`timestamp`], [`validation`]: values that cannot be built invalid.
@@ -84,7 +84,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .context("Failed to read REDIS_URL")?;
     let tokens = TokenKeys::from_secret(secret.as_bytes());
     let hub = start_hub(&store, &tokens, redis.as_ref()).await?;
+    let livekit = config
+        .livekit
+        .as_ref()
+        .map(|lk| Arc::new(media::livekit::LiveKit::new(lk)));
     Ok(AppState {
+        livekit,
         config: Arc::new(config),
         live: live::Live::new(hub, store.clone()),
         knowledge: Arc::new(

@@ -6,6 +6,7 @@ use crate::auth::{LoginThrottle, TokenKeys};
 use crate::cdss::Knowledge;
 use crate::config::Config;
 use crate::live::Live;
+use crate::media::livekit::LiveKit;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -22,4 +23,6 @@ pub struct AppState {
     pub live: Live,
     /// The decision-support knowledge base.
     pub knowledge: Arc<Knowledge>,
+    /// LiveKit's room service and webhook verifier, when `LIVEKIT_*` is set.
+    pub livekit: Option<Arc<LiveKit>>,
 }

@@ -65,6 +65,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/v1", v1)
         .merge(routes::ops::router())
         .merge(routes::cds::hooks_router())
+        .merge(routes::livekit::router())
         .split_for_parts()
 }
 

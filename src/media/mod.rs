@@ -1,10 +1,15 @@
 //! Media for a visit's call: how its participants' browsers reach each
 //! other. Today that is peer-to-peer WebRTC with the configured STUN
-//! servers; TURN credentials and LiveKit rooms plug in here later.
+//! servers, plus short-lived TURN credentials when a relay is configured
+//! ([`turn`]), or a LiveKit room when LiveKit is configured ([`livekit`]).
+
+pub mod livekit;
+pub mod turn;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use self::livekit::{CallParticipant, LiveKit, LiveKitError};
 use crate::auth::{Principal, Role};
 use crate::config::Config;
 use crate::ids::VisitId;
@@ -17,10 +22,12 @@ use crate::visits::{self, VisitStatus};
 pub enum MediaMode {
     /// Browser to browser, signalled over `/ws`.
     P2p,
+    /// Through the visit's LiveKit room.
+    Livekit,
 }
 
 /// One entry of the browser's `RTCConfiguration.iceServers`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -29,11 +36,40 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+/// A TURN credential is a secret while it lasts: never shown in Debug.
+impl std::fmt::Debug for IceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServer")
+            .field("urls", &self.urls)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `GET /visits/{id}/media`: what a participant's browser needs to call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MediaPlan {
     pub mode: MediaMode,
     pub ice_servers: Vec<IceServer>,
+    /// Present in `livekit` mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub livekit: Option<LiveKitJoin>,
+}
+
+/// Where and with what a browser joins the visit's LiveKit room.
+#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LiveKitJoin {
+    pub url: String,
+    /// A join token for this participant and this visit's room only.
+    pub token: String,
+}
+
+impl std::fmt::Debug for LiveKitJoin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKitJoin")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,13 +80,17 @@ pub enum MediaError {
     Forbidden,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    LiveKit(#[from] LiveKitError),
 }
 
 /// The plan for one visit, for one of its participants: its patient, the
-/// clinician it is assigned to or admitted by, or an admin.
+/// clinician it is assigned to or admitted by, or an admin. With LiveKit,
+/// the visit's room is created (or found) and a join token minted.
 pub async fn plan_for(
     store: &Store,
     config: &Config,
+    livekit: Option<&LiveKit>,
     caller: &Principal,
     id: &VisitId,
 ) -> Result<MediaPlan, MediaError> {
@@ -76,7 +116,22 @@ pub async fn plan_for(
         // An ended visit has no call to set up.
         return Err(MediaError::Forbidden);
     }
-    Ok(p2p_plan(config))
+    let participant = CallParticipant::for_caller(caller, &visit.id);
+    let mut plan = p2p_plan(config);
+    if let Some(relay) = &config.turn {
+        let now = chrono::Utc::now().timestamp();
+        plan.ice_servers
+            .push(turn::ice_server(relay, &participant.identity, now));
+    }
+    if let Some(livekit) = livekit {
+        livekit.open_room(&visit.id).await?;
+        plan.mode = MediaMode::Livekit;
+        plan.livekit = Some(LiveKitJoin {
+            url: livekit.client_url().to_owned(),
+            token: livekit.join_token(&visit.id, &participant)?,
+        });
+    }
+    Ok(plan)
 }
 
 /// Peer-to-peer with the configured STUN servers (none is a valid answer:
@@ -94,6 +149,7 @@ pub fn p2p_plan(config: &Config) -> MediaPlan {
     MediaPlan {
         mode: MediaMode::P2p,
         ice_servers,
+        livekit: None,
     }
 }
 

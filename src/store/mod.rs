@@ -9,6 +9,7 @@ mod cds;
 mod clinical;
 mod encounters;
 mod fhir;
+mod livekit;
 mod patients;
 mod sessions;
 mod settings;
@@ -21,6 +22,10 @@ pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encount
 pub use clinical::*;
 pub use encounters::{find_encounters, get_encounter};
 pub use fhir::*;
+pub use livekit::{
+    CallPresence, CallSide, call_presence, end_call_presence, measured_call_seconds,
+    record_call_joined, record_call_left, record_livekit_event,
+};
 pub use patients::{get_patient, insert_patient, search_patients};
 pub use sessions::{SessionRecord, find_session, insert_session, revoke_session};
 pub use settings::token_secret;

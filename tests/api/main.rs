@@ -12,6 +12,7 @@ mod clinic;
 mod fhir;
 mod helpers;
 mod live;
+mod media;
 mod ops;
 mod patients;
 mod peers;

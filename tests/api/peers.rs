@@ -36,6 +36,7 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState, RTCSdpType, RTCSessionDescription, Registry, SettingEngineBuilder,
     register_default_interceptors,
 };
+use webrtc::peer_connection::{RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy};
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::TokioRuntime;
 
@@ -755,4 +756,168 @@ pub async fn receive_rtp(track: Arc<dyn TrackRemote>, wanted: usize) -> Vec<(u8,
         seen
     })
     .await
+}
+
+/// The TURN entries of a Bedside media plan's `ice_servers`, for webrtc-rs
+/// (entries without credentials, such as STUN, are left out).
+pub fn turn_servers(ice_servers: &Value) -> Vec<RTCIceServer> {
+    ice_servers
+        .as_array()
+        .expect("ice_servers is a list")
+        .iter()
+        .filter_map(|server| {
+            Some(RTCIceServer {
+                urls: serde_json::from_value(server["urls"].clone()).ok()?,
+                username: server["username"].as_str()?.to_owned(),
+                credential: server["credential"].as_str()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+impl Peer {
+    /// Like [`Peer::start`], but ICE may use only relay candidates, through
+    /// the TURN servers in `ice_servers` (transport policy `relay`).
+    pub async fn start_relayed(
+        signal: Signal,
+        manner: Manner,
+        media: Media,
+        joined: Option<Value>,
+        ice_servers: Vec<RTCIceServer>,
+    ) -> Self {
+        let (local_tx, local_rx) = mpsc::unbounded_channel();
+        let (state_tx, state_rx) = watch::channel(RTCPeerConnectionState::New);
+        let (channels_tx, channels_rx) = mpsc::unbounded_channel();
+        let (tracks_tx, tracks_rx) = mpsc::unbounded_channel();
+        let handler = Arc::new(Handler {
+            local: local_tx,
+            state: state_tx,
+            channels: channels_tx,
+            tracks: tracks_tx,
+        });
+        let pc = build_relayed_connection(handler, ice_servers).await;
+        let video = if media.video {
+            Some(add_video(&pc).await)
+        } else {
+            None
+        };
+        let local_channel = if media.data_channel {
+            Some(
+                pc.create_data_channel("chat", None)
+                    .await
+                    .expect("a data channel"),
+            )
+        } else {
+            None
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let session = Session {
+            pc: Arc::clone(&pc),
+            signal,
+            manner,
+            remote: None,
+            making_offer: false,
+            remote_set: false,
+            pending: Vec::new(),
+            unsent: Vec::new(),
+        };
+        let task = tokio::spawn(session.run(joined, local_rx, stop_rx));
+        Self {
+            pc,
+            state: state_rx,
+            channels: channels_rx,
+            tracks: tracks_rx,
+            local_channel,
+            video,
+            session: Some(task),
+            stop: Some(stop_tx),
+        }
+    }
+}
+
+/// [`build_connection`]'s peer, restricted to relay candidates through
+/// `ice_servers`.
+async fn build_relayed_connection(
+    handler: Arc<dyn PeerConnectionEventHandler>,
+    ice_servers: Vec<RTCIceServer>,
+) -> Arc<dyn PeerConnection> {
+    let mut media = MediaEngine::default();
+    media.register_default_codecs().expect("default codecs");
+    let registry =
+        register_default_interceptors(Registry::new(), &mut media).expect("default interceptors");
+    let settings = SettingEngineBuilder::new()
+        .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(140))
+        .with_answering_dtls_role(RTCDtlsRole::Server)
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .build();
+    let configuration = RTCConfigurationBuilder::new()
+        .with_ice_servers(ice_servers)
+        .with_ice_transport_policy(RTCIceTransportPolicy::Relay)
+        .build();
+    let pc = Box::pin(
+        PeerConnectionBuilder::new()
+            .with_configuration(configuration)
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .with_runtime(Arc::new(TokioRuntime))
+            .with_handler(handler)
+            .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+            .build(),
+    )
+    .await
+    .expect("the peer connection builds");
+    Arc::new(pc)
+}
+
+/// Reports local candidates and the end of gathering.
+struct Gatherer {
+    candidates: mpsc::UnboundedSender<RTCIceCandidateInit>,
+    complete: watch::Sender<bool>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Gatherer {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let _ = self.candidates.send(init);
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.complete.send(true);
+        }
+    }
+}
+
+/// The candidates a relay-only peer gathers through `ice_servers` for an
+/// offer, once gathering is complete: a relay candidate for each TURN
+/// allocation the server granted, none when it refused them all.
+pub async fn gather_relay_candidates(ice_servers: Vec<RTCIceServer>) -> Vec<RTCIceCandidateInit> {
+    let (candidates_tx, mut candidates) = mpsc::unbounded_channel();
+    let (complete_tx, mut complete) = watch::channel(false);
+    let handler = Arc::new(Gatherer {
+        candidates: candidates_tx,
+        complete: complete_tx,
+    });
+    let pc = build_relayed_connection(handler, ice_servers).await;
+    pc.create_data_channel("probe", None)
+        .await
+        .expect("a data channel");
+    let offer = pc.create_offer(None).await.expect("an offer");
+    pc.set_local_description(offer)
+        .await
+        .expect("the offer is set");
+    within("ICE gathering to complete", complete.wait_for(|done| *done))
+        .await
+        .expect("the handler lives as long as the connection");
+    within("the connection to close", pc.close())
+        .await
+        .expect("the connection closes");
+    let mut gathered = Vec::new();
+    while let Ok(init) = candidates.try_recv() {
+        gathered.push(init);
+    }
+    gathered
 }

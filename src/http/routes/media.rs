@@ -24,12 +24,14 @@ async fn get_media(
     Path(id): Path<String>,
 ) -> Result<Json<MediaPlan>, ApiError> {
     let id = VisitId::parse(&id).ok_or(ApiError::NotFound("visit"))?;
-    media::plan_for(&state.store, &state.config, &caller.principal, &id)
+    let livekit = state.livekit.as_deref();
+    media::plan_for(&state.store, &state.config, livekit, &caller.principal, &id)
         .await
         .map(Json)
         .map_err(|error| match error {
             MediaError::NotFound => ApiError::NotFound("visit"),
             MediaError::Forbidden => ApiError::Forbidden,
             MediaError::Store(e) => e.into(),
+            MediaError::LiveKit(e) => ApiError::internal(e),
         })
 }

@@ -144,12 +144,28 @@ async fn close_visit(
         &body,
     )
     .await?;
+    end_call(&state, &visit.id);
     state
         .live
         .clinician_status(&clinician.user, PresenceStatus::Available)
         .await;
     state.live.visit_changed(&visit).await;
     Ok(Json(visit))
+}
+
+/// After an ended visit is committed: removes everyone from its LiveKit
+/// room (revoking their tokens) and deletes the room, off the request path,
+/// so a LiveKit outage neither delays nor undoes the change.
+fn end_call(state: &AppState, visit: &VisitId) {
+    let Some(livekit) = state.livekit.clone() else {
+        return;
+    };
+    let visit = visit.clone();
+    tokio::spawn(async move {
+        if let Err(error) = livekit.close_room(&visit).await {
+            tracing::warn!(%error, "could not close the visit's LiveKit room");
+        }
+    });
 }
 
 async fn end_visit(
@@ -159,6 +175,7 @@ async fn end_visit(
     to: VisitStatus,
 ) -> Result<Json<Visit>, ApiError> {
     let visit = visits::end(&state.store, &staff.actor, &visit_id(id)?, to).await?;
+    end_call(state, &visit.id);
     state.live.visit_changed(&visit).await;
     Ok(Json(visit))
 }

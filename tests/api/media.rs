@@ -1,0 +1,983 @@
+//! Media beyond the LAN: TURN REST credentials in `GET /visits/{id}/media`
+//! checked by recomputing their HMAC and used by two webrtc-rs peers through
+//! a real coturn relay; LiveKit join tokens checked with an independent JWT
+//! decoder; LiveKit's RoomService calls checked against a local Twirp
+//! (protobuf) double; and signed LiveKit webhooks, refused when the
+//! signature, body or expiry is wrong, applied once per event id.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode as HttpStatus};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bedside::ids::EncounterId;
+use hmac::{Hmac, Mac};
+use livekit_api::access_token::{AccessToken, TokenVerifier};
+use livekit_protocol as proto;
+use prost::Message;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::helpers::{TestApp, ada, assert_problem, spawn_app_with};
+use crate::peers::{Manner, Media, Peer, Signal, gather_relay_candidates, turn_servers, within};
+
+const LK_KEY: &str = "bedside-test-key";
+const LK_SECRET: &str = "bedside-test-secret-at-least-32-bytes";
+const TURN_SECRET: &str = "turn-shared-secret-for-tests";
+const TURN_REALM: &str = "bedside.test";
+
+// ---------------------------------------------------------------------------
+// Visits
+
+/// A booked, checked-in visit and the clinician who will admit it.
+struct Booked {
+    visit_id: String,
+    encounter_id: String,
+    patient_token: String,
+    clinician: String,
+}
+
+async fn book_waiting_visit(app: &TestApp, clinician_name: &str) -> Booked {
+    let clinician = app.staff_token(clinician_name, "clinician").await;
+    let admin = app.admin_token().await;
+    let response = app
+        .post(
+            "/api/v1/queues",
+            Some(&admin),
+            &json!({"name": format!("Video visits {clinician_name}")}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "create the queue");
+    let queue: Value = response.json().await.expect("queue JSON");
+    let patient = app.create_patient(&clinician, &ada()).await;
+    let body = json!({"patient_id": patient["id"], "queue_id": queue["id"], "reason": "Rash"});
+    let response = app.post("/api/v1/visits", Some(&clinician), &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "book the visit");
+    let visit: Value = response.json().await.expect("visit JSON");
+    let booked = Booked {
+        visit_id: visit["id"].as_str().expect("visit id").to_owned(),
+        encounter_id: visit["encounter_id"]
+            .as_str()
+            .expect("encounter id")
+            .to_owned(),
+        patient_token: visit["patient_token"]
+            .as_str()
+            .expect("patient token")
+            .to_owned(),
+        clinician,
+    };
+    let response = app
+        .post(
+            &format!("/api/v1/visits/{}/check-in", booked.visit_id),
+            Some(&booked.patient_token),
+            &json!({"consent_to_telehealth": true}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "check in");
+    booked
+}
+
+async fn admit(app: &TestApp, booked: &Booked) {
+    let path = format!("/api/v1/visits/{}/admit", booked.visit_id);
+    let response = app.post(&path, Some(&booked.clinician), &json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK, "admit the visit");
+}
+
+async fn close(app: &TestApp, booked: &Booked) {
+    let body = json!({
+        "diagnoses": ["L30.9"],
+        "note": {"subjective": "Itchy rash", "objective": "Erythema", "assessment": "Dermatitis", "plan": "Emollients"},
+        "total_minutes": 15
+    });
+    let path = format!("/api/v1/visits/{}/close", booked.visit_id);
+    let response = app.post(&path, Some(&booked.clinician), &body).await;
+    assert_eq!(response.status(), StatusCode::OK, "close the visit");
+}
+
+async fn media_plan(app: &TestApp, visit_id: &str, token: &str) -> Value {
+    let response = app
+        .get(&format!("/api/v1/visits/{visit_id}/media"), Some(token))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "GET media");
+    response.json().await.expect("media JSON")
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+// ---------------------------------------------------------------------------
+// TURN
+
+fn turn_source(urls: &str) -> impl FnOnce(bedside::config::Source) -> bedside::config::Source {
+    let urls = urls.to_owned();
+    move |source| {
+        source
+            .set("BEDSIDE_TURN_URLS", urls)
+            .set("BEDSIDE_TURN_SECRET", TURN_SECRET)
+            .set("BEDSIDE_TURN_TTL_SECONDS", "600")
+    }
+}
+
+/// base64(HMAC-SHA1(secret, username)), computed here from the scheme.
+fn turn_password(secret: &str, username: &str) -> String {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(username.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The one TURN entry of a media plan, checked against the scheme.
+fn checked_turn_entry(plan: &Value, urls: &[&str], user: &str) -> (String, String) {
+    let turn: Vec<&Value> = plan["ice_servers"]
+        .as_array()
+        .expect("ice_servers")
+        .iter()
+        .filter(|s| s["username"].is_string())
+        .collect();
+    assert_eq!(turn.len(), 1, "one TURN entry in {plan}");
+    assert_eq!(turn[0]["urls"], json!(urls));
+    let username = turn[0]["username"].as_str().expect("username").to_owned();
+    let credential = turn[0]["credential"]
+        .as_str()
+        .expect("credential")
+        .to_owned();
+    let (expiry, user_id) = username.split_once(':').expect("<expiry>:<userid>");
+    assert_eq!(user_id, user);
+    let expiry: i64 = expiry.parse().expect("the expiry is Unix seconds");
+    let now = unix_now();
+    assert!(
+        (now + 590..=now + 610).contains(&expiry),
+        "expires one TTL (600 s) from now: {expiry} vs {now}"
+    );
+    assert_eq!(credential, turn_password(TURN_SECRET, &username));
+    (username, credential)
+}
+
+#[tokio::test]
+async fn each_participant_gets_turn_credentials_that_verify_against_the_shared_secret() {
+    let urls = "turn:turn.example.org:3478?transport=udp,turn:turn.example.org:3478?transport=tcp";
+    let app = spawn_app_with(turn_source(urls)).await;
+    let booked = book_waiting_visit(&app, "dr.turn").await;
+    admit(&app, &booked).await;
+    let url_list = [
+        "turn:turn.example.org:3478?transport=udp",
+        "turn:turn.example.org:3478?transport=tcp",
+    ];
+
+    let patient = media_plan(&app, &booked.visit_id, &booked.patient_token).await;
+    assert_eq!(patient["mode"], "p2p");
+    assert!(
+        patient.get("livekit").is_none(),
+        "no LiveKit without config"
+    );
+    let patient_user = format!("patient-{}", booked.visit_id);
+    checked_turn_entry(&patient, &url_list, &patient_user);
+
+    let clinician = media_plan(&app, &booked.visit_id, &booked.clinician).await;
+    let me: Value = app
+        .get("/api/v1/users?role=clinician", Some(&booked.clinician))
+        .await
+        .json()
+        .await
+        .expect("users JSON");
+    let clinician_id = me[0]["id"].as_str().expect("clinician id");
+    checked_turn_entry(&clinician, &url_list, &format!("clinician-{clinician_id}"));
+    app.stop().await;
+}
+
+/// A coturn `turnserver` on 127.0.0.1 with TURN REST auth, stopped on drop.
+struct Coturn {
+    child: tokio::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Coturn {
+    /// Starts coturn and waits until it answers STUN. Fails, never skips,
+    /// when `turnserver` is not installed (`.ci/run` installs it).
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let port = free_port();
+        let pid = dir.path().join("turnserver.pid");
+        let log = dir.path().join("turnserver.log");
+        let child = tokio::process::Command::new("turnserver")
+            .args([
+                "-n".to_owned(),
+                "--listening-ip=127.0.0.1".to_owned(),
+                "--relay-ip=127.0.0.1".to_owned(),
+                format!("--listening-port={port}"),
+                "--use-auth-secret".to_owned(),
+                format!("--static-auth-secret={TURN_SECRET}"),
+                format!("--realm={TURN_REALM}"),
+                "--no-tls".to_owned(),
+                "--no-dtls".to_owned(),
+                "--allow-loopback-peers".to_owned(),
+                "--no-cli".to_owned(),
+                format!("--pidfile={}", pid.display()),
+                format!("--log-file={}", log.display()),
+                "--simple-log".to_owned(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("coturn's `turnserver` must be installed (apt-get install -y coturn): {e}")
+            });
+        let coturn = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        within("coturn to answer STUN", coturn.answers_stun()).await;
+        coturn
+    }
+
+    fn url(&self) -> String {
+        format!("turn:127.0.0.1:{}?transport=udp", self.port)
+    }
+
+    /// Sends STUN Binding requests until one is answered.
+    async fn answers_stun(&self) {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("a UDP socket");
+        let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        request.extend_from_slice(&rand::random::<[u8; 12]>());
+        let mut buffer = [0_u8; 1500];
+        loop {
+            socket
+                .send_to(&request, ("127.0.0.1", self.port))
+                .await
+                .expect("send a STUN request");
+            let answer =
+                tokio::time::timeout(Duration::from_millis(100), socket.recv(&mut buffer)).await;
+            if let Ok(Ok(n)) = answer
+                && n >= 20
+                && buffer[..2] == [0x01, 0x01]
+            {
+                return;
+            }
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now.
+fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+        let port = udp.local_addr().expect("its address").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_connect_only_through_coturn_with_credentials_from_bedside() {
+    let coturn = Coturn::start().await;
+    let app = spawn_app_with(turn_source(&coturn.url())).await;
+    let booked = book_waiting_visit(&app, "dr.relay").await;
+    admit(&app, &booked).await;
+
+    let clinician_plan = media_plan(&app, &booked.visit_id, &booked.clinician).await;
+    let patient_plan = media_plan(&app, &booked.visit_id, &booked.patient_token).await;
+    let clinician_turn = turn_servers(&clinician_plan["ice_servers"]);
+    let patient_turn = turn_servers(&patient_plan["ice_servers"]);
+    assert_eq!(clinician_turn.len(), 1);
+    assert_eq!(patient_turn.len(), 1);
+
+    let mut clinician_signal = Signal::hello(&app, &booked.clinician).await;
+    clinician_signal.join(&booked.visit_id).await;
+    clinician_signal.expect("joined").await;
+    let mut clinician = Peer::start_relayed(
+        clinician_signal,
+        Manner::Impolite,
+        Media {
+            data_channel: true,
+            video: false,
+        },
+        None,
+        clinician_turn,
+    )
+    .await;
+    let mut patient_signal = Signal::hello(&app, &booked.patient_token).await;
+    patient_signal.join(&booked.visit_id).await;
+    patient_signal.expect("joined").await;
+    let mut patient = Peer::start_relayed(
+        patient_signal,
+        Manner::Polite,
+        Media::default(),
+        None,
+        patient_turn,
+    )
+    .await;
+
+    // Transport policy `relay`: no host candidate exists, so connecting
+    // means both sides' traffic went through coturn.
+    clinician.connected().await;
+    patient.connected().await;
+    let mut clinician_chat = clinician.open_channel().await;
+    let mut patient_chat = patient.open_channel().await;
+    clinician_chat
+        .send("Can you hear me through the relay?")
+        .await;
+    assert_eq!(
+        patient_chat.receive().await,
+        "Can you hear me through the relay?"
+    );
+    patient_chat.send("Loud and clear.").await;
+    assert_eq!(clinician_chat.receive().await, "Loud and clear.");
+    drop((clinician_chat, patient_chat));
+    clinician.close().await;
+    patient.close().await;
+    app.stop().await;
+    coturn.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coturn_grants_a_relay_for_a_fresh_credential_and_refuses_an_expired_one() {
+    let coturn = Coturn::start().await;
+    let app = spawn_app_with(turn_source(&coturn.url())).await;
+    let booked = book_waiting_visit(&app, "dr.expiry").await;
+    let plan = media_plan(&app, &booked.visit_id, &booked.patient_token).await;
+
+    let fresh = gather_relay_candidates(turn_servers(&plan["ice_servers"])).await;
+    assert!(
+        fresh.iter().any(|c| c.candidate.contains("typ relay")),
+        "a fresh credential gets a relay allocation: {fresh:?}"
+    );
+
+    // The same scheme and secret, but an expiry a minute ago.
+    let secret = secrecy::SecretString::from(TURN_SECRET.to_owned());
+    let user = format!("patient-{}", booked.visit_id);
+    let expired = bedside::media::turn::credential(&secret, &user, unix_now() - 60);
+    let refused = gather_relay_candidates(vec![webrtc::peer_connection::RTCIceServer {
+        urls: vec![coturn.url()],
+        username: expired.username.clone(),
+        credential: expired.password.clone(),
+    }])
+    .await;
+    assert!(
+        refused.is_empty(),
+        "an expired credential gets no relay, so a relay-only peer can never connect: {refused:?}"
+    );
+    app.stop().await;
+    coturn.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// LiveKit RoomService double
+
+/// One RoomService call the double received.
+#[derive(Debug, Clone, PartialEq)]
+enum RoomCall {
+    Create(Box<proto::CreateRoomRequest>),
+    List(String),
+    Remove(proto::RoomParticipantIdentity),
+    Delete(String),
+}
+
+#[derive(Default)]
+struct DoubleState {
+    calls: Vec<RoomCall>,
+    /// Rooms and who is in them.
+    rooms: HashMap<String, Vec<String>>,
+}
+
+/// LiveKit's Twirp RoomService on 127.0.0.1, protobuf in and out; it checks
+/// each call's Bearer token and records what it received.
+#[derive(Clone)]
+struct LiveKitDouble {
+    addr: SocketAddr,
+    state: Arc<Mutex<DoubleState>>,
+    changed: watch::Sender<usize>,
+}
+
+impl LiveKitDouble {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let double = Self {
+            addr: listener.local_addr().expect("address"),
+            state: Arc::default(),
+            changed: watch::channel(0).0,
+        };
+        let app = axum::Router::new()
+            .route(
+                "/twirp/livekit.RoomService/{method}",
+                axum::routing::post(twirp),
+            )
+            .with_state(double.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        double
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn calls(&self) -> Vec<RoomCall> {
+        self.state.lock().expect("double state").calls.clone()
+    }
+
+    /// Puts participants in a room, as if they had joined it.
+    fn seat(&self, room: &str, identities: &[&str]) {
+        let mut state = self.state.lock().expect("double state");
+        let seated = state.rooms.get_mut(room).expect("the room exists");
+        seated.extend(identities.iter().map(|s| (*s).to_owned()));
+    }
+
+    /// Waits until the recorded calls satisfy `done`.
+    async fn wait_for(&self, what: &str, done: impl Fn(&[RoomCall]) -> bool) -> Vec<RoomCall> {
+        let mut changed = self.changed.subscribe();
+        within(what, async {
+            loop {
+                let calls = self.calls();
+                if done(&calls) {
+                    return calls;
+                }
+                changed.changed().await.expect("the double lives");
+            }
+        })
+        .await
+    }
+}
+
+fn twirp_error(status: HttpStatus, code: &str) -> Response {
+    (status, axum::Json(json!({"code": code, "msg": code}))).into_response()
+}
+
+async fn twirp(
+    State(double): State<LiveKitDouble>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(Ok(claims)) =
+        bearer.map(|token| TokenVerifier::with_api_key(LK_KEY, LK_SECRET).verify(token))
+    else {
+        return twirp_error(HttpStatus::UNAUTHORIZED, "unauthenticated");
+    };
+    let mut state = double.state.lock().expect("double state");
+    let answer = match method.as_str() {
+        "CreateRoom" => {
+            let request = proto::CreateRoomRequest::decode(body).expect("CreateRoomRequest");
+            assert!(claims.video.room_create, "CreateRoom needs roomCreate");
+            state.rooms.entry(request.name.clone()).or_default();
+            let room = proto::Room {
+                name: request.name.clone(),
+                sid: "RM_double".to_owned(),
+                empty_timeout: request.empty_timeout,
+                max_participants: request.max_participants,
+                ..Default::default()
+            };
+            state.calls.push(RoomCall::Create(Box::new(request)));
+            room.encode_to_vec().into_response()
+        }
+        "ListParticipants" => {
+            let request =
+                proto::ListParticipantsRequest::decode(body).expect("ListParticipantsRequest");
+            assert!(claims.video.room_admin && claims.video.room == request.room);
+            state.calls.push(RoomCall::List(request.room.clone()));
+            match state.rooms.get(&request.room) {
+                Some(seated) => proto::ListParticipantsResponse {
+                    participants: seated
+                        .iter()
+                        .map(|identity| proto::ParticipantInfo {
+                            identity: identity.clone(),
+                            sid: format!("PA_{identity}"),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }
+                .encode_to_vec()
+                .into_response(),
+                None => twirp_error(HttpStatus::NOT_FOUND, "not_found"),
+            }
+        }
+        "RemoveParticipant" => {
+            let request =
+                proto::RoomParticipantIdentity::decode(body).expect("RoomParticipantIdentity");
+            assert!(claims.video.room_admin && claims.video.room == request.room);
+            if let Some(seated) = state.rooms.get_mut(&request.room) {
+                seated.retain(|identity| *identity != request.identity);
+            }
+            state.calls.push(RoomCall::Remove(request));
+            Vec::<u8>::new().into_response()
+        }
+        "DeleteRoom" => {
+            let request = proto::DeleteRoomRequest::decode(body).expect("DeleteRoomRequest");
+            state.rooms.remove(&request.room);
+            state.calls.push(RoomCall::Delete(request.room));
+            Vec::<u8>::new().into_response()
+        }
+        _ => twirp_error(HttpStatus::NOT_FOUND, "bad_route"),
+    };
+    let count = state.calls.len();
+    drop(state);
+    double.changed.send_replace(count);
+    answer
+}
+
+async fn spawn_livekit_app(double: &LiveKitDouble) -> TestApp {
+    let url = double.url();
+    spawn_app_with(move |source| {
+        source
+            .set("LIVEKIT_URL", url)
+            .set("LIVEKIT_API_KEY", LK_KEY)
+            .set("LIVEKIT_API_SECRET", LK_SECRET)
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// LiveKit tokens and rooms
+
+/// Decodes a join token with jsonwebtoken (not LiveKit's verifier): HS256,
+/// the API secret, `iss` = the API key, `exp` required.
+fn decode_join_token(token: &str) -> Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&[LK_KEY]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "nbf"]);
+    validation.leeway = 0;
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(LK_SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("the join token verifies with the API secret")
+    .claims
+}
+
+fn assert_join_grants(claims: &Value, room: &str, identity: &str, sources: &[&str]) {
+    assert_eq!(claims["iss"], LK_KEY);
+    assert_eq!(claims["sub"], identity);
+    let video = &claims["video"];
+    assert_eq!(video["roomJoin"], true);
+    assert_eq!(video["room"], room);
+    assert_eq!(video["canPublishSources"], json!(sources));
+    assert_eq!(video["canSubscribe"], true);
+    assert_eq!(video["canPublishData"], false);
+    for admin in [
+        "roomCreate",
+        "roomList",
+        "roomAdmin",
+        "roomRecord",
+        "ingressAdmin",
+        "hidden",
+        "recorder",
+        "agent",
+        "destinationRoom",
+    ] {
+        assert!(
+            video.get(admin).is_none(),
+            "{admin} is not granted: {video}"
+        );
+    }
+    let now = unix_now();
+    let exp = claims["exp"].as_i64().expect("exp");
+    assert!(
+        exp > now && exp <= now + 600 + 2,
+        "short-lived: exp {exp}, now {now}"
+    );
+    assert!(claims["nbf"].as_i64().expect("nbf") <= now + 1);
+}
+
+#[tokio::test]
+async fn livekit_tokens_open_only_the_visits_room_with_the_sources_each_role_needs() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = book_waiting_visit(&app, "dr.livekit").await;
+    let other = book_waiting_visit(&app, "dr.other").await;
+    admit(&app, &booked).await;
+    let room = format!("visit-{}", booked.visit_id);
+
+    let patient = media_plan(&app, &booked.visit_id, &booked.patient_token).await;
+    assert_eq!(patient["mode"], "livekit");
+    assert_eq!(
+        patient["livekit"]["url"],
+        format!("ws://{}", double.addr),
+        "browsers get the websocket URL"
+    );
+    let claims = decode_join_token(patient["livekit"]["token"].as_str().expect("token"));
+    assert_join_grants(
+        &claims,
+        &room,
+        &format!("patient-{}", booked.visit_id),
+        &["camera", "microphone"],
+    );
+
+    let clinician = media_plan(&app, &booked.visit_id, &booked.clinician).await;
+    let claims = decode_join_token(clinician["livekit"]["token"].as_str().expect("token"));
+    let identity = claims["sub"].as_str().expect("sub").to_owned();
+    assert!(identity.starts_with("clinician-"), "{identity}");
+    assert_join_grants(
+        &claims,
+        &room,
+        &identity,
+        &["camera", "microphone", "screen_share"],
+    );
+    assert_eq!(claims["name"], "dr.livekit");
+
+    // Another visit's patient gets that visit's room, never this one.
+    let elsewhere = media_plan(&app, &other.visit_id, &other.patient_token).await;
+    let claims = decode_join_token(elsewhere["livekit"]["token"].as_str().expect("token"));
+    assert_eq!(claims["video"]["room"], format!("visit-{}", other.visit_id));
+    let response = app
+        .get(
+            &format!("/api/v1/visits/{}/media", booked.visit_id),
+            Some(&other.patient_token),
+        )
+        .await;
+    assert_problem(response, StatusCode::FORBIDDEN).await;
+
+    // The room was created on the first request, with Bedside's limits.
+    let calls = double.calls();
+    let RoomCall::Create(first) = &calls[0] else {
+        panic!("the first call creates the room: {calls:?}");
+    };
+    assert_eq!(first.name, room);
+    assert_eq!(first.empty_timeout, 300);
+    assert_eq!(first.max_participants, 4);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn closing_a_visit_removes_its_participants_revoking_their_tokens_and_deletes_the_room() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = book_waiting_visit(&app, "dr.close").await;
+    admit(&app, &booked).await;
+    let room = format!("visit-{}", booked.visit_id);
+    let patient = format!("patient-{}", booked.visit_id);
+    let plan = media_plan(&app, &booked.visit_id, &booked.clinician).await;
+    let clinician = decode_join_token(plan["livekit"]["token"].as_str().expect("token"))["sub"]
+        .as_str()
+        .expect("sub")
+        .to_owned();
+    double
+        .wait_for("the room to be created", |calls| {
+            calls
+                .iter()
+                .any(|c| matches!(c, RoomCall::Create(r) if r.name == room))
+        })
+        .await;
+    double.seat(&room, &[&patient, &clinician]);
+
+    let before = chrono::Utc::now().timestamp_millis();
+    close(&app, &booked).await;
+    let calls = double
+        .wait_for("the room to be deleted", |calls| {
+            calls.contains(&RoomCall::Delete(room.clone()))
+        })
+        .await;
+    let after = chrono::Utc::now().timestamp_millis();
+
+    let removed: Vec<&proto::RoomParticipantIdentity> = calls
+        .iter()
+        .filter_map(|c| match c {
+            RoomCall::Remove(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let mut identities: Vec<&str> = removed.iter().map(|r| r.identity.as_str()).collect();
+    identities.sort_unstable();
+    let mut expected = vec![patient.as_str(), clinician.as_str()];
+    expected.sort_unstable();
+    assert_eq!(identities, expected, "everyone in the room is removed");
+    for removal in &removed {
+        assert_eq!(removal.room, room);
+        assert!(
+            (before..=after).contains(&removal.revoke_token_ts),
+            "tokens issued before the close are revoked: {} not in {before}..={after}",
+            removal.revoke_token_ts
+        );
+    }
+    let delete_at = calls
+        .iter()
+        .position(|c| *c == RoomCall::Delete(room.clone()))
+        .expect("deleted");
+    let last_remove = calls
+        .iter()
+        .rposition(|c| matches!(c, RoomCall::Remove(_)))
+        .expect("removed");
+    assert!(last_remove < delete_at, "removed, then deleted: {calls:?}");
+
+    // A closed visit has no call to join any more.
+    let response = app
+        .get(
+            &format!("/api/v1/visits/{}/media", booked.visit_id),
+            Some(&booked.patient_token),
+        )
+        .await;
+    assert_problem(response, StatusCode::FORBIDDEN).await;
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// LiveKit webhooks
+
+fn webhook_event(
+    id: &str,
+    event: &str,
+    room: &str,
+    identity: Option<&str>,
+    created_at: i64,
+) -> String {
+    let event = proto::WebhookEvent {
+        event: event.to_owned(),
+        room: Some(proto::Room {
+            name: room.to_owned(),
+            sid: "RM_double".to_owned(),
+            ..Default::default()
+        }),
+        participant: identity.map(|identity| proto::ParticipantInfo {
+            identity: identity.to_owned(),
+            sid: format!("PA_{identity}"),
+            state: 2,
+            ..Default::default()
+        }),
+        id: id.to_owned(),
+        created_at,
+        ..Default::default()
+    };
+    serde_json::to_string(&event).expect("the event serializes")
+}
+
+fn body_sha256(body: &str) -> String {
+    STANDARD.encode(Sha256::digest(body.as_bytes()))
+}
+
+/// What LiveKit puts in `Authorization`: a JWT over the body's sha256, raw.
+fn livekit_signature(body: &str, secret: &str) -> String {
+    AccessToken::with_api_key(LK_KEY, secret)
+        .with_sha256(&body_sha256(body))
+        .with_ttl(Duration::from_secs(300))
+        .to_jwt()
+        .expect("a webhook token")
+}
+
+async fn post_webhook(app: &TestApp, body: &str, authorization: Option<&str>) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/webhooks/livekit"))
+        .header("content-type", "application/webhook+json")
+        .body(body.to_owned());
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    request.send().await.expect("POST the webhook")
+}
+
+async fn presence(app: &TestApp, encounter: &str) -> Vec<bedside::store::CallPresence> {
+    let mut tx = app.store.begin_read().await.expect("a transaction");
+    let rows =
+        bedside::store::call_presence(&mut tx, &EncounterId::from_trusted(encounter.to_owned()))
+            .await
+            .expect("call presence");
+    bedside::store::commit(tx).await.expect("commit");
+    rows
+}
+
+async fn events_seen(app: &TestApp) -> i64 {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM livekit_events")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count events");
+    count
+}
+
+#[tokio::test]
+async fn webhooks_with_a_bad_signature_body_or_expiry_get_401_and_change_nothing() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = book_waiting_visit(&app, "dr.hooks").await;
+    let room = format!("visit-{}", booked.visit_id);
+    let patient = format!("patient-{}", booked.visit_id);
+    let body = webhook_event(
+        "EV_join",
+        "participant_joined",
+        &room,
+        Some(&patient),
+        unix_now(),
+    );
+
+    // Tampered: signed over one body, another one sent.
+    let signature = livekit_signature(&body, LK_SECRET);
+    let tampered = body.replace("participant_joined", "participant_left");
+    let response = post_webhook(&app, &tampered, Some(&signature)).await;
+    let problem = assert_problem(response, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(problem["status"], 401);
+    // One byte more than was signed.
+    let response = post_webhook(&app, &format!("{body}\n"), Some(&signature)).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED).await;
+
+    // Signed with another secret.
+    let forged = livekit_signature(&body, "not-the-livekit-secret-at-all-32b");
+    let response = post_webhook(&app, &body, Some(&forged)).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED).await;
+
+    // Expired two minutes ago (beyond any clock leeway), signed independently.
+    let now = unix_now();
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"iss": LK_KEY, "nbf": now - 600, "exp": now - 120, "sha256": body_sha256(&body)}),
+        &jsonwebtoken::EncodingKey::from_secret(LK_SECRET.as_bytes()),
+    )
+    .expect("an expired token");
+    let response = post_webhook(&app, &body, Some(&expired)).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED).await;
+
+    // No signature at all, and a token that is not a JWT.
+    let response = post_webhook(&app, &body, None).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED).await;
+    let response = post_webhook(&app, &body, Some("not-a-jwt")).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED).await;
+
+    assert!(presence(&app, &booked.encounter_id).await.is_empty());
+    assert_eq!(events_seen(&app).await, 0, "no refused event was noted");
+
+    // The same body, properly signed, goes through.
+    let response = post_webhook(&app, &body, Some(&signature)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(presence(&app, &booked.encounter_id).await.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_webhook_is_recorded_once() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = book_waiting_visit(&app, "dr.dedupe").await;
+    let room = format!("visit-{}", booked.visit_id);
+    let patient = format!("patient-{}", booked.visit_id);
+    let joined_at = unix_now() - 30;
+    let body = webhook_event(
+        "EV_once",
+        "participant_joined",
+        &room,
+        Some(&patient),
+        joined_at,
+    );
+
+    for _ in 0..2 {
+        let signature = livekit_signature(&body, LK_SECRET);
+        let response = post_webhook(&app, &body, Some(&signature)).await;
+        assert_eq!(response.status(), StatusCode::OK, "a retry is acknowledged");
+    }
+    // Another event under an id already seen is not applied either.
+    let reused = webhook_event(
+        "EV_once",
+        "participant_left",
+        &room,
+        Some(&patient),
+        joined_at + 10,
+    );
+    let signature = livekit_signature(&reused, LK_SECRET);
+    let response = post_webhook(&app, &reused, Some(&signature)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let rows = presence(&app, &booked.encounter_id).await;
+    assert_eq!(rows.len(), 1, "one connection recorded: {rows:?}");
+    assert_eq!(rows[0].joined_at, Some(joined_at * 1000));
+    assert_eq!(rows[0].left_at, None, "the reused id changed nothing");
+    assert_eq!(events_seen(&app).await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn join_and_leave_times_are_stored_against_the_encounter_and_give_the_call_length() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = book_waiting_visit(&app, "dr.length").await;
+    admit(&app, &booked).await;
+    let room = format!("visit-{}", booked.visit_id);
+    let plan = media_plan(&app, &booked.visit_id, &booked.clinician).await;
+    let clinician = decode_join_token(plan["livekit"]["token"].as_str().expect("token"))["sub"]
+        .as_str()
+        .expect("sub")
+        .to_owned();
+    let patient = format!("patient-{}", booked.visit_id);
+    let t0 = unix_now() - 600;
+    let events = [
+        ("EV_1", "room_started", None, t0 - 5),
+        ("EV_2", "participant_joined", Some(clinician.as_str()), t0),
+        (
+            "EV_3",
+            "participant_joined",
+            Some(patient.as_str()),
+            t0 + 10,
+        ),
+        ("EV_4", "participant_left", Some(patient.as_str()), t0 + 130),
+        (
+            "EV_5",
+            "participant_left",
+            Some(clinician.as_str()),
+            t0 + 140,
+        ),
+    ];
+    for (id, kind, identity, at) in events {
+        let body = webhook_event(id, kind, &room, identity, at);
+        let signature = livekit_signature(&body, LK_SECRET);
+        let response = post_webhook(&app, &body, Some(&signature)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{kind}");
+    }
+
+    let rows = presence(&app, &booked.encounter_id).await;
+    let find = |identity: &str| {
+        rows.iter()
+            .find(|r| r.identity == identity)
+            .unwrap_or_else(|| panic!("{identity} recorded in {rows:?}"))
+    };
+    let p = find(&patient);
+    assert_eq!(p.side, bedside::store::CallSide::Patient);
+    assert_eq!(
+        (p.joined_at, p.left_at),
+        (Some((t0 + 10) * 1000), Some((t0 + 130) * 1000))
+    );
+    assert_eq!(p.participant_sid, format!("PA_{patient}"));
+    let c = find(&clinician);
+    assert_eq!(c.side, bedside::store::CallSide::Staff);
+    assert_eq!(
+        (c.joined_at, c.left_at),
+        (Some(t0 * 1000), Some((t0 + 140) * 1000))
+    );
+
+    let mut tx = app.store.begin_read().await.expect("a transaction");
+    let seconds = bedside::store::measured_call_seconds(
+        &mut tx,
+        &EncounterId::from_trusted(booked.encounter_id.clone()),
+    )
+    .await
+    .expect("call seconds");
+    bedside::store::commit(tx).await.expect("commit");
+    assert_eq!(seconds, Some(120), "both were connected for two minutes");
+
+    // Events for rooms that are not Bedside's are acknowledged and ignored.
+    let body = webhook_event("EV_x", "participant_joined", "standup", Some("bob"), t0);
+    let signature = livekit_signature(&body, LK_SECRET);
+    let response = post_webhook(&app, &body, Some(&signature)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    app.stop().await;
+}
