@@ -149,7 +149,8 @@ mod tests {
                 "Encounter",
                 "Observation",
                 "Condition",
-                "AllergyIntolerance"
+                "AllergyIntolerance",
+                "Claim"
             ]
         );
         assert_eq!(cs["fhirVersion"], "4.0.1");
