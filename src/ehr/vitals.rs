@@ -35,6 +35,8 @@ pub struct Vitals {
 /// One measurement to store as an Observation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
+    /// FHIR observation category: `vital-signs`, or `survey` for scores.
+    pub category: &'static str,
     pub loinc: &'static str,
     pub display: &'static str,
     pub value: Option<f64>,
@@ -84,6 +86,7 @@ impl Vitals {
     pub fn measurements(&self) -> Vec<Measurement> {
         let quantity = |loinc, display, value: Option<f64>, unit, ucum| {
             value.map(|v| Measurement {
+                category: "vital-signs",
                 loinc,
                 display,
                 value: Some(v),
@@ -134,6 +137,7 @@ impl Vitals {
         .collect();
         if let Some(level) = self.consciousness {
             out.push(Measurement {
+                category: "vital-signs",
                 loinc: loinc::CONSCIOUSNESS,
                 display: "Level of responsiveness",
                 value: None,

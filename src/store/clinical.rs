@@ -24,7 +24,7 @@ pub async fn insert_observation(
     let id = new_id();
     sqlx::query(
         "INSERT INTO observations (id, patient_id, encounter_id, category, code, display, value, value_code, unit, ucum, effective_at)
-         VALUES ($1, $2, $3, 'vital-signs', $4, $5, $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, $3, $11, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(patient.as_str())
@@ -36,6 +36,7 @@ pub async fn insert_observation(
     .bind(m.unit)
     .bind(m.ucum)
     .bind(at)
+    .bind(m.category)
     .execute(&mut **tx)
     .await?;
     Ok(id)

@@ -226,6 +226,7 @@ pub async fn check_in(
     }
     if let Some(news2) = &triage.news2 {
         let score = Measurement {
+            category: "survey",
             loinc: NEWS2_LOINC,
             display: "NEWS2 total score",
             value: Some(f64::from(news2.score)),

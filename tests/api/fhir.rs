@@ -299,7 +299,9 @@ async fn a_closed_visit_reads_as_valid_fhir_resources() {
     codes.sort_unstable();
     assert_eq!(
         codes,
-        ["2708-6", "67775-7", "8310-5", "8480-6", "8867-4", "9279-1"]
+        [
+            "2708-6", "67775-7", "8310-5", "8480-6", "88330-6", "8867-4", "9279-1"
+        ]
     );
     let heart = observations
         .iter()
@@ -509,7 +511,8 @@ async fn a_patient_token_reaches_its_own_record_only() {
     let encounters = search(&app, token, "/fhir/Encounter").await;
     assert_eq!(encounters.len(), 1);
     assert_eq!(encounters[0]["id"], ada_visit["encounter_id"]);
-    assert_eq!(search(&app, token, "/fhir/Observation").await.len(), 6);
+    // Six vital signs and the NEWS2 score triage made of them.
+    assert_eq!(search(&app, token, "/fhir/Observation").await.len(), 7);
     for kind in [
         "Encounter",
         "Observation",

@@ -108,6 +108,16 @@ async fn openapi_describes_the_routes_of_the_contract() {
 }
 
 #[tokio::test]
+async fn answers_with_health_data_are_never_cached() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let response = app.get("/api/v1/patients", Some(&token)).await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let problem = app.get("/api/v1/patients", None).await;
+    assert_eq!(problem.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
 async fn unknown_routes_answer_problem_json() {
     let app = spawn_app().await;
     assert_problem(
