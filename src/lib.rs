@@ -99,7 +99,6 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         tokens,
         throttle: Arc::new(LoginThrottle::default()),
         metrics: Arc::new(metrics::Metrics::new()),
-        redis,
     })
 }
 

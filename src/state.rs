@@ -17,8 +17,6 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Arc<Metrics>,
-    /// Present when `REDIS_URL` is set.
-    pub redis: Option<redis::Client>,
     /// Signaling and live updates.
     pub live: Live,
     /// The decision-support knowledge base.

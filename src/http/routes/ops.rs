@@ -44,12 +44,15 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
     let store_up = tokio::time::timeout(LIMIT, state.store.ping())
         .await
         .unwrap_or(false);
-    let redis = match &state.redis {
-        None => "not_configured",
-        Some(client) => match tokio::time::timeout(LIMIT, redis_ping(client)).await {
+    // The hub's own connections answer for Redis (presence and the bus's
+    // subscriber), so a probe opens nothing new.
+    let redis = if state.config.redis_url.is_none() {
+        "not_configured"
+    } else {
+        match tokio::time::timeout(LIMIT, state.live.hub().healthy()).await {
             Ok(true) => "up",
             _ => "down",
-        },
+        }
     };
     let mut down = Vec::new();
     if !store_up {
@@ -74,16 +77,6 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
         down,
     };
     (status, Json(body))
-}
-
-async fn redis_ping(client: &redis::Client) -> bool {
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return false;
-    };
-    redis::cmd("PING")
-        .query_async::<String>(&mut conn)
-        .await
-        .is_ok()
 }
 
 /// CONTRACT Ops: `GET /metrics` — Prometheus text.
