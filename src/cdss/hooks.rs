@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::rules::{AllergyFact, MedicationFact};
-use crate::ehr::{Consciousness, Vitals, loinc};
+use crate::ehr::Vitals;
 
 /// The hooks Bedside answers, by service id.
 pub const SERVICES: [(&str, &str, &str, &str); 3] = [
@@ -205,31 +205,12 @@ pub fn vitals<'a>(observations: impl Iterator<Item = &'a Value>) -> Option<Vital
     for obs in observations {
         let (code, _) = concept(obs.get("code").unwrap_or(&Value::Null));
         let value = obs.pointer("/valueQuantity/value").and_then(Value::as_f64);
-        let slot = match code.as_deref() {
-            Some(loinc::HEART_RATE) => &mut vitals.heart_rate,
-            Some(loinc::RESPIRATORY_RATE) => &mut vitals.respiratory_rate,
-            Some(loinc::SPO2 | "59408-5") => &mut vitals.spo2,
-            Some(loinc::SYSTOLIC_BP) => &mut vitals.systolic_bp,
-            Some(loinc::TEMPERATURE) => &mut vitals.temperature_c,
-            Some(loinc::CONSCIOUSNESS) => {
-                let (answer, _) = concept(obs.get("valueCodeableConcept").unwrap_or(&Value::Null));
-                if vitals.consciousness.is_none() && answer.is_some() {
-                    let alert = answer.as_deref() == Some(crate::ehr::SNOMED_ALERT);
-                    vitals.consciousness = Some(if alert {
-                        Consciousness::Alert
-                    } else {
-                        Consciousness::Cvpu
-                    });
-                    any = true;
-                }
-                continue;
-            }
-            _ => continue,
-        };
-        if slot.is_none() && value.is_some() {
-            *slot = value;
-            any = true;
-        }
+        let (answer, _) = concept(obs.get("valueCodeableConcept").unwrap_or(&Value::Null));
+        any |= vitals.record(
+            code.as_deref().unwrap_or_default(),
+            value,
+            answer.as_deref(),
+        );
     }
     any.then_some(vitals)
 }

@@ -21,7 +21,7 @@ pub use triage::{EMERGENCY_ADVICE, FlagHit, Triage, triage};
 use serde_json::Value;
 
 use crate::audit::{Actor, AuditEntry, Outcome};
-use crate::ehr::{Observation, Vitals, loinc};
+use crate::ehr::{Observation, Vitals};
 use crate::ids::{EncounterId, PatientId, VisitId};
 use crate::store::{self, Store, StoreError, Tx};
 
@@ -43,33 +43,10 @@ pub enum CdsError {
 pub fn latest_vitals(observations: &[Observation]) -> Option<Vitals> {
     let mut newest_first: Vec<&Observation> = observations.iter().collect();
     newest_first.sort_by_key(|o| std::cmp::Reverse(o.effective_at));
-    let mut vitals = Vitals::default();
     let mut any = false;
+    let mut vitals = Vitals::default();
     for obs in newest_first {
-        let slot = match obs.code.as_str() {
-            loinc::HEART_RATE => &mut vitals.heart_rate,
-            loinc::RESPIRATORY_RATE => &mut vitals.respiratory_rate,
-            loinc::SPO2 => &mut vitals.spo2,
-            loinc::SYSTOLIC_BP => &mut vitals.systolic_bp,
-            loinc::TEMPERATURE => &mut vitals.temperature_c,
-            loinc::CONSCIOUSNESS => {
-                if vitals.consciousness.is_none() {
-                    let alert = obs.value_code.as_deref() == Some(crate::ehr::SNOMED_ALERT);
-                    vitals.consciousness = Some(if alert {
-                        crate::ehr::Consciousness::Alert
-                    } else {
-                        crate::ehr::Consciousness::Cvpu
-                    });
-                    any = true;
-                }
-                continue;
-            }
-            _ => continue,
-        };
-        if slot.is_none() && obs.value.is_some() {
-            *slot = obs.value;
-            any = true;
-        }
+        any |= vitals.record(&obs.code, obs.value, obs.value_code.as_deref());
     }
     any.then_some(vitals)
 }

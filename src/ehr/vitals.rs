@@ -83,6 +83,38 @@ impl Vitals {
         Ok(())
     }
 
+    /// Fills the slot a LOINC code names, unless it is already filled, so
+    /// readers that go newest first keep the latest value. A consciousness
+    /// answer is its SNOMED CT code. Returns whether anything was filled.
+    pub fn record(&mut self, loinc: &str, value: Option<f64>, answer: Option<&str>) -> bool {
+        let slot = match loinc {
+            loinc::HEART_RATE => &mut self.heart_rate,
+            loinc::RESPIRATORY_RATE => &mut self.respiratory_rate,
+            // Pulse oximetry is what a patient at home reports.
+            loinc::SPO2 | "59408-5" => &mut self.spo2,
+            loinc::SYSTOLIC_BP => &mut self.systolic_bp,
+            loinc::TEMPERATURE => &mut self.temperature_c,
+            loinc::CONSCIOUSNESS => {
+                let Some(answer) = answer.filter(|_| self.consciousness.is_none()) else {
+                    return false;
+                };
+                let alert = answer == SNOMED_ALERT;
+                self.consciousness = Some(if alert {
+                    Consciousness::Alert
+                } else {
+                    Consciousness::Cvpu
+                });
+                return true;
+            }
+            _ => return false,
+        };
+        if slot.is_none() && value.is_some() {
+            *slot = value;
+            return true;
+        }
+        false
+    }
+
     pub fn measurements(&self) -> Vec<Measurement> {
         let quantity = |loinc, display, value: Option<f64>, unit, ucum| {
             value.map(|v| Measurement {
