@@ -51,7 +51,8 @@ for (const [username, home] of [['dr.house', '/clinician'], ['scheduler', '/sche
     await signIn(page, username);
     await page.waitForURL(`**${home}`);
     const hook = home === '/clinician' ? 'queue' : 'queue-board';
-    await page.getByTestId(hook).getByText('Respiratory').waitFor();
+    // The queue's heading, not the move-to options that name it too.
+    await page.getByTestId(hook).getByRole('heading', { name: /^Respiratory/ }).waitFor();
     if (home === '/scheduler') await page.getByTestId('presence-list').getByText('Dr. Gregory House').waitFor();
     // Nothing is wider than the screen.
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -78,7 +79,11 @@ test('a page whose session was revoked sends the user back to sign in', async ()
   await page.waitForURL('**/clinician');
   const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('bedside.session')).token);
   await apiFor(server.base)('/auth/logout', { method: 'POST', token });
-  await page.reload();
+  // The page may notice on its own (its socket is refused) and navigate while
+  // the reload is under way, aborting it; either way it must land on sign-in.
+  await page.reload().catch((error) => {
+    if (!/ERR_ABORTED|frame was detached/.test(error.message)) throw error;
+  });
   await page.waitForURL(/\/\?signed_out=expired$|\/$/);
   await page.getByText('Your session has ended').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
