@@ -10,6 +10,7 @@ use secrecy::SecretString;
 
 use crate::billing::{FeeSchedule, PayerRules};
 use crate::codes::{Npi, PostalCode};
+use crate::media::precall::PreCallConfig;
 
 /// Where durable state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +104,8 @@ pub struct Config {
     pub stun_urls: Vec<String>,
     /// `LIVEKIT_URL`, `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET`.
     pub livekit: Option<LiveKitConfig>,
+    /// `BEDSIDE_PRECALL_MAX`, `BEDSIDE_PRECALL_UDP_ADDRS`.
+    pub precall: PreCallConfig,
 }
 
 /// A configuration value that cannot be used.
@@ -151,6 +154,8 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_TURN_SECRET",
     "BEDSIDE_TURN_TTL_SECONDS",
     "BEDSIDE_STUN_URLS",
+    "BEDSIDE_PRECALL_MAX",
+    "BEDSIDE_PRECALL_UDP_ADDRS",
     "LIVEKIT_URL",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
@@ -333,6 +338,7 @@ impl Config {
             turn: parse_turn(source)?,
             stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
             livekit: parse_livekit(source)?,
+            precall: parse_precall(source)?,
         })
     }
 
@@ -557,6 +563,37 @@ fn parse_turn(source: &Source) -> Result<Option<TurnConfig>, ConfigError> {
             "is required with BEDSIDE_TURN_URLS",
         )),
     }
+}
+
+/// The pre-call check's own peer: how many run at once, and where it binds.
+fn parse_precall(source: &Source) -> Result<PreCallConfig, ConfigError> {
+    let max_checks = parse_int("BEDSIDE_PRECALL_MAX", source, 8, 1, 1000)? as usize;
+    let udp_addrs = match source.get("BEDSIDE_PRECALL_UDP_ADDRS") {
+        None => vec!["0.0.0.0:0".to_owned()],
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse::<SocketAddr>().map(|_| a.to_owned()).map_err(|_| {
+                    ConfigError::new(
+                        "BEDSIDE_PRECALL_UDP_ADDRS",
+                        format!("{a:?} is not a socket address such as 0.0.0.0:0"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if udp_addrs.is_empty() {
+        return Err(ConfigError::new(
+            "BEDSIDE_PRECALL_UDP_ADDRS",
+            "must name at least one address",
+        ));
+    }
+    Ok(PreCallConfig {
+        max_checks,
+        udp_addrs,
+    })
 }
 
 fn parse_livekit(source: &Source) -> Result<Option<LiveKitConfig>, ConfigError> {

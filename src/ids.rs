@@ -64,3 +64,7 @@ typed_id!(
     /// An EHR encounter; each visit has one.
     EncounterId
 );
+typed_id!(
+    /// One pre-call check of a patient's network.
+    PreCallId
+);

@@ -88,10 +88,18 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .livekit
         .as_ref()
         .map(|lk| Arc::new(media::livekit::LiveKit::new(lk)));
+    let live = live::Live::new(hub, store.clone());
+    let precall = Arc::new(media::precall::PreCall::new(
+        &config.precall,
+        config.stun_urls.clone(),
+        store.clone(),
+        live.clone(),
+    ));
     Ok(AppState {
         livekit,
+        precall,
         config: Arc::new(config),
-        live: live::Live::new(hub, store.clone()),
+        live,
         knowledge: Arc::new(
             cdss::Knowledge::bundled().context("Failed to load the knowledge base")?,
         ),

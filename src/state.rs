@@ -7,6 +7,7 @@ use crate::cdss::Knowledge;
 use crate::config::Config;
 use crate::live::Live;
 use crate::media::livekit::LiveKit;
+use crate::media::precall::PreCall;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -23,4 +24,6 @@ pub struct AppState {
     pub knowledge: Arc<Knowledge>,
     /// LiveKit's room service and webhook verifier, when `LIVEKIT_*` is set.
     pub livekit: Option<Arc<LiveKit>>,
+    /// The pre-call check's own WebRTC peer, with its concurrency limit.
+    pub precall: Arc<PreCall>,
 }

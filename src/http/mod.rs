@@ -60,6 +60,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::remittances::router())
         .merge(routes::accounts::router())
         .merge(routes::media::router())
+        .merge(routes::precall::router())
         .merge(routes::presence::router())
         .merge(routes::cds::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

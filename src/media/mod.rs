@@ -4,6 +4,7 @@
 //! ([`turn`]), or a LiveKit room when LiveKit is configured ([`livekit`]).
 
 pub mod livekit;
+pub mod precall;
 pub mod turn;
 
 use serde::Serialize;

@@ -11,6 +11,7 @@ mod encounters;
 mod fhir;
 mod livekit;
 mod patients;
+mod precall;
 mod sessions;
 mod settings;
 mod users;
@@ -27,6 +28,7 @@ pub use livekit::{
     record_call_joined, record_call_left, record_livekit_event,
 };
 pub use patients::{get_patient, insert_patient, search_patients};
+pub use precall::{insert_precall, latest_precall};
 pub use sessions::{SessionRecord, find_session, insert_session, revoke_session};
 pub use settings::token_secret;
 pub use users::{NewUser, count_users, find_login, insert_user, list_users};

@@ -3,6 +3,7 @@
 
 use super::{StoreError, Tx};
 use crate::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
+use crate::media::precall::Verdict;
 use crate::timestamp::Timestamp;
 use crate::visits::{
     EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
@@ -276,9 +277,12 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
         i64,
         Option<i64>,
         Option<String>,
+        Option<String>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT v.id, p.given_name, p.family_name, v.status, v.priority, v.sort_key, v.checked_in_at, v.clinician_id
+        "SELECT v.id, p.given_name, p.family_name, v.status, v.priority, v.sort_key, v.checked_in_at, v.clinician_id,
+                (SELECT c.verdict FROM precall_checks c WHERE c.visit_id = v.id
+                 ORDER BY c.finished_at DESC, c.id DESC LIMIT 1)
          FROM visits v JOIN patients p ON p.id = v.patient_id
          WHERE v.queue_id = $1 AND v.status IN ('scheduled', 'waiting', 'in_consult')",
     )
@@ -287,7 +291,7 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
     .await?;
     rows.into_iter()
         .map(
-            |(id, given, family, status, priority, sort_key, checked_in_at, clinician)| {
+            |(id, given, family, status, priority, sort_key, checked_in_at, clinician, network)| {
                 Ok(QueuedVisit {
                     visit_id: VisitId::from_trusted(id),
                     patient_name: format!("{given} {family}"),
@@ -298,6 +302,7 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
                     sort_key,
                     waiting_since: checked_in_at.map(Timestamp),
                     clinician_id: clinician.map(UserId::from_trusted),
+                    network: network.as_deref().and_then(Verdict::parse),
                 })
             },
         )

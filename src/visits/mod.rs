@@ -365,10 +365,15 @@ pub async fn close(
     if visit.status == VisitStatus::InConsult && visit.admitted_by.as_ref() != Some(&clinician.id) {
         return Err(VisitError::Forbidden);
     }
-    let call_minutes = visit
-        .admitted_at
-        .map_or(1, |at| ((now - at.millis()) + 59_999) / 60_000)
-        .max(1);
+    // The call ends with the consult. Its length is what LiveKit measured
+    // (patient and staff both connected) when it carried the call, else the
+    // time since admission; either rounded up to whole minutes.
+    store::end_call_presence(&mut tx, &visit.encounter_id, now).await?;
+    let call_millis = match store::measured_call_seconds(&mut tx, &visit.encounter_id).await? {
+        Some(seconds) if seconds > 0 => seconds * 1000,
+        _ => visit.admitted_at.map_or(0, |at| now - at.millis()),
+    };
+    let call_minutes = ((call_millis + 59_999) / 60_000).max(1);
     let location = input.patient_location.unwrap_or(PatientLocation::Home);
     let closing = store::Closing {
         total_minutes: input.total_minutes.unwrap_or(call_minutes),

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::state::{Priority, VisitStatus};
 use crate::ids::{UserId, VisitId};
+use crate::media::precall::Verdict;
 use crate::timestamp::Timestamp;
 
 /// A visit as the queue sees it.
@@ -19,6 +20,8 @@ pub struct QueuedVisit {
     pub sort_key: i64,
     pub waiting_since: Option<Timestamp>,
     pub clinician_id: Option<UserId>,
+    /// The verdict of the patient's latest pre-call check.
+    pub network: Option<Verdict>,
 }
 
 /// One row of `GET /queues/{id}`.
@@ -33,6 +36,8 @@ pub struct QueueEntry {
     pub waiting_since: Option<Timestamp>,
     pub estimated_wait_seconds: Option<i64>,
     pub clinician_id: Option<UserId>,
+    /// The verdict of the patient's latest pre-call check, if one ran.
+    pub network: Option<Verdict>,
 }
 
 /// What the estimate is made from.
@@ -87,6 +92,7 @@ pub fn order(mut visits: Vec<QueuedVisit>, basis: WaitBasis) -> Vec<QueueEntry> 
                 waiting_since: v.waiting_since,
                 estimated_wait_seconds: estimate,
                 clinician_id: v.clinician_id,
+                network: v.network,
             }
         })
         .collect()
@@ -122,6 +128,7 @@ mod tests {
             sort_key,
             waiting_since: None,
             clinician_id: None,
+            network: None,
         }
     }
 

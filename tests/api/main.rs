@@ -16,5 +16,6 @@ mod media;
 mod ops;
 mod patients;
 mod peers;
+mod precall;
 mod users;
 mod visits;

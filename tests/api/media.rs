@@ -118,7 +118,7 @@ fn unix_now() -> i64 {
 // ---------------------------------------------------------------------------
 // TURN
 
-fn turn_source(urls: &str) -> impl FnOnce(bedside::config::Source) -> bedside::config::Source {
+pub fn turn_source(urls: &str) -> impl FnOnce(bedside::config::Source) -> bedside::config::Source {
     let urls = urls.to_owned();
     move |source| {
         source
@@ -195,7 +195,7 @@ async fn each_participant_gets_turn_credentials_that_verify_against_the_shared_s
 }
 
 /// A coturn `turnserver` on 127.0.0.1 with TURN REST auth, stopped on drop.
-struct Coturn {
+pub struct Coturn {
     child: tokio::process::Child,
     port: u16,
     _dir: tempfile::TempDir,
@@ -204,7 +204,7 @@ struct Coturn {
 impl Coturn {
     /// Starts coturn and waits until it answers STUN. Fails, never skips,
     /// when `turnserver` is not installed (`.ci/run` installs it).
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let port = free_port();
         let pid = dir.path().join("turnserver.pid");
@@ -242,7 +242,7 @@ impl Coturn {
         coturn
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("turn:127.0.0.1:{}?transport=udp", self.port)
     }
 
@@ -270,7 +270,7 @@ impl Coturn {
         }
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
 }
@@ -979,5 +979,57 @@ async fn join_and_leave_times_are_stored_against_the_encounter_and_give_the_call
     let signature = livekit_signature(&body, LK_SECRET);
     let response = post_webhook(&app, &body, Some(&signature)).await;
     assert_eq!(response.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_states_none() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = book_waiting_visit(&app, "dr.measured").await;
+    admit(&app, &booked).await;
+    let room = format!("visit-{}", booked.visit_id);
+    let plan = media_plan(&app, &booked.visit_id, &booked.clinician).await;
+    let clinician = decode_join_token(plan["livekit"]["token"].as_str().expect("token"))["sub"]
+        .as_str()
+        .expect("sub")
+        .to_owned();
+    let patient = format!("patient-{}", booked.visit_id);
+    // Both were in the room together for 12 min 10 s, long before the
+    // close; the clinician is still connected when closing.
+    let t0 = unix_now() - 3600;
+    for (id, kind, identity, at) in [
+        ("EV_m1", "participant_joined", clinician.as_str(), t0),
+        ("EV_m2", "participant_joined", patient.as_str(), t0 + 20),
+        ("EV_m3", "participant_left", patient.as_str(), t0 + 20 + 730),
+    ] {
+        let body = webhook_event(id, kind, &room, Some(identity), at);
+        let signature = livekit_signature(&body, LK_SECRET);
+        let response = post_webhook(&app, &body, Some(&signature)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{kind}");
+    }
+
+    let body = json!({
+        "diagnoses": ["L30.9"],
+        "note": {"subjective": "Itchy rash", "objective": "Erythema", "assessment": "Dermatitis", "plan": "Emollients"}
+    });
+    let path = format!("/api/v1/visits/{}/close", booked.visit_id);
+    let response = app.post(&path, Some(&booked.clinician), &body).await;
+    assert_eq!(response.status(), StatusCode::OK, "close the visit");
+    let closed: Value = response.json().await.expect("visit JSON");
+    assert_eq!(closed["total_minutes"], 13, "730 s rounds up to 13 minutes");
+
+    // Billing reads the same minutes, and the clinician's connection was
+    // ended at the close.
+    let visit = bedside::ids::VisitId::from_trusted(booked.visit_id.clone());
+    let mut tx = app.store.begin_read().await.expect("a transaction");
+    let facts = bedside::store::claim_facts(&mut tx, &visit)
+        .await
+        .expect("claim facts")
+        .expect("the visit is closed");
+    bedside::store::commit(tx).await.expect("commit");
+    assert_eq!(facts.total_minutes, 13);
+    let rows = presence(&app, &booked.encounter_id).await;
+    assert!(rows.iter().all(|r| r.left_at.is_some()), "{rows:?}");
     app.stop().await;
 }

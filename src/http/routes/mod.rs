@@ -10,6 +10,7 @@ pub mod livekit;
 pub mod media;
 pub mod ops;
 pub mod patients;
+pub mod precall;
 pub mod presence;
 pub mod queues;
 pub mod remittances;
