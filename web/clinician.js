@@ -6,7 +6,7 @@ import { h, $, $$, duration, secondsSince, date, focusStep } from './lib/dom.js'
 import { openDevices, stopStream } from './lib/devices.js';
 import { Call } from './lib/call.js';
 import { mountCall } from './lib/callview.js';
-import { mountHeader, liveSocket, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
+import { mountHeader, liveSocket, NETWORK_LABEL, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
 
 const session = await requireStaff(['clinician']);
 const me = session.user;
@@ -79,7 +79,11 @@ function entryRow(entry) {
     h('div', { class: 'entry-main' },
       h('span', { class: 'name' }, entry.patient_name),
       h('span', { class: `badge ${entry.priority}` }, PRIORITY_LABEL[entry.priority] ?? entry.priority),
-      entry.status !== 'waiting' ? h('span', { class: 'badge status' }, STATUS_LABEL[entry.status]) : null),
+      entry.status !== 'waiting' ? h('span', { class: 'badge status' }, STATUS_LABEL[entry.status]) : null,
+      entry.network ? h('span', {
+        class: `badge network ${entry.network}`, 'data-testid': `network-${entry.visit_id}`,
+        title: 'The patient\'s pre-call network check',
+      }, `network: ${NETWORK_LABEL[entry.network] ?? entry.network}`) : null),
     h('div', { class: 'entry-meta' },
       entry.status === 'waiting' ? [
         h('span', { class: 'waited', dataset: { since: entry.waiting_since ?? '' } }, `waiting ${duration(secondsSince(entry.waiting_since))}`),

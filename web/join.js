@@ -7,6 +7,7 @@ import { openDevices, watchLevel, playTestSound, stopStream } from './lib/device
 import { Signal } from './lib/socket.js';
 import { Call } from './lib/call.js';
 import { mountCall } from './lib/callview.js';
+import { runPrecallCheck, VERDICT_LABEL } from './lib/precall.js';
 
 // The token rides in the link only once: keep it in this tab's storage and
 // take it out of the address bar (and so out of history and any referrer).
@@ -122,6 +123,43 @@ async function startDevices() {
   }
 }
 
+// ---- network check ----
+
+async function mediaPlan() {
+  try {
+    const media = await api(`/visits/${encodeURIComponent(visitId)}/media`);
+    page.iceServers = media.ice_servers ?? [];
+  } catch {
+    page.iceServers = [];
+  }
+}
+
+async function checkNetwork() {
+  const verdict = $('#precall-verdict');
+  const advice = $('#precall-advice');
+  const button = $('#precall-run');
+  $('#network-check').hidden = false;
+  button.disabled = true;
+  verdict.textContent = 'Checking…';
+  verdict.parentElement.dataset.verdict = '';
+  advice.textContent = 'This takes a few seconds.';
+  try {
+    await mediaPlan();
+    const result = await runPrecallCheck({ api, visitId, iceServers: page.iceServers });
+    verdict.textContent = VERDICT_LABEL[result.verdict] ?? result.verdict;
+    verdict.parentElement.dataset.verdict = result.verdict;
+    advice.textContent = result.advice;
+  } catch (e) {
+    verdict.textContent = 'Not checked';
+    advice.textContent = e.status === 503
+      ? 'The clinic is checking many connections right now. Try again in a moment.'
+      : e.message ?? 'The check could not run. You can still continue.';
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$('#precall-run').addEventListener('click', checkNetwork);
 $('#device-retry').addEventListener('click', startDevices);
 $('#speaker-test').addEventListener('click', async (event) => {
   event.currentTarget.disabled = true;
@@ -225,12 +263,7 @@ function showPlace(frame) {
 
 async function enterWaitingRoom() {
   showStep('waiting');
-  try {
-    const media = await api(`/visits/${encodeURIComponent(visitId)}/media`);
-    page.iceServers = media.ice_servers ?? [];
-  } catch {
-    page.iceServers = [];
-  }
+  await mediaPlan();
   const signal = new Signal(token);
   page.signal = signal;
   signal.addEventListener('state', (e) => {
@@ -316,6 +349,8 @@ async function load() {
   }
   page.resumeStatus = visit.status === 'scheduled' ? null : visit.status;
   showStep('device');
+  // The network check is for before the consult; it runs beside the devices'.
+  if (visit.status !== 'in_consult') checkNetwork();
   await startDevices();
 }
 

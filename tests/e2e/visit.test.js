@@ -85,6 +85,12 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await eventually(() => patient.locator('#preview').evaluate((v) => v.videoWidth > 0 && v.currentTime > 0), { message: 'camera preview' });
   await eventually(() => patient.getByTestId('mic-level').evaluate((m) => m.value > 0), { message: 'microphone level' });
   assert.equal(await patient.locator('#device-problem').isHidden(), true);
+  // The network check against the server's own peer gives a plain verdict.
+  const verdict = await eventually(async () => {
+    const text = (await patient.getByTestId('precall-verdict').textContent()).trim();
+    return ['Good', 'Fair'].includes(text) ? text : null;
+  }, { message: 'a network verdict', timeout: 30_000 });
+  assert.ok((await patient.getByTestId('precall-advice').textContent()).length > 10);
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-1-device-check-375.png'), fullPage: true });
   await patient.getByTestId('device-continue').click();
@@ -118,6 +124,8 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await eventually(async () => (await board.getByTestId(`status-${visitId}`).textContent()).trim() === 'Waiting', { message: 'board shows waiting' });
   const admit = console_.getByTestId(`admit-${visitId}`);
   await admit.waitFor();
+  // The clinician sees the patient's network before admitting.
+  assert.equal((await console_.getByTestId(`network-${visitId}`).textContent()).trim(), `network: ${verdict.toLowerCase()}`);
   await console_.screenshot({ path: artifactPath('clinician-console-queue.png'), fullPage: true });
 
   // The clinician admits; the patient hears of it and both connect.

@@ -37,6 +37,8 @@ export const PRESENCE_LABEL = {
   available: 'Available', busy: 'Busy', in_consult: 'In consult', away: 'Away', offline: 'Offline',
 };
 export const PRIORITY_LABEL = { emergent: 'Emergent', urgent: 'Urgent', routine: 'Routine' };
+/** The patient's pre-call network verdict. */
+export const NETWORK_LABEL = { good: 'good', fair: 'fair', poor: 'weak', failed: 'not connected' };
 export const STATUS_LABEL = {
   scheduled: 'Scheduled', waiting: 'Waiting', in_consult: 'In consult', closed: 'Closed', cancelled: 'Cancelled', no_show: 'No-show',
 };
