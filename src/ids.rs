@@ -68,3 +68,7 @@ typed_id!(
     /// One pre-call check of a patient's network.
     PreCallId
 );
+typed_id!(
+    /// A guest invited to one visit (an interpreter, a family member).
+    GuestId
+);

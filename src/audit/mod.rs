@@ -46,6 +46,7 @@ impl Actor {
         let kind = match principal {
             Principal::Staff(_) => "user",
             Principal::Patient { .. } => "patient",
+            Principal::Guest { .. } => "guest",
         };
         Self {
             kind,

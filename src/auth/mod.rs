@@ -9,11 +9,11 @@ mod tokens;
 pub use password::{PasswordError, hash_password, verify_password};
 pub use sign_in::{CreateUserError, SignInError, authenticate, create_user, sign_in, sign_out};
 pub use throttle::LoginThrottle;
-pub use tokens::{PatientToken, SessionToken, TokenKeys, VisitClaims};
+pub use tokens::{GuestToken, PatientToken, SessionToken, TokenKeys, VisitClaims};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PatientId, UserId, VisitId};
+use crate::ids::{GuestId, PatientId, UserId, VisitId};
 
 /// A staff member's role; each route names the roles it admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,6 +67,12 @@ pub enum Principal {
         visit_id: VisitId,
         patient_id: PatientId,
     },
+    /// A guest invited to one visit, while the invitation stands.
+    Guest {
+        visit_id: VisitId,
+        guest_id: GuestId,
+        display_name: String,
+    },
 }
 
 impl Principal {
@@ -74,6 +80,7 @@ impl Principal {
         match self {
             Principal::Staff(user) => user.id.as_str(),
             Principal::Patient { patient_id, .. } => patient_id.as_str(),
+            Principal::Guest { guest_id, .. } => guest_id.as_str(),
         }
     }
 
@@ -81,6 +88,7 @@ impl Principal {
         match self {
             Principal::Staff(user) => user.role.as_str(),
             Principal::Patient { .. } => "patient",
+            Principal::Guest { .. } => "guest",
         }
     }
 }

@@ -72,12 +72,32 @@ pub async fn authenticate(
         store::commit(tx).await?;
         return Ok(session.map(|s| Principal::Staff(s.user)));
     }
-    Ok(keys.verify_patient(bearer).and_then(|claims| {
-        Some(Principal::Patient {
-            visit_id: claims.visit_id()?,
-            patient_id: claims.patient_id()?,
-        })
-    }))
+    if let Some(claims) = keys.verify_patient(bearer) {
+        return Ok(claims
+            .visit_id()
+            .zip(claims.patient_id())
+            .map(|(visit_id, patient_id)| Principal::Patient {
+                visit_id,
+                patient_id,
+            }));
+    }
+    let Some((visit_id, guest_id)) = keys
+        .verify_guest(bearer)
+        .and_then(|claims| claims.visit_id().zip(claims.guest_id()))
+    else {
+        return Ok(None);
+    };
+    // A revoked or expired invitation ends at once, whatever the token says.
+    let mut tx = store.begin_read().await?;
+    let guest = store::get_guest(&mut tx, &guest_id).await?;
+    store::commit(tx).await?;
+    Ok(guest
+        .filter(|g| g.visit_id == visit_id && g.is_active(store::now_millis()))
+        .map(|g| Principal::Guest {
+            visit_id,
+            guest_id,
+            display_name: g.display_name,
+        }))
 }
 
 /// Creates a user unless the username is taken; used by the CLI, the

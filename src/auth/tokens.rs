@@ -1,6 +1,7 @@
 //! Bearer tokens. Staff hold an opaque session token whose SHA-256 is kept
 //! in the store (so it can be revoked, and a leaked table signs nobody in).
-//! A patient holds a signed, expiring token scoped to one visit.
+//! A patient, or a guest the clinic invited, holds a signed, expiring token
+//! scoped to one visit.
 
 use std::fmt;
 
@@ -11,7 +12,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ids::{PatientId, VisitId};
+use crate::ids::{GuestId, PatientId, VisitId};
 
 const SESSION_PREFIX: &str = "bss_";
 
@@ -70,6 +71,11 @@ impl VisitClaims {
     pub fn patient_id(&self) -> Option<PatientId> {
         PatientId::parse(&self.pid)
     }
+
+    /// In a guest token, `pid` names the guest.
+    pub fn guest_id(&self) -> Option<GuestId> {
+        GuestId::parse(&self.pid)
+    }
 }
 
 /// A signed patient visit token. `Debug` never shows it.
@@ -88,7 +94,24 @@ impl fmt::Debug for PatientToken {
     }
 }
 
+/// A signed guest invitation token. `Debug` never shows it.
+#[derive(Clone)]
+pub struct GuestToken(String);
+
+impl GuestToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for GuestToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GuestToken(***)")
+    }
+}
+
 const PATIENT_KIND: &str = "patient_visit";
+const GUEST_KIND: &str = "guest_visit";
 
 /// The HMAC key that signs patient tokens; every node of one store shares it.
 #[derive(Clone)]
@@ -125,25 +148,55 @@ impl TokenKeys {
         now: i64,
         ttl_seconds: i64,
     ) -> PatientToken {
-        let claims = VisitClaims {
-            sub: visit_id.to_string(),
-            pid: patient_id.to_string(),
-            kind: PATIENT_KIND.to_owned(),
-            iat: now,
-            exp: now + ttl_seconds,
-        };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing with an in-memory key cannot fail");
-        PatientToken(token)
+        PatientToken(self.sign(
+            PATIENT_KIND,
+            visit_id,
+            patient_id.as_str(),
+            now,
+            now + ttl_seconds,
+        ))
+    }
+
+    /// A guest's token for one visit, valid until `expires_at` (Unix seconds).
+    pub fn issue_guest(
+        &self,
+        visit_id: &VisitId,
+        guest_id: &GuestId,
+        now: i64,
+        expires_at: i64,
+    ) -> GuestToken {
+        GuestToken(self.sign(GUEST_KIND, visit_id, guest_id.as_str(), now, expires_at))
     }
 
     /// The claims of a valid, unexpired patient token.
     pub fn verify_patient(&self, token: &str) -> Option<VisitClaims> {
+        self.verify(PATIENT_KIND, token)
+    }
+
+    /// The claims of a valid, unexpired guest token; whether the invitation
+    /// still stands is the store's to say.
+    pub fn verify_guest(&self, token: &str) -> Option<VisitClaims> {
+        self.verify(GUEST_KIND, token)
+    }
+
+    fn sign(&self, kind: &str, visit_id: &VisitId, pid: &str, iat: i64, exp: i64) -> String {
+        let claims = VisitClaims {
+            sub: visit_id.to_string(),
+            pid: pid.to_owned(),
+            kind: kind.to_owned(),
+            iat,
+            exp,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail")
+    }
+
+    fn verify(&self, kind: &str, token: &str) -> Option<VisitClaims> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = jsonwebtoken::decode::<VisitClaims>(token, &self.decoding, &validation).ok()?;
-        (data.claims.kind == PATIENT_KIND).then_some(data.claims)
+        (data.claims.kind == kind).then_some(data.claims)
     }
 }
 
@@ -169,6 +222,22 @@ mod tests {
 
         let other = TokenKeys::from_secret(b"another secret of enough length.");
         assert!(other.verify_patient(token.expose()).is_none());
+    }
+
+    #[test]
+    fn a_guest_token_never_passes_for_a_patients_and_back() {
+        let keys = TokenKeys::from_secret(b"test secret of enough length....");
+        let (visit, guest) = (VisitId::new(), GuestId::new());
+        let token = keys.issue_guest(&visit, &guest, now(), now() + 60);
+        let claims = keys.verify_guest(token.expose()).unwrap();
+        assert_eq!(
+            (claims.visit_id(), claims.guest_id()),
+            (Some(visit.clone()), Some(guest))
+        );
+        assert!(keys.verify_patient(token.expose()).is_none());
+        let patient = keys.issue_patient(&visit, &PatientId::new(), now(), 60);
+        assert!(keys.verify_guest(patient.expose()).is_none());
+        assert_eq!(format!("{token:?}"), "GuestToken(***)");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub fn may_read(principal: &Principal) -> bool {
     match principal {
         Principal::Staff(user) => matches!(user.role, Role::Billing | Role::Admin),
         Principal::Patient { .. } => true,
+        Principal::Guest { .. } => false,
     }
 }
 

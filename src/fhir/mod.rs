@@ -144,11 +144,16 @@ impl Requester<'_> {
     fn own_patient(&self) -> Option<&PatientId> {
         match self.principal {
             Principal::Patient { patient_id, .. } => Some(patient_id),
-            Principal::Staff(_) => None,
+            Principal::Staff(_) | Principal::Guest { .. } => None,
         }
     }
 
     fn may_see(&self, patient: &PatientId) -> bool {
+        // Guests never reach here (the extractor refuses them); if one did,
+        // it would see nothing.
+        if matches!(self.principal, Principal::Guest { .. }) {
+            return false;
+        }
         self.own_patient().is_none_or(|own| own == patient)
     }
 }

@@ -126,7 +126,8 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Any authenticated caller: staff or a visit's patient.
+/// An authenticated caller: staff or a visit's patient. Invited guests are
+/// refused (403) here; the few routes open to them take [`GuestOrCaller`].
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
@@ -137,8 +138,24 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let GuestOrCaller(caller) = GuestOrCaller::from_request_parts(parts, state).await?;
+        if matches!(caller.principal, Principal::Guest { .. }) {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(caller)
+    }
+}
+
+/// Any authenticated caller, invited guests included.
+#[derive(Debug, Clone)]
+pub struct GuestOrCaller(pub Caller);
+
+impl FromRequestParts<AppState> for GuestOrCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
+            return Ok(Self(caller.clone()));
         }
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
         let principal = auth::authenticate(&state.store, &state.tokens, token)
@@ -150,7 +167,7 @@ impl FromRequestParts<AppState> for Caller {
             principal,
         };
         parts.extensions.insert(caller.clone());
-        Ok(caller)
+        Ok(Self(caller))
     }
 }
 
@@ -162,7 +179,7 @@ impl Caller {
                 patient_id,
                 visit_id,
             } => Some((patient_id, visit_id)),
-            Principal::Staff(_) => None,
+            Principal::Staff(_) | Principal::Guest { .. } => None,
         }
     }
 }

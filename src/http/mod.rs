@@ -61,6 +61,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::accounts::router())
         .merge(routes::media::router())
         .merge(routes::precall::router())
+        .merge(routes::guests::router())
         .merge(routes::presence::router())
         .merge(routes::cds::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

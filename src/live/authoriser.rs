@@ -8,8 +8,9 @@ use signaling::{Authoriser, Denied, Identity, JoinAccess};
 use super::{update_for, wire_role, wire_status};
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{self, Principal, Role, TokenKeys};
-use crate::ids::{QueueId, UserId, VisitId};
+use crate::ids::{GuestId, QueueId, UserId, VisitId};
 use crate::store::{self, Store};
+use crate::visits::guests::GuestStatus;
 use crate::visits::{self, VisitStatus};
 
 #[derive(Debug, Clone)]
@@ -56,6 +57,16 @@ impl StoreAuthoriser {
                     visit_id: Some(wire::VisitId::new(visit_id.as_str())),
                 })
             }
+            Principal::Guest {
+                visit_id,
+                guest_id,
+                display_name,
+            } => Ok(Identity {
+                subject: wire::UserId::new(guest_id.as_str()),
+                role: wire::Role::Guest,
+                display_name,
+                visit_id: Some(wire::VisitId::new(visit_id.as_str())),
+            }),
         }
     }
 
@@ -102,6 +113,29 @@ impl StoreAuthoriser {
                     kind: "user",
                     id: Some(user.to_string()),
                     role: Some(Role::Clinician.as_str().into()),
+                    ip: None,
+                };
+                (actor, JoinAccess::Open)
+            }
+            // A guest enters only a consult under way, once let in; until
+            // then its socket hears the visit's frames and asks again.
+            wire::Role::Guest => {
+                let guest_id = GuestId::parse(who.subject.as_str()).ok_or(Denied::Forbidden)?;
+                let guest = store::get_guest(&mut tx, &guest_id)
+                    .await
+                    .map_err(|_| Denied::Unavailable)?
+                    .ok_or(Denied::Forbidden)?;
+                let admitted = guest.status == GuestStatus::Admitted
+                    && guest.is_active(store::now_millis())
+                    && guest.visit_id == visit.id
+                    && who.visit_id.as_ref() == Some(visit_id);
+                if !admitted || visit.status != VisitStatus::InConsult {
+                    return Err(Denied::Forbidden);
+                }
+                let actor = Actor {
+                    kind: "guest",
+                    id: Some(guest_id.to_string()),
+                    role: Some("guest".into()),
                     ip: None,
                 };
                 (actor, JoinAccess::Open)

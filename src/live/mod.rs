@@ -11,7 +11,7 @@ use signaling::protocol::{self as wire, PresenceStatus, VisitUpdate};
 use signaling::{Hub, PresenceEntry, PresenceUser};
 
 use crate::auth::{Role, User};
-use crate::ids::QueueId;
+use crate::ids::{QueueId, VisitId};
 use crate::store::Store;
 use crate::visits::{self, QueueEntry, Visit, VisitStatus};
 
@@ -98,6 +98,17 @@ impl Live {
             VisitStatus::Scheduled | VisitStatus::Waiting => {}
         }
         self.queue_changed(&visit.queue_id).await;
+    }
+
+    /// A guest was let into the call: the visit's sockets hear that the
+    /// consult is under way, and a waiting guest asks to join again.
+    pub async fn guest_admitted(&self, visit: &VisitId) {
+        self.hub
+            .notify_visit(
+                &wire::VisitId::new(visit.as_str()),
+                VisitUpdate::status(wire::VisitStatus::InConsult),
+            )
+            .await;
     }
 
     /// Sends the queue to its watchers and every waiting patient its place.

@@ -25,8 +25,9 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
 /// LiveKit closes a visit's room by itself after it stood empty this long.
 pub const EMPTY_TIMEOUT_SECONDS: u32 = 5 * 60;
 
-/// The patient, the clinician, and room for invited guests.
-pub const MAX_PARTICIPANTS: u32 = 4;
+/// The patient, the clinician, and invited guests: more than a
+/// peer-to-peer mesh carries (four), which is what LiveKit is for.
+pub const MAX_PARTICIPANTS: u32 = 8;
 
 /// How long one RoomService call may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -63,13 +64,12 @@ pub enum WebhookRejection {
 /// Who joins a visit's room, and as what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallParticipant {
-    /// LiveKit identity: `patient-<visit id>`, `clinician-<user id>` or
-    /// `admin-<user id>`. It carries no name and no health data, and has no
-    /// `:`, so it also serves as the TURN REST user id.
+    /// LiveKit identity: `patient-<visit id>`, `clinician-<user id>`,
+    /// `admin-<user id>` or `guest-<guest id>`. It carries no name and no
+    /// health data, and has no `:`, so it also serves as the TURN REST user id.
     pub identity: String,
     /// Shown to the others in the room.
     pub name: String,
-    pub side: CallSide,
     /// Clinicians and admins may share their screen.
     pub may_share_screen: bool,
 }
@@ -81,7 +81,15 @@ impl CallParticipant {
             Principal::Patient { .. } => Self {
                 identity: format!("patient-{visit}"),
                 name: "Patient".to_owned(),
-                side: CallSide::Patient,
+                may_share_screen: false,
+            },
+            Principal::Guest {
+                guest_id,
+                display_name,
+                ..
+            } => Self {
+                identity: format!("guest-{guest_id}"),
+                name: display_name.clone(),
                 may_share_screen: false,
             },
             Principal::Staff(user) => {
@@ -94,7 +102,6 @@ impl CallParticipant {
                 Self {
                     identity: format!("{role}-{}", user.id),
                     name: user.display_name.clone(),
-                    side: CallSide::Staff,
                     may_share_screen: true,
                 }
             }

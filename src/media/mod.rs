@@ -15,6 +15,7 @@ use crate::auth::{Principal, Role};
 use crate::config::Config;
 use crate::ids::VisitId;
 use crate::store::{self, Store, StoreError};
+use crate::visits::guests::GuestStatus;
 use crate::visits::{self, VisitStatus};
 
 /// How the call's media flows.
@@ -101,6 +102,13 @@ pub async fn plan_for(
     let visit = visit.ok_or(MediaError::NotFound)?;
     let allowed = match caller {
         Principal::Patient { visit_id, .. } => *visit_id == visit.id,
+        // A guest sets up its call once the clinician has let it in.
+        Principal::Guest { guest_id, .. } => {
+            let mut tx = store.begin_read().await?;
+            let guest = store::get_guest(&mut tx, guest_id).await?;
+            store::commit(tx).await?;
+            guest.is_some_and(|g| g.visit_id == visit.id && g.status == GuestStatus::Admitted)
+        }
         Principal::Staff(user) => match user.role {
             Role::Admin => true,
             Role::Clinician => visits::is_visit_clinician(&visit, &user.id),

@@ -9,6 +9,7 @@ mod cds;
 mod clinical;
 mod encounters;
 mod fhir;
+mod guests;
 mod livekit;
 mod patients;
 mod precall;
@@ -23,6 +24,9 @@ pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encount
 pub use clinical::*;
 pub use encounters::{find_encounters, get_encounter};
 pub use fhir::*;
+pub use guests::{
+    count_admitted_guests, get_guest, insert_guest, mark_guest_admitted, revoke_guest, visit_guests,
+};
 pub use livekit::{
     CallPresence, CallSide, call_presence, end_call_presence, measured_call_seconds,
     record_call_joined, record_call_left, record_livekit_event,

@@ -10,6 +10,7 @@ mod cds;
 mod cli;
 mod clinic;
 mod fhir;
+mod guests;
 mod helpers;
 mod live;
 mod media;

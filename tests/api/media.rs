@@ -401,14 +401,14 @@ struct DoubleState {
 /// LiveKit's Twirp RoomService on 127.0.0.1, protobuf in and out; it checks
 /// each call's Bearer token and records what it received.
 #[derive(Clone)]
-struct LiveKitDouble {
+pub struct LiveKitDouble {
     addr: SocketAddr,
     state: Arc<Mutex<DoubleState>>,
     changed: watch::Sender<usize>,
 }
 
 impl LiveKitDouble {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
@@ -540,7 +540,7 @@ async fn twirp(
     answer
 }
 
-async fn spawn_livekit_app(double: &LiveKitDouble) -> TestApp {
+pub async fn spawn_livekit_app(double: &LiveKitDouble) -> TestApp {
     let url = double.url();
     spawn_app_with(move |source| {
         source
@@ -556,7 +556,7 @@ async fn spawn_livekit_app(double: &LiveKitDouble) -> TestApp {
 
 /// Decodes a join token with jsonwebtoken (not LiveKit's verifier): HS256,
 /// the API secret, `iss` = the API key, `exp` required.
-fn decode_join_token(token: &str) -> Value {
+pub fn decode_join_token(token: &str) -> Value {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_issuer(&[LK_KEY]);
     validation.set_required_spec_claims(&["exp", "iss", "sub", "nbf"]);

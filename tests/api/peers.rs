@@ -104,6 +104,19 @@ impl Signal {
         }
     }
 
+    /// Skips frames until an `error` frame arrives, and returns it.
+    pub async fn expect_error(&mut self) -> Value {
+        within("an `error` frame", async {
+            loop {
+                let frame = self.next().await.expect("the socket closed before `error`");
+                if frame["type"] == "error" {
+                    return frame;
+                }
+            }
+        })
+        .await
+    }
+
     /// Skips frames until one of `kind` arrives; an `error` frame fails.
     pub async fn expect(&mut self, kind: &str) -> Value {
         within(&format!("a `{kind}` frame"), async {

@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::Caller;
+use crate::http::extract::GuestOrCaller;
 use crate::ids::VisitId;
 use crate::media::{self, MediaError, MediaPlan};
 use crate::state::AppState;
@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = MediaPlan), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn get_media(
     State(state): State<AppState>,
-    caller: Caller,
+    GuestOrCaller(caller): GuestOrCaller,
     Path(id): Path<String>,
 ) -> Result<Json<MediaPlan>, ApiError> {
     let id = VisitId::parse(&id).ok_or(ApiError::NotFound("visit"))?;

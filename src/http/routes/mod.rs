@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cds;
 pub mod claims;
 pub mod fhir;
+pub mod guests;
 pub mod livekit;
 pub mod media;
 pub mod ops;

@@ -25,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { page("index.html") }))
         // The patient's token arrives in `?t=`; the page moves it out of the URL.
         .route("/join/{visit_id}", get(|| async { page("join.html") }))
+        // An invited guest's link, its token in `?t=` likewise.
+        .route("/guest/{visit_id}", get(|| async { page("guest.html") }))
         .route("/clinician", get(|| async { page("clinician.html") }))
         .route("/scheduler", get(|| async { page("scheduler.html") }))
         .route(
