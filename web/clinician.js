@@ -152,7 +152,7 @@ async function openConsult(visit) {
   note.hidden = !devices.problem;
   note.textContent = devices.problem ? `${devices.problem.title}. ${devices.problem.audioOnly ? 'The call is audio only.' : ''}` : '';
 
-  const call = new Call({ signal: state.signal, polite: false, iceServers: media.ice_servers ?? [], stream: devices.stream ?? new MediaStream() });
+  const call = new Call({ signal: state.signal, role: 'clinician', iceServers: media.ice_servers ?? [], stream: devices.stream ?? new MediaStream() });
   state.consult.call = call;
   state.consult.stream = devices.stream;
   const patientName = history.patient ? history.patient.given_name : 'The patient';
@@ -163,10 +163,93 @@ async function openConsult(visit) {
     $('#n-minutes-hint').textContent = `Leave empty to use the call's length (${minutes} min so far).`;
   });
   state.signal.send({ type: 'join', visit_id: visit.id });
+  loadGuests();
   focusStep($('#patient-title'));
 }
 
 $('#n-audio-only').addEventListener('change', () => { if (state.consult) state.consult.audioTouched = true; });
+
+// ---- guests ----
+
+const GUEST_KIND = { interpreter: 'Interpreter', family: 'Family member', other: 'Other' };
+const GUEST_STATUS = { invited: 'invited', admitted: 'in the call', revoked: 'removed' };
+
+function guestsPath(visitId) {
+  return `/visits/${encodeURIComponent(visitId)}/guests`;
+}
+
+async function loadGuests() {
+  const consult = state.consult;
+  if (!consult) return;
+  try {
+    consult.guests = await api(guestsPath(consult.visit.id));
+  } catch (e) {
+    $('#guest-error').textContent = e.message;
+  }
+  if (state.consult === consult) renderGuests();
+}
+
+function renderGuests() {
+  const consult = state.consult;
+  const list = $('#guest-list');
+  if (!consult) { list.replaceChildren(); return; }
+  const links = consult.guestLinks ?? new Map();
+  list.replaceChildren(...(consult.guests ?? []).filter((g) => g.status !== 'revoked').map((g) => {
+    const link = links.get(g.id);
+    return h('li', { class: 'guest', 'data-testid': `guest-${g.id}` },
+      h('span', { class: 'name' }, g.display_name), ' ',
+      h('span', { class: 'badge status' }, `${GUEST_KIND[g.kind] ?? g.kind}, ${GUEST_STATUS[g.status] ?? g.status}`),
+      link ? h('div', { class: 'copy-row' },
+        h('label', { for: `guest-link-${g.id}`, class: 'visually-hidden' }, `Link for ${g.display_name}`),
+        h('input', { id: `guest-link-${g.id}`, readOnly: true, value: link, 'data-testid': `guest-link-${g.id}` }),
+        h('button', { type: 'button', class: 'small secondary', onclick: () => navigator.clipboard?.writeText(link).then(() => toast('Link copied.')).catch(() => {}) }, 'Copy')) : null,
+      h('div', { class: 'guest-actions' },
+        g.status === 'invited' ? h('button', {
+          type: 'button', class: 'small', 'data-testid': `guest-admit-${g.id}`,
+          onclick: () => guestAction(g, 'admit'),
+        }, 'Let in') : null,
+        h('button', {
+          type: 'button', class: 'small secondary', 'data-testid': `guest-revoke-${g.id}`,
+          onclick: () => guestAction(g, 'revoke'),
+        }, 'Remove')));
+  }));
+}
+
+async function guestAction(guest, action) {
+  $('#guest-error').textContent = '';
+  try {
+    await api(`${guestsPath(guest.visit_id)}/${encodeURIComponent(guest.id)}/${action}`, { method: 'POST', body: {} });
+  } catch (e) {
+    $('#guest-error').textContent = e.message;
+  }
+  await loadGuests();
+}
+
+$('#guest-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const consult = state.consult;
+  if (!consult) return;
+  const form = event.currentTarget;
+  const error = $('#guest-error');
+  error.textContent = '';
+  form.display_name.removeAttribute('aria-invalid');
+  try {
+    const invited = await api(guestsPath(consult.visit.id), {
+      method: 'POST',
+      body: { display_name: form.display_name.value.trim(), kind: form.kind.value },
+    });
+    consult.guestLinks ??= new Map();
+    consult.guestLinks.set(invited.guest.id, invited.join_url);
+    form.reset();
+  } catch (e) {
+    error.textContent = e.message;
+    if (e.field === 'display_name') {
+      form.display_name.setAttribute('aria-invalid', 'true');
+      form.display_name.focus();
+    }
+  }
+  await loadGuests();
+});
 
 function endConsult(message) {
   const consult = state.consult;
@@ -181,6 +264,9 @@ function endConsult(message) {
   $('#patient-title').textContent = '';
   $('#patient-meta').textContent = '';
   $('#note-form').reset();
+  $('#guest-form').reset();
+  $('#guest-list').replaceChildren();
+  $('#guest-error').textContent = '';
   $('#consult-body').hidden = true;
   $('#no-consult').hidden = false;
   renderQueues();
@@ -361,8 +447,8 @@ async function start() {
     renderQueues();
   });
   signal.on('presence', (f) => { if (f.user_id === me.id) showMyPresence(f.status); });
-  signal.on('joined', (f) => state.consult?.call?.rejoined(f.participants.filter((p) => p.role === 'patient')));
-  signal.on('peer_joined', (f) => { if (f.role === 'patient') state.consult?.call?.setPeer(f); });
+  signal.on('joined', (f) => state.consult?.call?.rejoined(f.participants.filter((p) => p.role === 'patient' || p.role === 'guest')));
+  signal.on('peer_joined', (f) => { if (f.role === 'patient' || f.role === 'guest') state.consult?.call?.setPeer(f); });
   signal.on('peer_left', (f) => {
     if (f.reason === 'room_closed') endConsult('The visit was closed.');
     else state.consult?.call?.peerLeft(f.participant_id);

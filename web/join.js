@@ -305,7 +305,7 @@ function onVisit(frame) {
 
 function startCall() {
   if (page.call) return page.call;
-  const call = new Call({ signal: page.signal, polite: true, iceServers: page.iceServers, stream: page.stream ?? new MediaStream() });
+  const call = new Call({ signal: page.signal, role: 'patient', iceServers: page.iceServers, stream: page.stream ?? new MediaStream() });
   page.call = call;
   showStep('call');
   page.view = mountCall($('#call-root'), {

@@ -93,7 +93,31 @@ export function mountCall(root, { call, signal, remoteLabel, onLeave }) {
   }
 
   const stage = h('div', { class: 'stage' }, remoteVideo, placeholder, localVideo, status);
-  root.replaceChildren(h('div', { class: 'call' }, stage, notice, controls, chat));
+  // Everyone else in a group call (guests, or the patient for a guest): one tile each.
+  const others = h('ul', { class: 'others', 'aria-label': 'Others in the call', hidden: true });
+  const tiles = new Map();
+  function showOther({ participant_id: id, display_name: name, stream }) {
+    let tile = tiles.get(id);
+    if (!tile) {
+      const video = h('video', { autoplay: true, playsInline: true, 'data-testid': `other-video-${id}` });
+      tile = h('li', { class: 'other' }, video, h('span', { class: 'who' }, name || 'Guest'));
+      tile.video = video;
+      tiles.set(id, tile);
+      others.append(tile);
+    }
+    if (tile.video.srcObject !== stream) tile.video.srcObject = stream;
+    tile.video.play().catch(() => {});
+    others.hidden = false;
+  }
+  function dropOther(id) {
+    const tile = tiles.get(id);
+    if (!tile) return;
+    tile.video.srcObject = null;
+    tile.remove();
+    tiles.delete(id);
+    others.hidden = tiles.size === 0;
+  }
+  root.replaceChildren(h('div', { class: 'call' }, stage, others, notice, controls, chat));
 
   function showState(state) {
     stateWord.textContent = CONTRACT_STATE[state] ?? 'connecting';
@@ -114,6 +138,8 @@ export function mountCall(root, { call, signal, remoteLabel, onLeave }) {
     [call, 'state', (e) => showState(e.detail)],
     [call, 'peer', (e) => names.set(e.detail.participant_id, e.detail.display_name || remoteLabel)],
     [call, 'remote-track', () => { remoteVideo.play().catch(() => {}); }],
+    [call, 'guest-track', (e) => showOther(e.detail)],
+    [call, 'peer-left', (e) => dropOther(e.detail)],
     [call, 'audio-only', (e) => {
       const reason = e.detail;
       cameraButton.disabled = !call.sendingVideo;
@@ -146,6 +172,7 @@ export function mountCall(root, { call, signal, remoteLabel, onLeave }) {
       offChat();
       remoteVideo.srcObject = null;
       localVideo.srcObject = null;
+      for (const id of [...tiles.keys()]) dropOther(id);
     },
   };
 }

@@ -1,0 +1,106 @@
+// A group call in real Chromium: the clinician invites an interpreter from
+// the console, the interpreter opens the link, waits, and is let in; then
+// patient, clinician and interpreter each receive the others' video over a
+// peer-to-peer mesh.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually, framesArrive,
+} from './harness.js';
+
+let server;
+let browser;
+const problems = [];
+
+before(async () => {
+  server = await startServer();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Frames play in every tile of the others (guests, or the patient for a guest). */
+async function othersPlay(page, count, label) {
+  await eventually(() => page.locator('[data-testid^=other-video-]').evaluateAll((videos, wanted) => videos.length === wanted
+    && videos.every((v) => v.videoWidth > 0 && v.currentTime > 0), count), { message: `${label}: ${count} other video(s) playing`, timeout: 30_000 });
+}
+
+test('a clinician invites an interpreter who joins patient and clinician once let in', async () => {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Interpreted visits' } });
+  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Follow-up' } });
+  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+
+  // The patient returns to the visit's page and waits.
+  const patientContext = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  const patient = await patientContext.newPage();
+  problems.push(watchPage(patient, 'patient'));
+  await patient.goto(visit.join_url);
+  await patient.getByTestId('device-continue').click();
+  await eventually(async () => (await patient.getByTestId('call-state').textContent()) === 'waiting', { message: 'patient waiting' });
+
+  // The clinician admits the patient; the two connect.
+  const clinicianContext = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const console_ = await clinicianContext.newPage();
+  problems.push(watchPage(console_, 'clinician'));
+  await console_.goto(`${server.base}/`);
+  await console_.getByTestId('username').fill('dr.grey');
+  await console_.getByTestId('password').fill(server.accounts['dr.grey'].password);
+  await console_.getByTestId('sign-in').click();
+  await console_.waitForURL('**/clinician');
+  await console_.getByTestId(`admit-${visit.id}`).click();
+  await eventually(async () => (await console_.getByTestId('call-state').textContent()) === 'connected', { message: 'clinician connected', timeout: 30_000 });
+  await framesArrive(patient);
+
+  // The clinician invites an interpreter and copies the link.
+  await console_.getByTestId('guest-name').fill('Maria (interpreter)');
+  await console_.getByTestId('guest-kind').selectOption('interpreter');
+  await console_.getByTestId('guest-invite').click();
+  const linkInput = console_.locator('[data-testid^=guest-link-]');
+  const link = await eventually(async () => linkInput.inputValue(), { message: 'the guest link' });
+  assert.match(link, new RegExp(`/guest/${visit.id}\\?t=`));
+  const guestId = (await linkInput.getAttribute('data-testid')).slice('guest-link-'.length);
+
+  // The interpreter opens it, checks the camera, and waits to be let in.
+  const guestContext = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+  const guest = await guestContext.newPage();
+  problems.push(watchPage(guest, 'guest'));
+  await guest.goto(link);
+  await eventually(async () => (await guest.getByTestId('guest-self').textContent()).trim() === 'Maria (interpreter)', { message: 'the guest greeted by name' });
+  await eventually(() => guest.evaluate(() => !location.search.includes('t=')), { message: 'the token to leave the URL' });
+  await guest.getByTestId('device-continue').click();
+  await eventually(async () => (await guest.getByTestId('call-state').textContent()) === 'waiting', { message: 'guest waiting' });
+  await guest.screenshot({ path: artifactPath('guest-1-waiting-375.png'), fullPage: true });
+
+  // Let in: a mesh of three, each seeing the other two.
+  await console_.getByTestId(`guest-admit-${guestId}`).click();
+  await eventually(async () => (await guest.getByTestId('call-state').textContent()) === 'connected', { message: 'guest connected', timeout: 30_000 }).catch(async (e) => {
+    for (const [label, p] of [['guest', guest], ['patient', patient], ['clinician', console_]]) {
+      console.error('links at', label, JSON.stringify(await p.evaluate(() => [...(window.__bedside?.call?.links?.values() ?? [])].map((l) => ({
+        role: l.info.role, id: l.id, state: l.state, ice: l.pc.iceConnectionState, sig: l.pc.signalingState, tracks: l.stream.getTracks().length,
+      }))).catch((x) => x.message)));
+    }
+    throw e;
+  });
+  await framesArrive(guest);
+  await othersPlay(guest, 1, 'guest sees the patient');
+  await othersPlay(console_, 1, 'clinician sees the guest');
+  await othersPlay(patient, 1, 'patient sees the guest');
+  assert.match(await console_.getByTestId(`guest-${guestId}`).textContent(), /in the call/);
+  await guest.screenshot({ path: artifactPath('guest-2-call-375.png'), fullPage: true });
+  await console_.screenshot({ path: artifactPath('clinician-group-call.png'), fullPage: true });
+
+  // The interpreter leaves: the others' tiles go, their own call stays.
+  await guest.getByTestId('leave').click();
+  await othersPlay(console_, 0, 'clinician after the guest left');
+  await othersPlay(patient, 0, 'patient after the guest left');
+  assert.equal(await patient.getByTestId('call-state').textContent(), 'connected');
+  assert.deepEqual(problems.flat().filter((p) => !/favicon/.test(p)), []);
+  await Promise.all([patientContext.close(), clinicianContext.close(), guestContext.close()]);
+});
