@@ -4,7 +4,7 @@
 import { requireStaff, staffApi as api } from './lib/session.js';
 import { h, $, $$, duration, secondsSince, date, focusStep } from './lib/dom.js';
 import { openDevices, stopStream } from './lib/devices.js';
-import { Call } from './lib/call.js';
+import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 import { mountHeader, liveSocket, NETWORK_LABEL, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
 
@@ -152,7 +152,7 @@ async function openConsult(visit) {
   note.hidden = !devices.problem;
   note.textContent = devices.problem ? `${devices.problem.title}. ${devices.problem.audioOnly ? 'The call is audio only.' : ''}` : '';
 
-  const call = new Call({ signal: state.signal, role: 'clinician', iceServers: media.ice_servers ?? [], stream: devices.stream ?? new MediaStream() });
+  const call = callFor(media, { signal: state.signal, role: 'clinician', stream: devices.stream ?? new MediaStream() });
   state.consult.call = call;
   state.consult.stream = devices.stream;
   const patientName = history.patient ? history.patient.given_name : 'The patient';

@@ -6,7 +6,7 @@ import { apiClient } from './lib/api.js';
 import { $, $$, focusStep, h } from './lib/dom.js';
 import { openDevices, stopStream } from './lib/devices.js';
 import { Signal } from './lib/socket.js';
-import { Call } from './lib/call.js';
+import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 
 // As on the patient's page: the token leaves the address bar at once.
@@ -24,7 +24,7 @@ const tokenKey = `bedside.guest.${visitId}`;
 const token = sessionStorage.getItem(tokenKey);
 const api = apiClient(() => token);
 
-const page = { stream: null, signal: null, call: null, view: null, iceServers: [] };
+const page = { stream: null, signal: null, call: null, view: null, media: null };
 window.__bedside = {
   get signal() { return page.signal; },
   get call() { return page.call; },
@@ -78,7 +78,7 @@ async function checkDevices() {
 
 function startCall(participants) {
   if (!page.call) {
-    page.call = new Call({ signal: page.signal, role: 'guest', iceServers: page.iceServers, stream: page.stream ?? new MediaStream() });
+    page.call = callFor(page.media, { signal: page.signal, role: 'guest', stream: page.stream ?? new MediaStream() });
     showStep('call');
     page.view = mountCall($('#call-root'), {
       call: page.call,
@@ -104,8 +104,7 @@ async function waitToBeLetIn() {
   const askToJoin = async () => {
     if (inCall) return;
     try {
-      const media = await api(`/visits/${encodeURIComponent(visitId)}/media`);
-      page.iceServers = media.ice_servers ?? [];
+      page.media = await api(`/visits/${encodeURIComponent(visitId)}/media`);
     } catch {
       return; // not let in yet
     }

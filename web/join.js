@@ -5,7 +5,7 @@ import { apiClient } from './lib/api.js';
 import { h, $, $$, duration, focusStep } from './lib/dom.js';
 import { openDevices, watchLevel, playTestSound, stopStream } from './lib/devices.js';
 import { Signal } from './lib/socket.js';
-import { Call } from './lib/call.js';
+import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 import { runPrecallCheck, VERDICT_LABEL } from './lib/precall.js';
 
@@ -127,11 +127,11 @@ async function startDevices() {
 
 async function mediaPlan() {
   try {
-    const media = await api(`/visits/${encodeURIComponent(visitId)}/media`);
-    page.iceServers = media.ice_servers ?? [];
+    page.media = await api(`/visits/${encodeURIComponent(visitId)}/media`);
   } catch {
-    page.iceServers = [];
+    page.media = null;
   }
+  page.iceServers = page.media?.ice_servers ?? [];
 }
 
 async function checkNetwork() {
@@ -305,7 +305,12 @@ function onVisit(frame) {
 
 function startCall() {
   if (page.call) return page.call;
-  const call = new Call({ signal: page.signal, role: 'patient', iceServers: page.iceServers, stream: page.stream ?? new MediaStream() });
+  const call = callFor(page.media ?? { ice_servers: page.iceServers }, {
+    signal: page.signal,
+    role: 'patient',
+    stream: page.stream ?? new MediaStream(),
+    refresh: () => api(`/visits/${encodeURIComponent(visitId)}/media`),
+  });
   page.call = call;
   showStep('call');
   page.view = mountCall($('#call-root'), {

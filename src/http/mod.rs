@@ -83,7 +83,9 @@ pub fn app(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api)
-        .merge(routes::web::router())
+        .merge(routes::web::router(
+            state.livekit.as_deref().map(|lk| lk.client_url()),
+        ))
         .nest("/fhir", routes::fhir::router())
         .route("/ws", get(routes::presence::open_socket))
         .route(

@@ -85,7 +85,8 @@ async function startProxy(targetPort) {
 }
 
 /** Starts `bedside serve --demo`; resolves once /readyz answers 200. */
-export async function startServer() {
+/** Starts `bedside serve --demo` behind the test proxy; `env` adds settings. */
+export async function startServer(env = {}) {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`cargo build -p bedside\` first`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bedside-e2e-'));
   const serverPort = await freePort();
@@ -99,6 +100,7 @@ export async function startServer() {
       DATABASE_URL: `sqlite://${path.join(dir, 'bedside.db')}`,
       BEDSIDE_PUBLIC_URL: base,
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

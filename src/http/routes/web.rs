@@ -15,20 +15,50 @@ use crate::state::AppState;
 #[folder = "web/"]
 struct Assets;
 
-/// Pages load only our own scripts and styles and talk only to this origin.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; \
-     object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/// Pages load only our own scripts and styles and talk only to this origin,
+/// and to the LiveKit server when one carries the calls (`livekit`, its
+/// browser URL).
+fn content_security_policy(livekit: Option<&str>) -> HeaderValue {
+    let connect = match livekit.and_then(origin) {
+        Some((ws, http)) => format!("'self' {ws} {http}"),
+        None => "'self'".to_owned(),
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; \
+         img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src {connect}; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+}
 
-pub fn router() -> Router<AppState> {
+/// The WebSocket origin of a LiveKit browser URL and its HTTP twin (the
+/// client checks a failed connection over HTTP).
+fn origin(url: &str) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    let http = match scheme {
+        "wss" => "https",
+        "ws" => "http",
+        _ => return None,
+    };
+    Some((format!("{scheme}://{host}"), format!("{http}://{host}")))
+}
+
+pub fn router(livekit: Option<&str>) -> Router<AppState> {
+    let csp = content_security_policy(livekit);
+    let page_route = |file: &'static str| {
+        let csp = csp.clone();
+        get(move || async move { page(file, csp) })
+    };
     Router::new()
-        .route("/", get(|| async { page("index.html") }))
+        .route("/", page_route("index.html"))
         // The patient's token arrives in `?t=`; the page moves it out of the URL.
-        .route("/join/{visit_id}", get(|| async { page("join.html") }))
+        .route("/join/{visit_id}", page_route("join.html"))
         // An invited guest's link, its token in `?t=` likewise.
-        .route("/guest/{visit_id}", get(|| async { page("guest.html") }))
-        .route("/clinician", get(|| async { page("clinician.html") }))
-        .route("/scheduler", get(|| async { page("scheduler.html") }))
+        .route("/guest/{visit_id}", page_route("guest.html"))
+        .route("/clinician", page_route("clinician.html"))
+        .route("/scheduler", page_route("scheduler.html"))
         .route(
             "/assets/{*path}",
             get(|Path(path): Path<String>| async move { asset(&path) }),
@@ -36,15 +66,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// An HTML page: never stored, so nothing of a session outlives sign-out.
-fn page(path: &str) -> Response {
+fn page(path: &str, csp: HeaderValue) -> Response {
     let mut response = asset(path);
     if response.status() == StatusCode::OK {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
         // The join link carries a token: never send it on as a referrer.
         headers.insert(
             header::REFERRER_POLICY,
@@ -72,4 +99,22 @@ fn asset(path: &str) -> Response {
         file.data,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_lets_pages_reach_livekit_only_when_it_is_configured() {
+        let plain = content_security_policy(None);
+        assert!(plain.to_str().unwrap().contains("connect-src 'self';"));
+        let with = content_security_policy(Some("wss://lk.example.org/"));
+        assert!(
+            with.to_str()
+                .unwrap()
+                .contains("connect-src 'self' wss://lk.example.org https://lk.example.org;")
+        );
+        assert_eq!(origin("ftp://x"), None);
+    }
 }

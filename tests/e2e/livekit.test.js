@@ -1,0 +1,99 @@
+// With LiveKit configured, the browser joins the visit's LiveKit room with
+// the LiveKit JavaScript client instead of peer-to-peer. No LiveKit server
+// runs here, so a stand-in answers Bedside's RoomService calls and records
+// the client's signalling connection: the test checks that the page loads
+// the client, that the page's policy lets it reach LiveKit, and that it
+// presents this participant's join token for this visit's room only.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startServer, launchChromium, apiFor, signInApi, watchPage, eventually } from './harness.js';
+
+let server;
+let browser;
+let livekit;
+const problems = [];
+
+/** RoomService calls get an empty (all-default) protobuf answer; WebSocket upgrades are recorded. */
+async function startLiveKitStandIn() {
+  const upgrades = [];
+  const rooms = [];
+  const standIn = http.createServer((request, response) => {
+    if (request.method === 'POST' && request.url.startsWith('/twirp/livekit.RoomService/')) {
+      rooms.push(request.url.split('/').pop());
+      request.resume();
+      response.writeHead(200, { 'content-type': 'application/protobuf' });
+      response.end();
+      return;
+    }
+    response.writeHead(404);
+    response.end();
+  });
+  standIn.on('upgrade', (request, socket) => {
+    upgrades.push(new URL(request.url, 'http://livekit'));
+    socket.destroy();
+  });
+  await new Promise((resolve) => standIn.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${standIn.address().port}`,
+    upgrades,
+    rooms,
+    close: () => new Promise((resolve) => standIn.close(resolve)),
+  };
+}
+
+function claims(jwt) {
+  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+}
+
+before(async () => {
+  livekit = await startLiveKitStandIn();
+  server = await startServer({
+    LIVEKIT_URL: livekit.url,
+    LIVEKIT_API_KEY: 'bedside-e2e-key',
+    LIVEKIT_API_SECRET: 'bedside-e2e-secret-of-at-least-32-bytes',
+  });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await livekit?.close();
+});
+
+test('the patient joins the visit\'s LiveKit room with its own token', async () => {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const clinician = await signInApi(server, 'dr.grey');
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'LiveKit visits' } });
+  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Review' } });
+  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  await api(`/visits/${visit.id}/admit`, { method: 'POST', token: clinician.token, body: {} });
+
+  const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  const patient = await context.newPage();
+  problems.push(watchPage(patient, 'patient'));
+  const csp = await new Promise((resolve) => {
+    patient.on('response', (r) => { if (new URL(r.url()).pathname.startsWith('/join/')) resolve(r.headers()['content-security-policy']); });
+    patient.goto(visit.join_url);
+  });
+  assert.match(csp, new RegExp(`connect-src 'self' ws://127\\.0\\.0\\.1:\\d+ http://127\\.0\\.0\\.1:\\d+;`));
+  await patient.getByTestId('device-continue').click();
+
+  // The page loads the LiveKit client and opens its signalling connection.
+  const upgrade = await eventually(() => livekit.upgrades.find((u) => u.pathname.startsWith('/rtc')), { message: 'a LiveKit signalling connection', timeout: 20_000 });
+  const token = claims(upgrade.searchParams.get('access_token'));
+  assert.equal(token.sub, `patient-${visit.id}`);
+  assert.equal(token.iss, 'bedside-e2e-key');
+  assert.equal(token.video.room, `visit-${visit.id}`);
+  assert.equal(token.video.roomJoin, true);
+  assert.ok(livekit.rooms.includes('CreateRoom'), `RoomService calls: ${livekit.rooms}`);
+  const loaded = await patient.evaluate(() => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/assets/vendor/livekit-client.esm.mjs')));
+  assert.ok(loaded, 'the LiveKit client was loaded');
+  // No peer-to-peer connection was attempted.
+  assert.equal(await patient.evaluate(() => window.__bedside.call?.constructor.name), 'LiveKitCall');
+  await context.close();
+});
