@@ -11,7 +11,7 @@ use signaling::protocol::{self as wire, PresenceStatus, VisitUpdate};
 use signaling::{Hub, PresenceEntry, PresenceUser};
 
 use crate::auth::{Role, User};
-use crate::ids::{QueueId, VisitId};
+use crate::ids::{GuestId, QueueId, VisitId};
 use crate::store::Store;
 use crate::visits::{self, QueueEntry, Visit, VisitStatus};
 
@@ -107,6 +107,16 @@ impl Live {
             .notify_visit(
                 &wire::VisitId::new(visit.as_str()),
                 VisitUpdate::status(wire::VisitStatus::InConsult),
+            )
+            .await;
+    }
+
+    /// A guest's invitation was revoked: out of the call, its sockets closed.
+    pub async fn guest_removed(&self, visit: &VisitId, guest: &GuestId) {
+        self.hub
+            .remove_subject(
+                &wire::VisitId::new(visit.as_str()),
+                &wire::UserId::new(guest.as_str()),
             )
             .await;
     }

@@ -154,11 +154,35 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     at_guest.close().await;
     at_clinician.close().await;
 
-    // Admitted, the guest gets its call's media plan; all of it is audited.
+    // Admitted, the guest gets its call's media plan.
     let response = app
         .get(&format!("/api/v1/visits/{}/media", id(&visit)), Some(guest))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
+
+    // Revoked mid-call: the others hear it leave, and its link is dead.
+    let mut guest_again = Signal::hello(&app, guest).await;
+    guest_again.join(id(&visit)).await;
+    guest_again.expect("joined").await;
+    let revoke = format!(
+        "/api/v1/visits/{}/guests/{}/revoke",
+        id(&visit),
+        invited["guest"]["id"].as_str().unwrap()
+    );
+    let response = app.post(&revoke, Some(&clinic.clinician), &json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let left = loop {
+        let left = patient.expect("peer_left").await;
+        if left["participant_id"] == guest_again.participant_id.as_str() {
+            break left;
+        }
+    };
+    assert_eq!(left["reason"], "removed");
+    guest_again.expect_closed().await;
+    let response = app.get("/api/v1/guests/me", Some(guest)).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED).await;
+
+    // All of it is audited.
     let audit: Value = app
         .get(
             &format!(
@@ -184,7 +208,6 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
             .any(|e| e["action"] == "visit.join" && e["actor_type"] == "guest"),
         "the guest's join is audited: {audit}"
     );
-    drop(patient);
     app.stop().await;
 }
 

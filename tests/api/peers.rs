@@ -104,6 +104,14 @@ impl Signal {
         }
     }
 
+    /// Waits for the server to close the socket.
+    pub async fn expect_closed(&mut self) {
+        within("the socket to close", async {
+            while self.next().await.is_some() {}
+        })
+        .await;
+    }
+
     /// Skips frames until an `error` frame arrives, and returns it.
     pub async fn expect_error(&mut self) -> Value {
         within("an `error` frame", async {

@@ -63,6 +63,9 @@ pub enum BusMessage {
     },
     /// A frame for every staff socket (presence changes).
     Staff { frame: ServerMessage },
+    /// A visit-scoped identity lost its access (a revoked guest): its
+    /// sessions end and their sockets close.
+    RemoveSubject { visit_id: VisitId, subject: UserId },
 }
 
 /// A room member as the directory records it.

@@ -29,7 +29,7 @@ use crate::config::{HubConfig, configure_upgrade};
 use crate::events::{EventSink, HubEvent, NoEvents};
 use crate::presence::{MemoryPresence, Presence, PresenceEntry, PresenceError, PresenceUser};
 use crate::protocol::{
-    PresenceStatus, QueueId, Role, ServerMessage, VisitId, VisitStatus, VisitUpdate,
+    PresenceStatus, QueueId, Role, ServerMessage, UserId, VisitId, VisitStatus, VisitUpdate,
 };
 
 /// Presence timeout of the default in-memory store: three missed refreshes.
@@ -212,6 +212,18 @@ impl Hub {
         .await;
     }
 
+    /// Ends every session of a visit-scoped `subject` (a guest whose
+    /// invitation was revoked), on every node: the call hears `peer_left`
+    /// (`removed`), the sockets close, and no resume brings them back.
+    pub async fn remove_subject(&self, visit_id: &VisitId, subject: &UserId) {
+        self.remove_subject_local(visit_id, subject).await;
+        self.publish(BusMessage::RemoveSubject {
+            visit_id: visit_id.clone(),
+            subject: subject.clone(),
+        })
+        .await;
+    }
+
     /// Sends a `queue` frame to the sockets subscribed to the queue.
     pub async fn publish_queue(&self, queue_id: &QueueId, entries: serde_json::Value) {
         let frame = ServerMessage::Queue {
@@ -344,6 +356,9 @@ impl Hub {
                 self.state().deliver_queue(&queue_id, &encode(&frame));
             }
             BusMessage::Staff { frame } => self.state().deliver_staff(&encode(&frame)),
+            BusMessage::RemoveSubject { visit_id, subject } => {
+                self.remove_subject_local(&visit_id, &subject).await;
+            }
         }
     }
 

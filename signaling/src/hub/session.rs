@@ -14,7 +14,7 @@ use crate::bus::{BusMessage, MemberRecord};
 use crate::events::HubEvent;
 use crate::protocol::{
     ErrorCode, LeaveReason, ParticipantId, ParticipantInfo, PresenceStatus, QueueId, ServerMessage,
-    VisitId, VisitStatus, VisitUpdate,
+    UserId, VisitId, VisitStatus, VisitUpdate,
 };
 
 /// Random bytes as hex; `None` only if the OS has no randomness to give.
@@ -243,6 +243,32 @@ impl Hub {
     async fn end_session(&self, participant_id: &ParticipantId, reason: LeaveReason) {
         self.leave_room(participant_id, reason).await;
         self.state().remove_session(participant_id);
+    }
+
+    /// This node's part of [`Hub::remove_subject`].
+    pub(super) async fn remove_subject_local(&self, visit_id: &VisitId, subject: &UserId) {
+        let sessions: Vec<ParticipantId> = {
+            let mut state = self.state();
+            let ids: Vec<ParticipantId> = state
+                .sessions
+                .iter()
+                .filter(|(_, s)| {
+                    s.identity.subject == *subject && s.identity.visit_id.as_ref() == Some(visit_id)
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &ids {
+                // Without its outbox the socket's writer ends and the socket closes.
+                if let Some(link) = state.sessions.get_mut(id).and_then(|s| s.link.as_mut()) {
+                    link.outbox = None;
+                }
+            }
+            ids
+        };
+        for participant_id in sessions {
+            self.end_session(&participant_id, LeaveReason::Removed)
+                .await;
+        }
     }
 
     /// `join {visit_id}`.

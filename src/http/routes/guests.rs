@@ -103,7 +103,8 @@ async fn admit_guest(
     Ok(Json(admitted))
 }
 
-/// Revokes an invitation; its link stops working (scheduler, clinician, admin).
+/// Revokes an invitation: its link stops working and a guest in the call is
+/// taken out of it (scheduler, clinician, admin).
 #[utoipa::path(post, path = "/visits/{id}/guests/{guest_id}/revoke", tag = "visits", security(("bearer" = [])),
     params(("id" = String, Path), ("guest_id" = String, Path)),
     responses((status = 200, body = Guest), (status = 404, body = Problem)))]
@@ -114,9 +115,9 @@ async fn revoke_guest(
 ) -> Result<Json<Guest>, ApiError> {
     let (visit, guest) = ids(&id, Some(&guest_id))?;
     let guest = guest.ok_or(ApiError::NotFound("guest"))?;
-    Ok(Json(
-        guests::revoke(&state.store, &staff.actor, &visit, &guest).await?,
-    ))
+    let revoked = guests::revoke(&state.store, &staff.actor, &visit, &guest).await?;
+    state.live.guest_removed(&visit, &guest).await;
+    Ok(Json(revoked))
 }
 
 /// What a guest's page needs: its invitation and the visit's state.
