@@ -121,7 +121,12 @@ async fn start_hub(
     redis: Option<&redis::Client>,
 ) -> anyhow::Result<signaling::Hub> {
     let authoriser = Arc::new(live::StoreAuthoriser::new(store.clone(), tokens.clone()));
-    let mut builder = signaling::Hub::builder(authoriser);
+    let defaults = signaling::HubConfig::default();
+    let config = signaling::HubConfig {
+        max_sockets: socket_capacity(defaults.max_sockets),
+        ..defaults
+    };
+    let mut builder = signaling::Hub::builder(authoriser).config(config);
     if let Some(client) = redis {
         let connection =
             signaling::redis_connection(client.clone()).context("Failed to set up Redis")?;
@@ -140,6 +145,26 @@ async fn start_hub(
         builder = builder.presence(Arc::new(signaling::MemoryPresence::new(OFFLINE_AFTER)));
     }
     Ok(builder.start().await)
+}
+
+/// Open files kept for everything but sockets: the store, Redis, listeners,
+/// the pre-call check's peers, logs.
+const RESERVED_FILES: u64 = 256;
+
+/// Raises this process's open-file limit as far as the system allows (the
+/// usual soft limit of 1,024 would cap a node at about a thousand sockets),
+/// and returns how many sockets the hub may hold under it.
+fn socket_capacity(wanted: usize) -> usize {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            let fits = limit.saturating_sub(RESERVED_FILES);
+            wanted.min(usize::try_from(fits).unwrap_or(usize::MAX))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the open-file limit could not be read or raised");
+            wanted
+        }
+    }
 }
 
 /// Creates user `admin` when the store has no users and a password is given.

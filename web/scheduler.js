@@ -104,6 +104,10 @@ function card(queue, entry, waiting) {
       h('button', { type: 'button', class: 'small secondary', 'data-testid': `down-${id}`, disabled: rank >= samePriority.length,
         'aria-label': `Move ${name} down`, onclick: () => change(id, { position: rank + 1 }) }, '\u2193 Down'));
   }
+  if (open || entry.status === 'in_consult') {
+    controls.push(h('button', { type: 'button', class: 'small secondary', 'data-testid': `guest-${id}`,
+      'aria-label': `Invite a guest to the visit of ${name}`, onclick: () => inviteGuest(entry) }, 'Invite guest'));
+  }
   if (open) {
     controls.push(
       h('button', { type: 'button', class: 'small secondary', 'data-testid': `no-show-${id}`,
@@ -134,6 +138,57 @@ function card(queue, entry, waiting) {
       h('div', {}, h('label', { for: `move-${id}` }, 'Queue'), move)),
     controls.length ? h('div', { class: 'entry-actions' }, controls) : null);
 }
+
+// ---- guests: a dialog, so board updates do not wipe it ----
+
+const guestDialog = $('#guest-dialog');
+let guestVisit = null;
+
+function inviteGuest(entry) {
+  guestVisit = entry.visit_id;
+  const form = $('#guest-dialog-form');
+  form.reset();
+  $('#guest-dialog-for').textContent = `For the visit of ${entry.patient_name}.`;
+  $('#gd-error').textContent = '';
+  $('#gd-link-box').hidden = true;
+  guestDialog.showModal();
+  $('#gd-name').focus();
+}
+
+$('#guest-dialog-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  $('#gd-error').textContent = '';
+  form.display_name.removeAttribute('aria-invalid');
+  try {
+    const invited = await api(`/visits/${encodeURIComponent(guestVisit)}/guests`, {
+      method: 'POST',
+      body: { display_name: form.display_name.value.trim(), kind: form.kind.value },
+    });
+    $('#gd-link').value = invited.join_url;
+    $('#gd-link-box').hidden = false;
+    $('#gd-link').select();
+  } catch (e) {
+    $('#gd-error').textContent = e.message;
+    if (e.field === 'display_name') {
+      form.display_name.setAttribute('aria-invalid', 'true');
+      form.display_name.focus();
+    }
+  }
+});
+$('#gd-close').addEventListener('click', () => {
+  $('#gd-link').value = '';
+  guestDialog.close();
+});
+$('#gd-copy').addEventListener('click', async () => {
+  const input = $('#gd-link');
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch {
+    input.select();
+    document.execCommand('copy');
+  }
+});
 
 setInterval(() => {
   for (const el of $$('.waited')) if (el.dataset.since) el.textContent = `waiting ${duration(secondsSince(el.dataset.since))}`;

@@ -30,6 +30,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // Every socket is a file: take as many as the system allows.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("bedside-loadgen: the open-file limit could not be raised: {error}");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

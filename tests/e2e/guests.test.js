@@ -104,3 +104,33 @@ test('a clinician invites an interpreter who joins patient and clinician once le
   assert.deepEqual(problems.flat().filter((p) => !/favicon/.test(p)), []);
   await Promise.all([patientContext.close(), clinicianContext.close(), guestContext.close()]);
 });
+
+test('a scheduler invites a guest from the board and gets its link', async () => {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Family visits' } });
+  const [patientRecord] = await api('/patients?name=Hopper', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Results' } });
+
+  const context = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+  const board = await context.newPage();
+  const seen = watchPage(board, 'scheduler');
+  await board.goto(`${server.base}/`);
+  await board.getByTestId('username').fill('scheduler');
+  await board.getByTestId('password').fill(server.accounts.scheduler.password);
+  await board.getByTestId('sign-in').click();
+  await board.waitForURL('**/scheduler');
+  await board.getByTestId(`guest-${visit.id}`).click();
+  await board.getByTestId('board-guest-invite').click();
+  await board.getByText('must be 1 to 100 characters').waitFor();
+  await board.getByTestId('board-guest-name').fill('Sam (son)');
+  await board.getByTestId('board-guest-kind').selectOption('family');
+  await board.getByTestId('board-guest-invite').click();
+  const link = await eventually(async () => board.getByTestId('board-guest-link').inputValue(), { message: 'the guest link' });
+  assert.match(link, new RegExp(`/guest/${visit.id}\\?t=`));
+  await board.screenshot({ path: artifactPath('scheduler-guest-invite-375.png'), fullPage: true });
+  const guests = await api(`/visits/${visit.id}/guests`, { token: scheduler.token });
+  assert.deepEqual(guests.map((g) => [g.display_name, g.kind, g.status]), [['Sam (son)', 'family', 'invited']]);
+  assert.deepEqual(seen, []);
+  await context.close();
+});

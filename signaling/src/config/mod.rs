@@ -63,7 +63,7 @@ impl Default for HubConfig {
             flood_per_second: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
             flood_burst: NonZeroU32::new(500).unwrap_or(NonZeroU32::MIN),
             outbound_capacity: 64,
-            max_sockets: 19_000,
+            max_sockets: 100_000,
             presence_interval: Duration::from_secs(10),
         }
     }
