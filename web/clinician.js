@@ -173,6 +173,8 @@ $('#n-audio-only').addEventListener('change', () => { if (state.consult) state.c
 
 const GUEST_KIND = { interpreter: 'Interpreter', family: 'Family member', other: 'Other' };
 const GUEST_STATUS = { invited: 'invited', admitted: 'in the call', revoked: 'removed' };
+/** How often the list is refreshed while someone may be waiting to be let in. */
+const GUEST_POLL_MS = 4_000;
 
 function guestsPath(visitId) {
   return `/visits/${encodeURIComponent(visitId)}/guests`;
@@ -181,12 +183,17 @@ function guestsPath(visitId) {
 async function loadGuests() {
   const consult = state.consult;
   if (!consult) return;
+  clearTimeout(consult.guestPoll);
   try {
     consult.guests = await api(guestsPath(consult.visit.id));
   } catch (e) {
     $('#guest-error').textContent = e.message;
   }
-  if (state.consult === consult) renderGuests();
+  if (state.consult !== consult) return;
+  renderGuests();
+  if ((consult.guests ?? []).some((g) => g.status === 'invited')) {
+    consult.guestPoll = setTimeout(loadGuests, GUEST_POLL_MS);
+  }
 }
 
 function renderGuests() {
@@ -199,6 +206,8 @@ function renderGuests() {
     return h('li', { class: 'guest', 'data-testid': `guest-${g.id}` },
       h('span', { class: 'name' }, g.display_name), ' ',
       h('span', { class: 'badge status' }, `${GUEST_KIND[g.kind] ?? g.kind}, ${GUEST_STATUS[g.status] ?? g.status}`),
+      g.status === 'invited' && g.online
+        ? [' ', h('span', { class: 'badge info', 'data-testid': `guest-waiting-${g.id}` }, 'waiting to be let in')] : null,
       link ? h('div', { class: 'copy-row' },
         h('label', { for: `guest-link-${g.id}`, class: 'visually-hidden' }, `Link for ${g.display_name}`),
         h('input', { id: `guest-link-${g.id}`, readOnly: true, value: link, 'data-testid': `guest-link-${g.id}` }),
@@ -254,6 +263,7 @@ $('#guest-form').addEventListener('submit', async (event) => {
 function endConsult(message) {
   const consult = state.consult;
   if (!consult) return;
+  clearTimeout(consult.guestPoll);
   consult.call?.hangUp();
   consult.view?.destroy();
   stopStream(consult.stream);

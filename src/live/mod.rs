@@ -79,6 +79,18 @@ impl Live {
             .unwrap_or_default()
     }
 
+    /// Guests with a socket open now, by guest id.
+    pub async fn guests_online(&self) -> std::collections::HashSet<String> {
+        self.hub
+            .presence_list(Some(wire::Role::Guest))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|entry| entry.status != PresenceStatus::Offline)
+            .map(|entry| entry.user_id.to_string())
+            .collect()
+    }
+
     /// After a visit changed state: its room, its patient, its queue.
     pub async fn visit_changed(&self, visit: &Visit) {
         match visit.status {

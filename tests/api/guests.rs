@@ -88,10 +88,27 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     let mut patient = Signal::hello(&app, patient_token(&visit)).await;
     patient.join(id(&visit)).await;
     patient.expect("joined").await;
+    let guests_path = format!("/api/v1/visits/{}/guests", id(&visit));
+    let listed: Value = app
+        .get(&guests_path, Some(&clinic.clinician))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["online"], false, "not there yet: {listed}");
     let mut guest_socket = Signal::hello(&app, guest).await;
     guest_socket.join(id(&visit)).await;
     let refused = guest_socket.expect_error().await;
     assert_eq!(refused["code"], "forbidden");
+    // The clinician sees the guest waiting with its page open.
+    let listed: Value = app
+        .get(&guests_path, Some(&clinic.clinician))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["online"], true, "waiting: {listed}");
+    assert_eq!(listed[0]["status"], "invited");
 
     // Only the clinician in the consult lets a guest in.
     let response = let_in(&app, &visit, &invited, &clinic.other_clinician).await;

@@ -77,6 +77,8 @@ test('a clinician invites an interpreter who joins patient and clinician once le
   await guest.getByTestId('device-continue').click();
   await eventually(async () => (await guest.getByTestId('call-state').textContent()) === 'waiting', { message: 'guest waiting' });
   await guest.screenshot({ path: artifactPath('guest-1-waiting-375.png'), fullPage: true });
+  // The console shows the interpreter waiting to be let in.
+  await console_.getByTestId(`guest-waiting-${guestId}`).waitFor({ timeout: 15_000 });
 
   // Let in: a mesh of three, each seeing the other two.
   await console_.getByTestId(`guest-admit-${guestId}`).click();

@@ -59,17 +59,34 @@ async fn invite_guest(
     Ok((StatusCode::CREATED, Json(invited)))
 }
 
+/// A guest as staff see it: the invitation, and whether the guest has its
+/// page open now (so the clinician knows who waits to be let in).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GuestView {
+    #[serde(flatten)]
+    pub guest: Guest,
+    pub online: bool,
+}
+
 /// The visit's guests (scheduler, clinician, admin).
 #[utoipa::path(get, path = "/visits/{id}/guests", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = [Guest]), (status = 404, body = Problem)))]
+    responses((status = 200, body = [GuestView]), (status = 404, body = Problem)))]
 async fn list_guests(
     State(state): State<AppState>,
     staff: Staff<VisitCreators>,
     Path(id): Path<String>,
-) -> Result<Json<Vec<Guest>>, ApiError> {
+) -> Result<Json<Vec<GuestView>>, ApiError> {
     let (visit, _) = ids(&id, None)?;
+    let guests = guests::list(&state.store, &staff.actor, &visit).await?;
+    let online = state.live.guests_online().await;
     Ok(Json(
-        guests::list(&state.store, &staff.actor, &visit).await?,
+        guests
+            .into_iter()
+            .map(|guest| GuestView {
+                online: online.contains(guest.id.as_str()),
+                guest,
+            })
+            .collect(),
     ))
 }
 
