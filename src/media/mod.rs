@@ -15,8 +15,8 @@ use crate::auth::{Principal, Role};
 use crate::config::Config;
 use crate::ids::VisitId;
 use crate::store::{self, Store, StoreError};
+use crate::visits;
 use crate::visits::guests::GuestStatus;
-use crate::visits::{self, VisitStatus};
 
 /// How the call's media flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -98,15 +98,16 @@ pub async fn plan_for(
 ) -> Result<MediaPlan, MediaError> {
     let mut tx = store.begin_read().await?;
     let visit = store::get_visit(&mut tx, id).await?;
+    // A guest sets up its call once the clinician has let it in.
+    let guest = match caller {
+        Principal::Guest { guest_id, .. } => store::get_guest(&mut tx, guest_id).await?,
+        _ => None,
+    };
     store::commit(tx).await?;
     let visit = visit.ok_or(MediaError::NotFound)?;
     let allowed = match caller {
         Principal::Patient { visit_id, .. } => *visit_id == visit.id,
-        // A guest sets up its call once the clinician has let it in.
-        Principal::Guest { guest_id, .. } => {
-            let mut tx = store.begin_read().await?;
-            let guest = store::get_guest(&mut tx, guest_id).await?;
-            store::commit(tx).await?;
+        Principal::Guest { .. } => {
             guest.is_some_and(|g| g.visit_id == visit.id && g.status == GuestStatus::Admitted)
         }
         Principal::Staff(user) => match user.role {
@@ -118,10 +119,7 @@ pub async fn plan_for(
     if !allowed {
         return Err(MediaError::Forbidden);
     }
-    if matches!(
-        visit.status,
-        VisitStatus::Closed | VisitStatus::Cancelled | VisitStatus::NoShow
-    ) {
+    if visit.status.has_ended() {
         // An ended visit has no call to set up.
         return Err(MediaError::Forbidden);
     }

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{VisitError, VisitStatus};
-use crate::audit::{Actor, AuditEntry};
+use super::{VisitError, VisitStatus, audit, load};
+use crate::audit::Actor;
 use crate::auth::{GuestToken, TokenKeys, User};
 use crate::ids::{GuestId, UserId, VisitId};
 use crate::store::{self, Store, now_millis};
@@ -110,12 +110,6 @@ pub struct InvitedGuest {
     pub join_url: String,
 }
 
-fn audit(actor: &Actor, action: &'static str, visit: &super::Visit) -> AuditEntry {
-    AuditEntry::new(actor, action, "Encounter")
-        .resource(&visit.encounter_id)
-        .patient(&visit.patient_id)
-}
-
 /// Invites a guest to a visit that has not ended; audited.
 pub async fn invite(
     store: &Store,
@@ -136,13 +130,8 @@ pub async fn invite(
     }
     let now = now_millis();
     let mut tx = store.begin().await?;
-    let visit = store::get_visit(&mut tx, visit_id)
-        .await?
-        .ok_or(VisitError::NotFound("visit"))?;
-    if matches!(
-        visit.status,
-        VisitStatus::Closed | VisitStatus::Cancelled | VisitStatus::NoShow
-    ) {
+    let visit = load(&mut tx, visit_id).await?;
+    if visit.status.has_ended() {
         return Err(VisitError::WrongState(format!(
             "the visit is {}; guests join visits that have not ended",
             visit.status.as_str()
@@ -184,9 +173,7 @@ pub async fn list(
     visit_id: &VisitId,
 ) -> Result<Vec<Guest>, VisitError> {
     let mut tx = store.begin().await?;
-    let visit = store::get_visit(&mut tx, visit_id)
-        .await?
-        .ok_or(VisitError::NotFound("visit"))?;
+    let visit = load(&mut tx, visit_id).await?;
     let guests = store::visit_guests(&mut tx, visit_id).await?;
     store::append_audit(&mut tx, &audit(actor, "visit.guest.list", &visit)).await?;
     store::commit(tx).await?;
@@ -206,9 +193,7 @@ pub async fn admit(
 ) -> Result<Guest, VisitError> {
     let now = now_millis();
     let mut tx = store.begin().await?;
-    let visit = store::get_visit(&mut tx, visit_id)
-        .await?
-        .ok_or(VisitError::NotFound("visit"))?;
+    let visit = load(&mut tx, visit_id).await?;
     if visit.status != VisitStatus::InConsult {
         return Err(VisitError::WrongState(
             "guests are let in during the consult".to_owned(),
@@ -259,9 +244,7 @@ pub async fn revoke(
 ) -> Result<Guest, VisitError> {
     let now = now_millis();
     let mut tx = store.begin().await?;
-    let visit = store::get_visit(&mut tx, visit_id)
-        .await?
-        .ok_or(VisitError::NotFound("visit"))?;
+    let visit = load(&mut tx, visit_id).await?;
     let found = store::get_guest(&mut tx, guest_id)
         .await?
         .filter(|g| g.visit_id == visit.id)

@@ -53,13 +53,14 @@ fn wrong_state(visit: &Visit, action: &str) -> VisitError {
     ))
 }
 
-async fn load(tx: &mut Tx, id: &VisitId) -> Result<Visit, VisitError> {
+pub(crate) async fn load(tx: &mut Tx, id: &VisitId) -> Result<Visit, VisitError> {
     store::get_visit(tx, id)
         .await?
         .ok_or(VisitError::NotFound("visit"))
 }
 
-fn audit(actor: &Actor, action: &'static str, visit: &Visit) -> AuditEntry {
+/// An audit entry for an action on the visit's encounter, for its patient.
+pub(crate) fn audit(actor: &Actor, action: &'static str, visit: &Visit) -> AuditEntry {
     AuditEntry::new(actor, action, "Encounter")
         .resource(&visit.encounter_id)
         .patient(&visit.patient_id)

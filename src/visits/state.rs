@@ -74,6 +74,11 @@ impl VisitStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == value)
     }
 
+    /// Closed, cancelled or a no-show: nothing more happens to the visit.
+    pub fn has_ended(self) -> bool {
+        matches!(self, Self::Closed | Self::Cancelled | Self::NoShow)
+    }
+
     /// The encounter status that goes with this visit status.
     pub fn encounter_status(self) -> EncounterStatus {
         match self {

@@ -12,7 +12,6 @@ use crate::http::extract::{ApiJson, Caller};
 use crate::ids::VisitId;
 use crate::media::precall::{self, Offer, PreCallError, PreCallResult, Started};
 use crate::state::AppState;
-use crate::store;
 use crate::validation::FieldError;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,18 +37,22 @@ async fn start_check(
         .precall
         .start(&caller.principal, caller.actor, &id, offer)
         .await
-        .map_err(|error| match error {
-            PreCallError::NotFound => ApiError::NotFound("visit"),
-            PreCallError::Forbidden => ApiError::Forbidden,
-            PreCallError::WrongState(_) => ApiError::Conflict(error.to_string()),
-            PreCallError::BadOffer(field, message) => FieldError::new(field, message).into(),
-            PreCallError::Busy => {
-                ApiError::Unavailable("too many pre-call checks are running; try again shortly")
-            }
-            PreCallError::Peer(_) => ApiError::internal(error),
-            PreCallError::Store(e) => e.into(),
-        })?;
+        .map_err(precall_error)?;
     Ok((StatusCode::CREATED, Json(started)))
+}
+
+fn precall_error(error: PreCallError) -> ApiError {
+    match error {
+        PreCallError::NotFound => ApiError::NotFound("visit"),
+        PreCallError::Forbidden => ApiError::Forbidden,
+        PreCallError::WrongState(_) => ApiError::Conflict(error.to_string()),
+        PreCallError::BadOffer(field, message) => FieldError::new(field, message).into(),
+        PreCallError::Busy => {
+            ApiError::Unavailable("too many pre-call checks are running; try again shortly")
+        }
+        PreCallError::Peer(_) => ApiError::internal(error),
+        PreCallError::Store(e) => e.into(),
+    }
 }
 
 /// The visit's latest check: its patient, and the staff who run or take
@@ -70,12 +73,9 @@ async fn latest_check(
     if !allowed {
         return Err(ApiError::Forbidden);
     }
-    let mut tx = state.store.begin_read().await?;
-    let visit = store::get_visit(&mut tx, &id).await?;
-    store::commit(tx).await?;
-    let visit = visit.ok_or(ApiError::NotFound("visit"))?;
-    precall::latest(&state.store, &caller.actor, &visit)
-        .await?
+    precall::latest(&state.store, &caller.actor, &id)
+        .await
+        .map_err(precall_error)?
         .map(Json)
         .ok_or(ApiError::NotFound("pre-call check"))
 }

@@ -28,13 +28,13 @@ use webrtc::peer_connection::{
 use webrtc::runtime::TokioRuntime;
 
 pub use self::verdict::{Figures, Verdict};
-use crate::audit::{Actor, AuditEntry};
+use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::ids::{PreCallId, VisitId};
 use crate::live::Live;
 use crate::store::{self, Store, StoreError, now_millis};
 use crate::timestamp::Timestamp;
-use crate::visits::{Visit, VisitStatus};
+use crate::visits::{self, Visit, VisitStatus};
 
 /// How long the server gathers its own candidates for the answer.
 const GATHER_WAIT: Duration = Duration::from_secs(5);
@@ -407,12 +407,9 @@ impl Check {
             return (figures, None);
         };
         let mut channels = probe::Channels::new(control, probe);
-        let measured = channels.measure().await;
+        figures.measured = channels.measure().await;
         // Asked after the probes, when the pair in use has carried them.
         figures.path = browser_candidate_type(pc).await;
-        figures.rtt_ms = measured.rtt_ms;
-        figures.loss_percent = measured.loss_percent;
-        figures.upload_kbps = measured.upload_kbps;
         (figures, Some(channels))
     }
 
@@ -426,17 +423,15 @@ impl Check {
             verdict,
             gathered: figures.gathered,
             path: figures.path,
-            rtt_ms: figures.rtt_ms,
-            loss_percent: figures.loss_percent,
-            upload_kbps: figures.upload_kbps,
+            rtt_ms: figures.measured.rtt_ms,
+            loss_percent: figures.measured.loss_percent,
+            upload_kbps: figures.measured.upload_kbps,
             advice: advice.to_owned(),
         }
     }
 
     async fn save(&self, result: &PreCallResult) -> Result<(), StoreError> {
-        let entry = AuditEntry::new(&self.actor, "visit.precall", "Encounter")
-            .resource(&self.visit.encounter_id)
-            .patient(&self.visit.patient_id);
+        let entry = visits::audit(&self.actor, "visit.precall", &self.visit);
         let mut tx = self.store.begin().await?;
         store::insert_precall(&mut tx, result).await?;
         store::append_audit(&mut tx, &entry).await?;
@@ -453,18 +448,19 @@ async fn browser_candidate_type(pc: &Arc<dyn PeerConnection>) -> Option<String> 
     Some(pair.remote().typ.to_string())
 }
 
-/// The latest check of a visit, for its patient, clinician or an admin.
+/// The visit's latest finished check, read in one audited transaction;
+/// `Ok(None)` when none has finished yet.
 pub async fn latest(
     store: &Store,
     actor: &Actor,
-    visit: &Visit,
-) -> Result<Option<PreCallResult>, StoreError> {
+    visit_id: &VisitId,
+) -> Result<Option<PreCallResult>, PreCallError> {
     let mut tx = store.begin().await?;
+    let visit = store::get_visit(&mut tx, visit_id)
+        .await?
+        .ok_or(PreCallError::NotFound)?;
     let result = store::latest_precall(&mut tx, &visit.id).await?;
-    let entry = AuditEntry::new(actor, "visit.precall.read", "Encounter")
-        .resource(&visit.encounter_id)
-        .patient(&visit.patient_id);
-    store::append_audit(&mut tx, &entry).await?;
+    store::append_audit(&mut tx, &visits::audit(actor, "visit.precall.read", &visit)).await?;
     store::commit(tx).await?;
     Ok(result)
 }

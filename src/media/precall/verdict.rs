@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::probe::Measured;
+
 /// What the patient is told, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -43,9 +45,8 @@ pub struct Figures {
     /// The candidate type of the browser's end of the pair in use; `None`
     /// when no connection was made.
     pub path: Option<String>,
-    pub rtt_ms: Option<f64>,
-    pub loss_percent: Option<f64>,
-    pub upload_kbps: Option<i64>,
+    /// What the data channels gave.
+    pub measured: Measured,
 }
 
 const GOOD_RTT_MS: f64 = 200.0;
@@ -64,9 +65,10 @@ pub fn judge(figures: &Figures) -> (Verdict, &'static str) {
              such as home Wi-Fi instead of a work or public one, or turn off a VPN, then check again.",
         );
     }
-    let rtt = figures.rtt_ms.unwrap_or(f64::INFINITY);
-    let loss = figures.loss_percent.unwrap_or(100.0);
-    let upload = figures.upload_kbps.unwrap_or(0);
+    let measured = &figures.measured;
+    let rtt = measured.rtt_ms.unwrap_or(f64::INFINITY);
+    let loss = measured.loss_percent.unwrap_or(100.0);
+    let upload = measured.upload_kbps.unwrap_or(0);
     if rtt > POOR_RTT_MS || loss > POOR_LOSS_PERCENT || upload < POOR_UPLOAD_KBPS {
         return (
             Verdict::Poor,
@@ -115,9 +117,11 @@ mod tests {
         Figures {
             gathered: vec!["host".to_owned()],
             path: Some("host".to_owned()),
-            rtt_ms: Some(rtt_ms),
-            loss_percent: Some(loss_percent),
-            upload_kbps: Some(upload_kbps),
+            measured: Measured {
+                rtt_ms: Some(rtt_ms),
+                loss_percent: Some(loss_percent),
+                upload_kbps: Some(upload_kbps),
+            },
         }
     }
 
