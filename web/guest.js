@@ -3,25 +3,14 @@
 // the guest in, then the call with everyone in it.
 
 import { apiClient } from './lib/api.js';
-import { $, $$, focusStep, h } from './lib/dom.js';
+import { $, h } from './lib/dom.js';
+import { showSection, visitLink } from './lib/visitlink.js';
 import { openDevices, stopStream } from './lib/devices.js';
 import { Signal } from './lib/socket.js';
 import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 
-// As on the patient's page: the token leaves the address bar at once.
-const visitId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
-const tokenKey = `bedside.guest.${visitId}`;
-{
-  const url = new URL(location.href);
-  const fromLink = url.searchParams.get('t');
-  if (fromLink) {
-    sessionStorage.setItem(tokenKey, fromLink);
-    url.searchParams.delete('t');
-    history.replaceState(null, '', url.pathname + url.search + url.hash);
-  }
-}
-const token = sessionStorage.getItem(tokenKey);
+const { visitId, token, forget: forgetToken } = visitLink('guest');
 const api = apiClient(() => token);
 
 const page = { stream: null, signal: null, call: null, view: null, media: null };
@@ -30,14 +19,6 @@ window.__bedside = {
   get call() { return page.call; },
 };
 
-function showStep(name) {
-  for (const section of $$('main > section')) section.hidden = section.id !== `step-${name}`;
-  for (const slot of $$('.state-slot')) {
-    if (slot.closest('section').id === `step-${name}`) slot.setAttribute('data-testid', 'call-state');
-    else slot.removeAttribute('data-testid');
-  }
-  focusStep($(`#step-${name} h1`));
-}
 
 function end(title, text, { forget = false } = {}) {
   page.call?.hangUp();
@@ -50,9 +31,9 @@ function end(title, text, { forget = false } = {}) {
   page.stream = null;
   $('#end-title').textContent = title;
   $('#end-text').textContent = text;
-  if (forget) sessionStorage.removeItem(tokenKey);
+  if (forget) forgetToken();
   document.title = `${title} — Bedside`;
-  showStep('end');
+  showSection('end');
 }
 
 const ENDED = {
@@ -79,7 +60,7 @@ async function checkDevices() {
 function startCall(participants) {
   if (!page.call) {
     page.call = callFor(page.media, { signal: page.signal, role: 'guest', stream: page.stream ?? new MediaStream() });
-    showStep('call');
+    showSection('call');
     page.view = mountCall($('#call-root'), {
       call: page.call,
       signal: page.signal,
@@ -95,7 +76,7 @@ function startCall(participants) {
 }
 
 async function waitToBeLetIn() {
-  showStep('waiting');
+  showSection('waiting');
   const signal = new Signal(token);
   page.signal = signal;
   let inCall = false;
@@ -172,7 +153,7 @@ async function load() {
     return;
   }
   $('#guest-name').textContent = me.guest.display_name;
-  showStep('device');
+  showSection('device');
   await checkDevices();
 }
 

@@ -2,27 +2,15 @@
 // the waiting room, the call, and a clear end.
 
 import { apiClient } from './lib/api.js';
-import { h, $, $$, duration, focusStep } from './lib/dom.js';
+import { h, $, $$, duration } from './lib/dom.js';
+import { showSection, visitLink } from './lib/visitlink.js';
 import { openDevices, watchLevel, playTestSound, stopStream } from './lib/devices.js';
 import { Signal } from './lib/socket.js';
 import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 import { runPrecallCheck, VERDICT_LABEL } from './lib/precall.js';
 
-// The token rides in the link only once: keep it in this tab's storage and
-// take it out of the address bar (and so out of history and any referrer).
-const visitId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
-const tokenKey = `bedside.patient.${visitId}`;
-{
-  const url = new URL(location.href);
-  const fromLink = url.searchParams.get('t');
-  if (fromLink) {
-    sessionStorage.setItem(tokenKey, fromLink);
-    url.searchParams.delete('t');
-    history.replaceState(null, '', url.pathname + url.search + url.hash);
-  }
-}
-const token = sessionStorage.getItem(tokenKey);
+const { visitId, token, forget: forgetToken } = visitLink('patient');
 const api = apiClient(() => token);
 
 const SYMPTOMS = ['Fever', 'Cough', 'Sore throat', 'Shortness of breath', 'Chest pain',
@@ -48,12 +36,6 @@ window.__bedside = {
 const STEP_ORDER = ['device', 'consent', 'intake', 'waiting', 'call'];
 
 function showStep(name) {
-  for (const section of $$('main > section')) section.hidden = section.id !== `step-${name}`;
-  // Exactly one `call-state` on the page: the one of the step on screen.
-  for (const slot of $$('.state-slot')) {
-    if (slot.closest('section').id === `step-${name}`) slot.setAttribute('data-testid', 'call-state');
-    else slot.removeAttribute('data-testid');
-  }
   const index = STEP_ORDER.indexOf(name);
   for (const li of $$('.steps li')) {
     const i = STEP_ORDER.indexOf(li.dataset.step);
@@ -62,7 +44,7 @@ function showStep(name) {
     else li.removeAttribute('aria-current');
   }
   $('.steps').hidden = name === 'end' || name === 'loading' || name === 'call';
-  focusStep($(`#step-${name} h1`));
+  showSection(name);
 }
 
 function end(title, text, { rejoin = false, forget = false } = {}) {
@@ -78,7 +60,7 @@ function end(title, text, { rejoin = false, forget = false } = {}) {
   $('#end-title').textContent = title;
   $('#end-text').textContent = text;
   $('#rejoin').hidden = !rejoin;
-  if (forget) sessionStorage.removeItem(tokenKey);
+  if (forget) forgetToken();
   document.title = `${title} — Bedside`;
   showStep('end');
 }
