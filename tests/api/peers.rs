@@ -241,6 +241,28 @@ impl Peer {
         media: Media,
         joined: Option<Value>,
     ) -> Self {
+        Self::start_with(signal, manner, media, joined, None).await
+    }
+
+    /// Like [`Peer::start`], but ICE may use only relay candidates, through
+    /// the TURN servers in `ice_servers` (transport policy `relay`).
+    pub async fn start_relayed(
+        signal: Signal,
+        manner: Manner,
+        media: Media,
+        joined: Option<Value>,
+        ice_servers: Vec<RTCIceServer>,
+    ) -> Self {
+        Self::start_with(signal, manner, media, joined, Some(ice_servers)).await
+    }
+
+    async fn start_with(
+        signal: Signal,
+        manner: Manner,
+        media: Media,
+        joined: Option<Value>,
+        relay: Option<Vec<RTCIceServer>>,
+    ) -> Self {
         let (local_tx, local_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(RTCPeerConnectionState::New);
         let (channels_tx, channels_rx) = mpsc::unbounded_channel();
@@ -251,7 +273,7 @@ impl Peer {
             channels: channels_tx,
             tracks: tracks_tx,
         });
-        let pc = build_connection(handler).await;
+        let pc = build_connection(handler, relay).await;
 
         // Tracks and channels go in before the offer so it describes them.
         let video = if media.video {
@@ -415,9 +437,13 @@ impl Peer {
     }
 }
 
-/// The peer connection both sides use: loopback only, fast ICE checks,
-/// no mDNS socket, and DTLS server when answering (see notes/webrtc-rs.md).
-async fn build_connection(handler: Arc<Handler>) -> Arc<dyn PeerConnection> {
+/// The peer connection tests use: loopback only, fast ICE checks, no mDNS
+/// socket, and DTLS server when answering (see notes/webrtc-rs.md). With
+/// `relay`, ICE may use only relay candidates through those TURN servers.
+pub async fn build_connection(
+    handler: Arc<dyn PeerConnectionEventHandler>,
+    relay: Option<Vec<RTCIceServer>>,
+) -> Arc<dyn PeerConnection> {
     let mut media = MediaEngine::default();
     media.register_default_codecs().expect("default codecs");
     let registry =
@@ -427,10 +453,17 @@ async fn build_connection(handler: Arc<Handler>) -> Arc<dyn PeerConnection> {
         .with_answering_dtls_role(RTCDtlsRole::Server)
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .build();
+    let configuration = match relay {
+        Some(ice_servers) => RTCConfigurationBuilder::new()
+            .with_ice_servers(ice_servers)
+            .with_ice_transport_policy(RTCIceTransportPolicy::Relay)
+            .build(),
+        None => RTCConfigurationBuilder::new().build(),
+    };
     // The builder's future is large: keep it off the caller's stack.
     let pc = Box::pin(
         PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_configuration(configuration)
             .with_media_engine(media)
             .with_interceptor_registry(registry)
             .with_setting_engine(settings)
@@ -796,101 +829,6 @@ pub fn turn_servers(ice_servers: &Value) -> Vec<RTCIceServer> {
         .collect()
 }
 
-impl Peer {
-    /// Like [`Peer::start`], but ICE may use only relay candidates, through
-    /// the TURN servers in `ice_servers` (transport policy `relay`).
-    pub async fn start_relayed(
-        signal: Signal,
-        manner: Manner,
-        media: Media,
-        joined: Option<Value>,
-        ice_servers: Vec<RTCIceServer>,
-    ) -> Self {
-        let (local_tx, local_rx) = mpsc::unbounded_channel();
-        let (state_tx, state_rx) = watch::channel(RTCPeerConnectionState::New);
-        let (channels_tx, channels_rx) = mpsc::unbounded_channel();
-        let (tracks_tx, tracks_rx) = mpsc::unbounded_channel();
-        let handler = Arc::new(Handler {
-            local: local_tx,
-            state: state_tx,
-            channels: channels_tx,
-            tracks: tracks_tx,
-        });
-        let pc = build_relayed_connection(handler, ice_servers).await;
-        let video = if media.video {
-            Some(add_video(&pc).await)
-        } else {
-            None
-        };
-        let local_channel = if media.data_channel {
-            Some(
-                pc.create_data_channel("chat", None)
-                    .await
-                    .expect("a data channel"),
-            )
-        } else {
-            None
-        };
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-        let session = Session {
-            pc: Arc::clone(&pc),
-            signal,
-            manner,
-            remote: None,
-            making_offer: false,
-            remote_set: false,
-            pending: Vec::new(),
-            unsent: Vec::new(),
-        };
-        let task = tokio::spawn(session.run(joined, local_rx, stop_rx));
-        Self {
-            pc,
-            state: state_rx,
-            channels: channels_rx,
-            tracks: tracks_rx,
-            local_channel,
-            video,
-            session: Some(task),
-            stop: Some(stop_tx),
-        }
-    }
-}
-
-/// [`build_connection`]'s peer, restricted to relay candidates through
-/// `ice_servers`.
-async fn build_relayed_connection(
-    handler: Arc<dyn PeerConnectionEventHandler>,
-    ice_servers: Vec<RTCIceServer>,
-) -> Arc<dyn PeerConnection> {
-    let mut media = MediaEngine::default();
-    media.register_default_codecs().expect("default codecs");
-    let registry =
-        register_default_interceptors(Registry::new(), &mut media).expect("default interceptors");
-    let settings = SettingEngineBuilder::new()
-        .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(140))
-        .with_answering_dtls_role(RTCDtlsRole::Server)
-        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-        .build();
-    let configuration = RTCConfigurationBuilder::new()
-        .with_ice_servers(ice_servers)
-        .with_ice_transport_policy(RTCIceTransportPolicy::Relay)
-        .build();
-    let pc = Box::pin(
-        PeerConnectionBuilder::new()
-            .with_configuration(configuration)
-            .with_media_engine(media)
-            .with_interceptor_registry(registry)
-            .with_setting_engine(settings)
-            .with_runtime(Arc::new(TokioRuntime))
-            .with_handler(handler)
-            .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
-            .build(),
-    )
-    .await
-    .expect("the peer connection builds");
-    Arc::new(pc)
-}
-
 /// Reports local candidates and the end of gathering.
 struct Gatherer {
     candidates: mpsc::UnboundedSender<RTCIceCandidateInit>,
@@ -922,7 +860,7 @@ pub async fn gather_relay_candidates(ice_servers: Vec<RTCIceServer>) -> Vec<RTCI
         candidates: candidates_tx,
         complete: complete_tx,
     });
-    let pc = build_relayed_connection(handler, ice_servers).await;
+    let pc = build_connection(handler, Some(ice_servers)).await;
     pc.create_data_channel("probe", None)
         .await
         .expect("a data channel");

@@ -10,21 +10,18 @@ use std::time::Duration;
 use bytes::BytesMut;
 use reqwest::StatusCode;
 use rtc::data_channel::RTCDataChannelInit;
-use rtc::ice::mdns::MulticastDnsMode;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy,
-    RTCSessionDescription, Registry, SettingEngineBuilder, register_default_interceptors,
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCIceServer,
+    RTCSessionDescription,
 };
-use webrtc::runtime::TokioRuntime;
 
 use crate::clinic::{Clinic, id, patient_token};
 use crate::helpers::{TestApp, assert_problem, spawn_app_with};
 use crate::media::{Coturn, turn_source};
-use crate::peers::{turn_servers, within};
+use crate::peers::{build_connection, turn_servers, within};
 
 /// The server's peer stays on loopback, where the test client is.
 fn loopback(source: bedside::config::Source) -> bedside::config::Source {
@@ -55,35 +52,7 @@ impl Client {
     /// With `relay`, only candidates through those TURN servers.
     async fn new(relay: Option<Vec<RTCIceServer>>) -> Self {
         let (gathered_tx, mut gathered) = watch::channel(false);
-        let mut media = MediaEngine::default();
-        media.register_default_codecs().expect("default codecs");
-        let registry = register_default_interceptors(Registry::new(), &mut media)
-            .expect("default interceptors");
-        let settings = SettingEngineBuilder::new()
-            .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(140))
-            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-            .build();
-        let configuration = match relay {
-            Some(servers) => RTCConfigurationBuilder::new()
-                .with_ice_servers(servers)
-                .with_ice_transport_policy(RTCIceTransportPolicy::Relay)
-                .build(),
-            None => RTCConfigurationBuilder::new().build(),
-        };
-        let pc = Box::pin(
-            PeerConnectionBuilder::new()
-                .with_configuration(configuration)
-                .with_media_engine(media)
-                .with_interceptor_registry(registry)
-                .with_setting_engine(settings)
-                .with_runtime(Arc::new(TokioRuntime))
-                .with_handler(Arc::new(Gathering(gathered_tx)))
-                .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
-                .build(),
-        )
-        .await
-        .expect("the peer connection builds");
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let pc = build_connection(Arc::new(Gathering(gathered_tx)), relay).await;
         let control = pc
             .create_data_channel("precall-control", None)
             .await
