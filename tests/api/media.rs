@@ -793,6 +793,28 @@ async fn post_webhook(app: &TestApp, body: &str, authorization: Option<&str>) ->
     request.send().await.expect("POST the webhook")
 }
 
+/// The visit's room and the LiveKit identities of its clinician (as its
+/// join token names it) and its patient.
+async fn call_identities(app: &TestApp, booked: &Booked) -> (String, String, String) {
+    let plan = media_plan(app, &booked.visit_id, &booked.clinician).await;
+    let clinician = decode_join_token(plan["livekit"]["token"].as_str().expect("token"))["sub"]
+        .as_str()
+        .expect("sub")
+        .to_owned();
+    (
+        format!("visit-{}", booked.visit_id),
+        clinician,
+        format!("patient-{}", booked.visit_id),
+    )
+}
+
+/// Posts `body` signed the way LiveKit signs it; it must be taken.
+async fn deliver_signed(app: &TestApp, body: &str) {
+    let signature = livekit_signature(body, LK_SECRET);
+    let response = post_webhook(app, body, Some(&signature)).await;
+    assert_eq!(response.status(), StatusCode::OK, "{body}");
+}
+
 async fn presence(app: &TestApp, encounter: &str) -> Vec<bedside::store::CallPresence> {
     let mut tx = app.store.begin_read().await.expect("a transaction");
     let rows =
@@ -915,13 +937,7 @@ async fn join_and_leave_times_are_stored_against_the_encounter_and_give_the_call
     let app = spawn_livekit_app(&double).await;
     let booked = book_waiting_visit(&app, "dr.length").await;
     admit(&app, &booked).await;
-    let room = format!("visit-{}", booked.visit_id);
-    let plan = media_plan(&app, &booked.visit_id, &booked.clinician).await;
-    let clinician = decode_join_token(plan["livekit"]["token"].as_str().expect("token"))["sub"]
-        .as_str()
-        .expect("sub")
-        .to_owned();
-    let patient = format!("patient-{}", booked.visit_id);
+    let (room, clinician, patient) = call_identities(&app, &booked).await;
     let t0 = unix_now() - 600;
     let events = [
         ("EV_1", "room_started", None, t0 - 5),
@@ -941,10 +957,7 @@ async fn join_and_leave_times_are_stored_against_the_encounter_and_give_the_call
         ),
     ];
     for (id, kind, identity, at) in events {
-        let body = webhook_event(id, kind, &room, identity, at);
-        let signature = livekit_signature(&body, LK_SECRET);
-        let response = post_webhook(&app, &body, Some(&signature)).await;
-        assert_eq!(response.status(), StatusCode::OK, "{kind}");
+        deliver_signed(&app, &webhook_event(id, kind, &room, identity, at)).await;
     }
 
     let rows = presence(&app, &booked.encounter_id).await;
@@ -991,13 +1004,7 @@ async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_state
     let app = spawn_livekit_app(&double).await;
     let booked = book_waiting_visit(&app, "dr.measured").await;
     admit(&app, &booked).await;
-    let room = format!("visit-{}", booked.visit_id);
-    let plan = media_plan(&app, &booked.visit_id, &booked.clinician).await;
-    let clinician = decode_join_token(plan["livekit"]["token"].as_str().expect("token"))["sub"]
-        .as_str()
-        .expect("sub")
-        .to_owned();
-    let patient = format!("patient-{}", booked.visit_id);
+    let (room, clinician, patient) = call_identities(&app, &booked).await;
     // Both were in the room together for 12 min 10 s, long before the
     // close; the clinician is still connected when closing.
     let t0 = unix_now() - 3600;
@@ -1006,10 +1013,7 @@ async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_state
         ("EV_m2", "participant_joined", patient.as_str(), t0 + 20),
         ("EV_m3", "participant_left", patient.as_str(), t0 + 20 + 730),
     ] {
-        let body = webhook_event(id, kind, &room, Some(identity), at);
-        let signature = livekit_signature(&body, LK_SECRET);
-        let response = post_webhook(&app, &body, Some(&signature)).await;
-        assert_eq!(response.status(), StatusCode::OK, "{kind}");
+        deliver_signed(&app, &webhook_event(id, kind, &room, Some(identity), at)).await;
     }
 
     let body = json!({
