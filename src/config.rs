@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use crate::billing::{FeeSchedule, PayerRules};
 use crate::codes::{Npi, PostalCode};
 use crate::media::precall::PreCallConfig;
+use crate::region::Region;
 
 /// Where durable state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +107,9 @@ pub struct Config {
     pub livekit: Option<LiveKitConfig>,
     /// `BEDSIDE_PRECALL_MAX`, `BEDSIDE_PRECALL_UDP_ADDRS`.
     pub precall: PreCallConfig,
+    /// `BEDSIDE_REGION`: `US` (the default) or `GB`; the emergency number,
+    /// temperature unit, spelling and knowledge sources patients and staff see.
+    pub region: Region,
 }
 
 /// A configuration value that cannot be used.
@@ -156,6 +160,7 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_STUN_URLS",
     "BEDSIDE_PRECALL_MAX",
     "BEDSIDE_PRECALL_UDP_ADDRS",
+    "BEDSIDE_REGION",
     "LIVEKIT_URL",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
@@ -339,6 +344,11 @@ impl Config {
             stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
             livekit: parse_livekit(source)?,
             precall: parse_precall(source)?,
+            region: match source.get("BEDSIDE_REGION") {
+                None => Region::default(),
+                Some(v) => Region::parse(v)
+                    .ok_or_else(|| ConfigError::new("BEDSIDE_REGION", "must be US or GB"))?,
+            },
         })
     }
 

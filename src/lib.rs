@@ -15,6 +15,7 @@
 //! - [`billing`]: claims from closed consults, X12 837P/835, accounts; its worker runs from [`serve`].
 //! - [`audit`]: the hash-chained trail of every read and write of health data.
 //! - [`codes`], [`ids`], [`timestamp`], [`validation`]: values that cannot be built invalid.
+//! - [`region`]: where the clinic practises: emergency number, units, spelling, sources.
 //! - [`live`]: the socket's authoriser and the live updates pushed after each change.
 //! - [`http`]: routes, extractors and problem+json errors.
 //! - [`metrics`]: Prometheus counters owned by the app.
@@ -37,6 +38,7 @@ pub mod ids;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod region;
 pub mod state;
 pub mod store;
 pub mod timestamp;
@@ -95,14 +97,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         store.clone(),
         live.clone(),
     ));
+    let knowledge =
+        cdss::Knowledge::bundled_for(config.region).context("Failed to load the knowledge base")?;
     Ok(AppState {
         livekit,
         precall,
         config: Arc::new(config),
         live,
-        knowledge: Arc::new(
-            cdss::Knowledge::bundled().context("Failed to load the knowledge base")?,
-        ),
+        knowledge: Arc::new(knowledge),
         store,
         tokens,
         throttle: Arc::new(LoginThrottle::default()),

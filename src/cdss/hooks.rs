@@ -4,8 +4,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::rules::Taken;
 use super::rules::{AllergyFact, MedicationFact};
 use crate::ehr::Vitals;
+use crate::timestamp::Timestamp;
 
 /// The hooks Bedside answers, by service id.
 pub const SERVICES: [(&str, &str, &str, &str); 3] = [
@@ -198,21 +200,51 @@ pub fn allergy(resource: &Value) -> AllergyFact {
     AllergyFact { substance, code }
 }
 
-/// The latest vital signs from vital-sign Observations (newest first wins).
-pub fn vitals<'a>(observations: impl Iterator<Item = &'a Value>) -> Option<Vitals> {
+/// The latest vital signs from vital-sign Observations (newest first wins),
+/// and when they were taken: this visit when each used one references the
+/// hook's encounter, else the oldest `effectiveDateTime` among them.
+pub fn vitals<'a>(
+    observations: impl Iterator<Item = &'a Value>,
+    encounter: Option<&str>,
+) -> Option<(Vitals, Taken)> {
     let mut vitals = Vitals::default();
     let mut any = false;
+    let mut all_this_visit = true;
+    let mut oldest: Option<Timestamp> = None;
     for obs in observations {
         let (code, _) = concept(obs.get("code").unwrap_or(&Value::Null));
         let value = obs.pointer("/valueQuantity/value").and_then(Value::as_f64);
         let (answer, _) = concept(obs.get("valueCodeableConcept").unwrap_or(&Value::Null));
-        any |= vitals.record(
+        if vitals.record(
             code.as_deref().unwrap_or_default(),
             value,
             answer.as_deref(),
-        );
+        ) {
+            any = true;
+            let reference = obs.pointer("/encounter/reference").and_then(Value::as_str);
+            all_this_visit &= encounter.is_some_and(|id| {
+                reference.is_some_and(|r| r.strip_prefix("Encounter/") == Some(id))
+            });
+            let at = obs
+                .get("effectiveDateTime")
+                .and_then(Value::as_str)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| Timestamp(t.timestamp_millis()));
+            oldest = match (oldest, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
     }
-    any.then_some(vitals)
+    if !any {
+        return None;
+    }
+    let taken = match (all_this_visit, oldest) {
+        (true, _) => Taken::ThisVisit,
+        (false, Some(at)) => Taken::Earlier(at),
+        (false, None) => Taken::Unknown,
+    };
+    Some((vitals, taken))
 }
 
 #[cfg(test)]
@@ -273,10 +305,10 @@ mod tests {
             {"resource": {"resourceType": "Observation", "code": {"coding": [{"code": "8867-4"}]}, "valueQuantity": {"value": 70}}}
         ]});
         assert_eq!(
-            vitals(resources(&observations)).unwrap().heart_rate,
+            vitals(resources(&observations), None).unwrap().0.heart_rate,
             Some(120.0),
             "newest first wins"
         );
-        assert!(vitals(resources(&Value::Null)).is_none());
+        assert!(vitals(resources(&Value::Null), None).is_none());
     }
 }

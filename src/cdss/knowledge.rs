@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use crate::region::Region;
+
 #[derive(Debug, thiserror::Error)]
 #[error("knowledge/{file}: {message}")]
 pub struct KnowledgeError {
@@ -31,13 +33,47 @@ pub struct News2Table {
     pub temperature_c: Vec<Band>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A red flag as the clinic's region words it.
+#[derive(Debug, Clone)]
 pub struct RedFlag {
     pub id: String,
     pub name: String,
     pub phrases: Vec<String>,
+    /// What the patient is told, naming the region's numbers.
     pub advice: String,
     pub source: String,
+}
+
+/// A red flag as the file writes it: advice and source for every region.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedFlagEntry {
+    id: String,
+    name: String,
+    phrases: Vec<String>,
+    advice: HashMap<String, String>,
+    source: HashMap<String, String>,
+}
+
+impl RedFlagEntry {
+    fn for_region(self, region: Region) -> Result<RedFlag, KnowledgeError> {
+        let pick = |texts: &HashMap<String, String>, what: &str| {
+            texts
+                .get(region.code())
+                .cloned()
+                .ok_or_else(|| KnowledgeError {
+                    file: "red_flags.toml",
+                    message: format!("{}: no {what} for region {}", self.id, region.code()),
+                })
+        };
+        Ok(RedFlag {
+            advice: pick(&self.advice, "advice")?,
+            source: pick(&self.source, "source")?,
+            id: self.id,
+            name: self.name,
+            phrases: self.phrases,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,7 +111,7 @@ pub struct Interaction {
 
 #[derive(Debug, Deserialize)]
 struct RedFlagFile {
-    flag: Vec<RedFlag>,
+    flag: Vec<RedFlagEntry>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +134,8 @@ pub struct Drug {
 
 #[derive(Debug, Clone)]
 pub struct Knowledge {
+    /// The region whose words and sources the entries below carry.
+    pub region: Region,
     pub news2: News2Table,
     pub red_flags: Vec<RedFlag>,
     pub classes: Vec<DrugClass>,
@@ -134,9 +172,15 @@ pub fn normalise(text: &str) -> String {
 }
 
 impl Knowledge {
-    /// The knowledge base shipped with Bedside.
+    /// The knowledge base shipped with Bedside, for the default region.
     pub fn bundled() -> Result<Self, KnowledgeError> {
+        Self::bundled_for(Region::default())
+    }
+
+    /// The knowledge base shipped with Bedside, worded for `region`.
+    pub fn bundled_for(region: Region) -> Result<Self, KnowledgeError> {
         Self::from_texts(
+            region,
             include_str!("../../knowledge/news2.toml"),
             include_str!("../../knowledge/red_flags.toml"),
             include_str!("../../knowledge/drug_allergy.toml"),
@@ -145,13 +189,29 @@ impl Knowledge {
     }
 
     pub fn from_texts(
+        region: Region,
         news2: &str,
         red_flags: &str,
         classes: &str,
         interactions: &str,
     ) -> Result<Self, KnowledgeError> {
         let news2: News2Table = parse("news2.toml", news2)?;
-        let red_flags = parse::<RedFlagFile>("red_flags.toml", red_flags)?.flag;
+        // Every region is checked, so a gap fails at start whichever is set.
+        let entries = parse::<RedFlagFile>("red_flags.toml", red_flags)?.flag;
+        let mut red_flags = Vec::new();
+        for entry in entries {
+            for other in Region::ALL.into_iter().filter(|r| *r != region) {
+                for texts in [&entry.advice, &entry.source] {
+                    if !texts.contains_key(other.code()) {
+                        return Err(KnowledgeError {
+                            file: "red_flags.toml",
+                            message: format!("{}: nothing for region {}", entry.id, other.code()),
+                        });
+                    }
+                }
+            }
+            red_flags.push(entry.for_region(region)?);
+        }
         let classes = parse::<ClassFile>("drug_allergy.toml", classes)?.class;
         let file: InteractionFile = parse("interactions.toml", interactions)?;
         let mut names_by_code: HashMap<String, String> = file
@@ -177,6 +237,7 @@ impl Knowledge {
             }
         }
         Ok(Self {
+            region,
             news2,
             red_flags,
             classes,

@@ -14,9 +14,9 @@ mod triage;
 pub use cards::{Card, Indicator};
 pub use hooks::{HookRequest, discovery, hook_of};
 pub use knowledge::{Knowledge, KnowledgeError};
-pub use news2::{News2, Risk, score as news2_score};
-pub use rules::{AllergyFact, MedicationFact, PatientData, assess, check_orders};
-pub use triage::{EMERGENCY_ADVICE, FlagHit, Triage, triage};
+pub use news2::{News2, Parameter, Part, Risk, score as news2_score};
+pub use rules::{AllergyFact, MedicationFact, PatientData, Taken, assess, check_orders};
+pub use triage::{FlagHit, Triage, triage};
 
 use serde_json::Value;
 
@@ -39,16 +39,30 @@ pub enum CdsError {
     Store(#[from] StoreError),
 }
 
-/// The latest value of each vital sign among stored observations.
-pub fn latest_vitals(observations: &[Observation]) -> Option<Vitals> {
+/// The latest value of each vital sign among stored observations, and
+/// when they were taken: at this visit only when every value used was.
+pub fn latest_vitals(
+    observations: &[Observation],
+    this_visit: Option<&EncounterId>,
+) -> Option<(Vitals, Taken)> {
     let mut newest_first: Vec<&Observation> = observations.iter().collect();
     newest_first.sort_by_key(|o| std::cmp::Reverse(o.effective_at));
-    let mut any = false;
     let mut vitals = Vitals::default();
+    let mut oldest_used = None;
+    let mut all_this_visit = true;
     for obs in newest_first {
-        any |= vitals.record(&obs.code, obs.value, obs.value_code.as_deref());
+        if vitals.record(&obs.code, obs.value, obs.value_code.as_deref()) {
+            oldest_used = Some(obs.effective_at);
+            all_this_visit &= this_visit.is_some() && obs.encounter_id.as_ref() == this_visit;
+        }
     }
-    any.then_some(vitals)
+    let oldest = oldest_used?;
+    let taken = if all_this_visit {
+        Taken::ThisVisit
+    } else {
+        Taken::Earlier(oldest)
+    };
+    Some((vitals, taken))
 }
 
 async fn stored_data(
@@ -61,8 +75,10 @@ async fn stored_data(
         Some(encounter) => store::symptoms_for_encounter(tx, encounter).await?,
         None => Vec::new(),
     };
+    let (vitals, vitals_taken) = latest_vitals(&observations, encounter).unzip();
     Ok(PatientData {
-        vitals: latest_vitals(&observations),
+        vitals,
+        vitals_taken,
         symptoms,
         allergies: store::allergies_for_patient(tx, patient)
             .await?
@@ -167,8 +183,11 @@ pub async fn call_hook(
             .collect();
     }
     if let Some(value) = request.prefetched("vitals") {
-        data.vitals =
-            hooks::vitals(hooks::resources(value).filter(|r| r["resourceType"] == "Observation"));
+        (data.vitals, data.vitals_taken) = hooks::vitals(
+            hooks::resources(value).filter(|r| r["resourceType"] == "Observation"),
+            context.encounter_id.as_deref(),
+        )
+        .unzip();
     }
     let cards = if hook == "order-sign" {
         check_orders(kb, &data, &context.draft_orders)

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::knowledge::{Band, News2Table};
 use crate::ehr::{Consciousness, Vitals};
+use crate::region::Region;
 
 /// The clinical risk NEWS2 assigns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
@@ -19,6 +20,58 @@ pub enum Risk {
     High,
 }
 
+/// One of the seven NEWS2 parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Parameter {
+    RespiratoryRate,
+    Spo2,
+    SystolicBp,
+    HeartRate,
+    TemperatureC,
+    Consciousness,
+    AirOrOxygen,
+}
+
+/// The points one measured parameter scored, with the reading behind them.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Part {
+    pub parameter: Parameter,
+    /// The reading, in the API's unit; absent for consciousness and air.
+    pub value: Option<f64>,
+    pub points: u8,
+}
+
+/// A number as people write it: no trailing `.0`.
+fn plain(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+impl Part {
+    /// The part in plain words, e.g. "Respiratory rate 22/min: 2 points".
+    pub fn describe(&self, region: Region) -> String {
+        let reading = match (self.parameter, self.value) {
+            (Parameter::RespiratoryRate, Some(v)) => format!("Respiratory rate {}/min", plain(v)),
+            (Parameter::Spo2, Some(v)) => format!("Oxygen saturation {}%", plain(v)),
+            (Parameter::SystolicBp, Some(v)) => {
+                format!("Systolic blood pressure {} mmHg", plain(v))
+            }
+            (Parameter::HeartRate, Some(v)) => format!("Heart rate {}/min", plain(v)),
+            (Parameter::TemperatureC, Some(v)) => format!("Temperature {}", region.temperature(v)),
+            (Parameter::Consciousness, _) if self.points == 0 => "Alert".to_owned(),
+            (Parameter::Consciousness, _) => "New confusion or drowsiness".to_owned(),
+            (Parameter::AirOrOxygen, _) => "Breathing room air".to_owned(),
+            (_, None) => "Not measured".to_owned(),
+        };
+        let unit = if self.points == 1 { "point" } else { "points" };
+        format!("{reading}: {} {unit}", self.points)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct News2 {
     /// Aggregate score, 0 to 20.
@@ -27,7 +80,7 @@ pub struct News2 {
     /// Whether all seven parameters were measured; a partial score understates risk.
     pub complete: bool,
     /// Points per parameter that was measured.
-    pub parts: Vec<(String, u8)>,
+    pub parts: Vec<Part>,
 }
 
 fn points(bands: &[Band], value: f64) -> u8 {
@@ -47,36 +100,53 @@ fn points(bands: &[Band], value: f64) -> u8 {
 
 /// Scores the vitals that were measured; `None` when none were.
 pub fn score(table: &News2Table, vitals: &Vitals) -> Option<News2> {
-    let mut parts: Vec<(String, u8)> = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
     let measured = [
         (
-            "respiratory_rate",
+            Parameter::RespiratoryRate,
             &table.respiratory_rate,
             vitals.respiratory_rate,
         ),
-        ("spo2", &table.spo2, vitals.spo2),
-        ("systolic_bp", &table.systolic_bp, vitals.systolic_bp),
-        ("heart_rate", &table.heart_rate, vitals.heart_rate),
-        ("temperature_c", &table.temperature_c, vitals.temperature_c),
+        (Parameter::Spo2, &table.spo2, vitals.spo2),
+        (
+            Parameter::SystolicBp,
+            &table.systolic_bp,
+            vitals.systolic_bp,
+        ),
+        (Parameter::HeartRate, &table.heart_rate, vitals.heart_rate),
+        (
+            Parameter::TemperatureC,
+            &table.temperature_c,
+            vitals.temperature_c,
+        ),
     ];
-    for (name, bands, value) in measured {
+    for (parameter, bands, value) in measured {
         if let Some(value) = value {
-            parts.push((name.to_owned(), points(bands, value)));
+            parts.push(Part {
+                parameter,
+                value: Some(value),
+                points: points(bands, value),
+            });
         }
     }
     if let Some(level) = vitals.consciousness {
-        parts.push((
-            "consciousness".to_owned(),
-            if level == Consciousness::Alert { 0 } else { 3 },
-        ));
+        parts.push(Part {
+            parameter: Parameter::Consciousness,
+            value: None,
+            points: if level == Consciousness::Alert { 0 } else { 3 },
+        });
     }
     if parts.is_empty() {
         return None;
     }
     // On air: the oxygen parameter scores 0.
-    parts.push(("air_or_oxygen".to_owned(), 0));
-    let score: u8 = parts.iter().map(|(_, p)| p).sum();
-    let any_three = parts.iter().any(|(_, p)| *p == 3);
+    parts.push(Part {
+        parameter: Parameter::AirOrOxygen,
+        value: None,
+        points: 0,
+    });
+    let score: u8 = parts.iter().map(|p| p.points).sum();
+    let any_three = parts.iter().any(|p| p.points == 3);
     let risk = match score {
         7.. => Risk::High,
         5..=6 => Risk::Medium,
@@ -220,6 +290,29 @@ mod tests {
         assert_eq!((high.score, high.risk), (3 + 3 + 2 + 2 + 2 + 3, Risk::High));
         let seven = full(25.0, 92.0, 120.0, 95.0, 38.5, true);
         assert_eq!((seven.score, seven.risk), (7, Risk::High));
+    }
+
+    #[test]
+    fn each_part_reads_in_plain_words_with_its_reading() {
+        let news2 = full(22.0, 90.0, 120.0, 70.0, 38.5, false);
+        let words: Vec<String> = news2.parts.iter().map(|p| p.describe(Region::Us)).collect();
+        assert_eq!(
+            words,
+            [
+                "Respiratory rate 22/min: 2 points",
+                "Oxygen saturation 90%: 3 points",
+                "Systolic blood pressure 120 mmHg: 0 points",
+                "Heart rate 70/min: 0 points",
+                "Temperature 38.5 °C (101.3 °F): 1 point",
+                "New confusion or drowsiness: 3 points",
+                "Breathing room air: 0 points",
+            ]
+        );
+        let temperature = &news2.parts[4];
+        assert_eq!(
+            temperature.describe(Region::Gb),
+            "Temperature 38.5 °C: 1 point"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::knowledge::{Drug, InteractionSeverity, Knowledge};
 use super::news2::{self, Risk};
 use super::triage::triage;
 use crate::ehr::Vitals;
+use crate::timestamp::Timestamp;
 
 /// An allergy as the rules read it.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,10 +24,37 @@ pub struct MedicationFact {
     pub order_id: Option<String>,
 }
 
+/// When the vital signs the rules read were taken.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Taken {
+    /// Every reading was reported for this visit.
+    ThisVisit,
+    /// Some or all readings are from before this visit; the oldest used.
+    Earlier(Timestamp),
+    /// The readings carried no time.
+    Unknown,
+}
+
+impl Taken {
+    /// A sentence saying when, for a card's detail.
+    fn sentence(self) -> String {
+        match self {
+            Self::ThisVisit => "Vital signs reported at this visit.".to_owned(),
+            Self::Earlier(at) => format!(
+                "Not from this visit: the oldest reading used is from {}.",
+                at.to_datetime().format("%-d %B %Y")
+            ),
+            Self::Unknown => "When these vital signs were taken is not recorded.".to_owned(),
+        }
+    }
+}
+
 /// What the rules know of a patient.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PatientData {
     pub vitals: Option<Vitals>,
+    /// When `vitals` were taken.
+    pub vitals_taken: Option<Taken>,
     pub symptoms: Vec<String>,
     pub allergies: Vec<AllergyFact>,
     pub medications: Vec<MedicationFact>,
@@ -59,20 +87,29 @@ pub fn assess(kb: &Knowledge, data: &PatientData) -> Vec<Card> {
         let parts: Vec<String> = score
             .parts
             .iter()
-            .map(|(name, points)| format!("{name} {points}"))
+            .map(|part| part.describe(kb.region))
             .collect();
         let partial = if score.complete {
             ""
         } else {
             " Not every parameter was measured, so the score may understate risk."
         };
+        let when = match data.vitals_taken {
+            Some(Taken::ThisVisit) => " (this visit)",
+            Some(Taken::Earlier(_)) => " (earlier readings)",
+            Some(Taken::Unknown) | None => "",
+        };
+        let taken = data
+            .vitals_taken
+            .map(|t| format!("{} ", t.sentence()))
+            .unwrap_or_default();
         cards.push(
             Card::new(
-                format!("NEWS2 {} — {what}", score.score),
+                format!("NEWS2 {} — {what}{when}", score.score),
                 indicator,
                 kb.news2.source.clone(),
             )
-            .detail(format!("Points: {}.{partial}", parts.join(", ")))
+            .detail(format!("{taken}{}.{partial}", parts.join("; ")))
             .url(NEWS2_URL),
         );
     }
@@ -86,7 +123,10 @@ pub fn assess(kb: &Knowledge, data: &PatientData) -> Vec<Card> {
                 Indicator::Critical,
                 flag.source,
             )
-            .detail(flag.advice),
+            .detail(format!(
+                "Reported at this visit's check-in. {}",
+                flag.advice
+            )),
         );
     }
     for medication in &data.medications {
@@ -339,6 +379,7 @@ mod tests {
                 heart_rate: Some(135.0),
                 ..Vitals::default()
             }),
+            vitals_taken: Some(Taken::ThisVisit),
             symptoms: vec!["chest pain".to_owned()],
             allergies: vec![AllergyFact {
                 substance: "aspirin".to_owned(),
@@ -353,10 +394,34 @@ mod tests {
             cards[0].summary
         );
         assert_eq!(cards[0].indicator, Indicator::Critical);
+        assert!(cards[0].summary.ends_with("(this visit)"));
+        let detail = cards[0].detail.as_deref().unwrap();
+        assert!(
+            detail.starts_with("Vital signs reported at this visit. Respiratory rate 26/min: 3 points; Oxygen saturation 90%: 3 points"),
+            "{detail}"
+        );
+        assert!(!detail.contains("respiratory_rate") && !detail.contains("spo2"));
         assert!(
             cards
                 .iter()
                 .any(|c| c.summary.starts_with("Red flag: chest pain"))
+        );
+        let earlier = PatientData {
+            vitals_taken: Some(Taken::Earlier(Timestamp(1_762_171_200_000))),
+            ..data.clone()
+        };
+        let card = &assess(&kb, &earlier)[0];
+        assert!(
+            card.summary.ends_with("(earlier readings)"),
+            "{}",
+            card.summary
+        );
+        assert!(
+            card.detail.as_deref().unwrap().starts_with(
+                "Not from this visit: the oldest reading used is from 3 November 2025."
+            ),
+            "{:?}",
+            card.detail
         );
         assert!(
             cards

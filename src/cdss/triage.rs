@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use super::knowledge::{Knowledge, RedFlag, normalise};
 use super::news2::{self, News2, Risk};
 use crate::ehr::Vitals;
-use crate::visits::Priority;
+use crate::region::Region;
+use crate::visits::{Emergency, Priority};
 
 /// A red flag found in the patient's symptoms.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -25,14 +26,25 @@ pub struct Triage {
     pub red_flags: Vec<FlagHit>,
     /// The priority the findings call for, if above routine.
     pub priority: Option<Priority>,
-    /// What the waiting page tells the patient when it is an emergency.
+    /// What the waiting page tells the patient when it is an emergency,
+    /// as one text (the lines of `emergency.advice`).
     pub patient_advice: Option<String>,
+    /// The emergency advice, line by line, with the number to call.
+    pub emergency: Option<Emergency>,
 }
 
-/// The advice shown to a patient whose answers suggest an emergency.
-pub const EMERGENCY_ADVICE: &str = "Your answers suggest you may need emergency care. If you feel very unwell, \
-have chest pain or trouble breathing, call 911 (or your local emergency number) now. \
-A clinician has been alerted and will see you first.";
+/// The general lines of emergency advice, after any red flag's own.
+fn general_advice(region: Region) -> [String; 2] {
+    let number = region.emergency_number();
+    [
+        format!(
+            "If you feel very unwell, or have chest pain or trouble breathing, call {number} now. \
+             Do not wait for this video visit."
+        ),
+        "A clinician has been alerted and will see you first. You can keep waiting on this page."
+            .to_owned(),
+    ]
+}
 
 fn hits(flag: &RedFlag, symptoms: &[String]) -> bool {
     symptoms.iter().any(|symptom| {
@@ -57,27 +69,37 @@ pub fn triage(knowledge: &Knowledge, vitals: Option<&Vitals>, symptoms: &[String
         })
         .collect();
     let risk = news2.as_ref().map(|n| n.risk);
-    let emergency = !red_flags.is_empty() || risk == Some(Risk::High);
-    let priority = if emergency {
+    let high_risk = risk == Some(Risk::High);
+    let priority = if !red_flags.is_empty() || high_risk {
         Some(Priority::Emergent)
     } else if matches!(risk, Some(Risk::Medium | Risk::LowMedium)) {
         Some(Priority::Urgent)
     } else {
         None
     };
-    let patient_advice = emergency.then(|| {
-        let specific: Vec<&str> = red_flags.iter().map(|f| f.advice.as_str()).collect();
-        if specific.is_empty() {
-            EMERGENCY_ADVICE.to_owned()
-        } else {
-            format!("{} {EMERGENCY_ADVICE}", specific.join(" "))
+    let emergency = (!red_flags.is_empty() || high_risk).then(|| {
+        let mut findings: Vec<String> = red_flags.iter().map(|f| f.name.clone()).collect();
+        if let Some(news2) = news2.as_ref().filter(|_| high_risk) {
+            findings.push(format!("NEWS2 {}: high clinical risk", news2.score));
+        }
+        let advice = red_flags
+            .iter()
+            .map(|f| f.advice.clone())
+            .chain(general_advice(knowledge.region))
+            .collect();
+        Emergency {
+            number: knowledge.region.emergency_number().to_owned(),
+            findings,
+            advice,
+            acknowledged_at: None,
         }
     });
     Triage {
         news2,
         red_flags,
         priority,
-        patient_advice,
+        patient_advice: emergency.as_ref().map(|e| e.advice.join(" ")),
+        emergency,
     }
 }
 
@@ -132,6 +154,49 @@ mod tests {
         assert!(
             calm.red_flags.is_empty() && calm.priority.is_none() && calm.patient_advice.is_none()
         );
+    }
+
+    #[test]
+    fn the_advice_names_the_regions_number_spelling_and_sources() {
+        let symptoms = ["worst headache ever".to_owned()];
+        let us = triage(&kb(), None, &symptoms);
+        let us_advice = us.emergency.expect("an emergency");
+        assert_eq!(us_advice.number, "911");
+        assert!(us_advice.advice.iter().any(|a| a.contains("call 911")));
+        assert!(us_advice.advice[0].contains("hemorrhage"));
+        assert!(!us.red_flags[0].source.contains("NHS"));
+
+        let gb_kb = Knowledge::bundled_for(Region::Gb).unwrap();
+        let gb = triage(&gb_kb, None, &symptoms);
+        let gb_advice = gb.emergency.expect("an emergency");
+        assert_eq!(gb_advice.number, "999");
+        assert!(gb_advice.advice.iter().any(|a| a.contains("call 999")));
+        assert!(gb_advice.advice.iter().all(|a| !a.contains("911")));
+        assert!(gb_advice.advice[0].contains("haemorrhage"));
+        assert!(gb.red_flags[0].source.starts_with("NHS"));
+        assert_eq!(gb_advice.findings, ["Sudden severe headache"]);
+
+        for flag in &gb_kb.red_flags {
+            assert!(
+                !flag.advice.contains("911") && !flag.advice.contains("988"),
+                "{}",
+                flag.id
+            );
+        }
+    }
+
+    #[test]
+    fn high_news2_alone_is_an_emergency_named_in_plain_words() {
+        let vitals = Vitals {
+            respiratory_rate: Some(26.0),
+            spo2: Some(90.0),
+            heart_rate: Some(135.0),
+            ..Vitals::default()
+        };
+        let found = triage(&kb(), Some(&vitals), &[]);
+        let emergency = found.emergency.expect("an emergency");
+        assert_eq!(emergency.findings, ["NEWS2 9: high clinical risk"]);
+        assert_eq!(found.patient_advice.unwrap(), emergency.advice.join(" "));
     }
 
     #[test]

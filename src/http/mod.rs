@@ -51,6 +51,7 @@ impl Modify for BearerAuth {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
         .merge(routes::auth::router())
+        .merge(routes::clinic::router())
         .merge(routes::users::router())
         .merge(routes::patients::router())
         .merge(routes::audit::router())

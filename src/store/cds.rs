@@ -2,6 +2,7 @@
 
 use super::{StoreError, Tx};
 use crate::ids::{EncounterId, VisitId};
+use crate::visits::Emergency;
 
 /// The symptoms the patient gave at check-in for the visit of an encounter.
 pub async fn symptoms_for_encounter(
@@ -27,11 +28,17 @@ pub async fn record_triage(
     visit: &VisitId,
     news2: Option<(i64, &str)>,
     red_flags: &[String],
+    emergency: Option<&Emergency>,
     priority: Option<&str>,
 ) -> Result<(), StoreError> {
     let flags = serde_json::to_string(red_flags).map_err(|_| StoreError::Corrupt("red_flags"))?;
+    let emergency = emergency
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|_| StoreError::Corrupt("emergency"))?;
     sqlx::query(
-        "UPDATE visits SET news2_score = $2, news2_risk = $3, red_flags = $4, priority = COALESCE($5, priority)
+        "UPDATE visits SET news2_score = $2, news2_risk = $3, red_flags = $4, priority = COALESCE($5, priority),
+            emergency = $6
          WHERE id = $1",
     )
     .bind(visit.as_str())
@@ -39,6 +46,7 @@ pub async fn record_triage(
     .bind(news2.map(|(_, risk)| risk))
     .bind(flags)
     .bind(priority)
+    .bind(emergency)
     .execute(&mut **tx)
     .await?;
     Ok(())

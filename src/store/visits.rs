@@ -6,7 +6,7 @@ use crate::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
 use crate::media::precall::Verdict;
 use crate::timestamp::Timestamp;
 use crate::visits::{
-    EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
+    Emergency, EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
 };
 
 pub async fn insert_queue(tx: &mut Tx, name: &str, now: i64) -> Result<Queue, StoreError> {
@@ -172,7 +172,8 @@ pub async fn insert_visit(tx: &mut Tx, row: NewVisitRow<'_>) -> Result<(), Store
 const VISIT_COLUMNS: &str = "v.id, v.patient_id, v.queue_id, v.encounter_id, v.clinician_id, v.status, v.priority,
     v.reason, v.scheduled_start, v.sort_key, v.symptoms, v.consent_at, v.consent_version, v.checked_in_at,
     v.admitted_at, v.admitted_by, v.closed_at, v.total_minutes, v.new_patient, v.audio_only,
-    e.patient_location, v.created_at, v.news2_score, v.news2_risk, v.red_flags";
+    e.patient_location, v.created_at, v.news2_score, v.news2_risk, v.red_flags, v.emergency,
+    v.emergency_acknowledged_at";
 
 #[derive(sqlx::FromRow)]
 struct VisitRow {
@@ -201,6 +202,8 @@ struct VisitRow {
     news2_score: Option<i64>,
     news2_risk: Option<String>,
     red_flags: Option<String>,
+    emergency: Option<String>,
+    emergency_acknowledged_at: Option<i64>,
 }
 
 impl TryFrom<VisitRow> for Visit {
@@ -246,9 +249,41 @@ impl TryFrom<VisitRow> for Visit {
                     .map_err(|_| StoreError::Corrupt("visits.red_flags"))?,
                 None => Vec::new(),
             },
+            emergency: emergency_from(r.emergency.as_deref(), r.emergency_acknowledged_at)?,
             sort_key: r.sort_key,
         })
     }
+}
+
+fn emergency_from(
+    json: Option<&str>,
+    acknowledged_at: Option<i64>,
+) -> Result<Option<Emergency>, StoreError> {
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let mut emergency: Emergency =
+        serde_json::from_str(json).map_err(|_| StoreError::Corrupt("visits.emergency"))?;
+    emergency.acknowledged_at = acknowledged_at.map(Timestamp);
+    Ok(Some(emergency))
+}
+
+/// The patient confirmed reading the emergency advice; false when there is
+/// none, or it was confirmed already.
+pub async fn acknowledge_emergency(
+    tx: &mut Tx,
+    id: &VisitId,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE visits SET emergency_acknowledged_at = $2
+         WHERE id = $1 AND emergency IS NOT NULL AND emergency_acknowledged_at IS NULL",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, StoreError> {
@@ -278,11 +313,14 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
         Option<i64>,
         Option<String>,
         Option<String>,
+        Option<String>,
+        Option<i64>,
     );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT v.id, p.given_name, p.family_name, v.status, v.priority, v.sort_key, v.checked_in_at, v.clinician_id,
                 (SELECT c.verdict FROM precall_checks c WHERE c.visit_id = v.id
-                 ORDER BY c.finished_at DESC, c.id DESC LIMIT 1)
+                 ORDER BY c.finished_at DESC, c.id DESC LIMIT 1),
+                v.emergency, v.emergency_acknowledged_at
          FROM visits v JOIN patients p ON p.id = v.patient_id
          WHERE v.queue_id = $1 AND v.status IN ('scheduled', 'waiting', 'in_consult')",
     )
@@ -291,7 +329,19 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
     .await?;
     rows.into_iter()
         .map(
-            |(id, given, family, status, priority, sort_key, checked_in_at, clinician, network)| {
+            |(
+                id,
+                given,
+                family,
+                status,
+                priority,
+                sort_key,
+                checked_in_at,
+                clinician,
+                network,
+                emergency,
+                acknowledged_at,
+            )| {
                 Ok(QueuedVisit {
                     visit_id: VisitId::from_trusted(id),
                     patient_name: format!("{given} {family}"),
@@ -303,6 +353,7 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
                     waiting_since: checked_in_at.map(Timestamp),
                     clinician_id: clinician.map(UserId::from_trusted),
                     network: network.as_deref().and_then(Verdict::parse),
+                    emergency: emergency_from(emergency.as_deref(), acknowledged_at)?,
                 })
             },
         )

@@ -9,8 +9,8 @@ mod queue;
 mod state;
 
 pub use model::{
-    CheckIn, CheckedIn, CloseVisit, CreatedVisit, NewVisit, PatientLocation, Queue, QueueView,
-    Visit, VisitChange,
+    CheckIn, CheckedIn, CloseVisit, CreatedVisit, Emergency, NewVisit, PatientLocation, Queue,
+    QueueView, Visit, VisitChange,
 };
 pub use queue::{
     DEFAULT_CONSULT_SECONDS, QueueEntry, QueuedVisit, WaitBasis, key_for_position, order,
@@ -252,11 +252,47 @@ pub async fn check_in(
         .as_ref()
         .map(|n| (i64::from(n.score), risk_code(n.risk)));
     let flags: Vec<String> = triage.red_flags.iter().map(|f| f.id.clone()).collect();
-    store::record_triage(&mut tx, id, news2, &flags, raised.map(Priority::as_str)).await?;
+    store::record_triage(
+        &mut tx,
+        id,
+        news2,
+        &flags,
+        triage.emergency.as_ref(),
+        raised.map(Priority::as_str),
+    )
+    .await?;
     let visit = load(&mut tx, id).await?;
     store::append_audit(&mut tx, &audit(actor, "visit.check_in", &visit)).await?;
     store::commit(tx).await?;
     Ok(CheckedIn { visit, triage })
+}
+
+/// The patient confirms reading the emergency advice check-in gave; staff
+/// see that it reached them. Repeating it changes nothing.
+pub async fn acknowledge_emergency(
+    store: &Store,
+    actor: &Actor,
+    id: &VisitId,
+) -> Result<Visit, VisitError> {
+    let mut tx = store.begin().await?;
+    let visit = load(&mut tx, id).await?;
+    if visit.emergency.is_none() {
+        return Err(VisitError::WrongState(
+            "this visit has no emergency advice to acknowledge".to_owned(),
+        ));
+    }
+    if store::acknowledge_emergency(&mut tx, id, now_millis()).await? {
+        let visit = load(&mut tx, id).await?;
+        store::append_audit(
+            &mut tx,
+            &audit(actor, "visit.emergency_acknowledged", &visit),
+        )
+        .await?;
+        store::commit(tx).await?;
+        return Ok(visit);
+    }
+    store::commit(tx).await?;
+    Ok(visit)
 }
 
 /// LOINC for the NEWS2 total score observation.

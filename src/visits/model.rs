@@ -76,8 +76,25 @@ pub struct Visit {
     pub news2_risk: Option<String>,
     /// Red-flag symptoms found at check-in (knowledge-base ids).
     pub red_flags: Vec<String>,
+    /// The emergency advice check-in gave the patient, if it found one.
+    pub emergency: Option<Emergency>,
     #[serde(skip)]
     pub sort_key: i64,
+}
+
+/// What check-in told a patient whose answers suggest an emergency, kept on
+/// the visit so the page shows it again after a reload and staff see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Emergency {
+    /// The emergency number of the clinic's region, e.g. `911`.
+    pub number: String,
+    /// What triage found, in plain words for staff ("Chest pain").
+    pub findings: Vec<String>,
+    /// What the patient is told, most specific first.
+    pub advice: Vec<String>,
+    /// When the patient confirmed reading the advice.
+    #[serde(default)]
+    pub acknowledged_at: Option<Timestamp>,
 }
 
 /// The body of `POST /visits`.

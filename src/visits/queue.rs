@@ -5,6 +5,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::model::Emergency;
 use super::state::{Priority, VisitStatus};
 use crate::ids::{UserId, VisitId};
 use crate::media::precall::Verdict;
@@ -22,6 +23,8 @@ pub struct QueuedVisit {
     pub clinician_id: Option<UserId>,
     /// The verdict of the patient's latest pre-call check.
     pub network: Option<Verdict>,
+    /// The emergency check-in found, if any.
+    pub emergency: Option<Emergency>,
 }
 
 /// One row of `GET /queues/{id}`.
@@ -38,6 +41,9 @@ pub struct QueueEntry {
     pub clinician_id: Option<UserId>,
     /// The verdict of the patient's latest pre-call check, if one ran.
     pub network: Option<Verdict>,
+    /// What check-in found that calls for emergency care, and whether the
+    /// patient has confirmed reading the advice; staff are alerted by it.
+    pub emergency: Option<Emergency>,
 }
 
 /// What the estimate is made from.
@@ -93,6 +99,7 @@ pub fn order(mut visits: Vec<QueuedVisit>, basis: WaitBasis) -> Vec<QueueEntry> 
                 estimated_wait_seconds: estimate,
                 clinician_id: v.clinician_id,
                 network: v.network,
+                emergency: v.emergency,
             }
         })
         .collect()
@@ -129,6 +136,7 @@ mod tests {
             waiting_since: None,
             clinician_id: None,
             network: None,
+            emergency: None,
         }
     }
 

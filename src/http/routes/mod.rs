@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod cds;
 pub mod claims;
+pub mod clinic;
 pub mod fhir;
 pub mod guests;
 pub mod livekit;

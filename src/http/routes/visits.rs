@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_visit))
         .routes(routes!(get_visit, update_visit))
         .routes(routes!(check_in))
+        .routes(routes!(acknowledge_emergency))
         .routes(routes!(admit_visit))
         .routes(routes!(close_visit))
         .routes(routes!(cancel_visit))
@@ -85,6 +86,25 @@ async fn check_in(
         visits::check_in(&state.store, &state.knowledge, &caller.actor, &id, &body).await?;
     state.live.visit_changed(&checked_in.visit).await;
     Ok(Json(checked_in))
+}
+
+/// `POST /visits/{id}/emergency/acknowledge` (the visit's patient): the
+/// patient has read the emergency advice; staff see it reached them.
+#[utoipa::path(post, path = "/visits/{id}/emergency/acknowledge", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Visit), (status = 403, body = Problem), (status = 409, body = Problem)))]
+async fn acknowledge_emergency(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Visit>, ApiError> {
+    let id = visit_id(&id)?;
+    match caller.patient() {
+        Some((_, own)) if *own == id => {}
+        _ => return Err(ApiError::Forbidden),
+    }
+    let visit = visits::acknowledge_emergency(&state.store, &caller.actor, &id).await?;
+    state.live.queue_changed(&visit.queue_id).await;
+    Ok(Json(visit))
 }
 
 /// CONTRACT: `PATCH /visits/{id}` (scheduler, admin).
