@@ -685,6 +685,7 @@ mod tests {
             ("BEDSIDE_LOG_FORMAT", "xml"),
             ("BEDSIDE_TURN_TTL_SECONDS", "ten"),
             ("BEDSIDE_STUN_URLS", "http://x"),
+            ("BEDSIDE_REGION", "FR"),
         ];
         for (key, value) in cases {
             let err = parse(&[(key, value)]).unwrap_err();

@@ -6,6 +6,8 @@ import { h, $, $$, duration, secondsSince, date, focusStep } from './lib/dom.js'
 import { openDevices, stopStream } from './lib/devices.js';
 import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
+import { mountAlerts } from './lib/alerts.js';
+import { clinicSettings, temperature } from './lib/clinic.js';
 import { mountHeader, liveSocket, NETWORK_LABEL, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
 
 const session = await requireStaff(['clinician']);
@@ -32,7 +34,13 @@ function toast(text) {
 
 // ---- queues ----
 
+const alerts = mountAlerts($('#alerts'), $('#alert-sound'), {
+  admit: (visitId) => admit(visitId),
+  canAdmit: (entry) => !state.consult && (!entry.clinician_id || entry.clinician_id === me.id),
+});
+
 function renderQueues() {
+  alerts.update([...state.queues.values()].flatMap((q) => q.entries ?? []));
   const root = $('#queue-list');
   if (state.queues.size === 0) {
     root.replaceChildren(h('p', { class: 'empty' }, 'No queues yet.'));
@@ -80,6 +88,8 @@ function entryRow(entry) {
       h('span', { class: 'name' }, entry.patient_name),
       h('span', { class: `badge ${entry.priority}` }, PRIORITY_LABEL[entry.priority] ?? entry.priority),
       entry.status !== 'waiting' ? h('span', { class: 'badge status' }, STATUS_LABEL[entry.status]) : null,
+      entry.emergency ? h('span', { class: 'badge critical', title: entry.emergency.findings.join('; ') },
+        `Emergency: ${entry.emergency.findings.join('; ')}`) : null,
       entry.network ? h('span', {
         class: `badge network ${entry.network}`, 'data-testid': `network-${entry.visit_id}`,
         title: 'The patient\'s pre-call network check',
@@ -284,6 +294,22 @@ function endConsult(message) {
   focusStep($('#queues-title'));
 }
 
+// Vital signs in plain words, by LOINC code.
+const NEWS2_LOINC = '88330-6';
+const VITAL_LABEL = {
+  '8867-4': 'Heart rate', '9279-1': 'Respiratory rate', '2708-6': 'Oxygen saturation', '59408-5': 'Oxygen saturation',
+  '8480-6': 'Systolic blood pressure', '8310-5': 'Temperature', '67775-7': 'Responsiveness',
+};
+const VITAL_UNIT = { '8867-4': '/min', '9279-1': '/min', '2708-6': '%', '59408-5': '%', '8480-6': 'mmHg' };
+const RISK_LABEL = { low: 'low risk', 'low-medium': 'one parameter scores 3', medium: 'medium risk', high: 'high risk' };
+
+function vitalValue(o) {
+  if (o.value === null || o.value === undefined) return o.value_code === '248234008' ? 'Alert' : 'Confused or drowsy';
+  if (o.code === '8310-5') return temperature(o.value, state.clinic);
+  const unit = VITAL_UNIT[o.code] ?? o.unit ?? '';
+  return unit === '%' || unit === '/min' ? `${o.value}${unit}` : `${o.value} ${unit}`.trim();
+}
+
 function age(birthDate) {
   const born = new Date(birthDate);
   const now = new Date();
@@ -317,18 +343,20 @@ function renderChart(visit, history) {
     const seen = latest.get(o.code);
     if (!seen || Date.parse(o.effective_at) > Date.parse(seen.effective_at)) latest.set(o.code, o);
   }
-  const news2 = visit.news2 ?? history.news2 ?? null;
-  const vitalsRows = [...latest.values()].map((o) => h('tr', {},
-    h('th', { scope: 'row' }, o.display),
-    h('td', {}, o.value !== null && o.value !== undefined ? `${o.value} ${o.unit ?? ''}`.trim() : (o.value_code === '248234008' ? 'Alert' : 'Confused or drowsy')),
-    h('td', {}, o.encounter_id === visit.encounter_id ? 'this visit' : date(o.effective_at))));
+  const when = (o) => (o.encounter_id === visit.encounter_id ? 'this visit' : date(o.effective_at));
+  const vitalsRows = [...latest.values()].filter((o) => o.code !== NEWS2_LOINC).map((o) => h('tr', {},
+    h('th', { scope: 'row' }, VITAL_LABEL[o.code] ?? o.display),
+    h('td', {}, vitalValue(o)),
+    h('td', {}, when(o))));
+  const score = latest.get(NEWS2_LOINC);
+  const risk = score?.encounter_id === visit.encounter_id ? RISK_LABEL[visit.news2_risk] : null;
+  const news2Line = score ? h('p', { class: `news2 ${risk ? visit.news2_risk : ''}`, 'data-testid': 'news2' },
+    `NEWS2 total score: ${score.value}`, risk ? ` (${risk})` : '', ` — ${when(score)}`) : null;
 
   chart.replaceChildren(
     h('div', { id: 'cds-cards', 'data-testid': 'cds-cards', 'aria-live': 'polite' }),
     section('Vital signs', 'vitals',
-      news2 && news2.score !== undefined
-        ? h('p', { class: `news2 ${news2.risk ?? ''}`, 'data-testid': 'news2' }, `NEWS2 ${news2.score}`, news2.risk ? ` (${news2.risk} risk)` : '')
-        : null,
+      news2Line,
       vitalsRows.length
         ? h('table', { class: 'vitals-table' }, h('caption', { class: 'visually-hidden' }, 'Latest vital signs'), h('tbody', {}, vitalsRows))
         : h('p', { class: 'empty' }, 'No vital signs recorded.')),
@@ -439,7 +467,9 @@ $('#presence').addEventListener('change', (event) => {
 });
 
 async function start() {
-  const [queues, clinicians] = await Promise.all([api('/queues'), api('/users?role=clinician').catch(() => [])]);
+  const [queues, clinicians, clinic] = await Promise.all([
+    api('/queues'), api('/users?role=clinician').catch(() => []), clinicSettings()]);
+  state.clinic = clinic;
   for (const c of clinicians) state.clinicians.set(c.id, c);
   for (const q of queues) state.queues.set(q.id, { ...q, entries: [] });
   renderQueues();

@@ -9,12 +9,14 @@ import { Signal } from './lib/socket.js';
 import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 import { runPrecallCheck, VERDICT_LABEL } from './lib/precall.js';
+import { clinicSettings, spelled, toCelsius } from './lib/clinic.js';
+import { showEmergency } from './lib/emergency.js';
 
 const { visitId, token, forget: forgetToken } = visitLink('patient');
 const api = apiClient(() => token);
 
-const SYMPTOMS = ['Fever', 'Cough', 'Sore throat', 'Shortness of breath', 'Chest pain',
-  'Headache', 'Nausea or vomiting', 'Diarrhoea', 'Rash', 'Dizziness'];
+const symptoms = (clinic) => ['Fever', 'Cough', 'Sore throat', 'Shortness of breath', 'Chest pain',
+  'Headache', 'Nausea or vomiting', spelled(clinic, 'Diarrhea', 'Diarrhoea'), 'Rash', 'Dizziness'];
 
 const page = {
   stream: null,
@@ -26,6 +28,7 @@ const page = {
   iceServers: [],
   resumeStatus: null, // status at load, when the patient comes back mid-visit
   consent: false,
+  clinic: null, // the clinic's region settings
 };
 // Test and support hook: the live socket and call of this page.
 window.__bedside = {
@@ -174,9 +177,23 @@ $('#consent-form').addEventListener('submit', (event) => {
   showStep('intake');
 });
 
-$('#symptom-list').append(...SYMPTOMS.map((name, i) => h('div', { class: 'checkbox' },
-  h('input', { type: 'checkbox', id: `symptom-${i}`, name: 'symptom', value: name }),
-  h('label', { for: `symptom-${i}` }, name))));
+// The intake speaks the clinic's region: its spelling, its temperature unit.
+function prepareIntake(clinic) {
+  $('#symptom-list').replaceChildren(...symptoms(clinic).map((name, i) => h('div', { class: 'checkbox' },
+    h('input', { type: 'checkbox', id: `symptom-${i}`, name: 'symptom', value: name }),
+    h('label', { for: `symptom-${i}` }, name))));
+  for (const el of $$('.emergency-number')) el.textContent = clinic.emergency_number;
+  if (clinic.temperature_unit === 'F') {
+    $('#temperature-unit').textContent = '(°F)';
+    Object.assign($('#v-temperature_c'), { min: '77', max: '113' });
+  }
+}
+
+function showAdvice(emergency) {
+  showEmergency($('#emergency'), emergency, {
+    acknowledge: () => api(`/visits/${encodeURIComponent(visitId)}/emergency/acknowledge`, { method: 'POST', body: {} }),
+  });
+}
 
 function readIntake(form) {
   const symptoms = $$('input[name=symptom]:checked', form).map((el) => el.value);
@@ -187,7 +204,9 @@ function readIntake(form) {
   const vitals = {};
   for (const name of ['heart_rate', 'respiratory_rate', 'spo2', 'systolic_bp', 'temperature_c']) {
     const value = form[name].value.trim();
-    if (value !== '') vitals[name] = Number(value);
+    if (value === '') continue;
+    vitals[name] = name === 'temperature_c' && page.clinic?.temperature_unit === 'F'
+      ? toCelsius(Number(value)) : Number(value);
   }
   if (form.consciousness.value) vitals.consciousness = form.consciousness.value;
   const body = { consent_to_telehealth: page.consent, symptoms: symptoms.slice(0, 20) };
@@ -213,7 +232,10 @@ $('#intake-form').addEventListener('submit', async (event) => {
   const button = $('[data-testid=check-in]', form);
   button.disabled = true;
   try {
-    await api(`/visits/${encodeURIComponent(visitId)}/check-in`, { method: 'POST', body: readIntake(form) });
+    const checkedIn = await api(`/visits/${encodeURIComponent(visitId)}/check-in`, { method: 'POST', body: readIntake(form) });
+    // The advice first: it must not wait for the waiting room's socket.
+    showStep('waiting');
+    showAdvice(checkedIn.emergency);
     await enterWaitingRoom();
   } catch (e) {
     error.textContent = e.message;
@@ -244,7 +266,7 @@ function showPlace(frame) {
 }
 
 async function enterWaitingRoom() {
-  showStep('waiting');
+  if ($('#step-waiting').hidden) showStep('waiting');
   await mediaPlan();
   const signal = new Signal(token);
   page.signal = signal;
@@ -319,7 +341,7 @@ async function load() {
   }
   let visit;
   try {
-    visit = await api(`/visits/${encodeURIComponent(visitId)}`);
+    [visit, page.clinic] = await Promise.all([api(`/visits/${encodeURIComponent(visitId)}`), clinicSettings()]);
   } catch (e) {
     if (e.status === 401 || e.status === 403 || e.status === 404) {
       end('This link no longer works', 'It may have expired. Please contact the clinic for a new link.', { forget: true });
@@ -335,7 +357,9 @@ async function load() {
     return;
   }
   page.resumeStatus = visit.status === 'scheduled' ? null : visit.status;
+  prepareIntake(page.clinic);
   showStep('device');
+  showAdvice(visit.emergency);
   // The network check is for before the consult; it runs beside the devices'.
   if (visit.status !== 'in_consult') checkNetwork();
   await startDevices();

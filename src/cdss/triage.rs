@@ -89,6 +89,7 @@ pub fn triage(knowledge: &Knowledge, vitals: Option<&Vitals>, symptoms: &[String
             .collect();
         Emergency {
             number: knowledge.region.emergency_number().to_owned(),
+            headline: "Your answers suggest you may need emergency care.".to_owned(),
             findings,
             advice,
             acknowledged_at: None,
@@ -98,7 +99,9 @@ pub fn triage(knowledge: &Knowledge, vitals: Option<&Vitals>, symptoms: &[String
         news2,
         red_flags,
         priority,
-        patient_advice: emergency.as_ref().map(|e| e.advice.join(" ")),
+        patient_advice: emergency
+            .as_ref()
+            .map(|e| format!("{} {}", e.headline, e.advice.join(" "))),
         emergency,
     }
 }
@@ -196,7 +199,7 @@ mod tests {
         let found = triage(&kb(), Some(&vitals), &[]);
         let emergency = found.emergency.expect("an emergency");
         assert_eq!(emergency.findings, ["NEWS2 9: high clinical risk"]);
-        assert_eq!(found.patient_advice.unwrap(), emergency.advice.join(" "));
+        assert!(found.patient_advice.unwrap().ends_with(&emergency.advice.join(" ")));
     }
 
     #[test]

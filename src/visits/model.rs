@@ -88,6 +88,8 @@ pub struct Visit {
 pub struct Emergency {
     /// The emergency number of the clinic's region, e.g. `911`.
     pub number: String,
+    /// The first thing the patient reads.
+    pub headline: String,
     /// What triage found, in plain words for staff ("Chest pain").
     pub findings: Vec<String>,
     /// What the patient is told, most specific first.

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::clinic::{Clinic, admit, check_in, get_json, id, queue_order};
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
 
 /// Checks a card against CDS Hooks 2.0: required fields, the summary's
 /// length, the indicator's values, selectionBehavior with suggestions, and
@@ -137,6 +137,160 @@ async fn a_red_flag_symptom_makes_the_visit_emergent_and_tells_the_patient() {
     .unwrap();
     assert_eq!(calm["priority"], "routine");
     assert!(calm["triage"]["patient_advice"].is_null());
+}
+
+async fn acknowledge(app: &TestApp, visit: &Value, token: &str) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/visits/{}/emergency/acknowledge", id(visit)),
+        Some(token),
+        &json!({}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_emergency_advice_stays_on_the_visit_reaches_staff_and_is_acknowledged_by_its_patient()
+{
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let calm = clinic.waiting(&app, "Ada").await;
+    let visit = clinic.book(&app, "Bob").await;
+    let checked_in: Value = check_in(
+        &app,
+        &visit,
+        json!({"consent_to_telehealth": true, "symptoms": ["crushing chest pain"]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let emergency = &checked_in["emergency"];
+    assert_eq!(emergency["number"], "911");
+    assert_eq!(emergency["findings"], json!(["Chest pain"]));
+    let advice: Vec<&str> = emergency["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(advice[0].contains("heart attack"));
+    assert!(advice.iter().any(|a| a.contains("call 911 now")));
+    assert!(emergency["acknowledged_at"].is_null());
+
+    // The patient's page reads it again after a reload.
+    let patient = crate::clinic::patient_token(&visit);
+    let again = get_json(&app, &format!("/api/v1/visits/{}", id(&visit)), patient).await;
+    assert_eq!(again["emergency"]["findings"], json!(["Chest pain"]));
+
+    // Staff watching the queue see it on the entry.
+    let queue = get_json(
+        &app,
+        &format!("/api/v1/queues/{}", clinic.queue_id),
+        &clinic.clinician,
+    )
+    .await;
+    let entry = &queue["entries"][0];
+    assert_eq!(entry["visit_id"], id(&visit));
+    assert_eq!(entry["emergency"]["findings"], json!(["Chest pain"]));
+    assert!(queue["entries"][1]["emergency"].is_null());
+
+    // Only the visit's own patient acknowledges it.
+    assert_problem(
+        acknowledge(&app, &visit, crate::clinic::patient_token(&calm)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_problem(
+        acknowledge(&app, &visit, &clinic.clinician).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let response = acknowledge(&app, &visit, patient).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let acknowledged: Value = response.json().await.unwrap();
+    let at = acknowledged["emergency"]["acknowledged_at"].clone();
+    assert!(at.is_string());
+    let repeated: Value = acknowledge(&app, &visit, patient)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(repeated["emergency"]["acknowledged_at"], at);
+    let queue = get_json(
+        &app,
+        &format!("/api/v1/queues/{}", clinic.queue_id),
+        &clinic.clinician,
+    )
+    .await;
+    assert_eq!(queue["entries"][0]["emergency"]["acknowledged_at"], at);
+
+    // A visit without an emergency has nothing to acknowledge.
+    assert_problem(
+        acknowledge(&app, &calm, crate::clinic::patient_token(&calm)).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    let audit = get_json(
+        &app,
+        &format!(
+            "/api/v1/audit?patient_id={}",
+            visit["patient_id"].as_str().unwrap()
+        ),
+        &clinic.admin,
+    )
+    .await;
+    let acknowledgements = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "visit.emergency_acknowledged")
+        .count();
+    assert_eq!(acknowledgements, 1, "one acknowledgement, audited once");
+}
+
+#[tokio::test]
+async fn a_clinic_in_great_britain_advises_999_with_nhs_sources() {
+    let app = spawn_app_with(|source| source.set("BEDSIDE_REGION", "GB")).await;
+    let settings: Value = app.get("/api/v1/clinic", None).await.json().await.unwrap();
+    assert_eq!(
+        settings,
+        json!({"region": "GB", "emergency_number": "999", "temperature_unit": "C"})
+    );
+    let clinic = Clinic::open(&app).await;
+    let visit = clinic.book(&app, "Bob").await;
+    let checked_in: Value = check_in(
+        &app,
+        &visit,
+        json!({"consent_to_telehealth": true, "symptoms": ["I feel suicidal"]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let advice = checked_in["triage"]["patient_advice"].as_str().unwrap();
+    assert!(
+        advice.contains("call 999") && advice.contains("116 123"),
+        "{advice}"
+    );
+    assert!(
+        !advice.contains("911") && !advice.contains("988"),
+        "{advice}"
+    );
+    assert_eq!(checked_in["emergency"]["number"], "999");
+    assert!(
+        checked_in["triage"]["red_flags"][0]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("NHS")
+    );
+
+    let us = spawn_app().await;
+    let settings: Value = us.get("/api/v1/clinic", None).await.json().await.unwrap();
+    assert_eq!(
+        settings,
+        json!({"region": "US", "emergency_number": "911", "temperature_unit": "F"})
+    );
 }
 
 #[tokio::test]

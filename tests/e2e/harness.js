@@ -4,7 +4,8 @@
 // talks to the API for setup.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -235,4 +236,24 @@ export async function framesArrive(page) {
 export async function assertFits(page, width = 375) {
   const actual = await page.evaluate(() => document.documentElement.scrollWidth);
   if (actual > width) throw new Error(`${new URL(page.url()).pathname} is ${actual}px wide, more than ${width}px`);
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core (WCAG 2.1 A and AA rules and best practices) on the page as
+ * it is now; fails on any serious or critical violation, naming each.
+ */
+export async function assertAccessible(page, label) {
+  // evaluate() runs outside the page's CSP, which forbids injected scripts.
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  if (violations.length) throw new Error(`${label}: accessibility violations\n  ${violations.join('\n  ')}`);
 }
