@@ -408,7 +408,7 @@ mod tests {
         );
         let earlier = PatientData {
             vitals_taken: Some(Taken::Earlier(Timestamp(1_762_171_200_000))),
-            ..data.clone()
+            ..data
         };
         let card = &assess(&kb, &earlier)[0];
         assert!(

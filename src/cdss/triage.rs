@@ -199,7 +199,12 @@ mod tests {
         let found = triage(&kb(), Some(&vitals), &[]);
         let emergency = found.emergency.expect("an emergency");
         assert_eq!(emergency.findings, ["NEWS2 9: high clinical risk"]);
-        assert!(found.patient_advice.unwrap().ends_with(&emergency.advice.join(" ")));
+        assert!(
+            found
+                .patient_advice
+                .unwrap()
+                .ends_with(&emergency.advice.join(" "))
+        );
     }
 
     #[test]
