@@ -5,33 +5,15 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use secrecy::SecretString;
 
 use crate::billing::{FeeSchedule, PayerRules};
-use crate::codes::{Npi, PostalCode};
 use crate::media::precall::PreCallConfig;
-use crate::region::Region;
-
-/// Where durable state lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Sqlite(String),
-    Postgres(String),
-}
-
-impl DatabaseUrl {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Sqlite(url) | Self::Postgres(url) => url,
-        }
-    }
-
-    /// The URL with any password replaced, for logs.
-    pub fn redacted(&self) -> String {
-        redact_url(self.as_str())
-    }
-}
+use crate::model::codes::{Npi, PostalCode};
+use crate::model::region::Region;
+pub use crate::store::{DatabaseUrl, redact_url};
 
 /// The billing provider printed on every claim.
 #[derive(Debug, Clone)]
@@ -79,7 +61,7 @@ pub struct Config {
     /// `BEDSIDE_PUBLIC_URL`: the base of patient join links.
     pub public_url: String,
     /// `BEDSIDE_SESSION_TTL_MINUTES`: how long a staff sign-in lasts.
-    pub session_ttl_minutes: i64,
+    pub session_lifetime: Duration,
     /// `BEDSIDE_LOG_FORMAT`: `text` or `json`.
     pub log_json: bool,
     /// `BEDSIDE_BILLING_*`: absent until every key is set.
@@ -320,7 +302,7 @@ impl Config {
                 .get("BEDSIDE_ADMIN_PASSWORD")
                 .map(|v| SecretString::from(v.to_owned())),
             public_url,
-            session_ttl_minutes,
+            session_lifetime: Duration::from_secs(60 * session_ttl_minutes as u64),
             log_json,
             billing: parse_billing(source)?,
             x12_sender_id: parse_x12_id("BEDSIDE_X12_SENDER_ID", source)?,
@@ -637,20 +619,6 @@ fn parse_livekit(source: &Source) -> Result<Option<LiveKitConfig>, ConfigError> 
                 .to_owned(),
         ),
     }))
-}
-
-/// Replaces the password of a URL with `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@ use secrecy::SecretString;
 
 use crate::audit::Actor;
 use crate::auth::{self, Role, TokenKeys};
-use crate::codes::PostalCode;
 use crate::ehr::{self, Address, Insurance, NewPatient, Sex};
+use crate::model::codes::PostalCode;
+use crate::model::validation::Text;
 use crate::store::{self, Store};
-use crate::validation::Text;
 use crate::visits::{self, NewVisit, VisitStatus};
 
 /// The one password of every demo account.

@@ -28,21 +28,17 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod cdss;
-pub mod codes;
 pub mod config;
 pub mod demo;
 pub mod ehr;
 pub mod fhir;
 pub mod http;
-pub mod ids;
 pub mod live;
 pub mod media;
 pub mod metrics;
-pub mod region;
+pub mod model;
 pub mod state;
 pub mod store;
-pub mod timestamp;
-pub mod validation;
 pub mod visits;
 
 use std::future::Future;
@@ -55,12 +51,18 @@ use tokio::net::TcpListener;
 
 use crate::auth::{LoginThrottle, Role, TokenKeys};
 use crate::config::Config;
+use crate::model::clock::Clock;
 use crate::state::AppState;
 use crate::store::Store;
 
 /// Connects the store (running migrations), creates the first admin when
 /// asked, and assembles the shared state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    build_state_with_clock(config, Clock::system()).await
+}
+
+/// As [`build_state`], reading time from `clock` (tests move it).
+pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     let store = Store::connect(&config.database_url, 10)
         .await
         .with_context(|| {
@@ -72,7 +74,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     bootstrap_admin(&store, config.admin_password.clone()).await?;
     let secret = {
         let mut tx = store.begin().await?;
-        let secret = store::token_secret(&mut tx).await?;
+        let secret = store::token_secret(&mut tx, &TokenKeys::generate_secret()).await?;
         store::commit(tx)
             .await
             .context("Failed to store the token secret")?;
@@ -85,7 +87,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .transpose()
         .context("Failed to read REDIS_URL")?;
     let tokens = TokenKeys::from_secret(secret.as_bytes());
-    let hub = start_hub(&store, &tokens, redis.as_ref()).await?;
+    let hub = start_hub(&store, &clock, &tokens, redis.as_ref()).await?;
     let livekit = config
         .livekit
         .as_ref()
@@ -100,6 +102,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let knowledge =
         cdss::Knowledge::bundled_for(config.region).context("Failed to load the knowledge base")?;
     Ok(AppState {
+        clock,
+        sessions: auth::SessionSettings {
+            lifetime: config.session_lifetime,
+        },
         livekit,
         precall,
         config: Arc::new(config),
@@ -119,10 +125,15 @@ const OFFLINE_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 /// nodes), in memory otherwise. Starts even while Redis is away.
 async fn start_hub(
     store: &Store,
+    clock: &Clock,
     tokens: &TokenKeys,
     redis: Option<&redis::Client>,
 ) -> anyhow::Result<signaling::Hub> {
-    let authoriser = Arc::new(live::StoreAuthoriser::new(store.clone(), tokens.clone()));
+    let authoriser = Arc::new(live::StoreAuthoriser::new(
+        store.clone(),
+        clock.clone(),
+        tokens.clone(),
+    ));
     let defaults = signaling::HubConfig::default();
     let config = signaling::HubConfig {
         max_sockets: socket_capacity(defaults.max_sockets),

@@ -177,7 +177,7 @@ async fn add_user(
         .context("Failed to read the password from standard input")?;
     let password = SecretString::from(password.trim_end_matches(['\r', '\n']).to_owned());
     if let Some(npi) = npi {
-        bedside::codes::Npi::parse(npi).map_err(|e| anyhow::anyhow!("--npi: {e}"))?;
+        bedside::model::codes::Npi::parse(npi).map_err(|e| anyhow::anyhow!("--npi: {e}"))?;
     }
     let store = bedside::store::Store::connect(&config.database_url, 2).await?;
     let user = auth::create_user(

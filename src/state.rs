@@ -2,17 +2,22 @@
 
 use std::sync::Arc;
 
-use crate::auth::{LoginThrottle, TokenKeys};
+use crate::auth::{LoginThrottle, SessionSettings, TokenKeys};
 use crate::cdss::Knowledge;
 use crate::config::Config;
 use crate::live::Live;
 use crate::media::livekit::LiveKit;
 use crate::media::precall::PreCall;
 use crate::metrics::Metrics;
+use crate::model::clock::Clock;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The one clock the app reads; tests move it.
+    pub clock: Clock,
+    /// How long staff sign-ins last.
+    pub sessions: SessionSettings,
     pub config: Arc<Config>,
     pub store: Store,
     pub tokens: TokenKeys,

@@ -7,88 +7,11 @@ mod throttle;
 mod tokens;
 
 pub use password::{PasswordError, hash_password, verify_password};
-pub use sign_in::{CreateUserError, SignInError, authenticate, create_user, sign_in, sign_out};
+pub use sign_in::{
+    CreateUserError, SessionSettings, SignInError, SignedIn, authenticate, create_user, sign_in,
+    sign_out,
+};
 pub use throttle::LoginThrottle;
 pub use tokens::{GuestToken, PatientToken, SessionToken, TokenKeys, VisitClaims};
 
-use serde::{Deserialize, Serialize};
-
-use crate::ids::{GuestId, PatientId, UserId, VisitId};
-
-/// A staff member's role; each route names the roles it admits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Scheduler,
-    Clinician,
-    Billing,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Scheduler, Role::Clinician, Role::Billing];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Scheduler => "scheduler",
-            Role::Clinician => "clinician",
-            Role::Billing => "billing",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == value)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A staff account as the rest of the server sees it (never the hash).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct User {
-    pub id: UserId,
-    pub username: String,
-    pub role: Role,
-    pub display_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub npi: Option<String>,
-}
-
-/// The caller of a request, once its token has been checked.
-#[derive(Debug, Clone)]
-pub enum Principal {
-    Staff(User),
-    Patient {
-        visit_id: VisitId,
-        patient_id: PatientId,
-    },
-    /// A guest invited to one visit, while the invitation stands.
-    Guest {
-        visit_id: VisitId,
-        guest_id: GuestId,
-        display_name: String,
-    },
-}
-
-impl Principal {
-    pub fn actor_id(&self) -> &str {
-        match self {
-            Principal::Staff(user) => user.id.as_str(),
-            Principal::Patient { patient_id, .. } => patient_id.as_str(),
-            Principal::Guest { guest_id, .. } => guest_id.as_str(),
-        }
-    }
-
-    pub fn actor_role(&self) -> &'static str {
-        match self {
-            Principal::Staff(user) => user.role.as_str(),
-            Principal::Patient { .. } => "patient",
-            Principal::Guest { .. } => "guest",
-        }
-    }
-}
+pub use crate::model::auth::{Principal, Role, User};

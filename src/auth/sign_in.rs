@@ -1,10 +1,13 @@
 //! Signing staff in and out, and turning a bearer token into a principal.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
 use super::{LoginThrottle, Principal, SessionToken, TokenKeys, User, verify_password};
+use crate::model::clock::Clock;
+use crate::model::timestamp::Timestamp;
 use crate::store::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +20,20 @@ pub enum SignInError {
     Store(#[from] StoreError),
 }
 
+/// How long a staff sign-in lasts (`BEDSIDE_SESSION_TTL_MINUTES`).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    pub lifetime: Duration,
+}
+
+/// An opened session: its user, its token (shown once) and its end.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: User,
+    pub token: SessionToken,
+    pub expires_at: Timestamp,
+}
+
 /// Checks a username and password and opens a session.
 pub async fn sign_in(
     store: &Store,
@@ -24,8 +41,9 @@ pub async fn sign_in(
     username: &str,
     password: SecretString,
     ip: IpAddr,
-    ttl_minutes: i64,
-) -> Result<(User, SessionToken), SignInError> {
+    clock: &Clock,
+    settings: &SessionSettings,
+) -> Result<SignedIn, SignInError> {
     if !throttle.allows(username, ip) {
         return Err(SignInError::Throttled);
     }
@@ -47,15 +65,25 @@ pub async fn sign_in(
     };
     throttle.record_success(username);
     let token = SessionToken::generate();
+    let now = clock.now();
+    let expires_at = now + settings.lifetime;
     let mut tx = store.begin().await?;
-    store::insert_session(&mut tx, &token, &user.id, ttl_minutes).await?;
+    store::insert_session(&mut tx, &token.hash(), &user.id, now, expires_at).await?;
     store::commit(tx).await?;
-    Ok((user, token))
+    Ok(SignedIn {
+        user,
+        token,
+        expires_at,
+    })
 }
 
-pub async fn sign_out(store: &Store, token: &SessionToken) -> Result<(), StoreError> {
+pub async fn sign_out(
+    store: &Store,
+    clock: &Clock,
+    token: &SessionToken,
+) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
-    store::revoke_session(&mut tx, token).await?;
+    store::revoke_session(&mut tx, &token.hash(), clock.now()).await?;
     store::commit(tx).await?;
     Ok(())
 }
@@ -63,12 +91,13 @@ pub async fn sign_out(store: &Store, token: &SessionToken) -> Result<(), StoreEr
 /// The principal a bearer token stands for, if it is valid now.
 pub async fn authenticate(
     store: &Store,
+    clock: &Clock,
     keys: &TokenKeys,
     bearer: &str,
 ) -> Result<Option<Principal>, StoreError> {
     if let Some(token) = SessionToken::from_bearer(bearer) {
         let mut tx = store.begin_read().await?;
-        let session = store::find_session(&mut tx, &token).await?;
+        let session = store::find_session(&mut tx, &token.hash(), clock.now()).await?;
         store::commit(tx).await?;
         return Ok(session.map(|s| Principal::Staff(s.user)));
     }

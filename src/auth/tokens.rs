@@ -12,7 +12,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ids::{GuestId, PatientId, VisitId};
+use crate::model::ids::{GuestId, PatientId, VisitId};
 
 const SESSION_PREFIX: &str = "bss_";
 

@@ -3,9 +3,9 @@
 //! the place of service and the diagnosis pointers. Anything it cannot
 //! decide becomes a review reason, never a guessed code.
 
-use super::claim::ClaimLine;
 use super::codes::{CodeFamily, Cpt, FeeSchedule, Modifier, PayerRule, PlaceOfService};
-use crate::codes::Icd10;
+use crate::model::claim::ClaimLine;
+use crate::model::codes::Icd10;
 use crate::visits::PatientLocation;
 
 /// Most diagnosis pointers one service line carries (SV107).

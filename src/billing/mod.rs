@@ -14,7 +14,6 @@
 //!
 //! No axum types here: the HTTP edge maps [`BillingError`] to problem+json.
 
-pub mod claim;
 pub mod codes;
 pub mod coding;
 pub mod remit;
@@ -22,7 +21,7 @@ pub mod webhook;
 pub mod worker;
 pub mod x12;
 
-pub use claim::{
+pub use crate::model::claim::{
     Account, AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
 };
 pub use codes::{CodeFamily, Cpt, FeeSchedule, Modifier, PayerRule, PayerRules, PlaceOfService};
@@ -31,12 +30,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::audit::{Actor, AuditEntry};
-use crate::codes::Icd10;
 use crate::config::Config;
-use crate::ids::{EncounterId, PatientId, VisitId};
+use crate::model::codes::Icd10;
+use crate::model::ids::{EncounterId, PatientId, VisitId};
+use crate::model::timestamp::Timestamp;
+use crate::model::validation::{FieldError, Text};
 use crate::store::{self, ClaimFacts, NewEntry, Store, StoreError, Tx, now_millis};
-use crate::timestamp::Timestamp;
-use crate::validation::{FieldError, Text};
 use crate::visits::PatientLocation;
 use coding::{Coded, CodingInput, code_consult, place_of_service};
 

@@ -5,9 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::claim::Claim;
 use crate::config::BillingProvider;
 use crate::ehr::{Patient, Sex};
+use crate::model::claim::Claim;
 
 /// Who sends and who receives an interchange, and its control number.
 #[derive(Debug, Clone)]
@@ -244,13 +244,13 @@ pub fn write_837(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::claim::{ClaimId, ClaimLine, ClaimPayer, ClaimStatus};
     use crate::billing::codes::{Cpt, Modifier, PlaceOfService};
-    use crate::codes::{Icd10, Npi, PostalCode};
     use crate::ehr::{Address, Insurance};
-    use crate::ids::{EncounterId, PatientId, VisitId};
-    use crate::timestamp::Timestamp;
-    use crate::validation::Text;
+    use crate::model::claim::{ClaimId, ClaimLine, ClaimPayer, ClaimStatus};
+    use crate::model::codes::{Icd10, Npi, PostalCode};
+    use crate::model::ids::{EncounterId, PatientId, VisitId};
+    use crate::model::timestamp::Timestamp;
+    use crate::model::validation::Text;
 
     fn provider() -> BillingProvider {
         BillingProvider {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::rules::Taken;
 use super::rules::{AllergyFact, MedicationFact};
 use crate::ehr::Vitals;
-use crate::timestamp::Timestamp;
+use crate::model::timestamp::Timestamp;
 
 /// The hooks Bedside answers, by service id.
 pub const SERVICES: [(&str, &str, &str, &str); 3] = [

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::region::Region;
+use crate::model::region::Region;
 
 #[derive(Debug, thiserror::Error)]
 #[error("knowledge/{file}: {message}")]

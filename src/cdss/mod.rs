@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::ehr::{Observation, Vitals};
-use crate::ids::{EncounterId, PatientId, VisitId};
+use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::store::{self, Store, StoreError, Tx};
 
 #[derive(Debug, thiserror::Error)]

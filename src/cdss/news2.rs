@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::knowledge::{Band, News2Table};
 use crate::ehr::{Consciousness, Vitals};
-use crate::region::Region;
+use crate::model::region::Region;
 
 /// The clinical risk NEWS2 assigns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]

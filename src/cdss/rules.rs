@@ -6,7 +6,7 @@ use super::knowledge::{Drug, InteractionSeverity, Knowledge};
 use super::news2::{self, Risk};
 use super::triage::triage;
 use crate::ehr::Vitals;
-use crate::timestamp::Timestamp;
+use crate::model::timestamp::Timestamp;
 
 /// An allergy as the rules read it.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::knowledge::{Knowledge, RedFlag, normalise};
 use super::news2::{self, News2, Risk};
 use crate::ehr::Vitals;
-use crate::region::Region;
+use crate::model::region::Region;
 use crate::visits::{Emergency, Priority};
 
 /// A red flag found in the patient's symptoms.

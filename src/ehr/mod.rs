@@ -2,21 +2,17 @@
 //! observations, allergies, medications and diagnoses join as they land.
 //! Every read or write here leaves an audit event in the same transaction.
 
-mod clinical;
-mod patients;
-mod vitals;
-
-pub use clinical::{
+pub use crate::model::clinical::{
     Allergy, Condition, Encounter, Medication, NewAllergy, NewCondition, NewMedication, Note,
     Observation, Severity, SoapNote, StatusPeriod,
 };
-pub use patients::{Address, Insurance, NewPatient, Patient, Sex};
-pub use vitals::{Consciousness, Measurement, SNOMED_ALERT, Vitals, loinc};
+pub use crate::model::patient::{Address, Insurance, NewPatient, Patient, Sex};
+pub use crate::model::vitals::{Consciousness, Measurement, SNOMED_ALERT, Vitals, loinc};
 
 use crate::audit::{Actor, AuditEntry, Outcome};
-use crate::ids::{PatientId, UserId};
+use crate::model::ids::{PatientId, UserId};
+use crate::model::validation::FieldError;
 use crate::store::{self, Store, StoreError};
-use crate::validation::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EhrError {

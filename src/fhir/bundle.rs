@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::ResourceType;
-use crate::timestamp::Timestamp;
+use crate::model::timestamp::Timestamp;
 
 /// A searchset Bundle of `resources` (each with `resourceType` and `id`).
 /// `entry` is left out when nothing matched; a truncated result says so in

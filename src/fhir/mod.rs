@@ -21,7 +21,7 @@ use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::auth::{Principal, Role};
 use crate::billing::ClaimId;
 use crate::ehr::Condition;
-use crate::ids::{EncounterId, PatientId, UserId};
+use crate::model::ids::{EncounterId, PatientId, UserId};
 use crate::store::{self, Store, StoreError, Tx};
 
 /// Code system URIs (STANDARDS.md §1).

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::system;
 use crate::auth::User;
 use crate::ehr::{Allergy, Condition, Encounter, Observation, Patient};
-use crate::timestamp::Timestamp;
+use crate::model::timestamp::Timestamp;
 
 /// Builds a JSON object, skipping the fields whose value is `None`.
 #[derive(Debug, Default)]
@@ -347,9 +347,9 @@ pub fn allergy(a: &Allergy) -> Value {
 mod tests {
     use super::*;
     use crate::auth::Role;
-    use crate::codes::Icd10;
     use crate::ehr::{Severity, Sex, StatusPeriod};
-    use crate::ids::{EncounterId, PatientId, UserId};
+    use crate::model::codes::Icd10;
+    use crate::model::ids::{EncounterId, PatientId, UserId};
 
     /// 2025-03-01T10:00:00Z plus `minutes`.
     fn at(minutes: i64) -> Timestamp {

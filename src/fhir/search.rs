@@ -6,7 +6,7 @@
 use chrono::{DateTime, Days, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
 use super::{FhirError, ResourceType, system};
-use crate::ids::{EncounterId, PatientId};
+use crate::model::ids::{EncounterId, PatientId};
 
 /// `Encounter.status` codes (R4 `encounter-status`).
 pub const ENCOUNTER_STATUSES: [&str; 9] = [

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::auth::SignInError;
 use crate::ehr::EhrError;
+use crate::model::validation::FieldError;
 use crate::store::StoreError;
-use crate::validation::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

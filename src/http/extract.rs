@@ -14,9 +14,9 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use crate::audit::Actor;
 use crate::auth::{self, Principal, Role, User};
-use crate::ids::{PatientId, VisitId};
+use crate::model::ids::{PatientId, VisitId};
+use crate::model::validation::FieldError;
 use crate::state::AppState;
-use crate::validation::FieldError;
 
 /// A JSON body. Syntax errors answer 400; a value of the wrong shape
 /// answers 422 naming its path (`address.postal_code`).
@@ -158,7 +158,7 @@ impl FromRequestParts<AppState> for GuestOrCaller {
             return Ok(Self(caller.clone()));
         }
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let principal = auth::authenticate(&state.store, &state.tokens, token)
+        let principal = auth::authenticate(&state.store, &state.clock, &state.tokens, token)
             .await?
             .ok_or(ApiError::Unauthorized)?;
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;

@@ -8,7 +8,8 @@ use signaling::{Authoriser, Denied, Identity, JoinAccess};
 use super::{update_for, wire_role, wire_status};
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{self, Principal, Role, TokenKeys};
-use crate::ids::{GuestId, QueueId, UserId, VisitId};
+use crate::model::clock::Clock;
+use crate::model::ids::{GuestId, QueueId, UserId, VisitId};
 use crate::store::{self, Store};
 use crate::visits::guests::GuestStatus;
 use crate::visits::{self, VisitStatus};
@@ -16,16 +17,17 @@ use crate::visits::{self, VisitStatus};
 #[derive(Debug, Clone)]
 pub struct StoreAuthoriser {
     store: Store,
+    clock: Clock,
     keys: TokenKeys,
 }
 
 impl StoreAuthoriser {
-    pub fn new(store: Store, keys: TokenKeys) -> Self {
-        Self { store, keys }
+    pub fn new(store: Store, clock: Clock, keys: TokenKeys) -> Self {
+        Self { store, clock, keys }
     }
 
     async fn identify(&self, token: &str) -> Result<Identity, Denied> {
-        let principal = auth::authenticate(&self.store, &self.keys, token)
+        let principal = auth::authenticate(&self.store, &self.clock, &self.keys, token)
             .await
             .map_err(|_| Denied::Unavailable)?
             .ok_or(Denied::Unauthenticated)?;

@@ -11,7 +11,7 @@ use signaling::protocol::{self as wire, PresenceStatus, VisitUpdate};
 use signaling::{Hub, PresenceEntry, PresenceUser};
 
 use crate::auth::{Role, User};
-use crate::ids::{GuestId, QueueId, VisitId};
+use crate::model::ids::{GuestId, QueueId, VisitId};
 use crate::store::Store;
 use crate::visits::{self, QueueEntry, Visit, VisitStatus};
 

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{Principal, Role};
 use crate::config::LiveKitConfig;
-use crate::ids::VisitId;
+use crate::model::ids::VisitId;
 use crate::store::{self, CallPresence, CallSide, Store, StoreError};
 
 /// How long a join token admits its holder; LiveKit checks it only when

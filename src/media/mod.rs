@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use self::livekit::{CallParticipant, LiveKit, LiveKitError};
 use crate::auth::{Principal, Role};
 use crate::config::Config;
-use crate::ids::VisitId;
+use crate::model::ids::VisitId;
 use crate::store::{self, Store, StoreError};
 use crate::visits;
 use crate::visits::guests::GuestStatus;

@@ -2,8 +2,8 @@
 //! chain head, so events are numbered and linked in commit order.
 
 use super::{StoreError, Tx, now_millis};
-use crate::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
-use crate::timestamp::Timestamp;
+use crate::model::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
+use crate::model::timestamp::Timestamp;
 
 #[derive(sqlx::FromRow)]
 struct EventRow {

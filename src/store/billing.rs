@@ -7,12 +7,13 @@
 use chrono::NaiveDate;
 
 use super::{Backend, StoreError, Tx};
-use crate::billing::{
-    AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind, PlaceOfService,
+use crate::model::billing_codes::PlaceOfService;
+use crate::model::claim::{
+    AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
 };
-use crate::codes::Icd10;
-use crate::ids::{EncounterId, PatientId, VisitId};
-use crate::timestamp::Timestamp;
+use crate::model::codes::Icd10;
+use crate::model::ids::{EncounterId, PatientId, VisitId};
+use crate::model::timestamp::Timestamp;
 
 /// An outbox row not yet turned into a claim.
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 //! What decision support reads and records beyond the clinical record.
 
 use super::{StoreError, Tx};
-use crate::ids::{EncounterId, VisitId};
-use crate::visits::Emergency;
+use crate::model::ids::{EncounterId, VisitId};
+use crate::model::visit::Emergency;
 
 /// The symptoms the patient gave at check-in for the visit of an encounter.
 pub async fn symptoms_for_encounter(

@@ -2,13 +2,14 @@
 //! medications.
 
 use super::{StoreError, Tx};
-use crate::codes::Icd10;
-use crate::ehr::{
-    Allergy, Condition, Measurement, Medication, NewAllergy, NewMedication, Note, Observation,
-    Severity, SoapNote,
+use crate::model::clinical::{
+    Allergy, Condition, Medication, NewAllergy, NewMedication, Note, Observation, Severity,
+    SoapNote,
 };
-use crate::ids::{EncounterId, PatientId, UserId};
-use crate::timestamp::Timestamp;
+use crate::model::codes::Icd10;
+use crate::model::ids::{EncounterId, PatientId, UserId};
+use crate::model::timestamp::Timestamp;
+use crate::model::vitals::Measurement;
 
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

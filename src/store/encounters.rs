@@ -1,9 +1,9 @@
 //! Reading encounters with their status history.
 
 use super::{StoreError, Tx};
-use crate::ehr::{Encounter, StatusPeriod};
-use crate::ids::{EncounterId, PatientId, UserId};
-use crate::timestamp::Timestamp;
+use crate::model::clinical::{Encounter, StatusPeriod};
+use crate::model::ids::{EncounterId, PatientId, UserId};
+use crate::model::timestamp::Timestamp;
 
 type EncounterRow = (
     String,

@@ -4,8 +4,8 @@
 //! clinician accounts.
 
 use super::{StoreError, Tx};
-use crate::auth::{Role, User};
-use crate::ids::{EncounterId, PatientId, UserId};
+use crate::model::auth::{Role, User};
+use crate::model::ids::{EncounterId, PatientId, UserId};
 
 /// A bind value of a query built at run time.
 #[derive(Debug, Clone)]

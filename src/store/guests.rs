@@ -1,9 +1,9 @@
 //! Guests invited to visits.
 
 use super::{StoreError, Tx};
-use crate::ids::{GuestId, UserId, VisitId};
-use crate::timestamp::Timestamp;
-use crate::visits::guests::{Guest, GuestKind, GuestStatus};
+use crate::model::guest::{Guest, GuestKind, GuestStatus};
+use crate::model::ids::{GuestId, UserId, VisitId};
+use crate::model::timestamp::Timestamp;
 
 const GUEST_COLUMNS: &str = "id, visit_id, display_name, kind, status, invited_by, invited_at, \
                              expires_at, admitted_by, admitted_at";

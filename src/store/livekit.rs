@@ -3,7 +3,7 @@
 //! from which the call's measured length is computed.
 
 use super::{StoreError, Tx};
-use crate::ids::EncounterId;
+use crate::model::ids::EncounterId;
 
 /// Which side of the call a participant is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,11 +3,11 @@
 use chrono::NaiveDate;
 
 use super::{StoreError, Tx, now_millis};
-use crate::codes::PostalCode;
-use crate::ehr::{Address, Insurance, NewPatient, Patient, Sex};
-use crate::ids::PatientId;
-use crate::timestamp::Timestamp;
-use crate::validation::Text;
+use crate::model::codes::PostalCode;
+use crate::model::ids::PatientId;
+use crate::model::patient::{Address, Insurance, NewPatient, Patient, Sex};
+use crate::model::timestamp::Timestamp;
+use crate::model::validation::Text;
 
 const COLUMNS: &str = "id, mrn, given_name, family_name, birth_date, sex, email, phone,
     address_line, address_city, address_state, address_postal_code,

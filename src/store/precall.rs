@@ -2,9 +2,9 @@
 //! visit; the latest is what the clinician sees.
 
 use super::{StoreError, Tx};
-use crate::ids::{PreCallId, VisitId};
-use crate::media::precall::{PreCallResult, Verdict};
-use crate::timestamp::Timestamp;
+use crate::model::ids::{PreCallId, VisitId};
+use crate::model::precall::{PreCallResult, Verdict};
+use crate::model::timestamp::Timestamp;
 
 pub async fn insert_precall(tx: &mut Tx, result: &PreCallResult) -> Result<(), StoreError> {
     sqlx::query(

@@ -1,29 +1,31 @@
 //! Staff sign-in sessions, kept as token hashes so they can be revoked.
 
 use super::users::UserRowWithSession;
-use super::{StoreError, Tx, now_millis};
-use crate::auth::{Role, SessionToken, User};
-use crate::ids::UserId;
+use super::{StoreError, Tx};
+use crate::model::auth::{Role, User};
+use crate::model::ids::UserId;
+use crate::model::timestamp::Timestamp;
 
 /// A live session and its user.
 #[derive(Debug)]
 pub struct SessionRecord {
     pub user: User,
-    pub expires_at: i64,
+    pub expires_at: Timestamp,
 }
 
+/// A session kept by the hash of its token, never the token itself.
 pub async fn insert_session(
     tx: &mut Tx,
-    token: &SessionToken,
+    token_hash: &str,
     user: &UserId,
-    ttl_minutes: i64,
+    created_at: Timestamp,
+    expires_at: Timestamp,
 ) -> Result<(), StoreError> {
-    let now = now_millis();
     sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token.hash())
+        .bind(token_hash)
         .bind(user.as_str())
-        .bind(now)
-        .bind(now + ttl_minutes * 60_000)
+        .bind(created_at.millis())
+        .bind(expires_at.millis())
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -32,15 +34,16 @@ pub async fn insert_session(
 /// The unexpired, unrevoked session of a token, with its active user.
 pub async fn find_session(
     tx: &mut Tx,
-    token: &SessionToken,
+    token_hash: &str,
+    now: Timestamp,
 ) -> Result<Option<SessionRecord>, StoreError> {
     let row: Option<UserRowWithSession> = sqlx::query_as(
         "SELECT u.id, u.username, u.role, u.display_name, u.npi, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active = 1",
     )
-    .bind(token.hash())
-    .bind(now_millis())
+    .bind(token_hash)
+    .bind(now.millis())
     .fetch_optional(&mut **tx)
     .await?;
     row.map(|(id, username, role, display_name, npi, expires_at)| {
@@ -52,16 +55,20 @@ pub async fn find_session(
                 display_name,
                 npi,
             },
-            expires_at,
+            expires_at: Timestamp(expires_at),
         })
     })
     .transpose()
 }
 
-pub async fn revoke_session(tx: &mut Tx, token: &SessionToken) -> Result<(), StoreError> {
+pub async fn revoke_session(
+    tx: &mut Tx,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-        .bind(now_millis())
-        .bind(token.hash())
+        .bind(now.millis())
+        .bind(token_hash)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -1,8 +1,8 @@
 //! Staff accounts.
 
 use super::{StoreError, Tx, now_millis};
-use crate::auth::{Role, User};
-use crate::ids::UserId;
+use crate::model::auth::{Role, User};
+use crate::model::ids::UserId;
 
 /// A user to insert; `Debug` leaves out the hash.
 #[derive(Clone, Copy)]

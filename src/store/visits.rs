@@ -2,10 +2,10 @@
 //! conditional update, so of two racing transitions exactly one applies.
 
 use super::{StoreError, Tx};
-use crate::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
-use crate::media::precall::Verdict;
-use crate::timestamp::Timestamp;
-use crate::visits::{
+use crate::model::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
+use crate::model::precall::Verdict;
+use crate::model::timestamp::Timestamp;
+use crate::model::visit::{
     Emergency, EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
 };
 

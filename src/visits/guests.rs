@@ -8,10 +8,11 @@ use utoipa::ToSchema;
 use super::{VisitError, VisitStatus, audit, load};
 use crate::audit::Actor;
 use crate::auth::{GuestToken, TokenKeys, User};
-use crate::ids::{GuestId, UserId, VisitId};
+pub use crate::model::guest::{Guest, GuestKind, GuestStatus};
+use crate::model::ids::{GuestId, VisitId};
+use crate::model::timestamp::Timestamp;
+use crate::model::validation::FieldError;
 use crate::store::{self, Store, now_millis};
-use crate::timestamp::Timestamp;
-use crate::validation::FieldError;
 
 /// Participants a peer-to-peer mesh carries: each browser sends its media
 /// to every other, so the uplink it needs grows with each one.
@@ -19,78 +20,6 @@ pub const MESH_LIMIT: usize = 4;
 
 /// An invitation lasts four hours unless the inviter says otherwise.
 const DEFAULT_MINUTES: i64 = 4 * 60;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GuestKind {
-    Interpreter,
-    Family,
-    Other,
-}
-
-impl GuestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Interpreter => "interpreter",
-            Self::Family => "family",
-            Self::Other => "other",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Interpreter, Self::Family, Self::Other]
-            .into_iter()
-            .find(|k| k.as_str() == text)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GuestStatus {
-    /// Holds a link; waits to be let in.
-    Invited,
-    /// Let into the call by the clinician.
-    Admitted,
-    /// The link no longer works.
-    Revoked,
-}
-
-impl GuestStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invited => "invited",
-            Self::Admitted => "admitted",
-            Self::Revoked => "revoked",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Invited, Self::Admitted, Self::Revoked]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Guest {
-    pub id: GuestId,
-    pub visit_id: VisitId,
-    pub display_name: String,
-    pub kind: GuestKind,
-    pub status: GuestStatus,
-    pub invited_by: UserId,
-    pub invited_at: Timestamp,
-    pub expires_at: Timestamp,
-    pub admitted_by: Option<UserId>,
-    pub admitted_at: Option<Timestamp>,
-}
-
-impl Guest {
-    /// The invitation still stands at `now` (Unix milliseconds).
-    pub fn is_active(&self, now: i64) -> bool {
-        self.status != GuestStatus::Revoked && self.expires_at.millis() > now
-    }
-}
 
 /// `POST /visits/{id}/guests`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -6,24 +6,20 @@
 pub mod guests;
 mod model;
 mod queue;
-mod state;
 
-pub use model::{
-    CheckIn, CheckedIn, CloseVisit, CreatedVisit, Emergency, NewVisit, PatientLocation, Queue,
-    QueueView, Visit, VisitChange,
+pub use crate::model::visit::{
+    Emergency, EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
 };
-pub use queue::{
-    DEFAULT_CONSULT_SECONDS, QueueEntry, QueuedVisit, WaitBasis, key_for_position, order,
-};
-pub use state::{EncounterStatus, Priority, VisitStatus};
+pub use model::{CheckIn, CheckedIn, CloseVisit, CreatedVisit, NewVisit, QueueView, VisitChange};
+pub use queue::{DEFAULT_CONSULT_SECONDS, QueueEntry, WaitBasis, key_for_position, order};
 
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{TokenKeys, User};
 use crate::cdss::{self, Knowledge};
 use crate::ehr::Measurement;
-use crate::ids::{QueueId, UserId, VisitId};
+use crate::model::ids::{QueueId, UserId, VisitId};
+use crate::model::validation::{FieldError, Text};
 use crate::store::{self, Store, StoreError, Tx, now_millis};
-use crate::validation::{FieldError, Text};
 
 /// The consent text version a patient agrees to at check-in.
 pub const CONSENT_VERSION: &str = "telehealth-consent-2026-01";

@@ -5,27 +5,10 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::model::Emergency;
-use super::state::{Priority, VisitStatus};
-use crate::ids::{UserId, VisitId};
-use crate::media::precall::Verdict;
-use crate::timestamp::Timestamp;
-
-/// A visit as the queue sees it.
-#[derive(Debug, Clone)]
-pub struct QueuedVisit {
-    pub visit_id: VisitId,
-    pub patient_name: String,
-    pub status: VisitStatus,
-    pub priority: Priority,
-    pub sort_key: i64,
-    pub waiting_since: Option<Timestamp>,
-    pub clinician_id: Option<UserId>,
-    /// The verdict of the patient's latest pre-call check.
-    pub network: Option<Verdict>,
-    /// The emergency check-in found, if any.
-    pub emergency: Option<Emergency>,
-}
+use crate::model::ids::{UserId, VisitId};
+use crate::model::precall::Verdict;
+use crate::model::timestamp::Timestamp;
+use crate::model::visit::{Emergency, Priority, QueuedVisit, VisitStatus};
 
 /// One row of `GET /queues/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode as HttpStatus};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bedside::ids::EncounterId;
+use bedside::model::ids::EncounterId;
 use hmac::{Hmac, Mac};
 use livekit_api::access_token::{AccessToken, TokenVerifier};
 use livekit_protocol as proto;
@@ -1028,7 +1028,7 @@ async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_state
 
     // Billing reads the same minutes, and the clinician's connection was
     // ended at the close.
-    let visit = bedside::ids::VisitId::from_trusted(booked.visit_id.clone());
+    let visit = bedside::model::ids::VisitId::from_trusted(booked.visit_id.clone());
     let mut tx = app.store.begin_read().await.expect("a transaction");
     let facts = bedside::store::claim_facts(&mut tx, &visit)
         .await

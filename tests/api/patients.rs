@@ -1,5 +1,5 @@
 use bedside::auth::TokenKeys;
-use bedside::ids::{PatientId, VisitId};
+use bedside::model::ids::{PatientId, VisitId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -8,7 +8,9 @@ use crate::helpers::{TestApp, ada, assert_problem, spawn_app};
 /// A patient visit token signed with this app's key.
 async fn patient_token(app: &TestApp, patient_id: &str) -> String {
     let mut tx = app.store.begin().await.unwrap();
-    let secret = bedside::store::token_secret(&mut tx).await.unwrap();
+    let secret = bedside::store::token_secret(&mut tx, &TokenKeys::generate_secret())
+        .await
+        .unwrap();
     bedside::store::commit(tx).await.unwrap();
     let keys = TokenKeys::from_secret(secret.as_bytes());
     let patient = PatientId::parse(patient_id).unwrap();

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::billing::{self, Account, AccountEntry, PatientPayment};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Billers, BillingStaff, Staff};
-use crate::ids::PatientId;
+use crate::model::ids::PatientId;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

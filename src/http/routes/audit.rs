@@ -10,10 +10,10 @@ use utoipa_axum::routes;
 use crate::audit::{AuditEntry, AuditEvent, ChainReport};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Admins, Staff};
-use crate::ids::PatientId;
+use crate::model::ids::PatientId;
+use crate::model::validation::FieldError;
 use crate::state::AppState;
 use crate::store;
-use crate::validation::FieldError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -13,8 +13,8 @@ use utoipa_axum::routes;
 use crate::auth::{self, SessionToken, User};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ClientIp, Staff, bearer};
+use crate::model::timestamp::Timestamp;
 use crate::state::AppState;
-use crate::timestamp::Timestamp;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,21 +46,20 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let ttl = state.config.session_ttl_minutes;
-    let (user, token) = auth::sign_in(
+    let signed_in = auth::sign_in(
         &state.store,
         &state.throttle,
         &body.username,
         body.password,
         ip,
-        ttl,
+        &state.clock,
+        &state.sessions,
     )
     .await?;
-    let expires_at = Timestamp(crate::store::now_millis() + ttl * 60_000);
     Ok(Json(LoginResponse {
-        token: token.expose().to_owned(),
-        user,
-        expires_at,
+        token: signed_in.token.expose().to_owned(),
+        user: signed_in.user,
+        expires_at: signed_in.expires_at,
     }))
 }
 
@@ -75,7 +74,7 @@ async fn logout(
     let token = bearer(&parts)
         .and_then(SessionToken::from_bearer)
         .ok_or(ApiError::Unauthorized)?;
-    auth::sign_out(&state.store, &token).await?;
+    auth::sign_out(&state.store, &state.clock, &token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

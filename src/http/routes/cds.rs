@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::cdss::{self, Card, HookRequest};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ChartReaders, Clinicians, Staff};
-use crate::ids::VisitId;
+use crate::model::ids::VisitId;
 use crate::state::AppState;
 
 /// `/api/v1` routes.

@@ -14,9 +14,9 @@ use utoipa_axum::routes;
 use crate::billing::{self, Claim, ClaimFilter, ClaimId, ClaimStatus, Release, StatusChange};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Billers, BillingStaff, Staff};
-use crate::ids::{EncounterId, PatientId};
+use crate::model::ids::{EncounterId, PatientId};
+use crate::model::validation::FieldError;
 use crate::state::AppState;
-use crate::validation::FieldError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -5,7 +5,7 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::region::ClinicSettings;
+use crate::model::region::ClinicSettings;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -7,8 +7,8 @@ use utoipa_axum::routes;
 
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::GuestOrCaller;
-use crate::ids::VisitId;
 use crate::media::{self, MediaError, MediaPlan};
+use crate::model::ids::VisitId;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

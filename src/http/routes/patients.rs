@@ -14,7 +14,7 @@ use crate::ehr::{
 };
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ChartReaders, Clinicians, Staff};
-use crate::ids::PatientId;
+use crate::model::ids::PatientId;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

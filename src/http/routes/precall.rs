@@ -9,10 +9,10 @@ use utoipa_axum::routes;
 use crate::auth::{Principal, Role};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Caller};
-use crate::ids::VisitId;
 use crate::media::precall::{self, Offer, PreCallError, PreCallResult, Started};
+use crate::model::ids::VisitId;
+use crate::model::validation::FieldError;
 use crate::state::AppState;
-use crate::validation::FieldError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(start_check, latest_check))

@@ -12,8 +12,8 @@ use utoipa_axum::routes;
 use crate::auth::Role;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Staff;
+use crate::model::timestamp::Timestamp;
 use crate::state::AppState;
-use crate::timestamp::Timestamp;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_presence))

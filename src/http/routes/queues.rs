@@ -12,9 +12,9 @@ use utoipa_axum::routes;
 
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Clinicians, Schedulers, Staff};
-use crate::ids::QueueId;
+use crate::model::ids::QueueId;
+use crate::model::validation::Text;
 use crate::state::AppState;
-use crate::validation::Text;
 use crate::visits::{self, Queue, QueueView, Visit};
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -10,12 +10,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{self, CreateUserError, PasswordError, Role, User};
-use crate::codes::Npi;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Admins, ApiJson, Staff};
+use crate::model::codes::Npi;
+use crate::model::validation::{FieldError, Text};
 use crate::state::AppState;
 use crate::store;
-use crate::validation::{FieldError, Text};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_user, list_users))

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Caller, Clinicians, Schedulers, Staff, VisitCreators};
-use crate::ids::VisitId;
+use crate::model::ids::VisitId;
 use crate::state::AppState;
 use crate::visits::{
     self, CheckIn, CheckedIn, CloseVisit, CreatedVisit, NewVisit, Visit, VisitChange, VisitStatus,

@@ -27,13 +27,14 @@ use webrtc::peer_connection::{
 };
 use webrtc::runtime::TokioRuntime;
 
-pub use self::verdict::{Figures, Verdict};
+pub use self::verdict::Figures;
 use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::ids::{PreCallId, VisitId};
 use crate::live::Live;
+use crate::model::ids::{PreCallId, VisitId};
+pub use crate::model::precall::{PreCallResult, Verdict};
+use crate::model::timestamp::Timestamp;
 use crate::store::{self, Store, StoreError, now_millis};
-use crate::timestamp::Timestamp;
 use crate::visits::{self, Visit, VisitStatus};
 
 /// How long the server gathers its own candidates for the answer.
@@ -53,27 +54,6 @@ pub struct PreCallConfig {
     /// `BEDSIDE_PRECALL_UDP_ADDRS`: where the server's peer binds (`0.0.0.0:0`
     /// takes every non-loopback interface).
     pub udp_addrs: Vec<String>,
-}
-
-/// A finished check, as stored on the visit and shown to its clinician.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct PreCallResult {
-    pub id: PreCallId,
-    pub visit_id: VisitId,
-    pub started_at: Timestamp,
-    pub finished_at: Timestamp,
-    pub verdict: Verdict,
-    /// Candidate types the browser gathered: `host`, `srflx` (its public
-    /// address through STUN), `relay` (a TURN relay).
-    pub gathered: Vec<String>,
-    /// The candidate type the connection used on the browser's side; absent
-    /// when it never connected.
-    pub path: Option<String>,
-    pub rtt_ms: Option<f64>,
-    pub loss_percent: Option<f64>,
-    pub upload_kbps: Option<i64>,
-    /// What the patient is told.
-    pub advice: String,
 }
 
 /// `POST /visits/{id}/precall`: the browser's offer, with its candidates.

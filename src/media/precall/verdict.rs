@@ -3,38 +3,8 @@
 //! 1 Mbit/s up for clear video, 300 kbit/s for a small picture, and a round
 //! trip and loss low enough that speech does not break up.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
 use super::probe::Measured;
-
-/// What the patient is told, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Good,
-    Fair,
-    Poor,
-    /// No connection could be made at all.
-    Failed,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Good => "good",
-            Self::Fair => "fair",
-            Self::Poor => "poor",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Good, Self::Fair, Self::Poor, Self::Failed]
-            .into_iter()
-            .find(|v| v.as_str() == text)
-    }
-}
+use crate::model::precall::Verdict;
 
 /// What the check measured. A figure is `None` when the check did not get
 /// far enough to measure it.

@@ -125,33 +125,6 @@ impl From<PostalCode> for String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn npi_check_digit_follows_luhn_with_the_80840_prefix() {
-        assert!(Npi::parse("1234567893").is_ok());
-        assert!(Npi::parse("1245319599").is_ok());
-        assert_eq!(Npi::parse("1234567890"), Err(CodeError::NpiCheckDigit));
-        assert_eq!(Npi::parse("123456789"), Err(CodeError::NpiFormat));
-        assert_eq!(Npi::parse("12345678AB"), Err(CodeError::NpiFormat));
-    }
-
-    #[test]
-    fn postal_codes_take_five_or_nine_digits() {
-        assert_eq!(PostalCode::parse("62701").unwrap().digits(), "62701");
-        assert_eq!(
-            PostalCode::parse("62701-1234").unwrap().digits(),
-            "627011234"
-        );
-        assert!(PostalCode::parse("627011234").unwrap().is_nine_digit());
-        for bad in ["6270", "62701-12", "ABCDE", "627011-234", ""] {
-            assert!(PostalCode::parse(bad).is_err(), "{bad}");
-        }
-    }
-}
-
 /// An ICD-10-CM diagnosis code in display form (`J06.9`): a letter, a
 /// digit, a digit or letter, then optionally a dot and one to four more.
 /// Accepted with or without the dot, in any case; kept uppercase with it.
@@ -243,6 +216,33 @@ mod icd10_tests {
             "J06.9.1",
         ] {
             assert!(Icd10::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npi_check_digit_follows_luhn_with_the_80840_prefix() {
+        assert!(Npi::parse("1234567893").is_ok());
+        assert!(Npi::parse("1245319599").is_ok());
+        assert_eq!(Npi::parse("1234567890"), Err(CodeError::NpiCheckDigit));
+        assert_eq!(Npi::parse("123456789"), Err(CodeError::NpiFormat));
+        assert_eq!(Npi::parse("12345678AB"), Err(CodeError::NpiFormat));
+    }
+
+    #[test]
+    fn postal_codes_take_five_or_nine_digits() {
+        assert_eq!(PostalCode::parse("62701").unwrap().digits(), "62701");
+        assert_eq!(
+            PostalCode::parse("62701-1234").unwrap().digits(),
+            "627011234"
+        );
+        assert!(PostalCode::parse("627011234").unwrap().is_nine_digit());
+        for bad in ["6270", "62701-12", "ABCDE", "627011-234", ""] {
+            assert!(PostalCode::parse(bad).is_err(), "{bad}");
         }
     }
 }

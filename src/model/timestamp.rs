@@ -29,6 +29,17 @@ impl Timestamp {
     }
 }
 
+impl std::ops::Add<std::time::Duration> for Timestamp {
+    type Output = Timestamp;
+
+    fn add(self, by: std::time::Duration) -> Timestamp {
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX)),
+        )
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.rfc3339())

@@ -4,10 +4,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::codes::PostalCode;
-use crate::ids::PatientId;
-use crate::timestamp::Timestamp;
-use crate::validation::{Email, FieldError, Phone, Text};
+use crate::model::codes::PostalCode;
+use crate::model::ids::PatientId;
+use crate::model::timestamp::Timestamp;
+use crate::model::validation::{Email, FieldError, Phone, Text};
 
 /// Administrative sex, as FHIR's `AdministrativeGender`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

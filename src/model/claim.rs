@@ -5,10 +5,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::codes::{Cpt, Modifier, PlaceOfService};
-use crate::codes::Icd10;
-use crate::ids::{EncounterId, PatientId, VisitId};
-use crate::timestamp::Timestamp;
+use super::billing_codes::{Cpt, Modifier, PlaceOfService};
+use crate::model::codes::Icd10;
+use crate::model::ids::{EncounterId, PatientId, VisitId};
+use crate::model::timestamp::Timestamp;
 
 /// A claim's id: a UUID in text form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

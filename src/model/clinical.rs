@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::codes::Icd10;
-use crate::ids::{EncounterId, PatientId, UserId};
-use crate::timestamp::Timestamp;
-use crate::validation::Text;
+use crate::model::codes::Icd10;
+use crate::model::ids::{EncounterId, PatientId, UserId};
+use crate::model::timestamp::Timestamp;
+use crate::model::validation::Text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::validation::FieldError;
+use crate::model::validation::FieldError;
 
 /// Level of consciousness on the ACVPU scale, as NEWS2 reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
