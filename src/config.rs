@@ -9,44 +9,15 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::billing::{FeeSchedule, PayerRules};
+use crate::billing::{
+    BillingProvider, BillingSettings, BillingWebhook, FeeSchedule, PayerRules, X12Usage,
+};
+use crate::media::livekit::LiveKitConfig;
 use crate::media::precall::PreCallConfig;
+use crate::media::turn::TurnConfig;
 use crate::model::codes::{Npi, PostalCode};
 use crate::model::region::Region;
 pub use crate::store::{DatabaseUrl, redact_url};
-
-/// The billing provider printed on every claim.
-#[derive(Debug, Clone)]
-pub struct BillingProvider {
-    pub name: String,
-    pub npi: Npi,
-    pub tax_id: String,
-    pub address_line: String,
-    pub city: String,
-    pub state: String,
-    pub postal_code: PostalCode,
-}
-
-/// Where new claims are announced, and the key that signs them.
-#[derive(Debug, Clone)]
-pub struct BillingWebhook {
-    pub url: String,
-    pub secret: SecretString,
-}
-
-#[derive(Debug, Clone)]
-pub struct TurnConfig {
-    pub urls: Vec<String>,
-    pub secret: SecretString,
-    pub ttl_seconds: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct LiveKitConfig {
-    pub url: String,
-    pub api_key: String,
-    pub api_secret: SecretString,
-}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -64,23 +35,10 @@ pub struct Config {
     pub session_lifetime: Duration,
     /// `BEDSIDE_LOG_FORMAT`: `text` or `json`.
     pub log_json: bool,
-    /// `BEDSIDE_BILLING_*`: absent until every key is set.
-    pub billing: Option<BillingProvider>,
-    /// `BEDSIDE_X12_SENDER_ID`, `BEDSIDE_X12_RECEIVER_ID`.
-    pub x12_sender_id: Option<String>,
-    pub x12_receiver_id: Option<String>,
-    /// `BEDSIDE_X12_USAGE`: ISA15, `P` (production, the default) or `T` (test).
-    pub x12_usage: char,
-    /// `BEDSIDE_BILLING_PHONE`: the billing contact's ten-digit phone (837 loop 1000A).
-    pub billing_phone: Option<String>,
-    /// `BEDSIDE_FEE_SCHEDULE`: `CODE=CENTS,…`; a code without a fee waits in review.
-    pub fee_schedule: FeeSchedule,
-    /// `BEDSIDE_PAYER_RULES`: `PAYER=family/video/audio,…` (`*` for every other payer).
-    pub payer_rules: PayerRules,
-    /// `BEDSIDE_BILLING_WEBHOOK_URL`, `BEDSIDE_BILLING_WEBHOOK_SECRET`.
-    pub billing_webhook: Option<BillingWebhook>,
-    /// `BEDSIDE_BILLING_POLL_SECONDS`: how often the billing worker runs; 0 turns it off.
-    pub billing_poll_seconds: u64,
+    /// `BEDSIDE_BILLING_*`, `BEDSIDE_X12_*`, `BEDSIDE_FEE_SCHEDULE`,
+    /// `BEDSIDE_PAYER_RULES`, `BEDSIDE_BILLING_WEBHOOK_*`,
+    /// `BEDSIDE_BILLING_POLL_SECONDS` (0 turns the worker off).
+    pub billing: BillingSettings,
     /// `BEDSIDE_TURN_URLS`, `BEDSIDE_TURN_SECRET`, `BEDSIDE_TURN_TTL_SECONDS`.
     pub turn: Option<TurnConfig>,
     /// `BEDSIDE_STUN_URLS`: STUN servers handed to browsers.
@@ -304,24 +262,7 @@ impl Config {
             public_url,
             session_lifetime: Duration::from_secs(60 * session_ttl_minutes as u64),
             log_json,
-            billing: parse_billing(source)?,
-            x12_sender_id: parse_x12_id("BEDSIDE_X12_SENDER_ID", source)?,
-            x12_receiver_id: parse_x12_id("BEDSIDE_X12_RECEIVER_ID", source)?,
-            x12_usage: match source.get("BEDSIDE_X12_USAGE") {
-                None | Some("P") => 'P',
-                Some("T") => 'T',
-                Some(_) => return Err(ConfigError::new("BEDSIDE_X12_USAGE", "must be P or T")),
-            },
-            billing_phone: parse_phone(source)?,
-            fee_schedule: FeeSchedule::parse(
-                source.get("BEDSIDE_FEE_SCHEDULE").unwrap_or_default(),
-            )
-            .map_err(|e| ConfigError::new("BEDSIDE_FEE_SCHEDULE", e.to_string()))?,
-            payer_rules: PayerRules::parse(source.get("BEDSIDE_PAYER_RULES").unwrap_or_default())
-                .map_err(|e| ConfigError::new("BEDSIDE_PAYER_RULES", e.to_string()))?,
-            billing_webhook: parse_billing_webhook(source)?,
-            billing_poll_seconds: parse_int("BEDSIDE_BILLING_POLL_SECONDS", source, 5, 0, 3600)?
-                as u64,
+            billing: parse_billing_settings(source)?,
             turn: parse_turn(source)?,
             stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
             livekit: parse_livekit(source)?,
@@ -383,6 +324,27 @@ fn parse_phone(source: &Source) -> Result<Option<String>, ConfigError> {
             "must be a ten-digit US phone number",
         )),
     }
+}
+
+fn parse_billing_settings(source: &Source) -> Result<BillingSettings, ConfigError> {
+    let poll_seconds = parse_int("BEDSIDE_BILLING_POLL_SECONDS", source, 5, 0, 3600)? as u64;
+    Ok(BillingSettings {
+        provider: parse_billing(source)?,
+        x12_sender_id: parse_x12_id("BEDSIDE_X12_SENDER_ID", source)?,
+        x12_receiver_id: parse_x12_id("BEDSIDE_X12_RECEIVER_ID", source)?,
+        x12_usage: match source.get("BEDSIDE_X12_USAGE") {
+            None | Some("P") => X12Usage::Production,
+            Some("T") => X12Usage::Test,
+            Some(_) => return Err(ConfigError::new("BEDSIDE_X12_USAGE", "must be P or T")),
+        },
+        phone: parse_phone(source)?,
+        fee_schedule: FeeSchedule::parse(source.get("BEDSIDE_FEE_SCHEDULE").unwrap_or_default())
+            .map_err(|e| ConfigError::new("BEDSIDE_FEE_SCHEDULE", e.to_string()))?,
+        payer_rules: PayerRules::parse(source.get("BEDSIDE_PAYER_RULES").unwrap_or_default())
+            .map_err(|e| ConfigError::new("BEDSIDE_PAYER_RULES", e.to_string()))?,
+        webhook: parse_billing_webhook(source)?,
+        poll_every: (poll_seconds > 0).then(|| Duration::from_secs(poll_seconds)),
+    })
 }
 
 fn parse_billing_webhook(source: &Source) -> Result<Option<BillingWebhook>, ConfigError> {
@@ -640,7 +602,7 @@ mod tests {
             config.database_url,
             DatabaseUrl::Sqlite("sqlite://./data/bedside.db".into())
         );
-        assert!(config.redis_url.is_none() && config.billing.is_none());
+        assert!(config.redis_url.is_none() && config.billing.provider.is_none());
     }
 
     #[test]
@@ -664,7 +626,13 @@ mod tests {
     #[test]
     fn billing_needs_every_key_and_a_valid_npi_and_nine_digit_zip() {
         let base = Config::with_demo_defaults(&Source::default());
-        assert!(Config::from_source(&base).unwrap().billing.is_some());
+        assert!(
+            Config::from_source(&base)
+                .unwrap()
+                .billing
+                .provider
+                .is_some()
+        );
         let bad_npi = base.clone().set("BEDSIDE_BILLING_NPI", "1234567890");
         assert_eq!(
             Config::from_source(&bad_npi).unwrap_err().key,
@@ -727,11 +695,11 @@ mod tests {
     #[test]
     fn demo_defaults_bill_end_to_end() {
         let config = Config::from_source(&Config::with_demo_defaults(&Source::default())).unwrap();
-        assert!(crate::billing::missing_config(&config).is_none());
+        assert!(crate::billing::missing_config(&config.billing).is_none());
         let code = crate::billing::Cpt::parse("99213").unwrap();
-        assert!(config.fee_schedule.fee(&code).is_some());
-        assert_eq!(config.billing_phone.as_deref(), Some("2175550100"));
-        assert_eq!(config.billing_poll_seconds, 5);
+        assert!(config.billing.fee_schedule.fee(&code).is_some());
+        assert_eq!(config.billing.phone.as_deref(), Some("2175550100"));
+        assert_eq!(config.billing.poll_every, Some(Duration::from_secs(5)));
     }
 
     #[test]

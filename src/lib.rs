@@ -103,6 +103,11 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         cdss::Knowledge::bundled_for(config.region).context("Failed to load the knowledge base")?;
     Ok(AppState {
         clock,
+        billing: Arc::new(config.billing.clone()),
+        ice: Arc::new(media::IceSettings {
+            stun_urls: config.stun_urls.clone(),
+            turn: config.turn.clone(),
+        }),
         sessions: auth::SessionSettings {
             lifetime: config.session_lifetime,
         },
@@ -207,7 +212,7 @@ pub async fn serve(
     let store = state.store.clone();
     let hub = state.live.hub().clone();
     // The billing outbox worker runs beside the server and stops with it.
-    let billing = billing::worker::Worker::start(store.clone(), state.config.clone());
+    let billing = billing::worker::Worker::start(store.clone(), state.billing.clone());
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {
         shutdown.await;

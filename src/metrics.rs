@@ -1,6 +1,7 @@
 //! Prometheus metrics, owned by the app (no global registry), so several
 //! servers in one test process each count their own.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::time::Instant;
 
@@ -13,8 +14,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
@@ -103,7 +102,7 @@ impl Metrics {
 
 /// Middleware: counts each request under its route template, never its
 /// concrete path (which may carry ids).
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -111,7 +110,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.observe(
+    metrics.observe(
         &method,
         &route,
         response.status().as_u16(),

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use crate::auth::{LoginThrottle, SessionSettings, TokenKeys};
+use crate::billing::BillingSettings;
 use crate::cdss::Knowledge;
 use crate::config::Config;
 use crate::live::Live;
+use crate::media::IceSettings;
 use crate::media::livekit::LiveKit;
 use crate::media::precall::PreCall;
 use crate::metrics::Metrics;
@@ -16,6 +18,10 @@ use crate::store::Store;
 pub struct AppState {
     /// The one clock the app reads; tests move it.
     pub clock: Clock,
+    /// STUN and TURN for calls.
+    pub ice: Arc<IceSettings>,
+    /// What billing needs of the configuration.
+    pub billing: Arc<BillingSettings>,
     /// How long staff sign-ins last.
     pub sessions: SessionSettings,
     pub config: Arc<Config>,

@@ -17,6 +17,7 @@
 pub mod codes;
 pub mod coding;
 pub mod remit;
+mod settings;
 pub mod webhook;
 pub mod worker;
 pub mod x12;
@@ -25,12 +26,12 @@ pub use crate::model::claim::{
     Account, AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
 };
 pub use codes::{CodeFamily, Cpt, FeeSchedule, Modifier, PayerRule, PayerRules, PlaceOfService};
+pub use settings::{BillingProvider, BillingSettings, BillingWebhook, X12Usage};
 
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::audit::{Actor, AuditEntry};
-use crate::config::Config;
 use crate::model::codes::Icd10;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::model::timestamp::Timestamp;
@@ -59,19 +60,19 @@ pub enum BillingError {
 }
 
 /// What is missing before claims can leave: provider, X12 ids, contact.
-pub fn missing_config(config: &Config) -> Option<&'static str> {
-    if config.billing.is_none() {
+pub fn missing_config(config: &BillingSettings) -> Option<&'static str> {
+    if config.provider.is_none() {
         Some("the billing provider is not configured (BEDSIDE_BILLING_*)")
     } else if config.x12_sender_id.is_none() || config.x12_receiver_id.is_none() {
         Some("the X12 ids are not configured (BEDSIDE_X12_SENDER_ID, BEDSIDE_X12_RECEIVER_ID)")
-    } else if config.billing_phone.is_none() {
+    } else if config.phone.is_none() {
         Some("the billing contact phone is not configured (BEDSIDE_BILLING_PHONE)")
     } else {
         None
     }
 }
 
-fn blocker(config: &Config, payer: Option<&ClaimPayer>) -> Option<String> {
+fn blocker(config: &BillingSettings, payer: Option<&ClaimPayer>) -> Option<String> {
     if let Some(missing) = missing_config(config) {
         return Some(missing.to_owned());
     }
@@ -83,7 +84,7 @@ fn blocker(config: &Config, payer: Option<&ClaimPayer>) -> Option<String> {
 /// Codes the consult and decides the claim's status: `ready` only when
 /// coding succeeded and nothing is missing to send it.
 fn code_and_judge(
-    config: &Config,
+    config: &BillingSettings,
     input: &CodingInput,
     payer: Option<&ClaimPayer>,
 ) -> (ClaimStatus, Vec<ClaimLine>, Option<String>) {
@@ -102,7 +103,7 @@ fn code_and_judge(
 
 /// The claim for a closed consult, as the rules and config code it.
 pub fn build_claim(
-    config: &Config,
+    config: &BillingSettings,
     facts: &ClaimFacts,
     visit: &VisitId,
     encounter: &EncounterId,
@@ -232,7 +233,7 @@ pub async fn read_claim(store: &Store, actor: &Actor, id: &ClaimId) -> Result<Cl
 pub async fn claim_x12(
     store: &Store,
     actor: &Actor,
-    config: &Config,
+    config: &BillingSettings,
     id: &ClaimId,
 ) -> Result<String, BillingError> {
     let mut tx = store.begin().await?;
@@ -245,17 +246,17 @@ pub async fn claim_x12(
 
 async fn write_interchange(
     tx: &mut Tx,
-    config: &Config,
+    config: &BillingSettings,
     claims: &[Claim],
 ) -> Result<String, BillingError> {
     if let Some(missing) = missing_config(config) {
         return Err(BillingError::WrongState(missing.to_owned()));
     }
     let (Some(provider), Some(sender), Some(receiver), Some(phone)) = (
-        config.billing.as_ref(),
+        config.provider.as_ref(),
         config.x12_sender_id.as_deref(),
         config.x12_receiver_id.as_deref(),
-        config.billing_phone.as_deref(),
+        config.phone.as_deref(),
     ) else {
         return Err(BillingError::WrongState(
             "billing is not configured".to_owned(),
@@ -279,7 +280,7 @@ async fn write_interchange(
         sender_id: sender,
         receiver_id: receiver,
         control_number,
-        usage: config.x12_usage,
+        usage: config.x12_usage.code(),
         at: chrono::Utc::now(),
     };
     let submitter = x12::Submitter { provider, phone };
@@ -297,7 +298,7 @@ async fn write_interchange(
 pub async fn export_ready(
     store: &Store,
     actor: &Actor,
-    config: &Config,
+    config: &BillingSettings,
 ) -> Result<Option<(String, Vec<ClaimId>)>, BillingError> {
     let mut tx = store.begin().await?;
     let claims = store::ready_claims_for_export(&mut tx, store.backend(), MAX_BATCH).await?;
@@ -430,7 +431,7 @@ pub struct Release {
 }
 
 fn priced_lines(
-    config: &Config,
+    config: &BillingSettings,
     inputs: &[LineInput],
     diagnoses: usize,
 ) -> Result<Vec<ClaimLine>, FieldError> {
@@ -491,7 +492,7 @@ fn priced_lines(
 pub async fn release(
     store: &Store,
     actor: &Actor,
-    config: &Config,
+    config: &BillingSettings,
     id: &ClaimId,
     fix: &Release,
 ) -> Result<Claim, BillingError> {

@@ -11,8 +11,8 @@ use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
+use super::BillingSettings;
 use super::{BillingError, Claim};
-use crate::config::Config;
 use crate::store::{self, Store, now_millis};
 
 /// How long an attempt holds its delivery before another may retry it.
@@ -50,11 +50,11 @@ pub fn client() -> reqwest::Client {
 /// were acknowledged. Without a webhook configured it does nothing.
 pub async fn deliver_due(
     store: &Store,
-    config: &Config,
+    config: &BillingSettings,
     client: &reqwest::Client,
     now: i64,
 ) -> Result<usize, BillingError> {
-    let Some(hook) = &config.billing_webhook else {
+    let Some(hook) = &config.webhook else {
         return Ok(0);
     };
     let mut delivered = 0;

@@ -10,14 +10,13 @@
 //! [`drain`] or [`process_next`] themselves.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::BillingSettings;
 use super::{BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charge, webhook};
 use crate::audit::{Actor, AuditEntry};
-use crate::config::Config;
 use crate::store::{self, Backend, Store, Tx, now_millis};
 
 /// What handling one outbox row did.
@@ -37,7 +36,7 @@ pub enum Processed {
 pub async fn process_next(
     tx: &mut Tx,
     backend: Backend,
-    config: &Config,
+    config: &BillingSettings,
     now: i64,
 ) -> Result<Option<(String, Processed)>, BillingError> {
     let Some(row) = store::next_outbox(tx, backend).await? else {
@@ -50,7 +49,7 @@ pub async fn process_next(
 
 async fn process_row(
     tx: &mut Tx,
-    config: &Config,
+    config: &BillingSettings,
     row: &store::OutboxRow,
     now: i64,
 ) -> Result<Processed, BillingError> {
@@ -79,7 +78,7 @@ async fn process_row(
     if claim.status == ClaimStatus::Ready {
         post_charge(tx, &claim, now).await?;
     }
-    if config.billing_webhook.is_some() {
+    if config.webhook.is_some() {
         let payload = webhook::payload(&claim);
         store::insert_webhook_delivery(tx, &claim.id, &payload, now).await?;
     }
@@ -92,7 +91,10 @@ async fn process_row(
 
 /// Handles one outbox row in its own transaction. On failure the row's
 /// attempts are counted and it waits for the next round.
-pub async fn run_once(store: &Store, config: &Config) -> Result<Option<Processed>, BillingError> {
+pub async fn run_once(
+    store: &Store,
+    config: &BillingSettings,
+) -> Result<Option<Processed>, BillingError> {
     let mut tx = store.begin().await?;
     let now = now_millis();
     let outcome = match store::next_outbox(&mut tx, store.backend()).await? {
@@ -116,7 +118,7 @@ pub async fn run_once(store: &Store, config: &Config) -> Result<Option<Processed
 }
 
 /// Handles outbox rows until none is waiting; returns how many.
-pub async fn drain(store: &Store, config: &Config) -> Result<usize, BillingError> {
+pub async fn drain(store: &Store, config: &BillingSettings) -> Result<usize, BillingError> {
     let mut handled = 0;
     while run_once(store, config).await?.is_some() {
         handled += 1;
@@ -133,11 +135,8 @@ pub struct Worker {
 
 impl Worker {
     /// Starts the loop unless `BEDSIDE_BILLING_POLL_SECONDS` is 0.
-    pub fn start(store: Store, config: Arc<Config>) -> Option<Self> {
-        if config.billing_poll_seconds == 0 {
-            return None;
-        }
-        let period = Duration::from_secs(config.billing_poll_seconds);
+    pub fn start(store: Store, config: Arc<BillingSettings>) -> Option<Self> {
+        let period = config.poll_every?;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             let client = webhook::client();

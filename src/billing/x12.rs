@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::BillingProvider;
+use super::BillingProvider;
 use crate::ehr::{Patient, Sex};
 use crate::model::claim::Claim;
 

@@ -9,7 +9,7 @@ use super::knowledge::{Knowledge, RedFlag, normalise};
 use super::news2::{self, News2, Risk};
 use crate::ehr::Vitals;
 use crate::model::region::Region;
-use crate::visits::{Emergency, Priority};
+use crate::model::visit::{Emergency, Priority};
 
 /// A red flag found in the patient's symptoms.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

@@ -14,7 +14,6 @@ use livekit_api::webhooks::{WebhookError, WebhookReceiver};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{Principal, Role};
-use crate::config::LiveKitConfig;
 use crate::model::ids::VisitId;
 use crate::store::{self, CallPresence, CallSide, Store, StoreError};
 
@@ -40,6 +39,15 @@ pub fn room_name(visit: &VisitId) -> String {
 /// The visit a room belongs to, when it is one of Bedside's.
 pub fn visit_of_room(room: &str) -> Option<VisitId> {
     room.strip_prefix("visit-").and_then(VisitId::parse)
+}
+
+/// The LiveKit server and its API key (`LIVEKIT_URL`, `LIVEKIT_API_KEY`,
+/// `LIVEKIT_API_SECRET`).
+#[derive(Debug, Clone)]
+pub struct LiveKitConfig {
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: SecretString,
 }
 
 #[derive(Debug, thiserror::Error)]

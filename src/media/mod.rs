@@ -11,8 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use self::livekit::{CallParticipant, LiveKit, LiveKitError};
+use self::turn::TurnConfig;
 use crate::auth::{Principal, Role};
-use crate::config::Config;
 use crate::model::ids::VisitId;
 use crate::store::{self, Store, StoreError};
 use crate::visits;
@@ -86,12 +86,20 @@ pub enum MediaError {
     LiveKit(#[from] LiveKitError),
 }
 
+/// The ICE servers a call is offered: STUN for everyone, TURN credentials
+/// made per participant when a relay is configured.
+#[derive(Debug, Clone, Default)]
+pub struct IceSettings {
+    pub stun_urls: Vec<String>,
+    pub turn: Option<TurnConfig>,
+}
+
 /// The plan for one visit, for one of its participants: its patient, the
 /// clinician it is assigned to or admitted by, or an admin. With LiveKit,
 /// the visit's room is created (or found) and a join token minted.
 pub async fn plan_for(
     store: &Store,
-    config: &Config,
+    config: &IceSettings,
     livekit: Option<&LiveKit>,
     caller: &Principal,
     id: &VisitId,
@@ -143,7 +151,7 @@ pub async fn plan_for(
 
 /// Peer-to-peer with the configured STUN servers (none is a valid answer:
 /// host candidates still connect on one network).
-pub fn p2p_plan(config: &Config) -> MediaPlan {
+pub fn p2p_plan(config: &IceSettings) -> MediaPlan {
     let ice_servers = if config.stun_urls.is_empty() {
         Vec::new()
     } else {
@@ -163,21 +171,20 @@ pub fn p2p_plan(config: &Config) -> MediaPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Source;
 
     #[test]
     fn a_plan_without_stun_lists_no_ice_servers() {
-        let mut config = Config::from_source(&Source::default()).unwrap();
-        config.stun_urls.clear();
-        let plan = p2p_plan(&config);
+        let plan = p2p_plan(&IceSettings::default());
         assert_eq!(plan.mode, MediaMode::P2p);
         assert!(plan.ice_servers.is_empty());
     }
 
     #[test]
     fn configured_stun_urls_become_one_ice_server() {
-        let mut config = Config::from_source(&Source::default()).unwrap();
-        config.stun_urls = vec!["stun:stun.example.org:3478".to_owned()];
+        let config = IceSettings {
+            stun_urls: vec!["stun:stun.example.org:3478".to_owned()],
+            turn: None,
+        };
         let json = serde_json::to_value(p2p_plan(&config)).unwrap();
         assert_eq!(
             json,

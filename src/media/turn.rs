@@ -11,7 +11,15 @@ use secrecy::{ExposeSecret, SecretString};
 use sha1::Sha1;
 
 use super::IceServer;
-use crate::config::TurnConfig;
+
+/// TURN servers and the secret their short-lived credentials are made with
+/// (`BEDSIDE_TURN_URLS`, `BEDSIDE_TURN_SECRET`, `BEDSIDE_TURN_TTL_SECONDS`).
+#[derive(Debug, Clone)]
+pub struct TurnConfig {
+    pub urls: Vec<String>,
+    pub secret: SecretString,
+    pub ttl_seconds: u64,
+}
 
 /// One participant's TURN username and password, valid until `expires_at`.
 #[derive(Clone, PartialEq, Eq)]

@@ -57,7 +57,7 @@ impl Billing {
     }
 
     async fn drain(&self) -> usize {
-        worker::drain(&self.app.store, &self.config)
+        worker::drain(&self.app.store, &self.config.billing)
             .await
             .expect("the worker drains")
     }
@@ -574,8 +574,8 @@ async fn concurrent_closes_of_one_consult_create_one_claim() {
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
     let (a, c) = tokio::join!(
-        worker::drain(&b.app.store, &b.config),
-        worker::drain(&b.app.store, &b.config)
+        worker::drain(&b.app.store, &b.config.billing),
+        worker::drain(&b.app.store, &b.config.billing)
     );
     assert_eq!(a.unwrap() + c.unwrap(), 1);
     assert_eq!(b.claims_of(&visit).await.len(), 1);
@@ -594,8 +594,8 @@ async fn two_workers_on_two_connections_make_each_claim_once() {
     let other = Store::connect(&b.config.database_url, 4).await.unwrap();
     assert_eq!(b.config.database_url.as_str(), url);
     let (first, second) = tokio::join!(
-        worker::drain(&b.app.store, &b.config),
-        worker::drain(&other, &b.config)
+        worker::drain(&b.app.store, &b.config.billing),
+        worker::drain(&other, &b.config.billing)
     );
     assert_eq!(first.unwrap() + second.unwrap(), visits.len());
     for visit in &visits {
@@ -618,7 +618,7 @@ async fn a_worker_killed_mid_way_leaves_its_row_to_the_next() {
     let taken = worker::process_next(
         &mut tx,
         store.backend(),
-        &b.config,
+        &b.config.billing,
         bedside::store::now_millis(),
     )
     .await
@@ -627,7 +627,12 @@ async fn a_worker_killed_mid_way_leaves_its_row_to_the_next() {
     if store.backend() == bedside::store::Backend::Postgres {
         // While the first worker holds the row, another node passes it by.
         let other = Store::connect(&b.config.database_url, 2).await.unwrap();
-        assert!(worker::run_once(&other, &b.config).await.unwrap().is_none());
+        assert!(
+            worker::run_once(&other, &b.config.billing)
+                .await
+                .unwrap()
+                .is_none()
+        );
         other.close().await;
     }
     drop(tx); // the worker dies before committing
@@ -1030,7 +1035,7 @@ async fn each_new_claim_reaches_the_webhook_signed_retried_and_across_a_restart(
         let store = b.app.store.clone();
         let config = b.config.clone();
         async move {
-            billing::webhook::deliver_due(&store, &config, &client, at)
+            billing::webhook::deliver_due(&store, &config.billing, &client, at)
                 .await
                 .unwrap()
         }

@@ -12,6 +12,7 @@ mod clinic;
 mod fhir;
 mod guests;
 mod helpers;
+mod layers;
 mod live;
 mod media;
 mod ops;

@@ -111,7 +111,7 @@ async fn get_claim_x12(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let text =
-        billing::claim_x12(&state.store, &staff.actor, &state.config, &claim_id(&id)?).await?;
+        billing::claim_x12(&state.store, &staff.actor, &state.billing, &claim_id(&id)?).await?;
     Ok(x12_response(text))
 }
 
@@ -145,7 +145,7 @@ async fn release_claim(
         billing::release(
             &state.store,
             &staff.actor,
-            &state.config,
+            &state.billing,
             &claim_id(&id)?,
             &body,
         )
@@ -162,7 +162,7 @@ async fn export_claims(
     State(state): State<AppState>,
     staff: Staff<Billers>,
 ) -> Result<Response, ApiError> {
-    match billing::export_ready(&state.store, &staff.actor, &state.config).await? {
+    match billing::export_ready(&state.store, &staff.actor, &state.billing).await? {
         Some((text, _)) => Ok(x12_response(text)),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }

@@ -25,7 +25,7 @@ async fn get_media(
 ) -> Result<Json<MediaPlan>, ApiError> {
     let id = VisitId::parse(&id).ok_or(ApiError::NotFound("visit"))?;
     let livekit = state.livekit.as_deref();
-    media::plan_for(&state.store, &state.config, livekit, &caller.principal, &id)
+    media::plan_for(&state.store, &state.ice, livekit, &caller.principal, &id)
         .await
         .map(Json)
         .map_err(|error| match error {
