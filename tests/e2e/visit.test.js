@@ -109,7 +109,8 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await patient.getByTestId('symptoms').fill('Hoarse voice');
   await patient.getByText('Add measurements').click();
   await patient.getByTestId('vital-heart-rate').fill('96');
-  await patient.getByTestId('vital-temperature').fill('38.4');
+  // A US clinic asks the temperature in °F.
+  await patient.getByTestId('vital-temperature').fill('101.1');
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-3-intake-375.png'), fullPage: true });
   await patient.getByTestId('check-in').click();
