@@ -32,11 +32,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::audit::{Actor, AuditEntry};
-use crate::model::codes::Icd10;
+use crate::model::claim::ClaimFacts;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::{FieldError, Text};
-use crate::store::{self, ClaimFacts, NewEntry, Store, StoreError, Tx, now_millis};
+use crate::store::{self, NewEntry, Store, StoreError, Tx, now_millis};
 use crate::visits::PatientLocation;
 use coding::{Coded, CodingInput, code_consult, place_of_service};
 
@@ -101,6 +101,16 @@ fn code_and_judge(
     }
 }
 
+/// Three years and a day, as the new-patient rule counts them (leap days
+/// included).
+const THREE_YEARS: std::time::Duration = std::time::Duration::from_secs((3 * 365 + 1) * 24 * 3600);
+
+/// CPT's rule: a new patient has had no professional service from this
+/// practice within the three years before this one.
+pub fn is_new_patient(service_start: Timestamp, previous_end: Option<Timestamp>) -> bool {
+    previous_end.is_none_or(|end| end + THREE_YEARS < service_start)
+}
+
 /// The claim for a closed consult, as the rules and config code it.
 pub fn build_claim(
     config: &BillingSettings,
@@ -110,18 +120,15 @@ pub fn build_claim(
     number: String,
     now: i64,
 ) -> Claim {
-    let new_patient = facts.new_patient.unwrap_or(facts.earlier_encounters == 0);
-    let location = facts
-        .patient_location
-        .as_deref()
-        .and_then(PatientLocation::parse)
-        .unwrap_or(PatientLocation::Home);
-    let diagnoses: Vec<Icd10> = facts
-        .diagnoses
-        .iter()
-        .filter_map(|d| Icd10::parse(d).ok())
-        .take(crate::visits::MAX_DIAGNOSES)
-        .collect();
+    let new_patient = facts.new_patient.unwrap_or_else(|| {
+        is_new_patient(
+            facts.period_start.unwrap_or(facts.period_end),
+            facts.previous_encounter_end,
+        )
+    });
+    let location = facts.patient_location.unwrap_or(PatientLocation::Home);
+    // Closing refuses more than the 837's twelve, so none is dropped here.
+    let diagnoses = facts.diagnoses.clone();
     let input = CodingInput {
         total_minutes: facts.total_minutes,
         new_patient,
@@ -144,7 +151,7 @@ pub fn build_claim(
         new_patient,
         audio_only: facts.audio_only,
         total_minutes: facts.total_minutes,
-        service_date: Timestamp(facts.period_end).to_datetime().date_naive(),
+        service_date: facts.period_end.to_datetime().date_naive(),
         diagnoses,
         total_cents: Claim::sum_of_lines(&lines),
         lines,
@@ -309,11 +316,18 @@ pub async fn export_ready(
     let text = write_interchange(&mut tx, config, &claims).await?;
     let now = now_millis();
     for claim in &claims {
+        if !claim.status.may_become(ClaimStatus::Submitted) {
+            return Err(BillingError::WrongState(format!(
+                "claim {} is {}, not ready to send",
+                claim.number,
+                claim.status.as_str()
+            )));
+        }
         let mut submitted = claim.clone();
         submitted.status = ClaimStatus::Submitted;
         submitted.submitted_at = Some(Timestamp(now));
         submitted.updated_at = Timestamp(now);
-        if !store::update_claim(&mut tx, &submitted, ClaimStatus::Ready).await? {
+        if !store::update_claim(&mut tx, &submitted, claim.status).await? {
             return Err(BillingError::WrongState(format!(
                 "claim {} changed during the export",
                 claim.number
@@ -499,7 +513,7 @@ pub async fn release(
     let now = now_millis();
     let mut tx = store.begin().await?;
     let before = load(&mut tx, id).await?;
-    if before.status != ClaimStatus::NeedsReview {
+    if !before.status.may_become(ClaimStatus::Ready) {
         return Err(BillingError::WrongState(format!(
             "only a claim in needs_review is released; this one is {}",
             before.status.as_str()
@@ -549,7 +563,7 @@ pub async fn release(
     claim.status = ClaimStatus::Ready;
     claim.review_reason = None;
     claim.updated_at = Timestamp(now);
-    if !store::update_claim(&mut tx, &claim, ClaimStatus::NeedsReview).await? {
+    if !store::update_claim(&mut tx, &claim, before.status).await? {
         return Err(BillingError::WrongState(
             "the claim changed meanwhile".to_owned(),
         ));
@@ -605,22 +619,18 @@ pub async fn import_remittance(
     let mut posted = Vec::new();
     let mut unmatched = Vec::new();
     for payment in &remittance.payments {
-        let claim = store::claim_by_number(&mut tx, &payment.claim_number).await?;
-        let Some(before) = claim.filter(|c| {
-            matches!(
-                c.status,
-                ClaimStatus::Submitted | ClaimStatus::Accepted | ClaimStatus::Rejected
-            )
-        }) else {
-            unmatched.push(payment.claim_number.clone());
-            continue;
-        };
-        let mut claim = before.clone();
-        claim.status = if payment.is_denied() {
+        let outcome = if payment.is_denied() {
             ClaimStatus::Denied
         } else {
             ClaimStatus::Paid
         };
+        let claim = store::claim_by_number(&mut tx, &payment.claim_number).await?;
+        let Some(before) = claim.filter(|c| c.status.may_become(outcome)) else {
+            unmatched.push(payment.claim_number.clone());
+            continue;
+        };
+        let mut claim = before.clone();
+        claim.status = outcome;
         claim.paid_cents += payment.paid_cents;
         claim.updated_at = Timestamp(now);
         if !store::update_claim(&mut tx, &claim, before.status).await? {
@@ -742,4 +752,21 @@ pub async fn record_patient_payment(
     store::append_audit(&mut tx, &audit).await?;
     store::commit(tx).await?;
     Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+
+    #[test]
+    fn a_patient_is_new_without_a_finished_encounter_in_the_three_years_before() {
+        let start = Timestamp(1_800_000_000_000);
+        assert!(is_new_patient(start, None));
+        let within = Timestamp(start.millis() - 3 * 365 * DAY_MS);
+        assert!(!is_new_patient(start, Some(within)));
+        let long_ago = Timestamp(start.millis() - (3 * 365 + 2) * DAY_MS);
+        assert!(is_new_patient(start, Some(long_ago)));
+    }
 }

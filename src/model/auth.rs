@@ -6,8 +6,22 @@ use serde::{Deserialize, Serialize};
 use super::ids::{GuestId, PatientId, UserId, VisitId};
 
 /// A staff member's role; each route names the roles it admits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     Admin,
     Scheduler,
@@ -17,19 +31,6 @@ pub enum Role {
 
 impl Role {
     pub const ALL: [Role; 4] = [Role::Admin, Role::Scheduler, Role::Clinician, Role::Billing];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Scheduler => "scheduler",
-            Role::Clinician => "clinician",
-            Role::Billing => "billing",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == value)
-    }
 }
 
 impl std::fmt::Display for Role {

@@ -9,6 +9,25 @@ use super::billing_codes::{Cpt, Modifier, PlaceOfService};
 use crate::model::codes::Icd10;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::model::timestamp::Timestamp;
+use crate::model::visit::PatientLocation;
+
+/// What a closed visit tells billing, typed as the visit recorded it.
+#[derive(Debug, Clone)]
+pub struct ClaimFacts {
+    pub patient_id: PatientId,
+    pub total_minutes: i64,
+    /// The clinician's word on new vs established, when given.
+    pub new_patient: Option<bool>,
+    pub audio_only: bool,
+    pub patient_location: Option<PatientLocation>,
+    pub period_start: Option<Timestamp>,
+    pub period_end: Timestamp,
+    pub payer: Option<ClaimPayer>,
+    /// The visit's diagnoses, primary first.
+    pub diagnoses: Vec<Icd10>,
+    /// When the patient's latest earlier finished encounter ended, if any.
+    pub previous_encounter_end: Option<Timestamp>,
+}
 
 /// A claim's id: a UUID in text form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -48,8 +67,21 @@ impl std::fmt::Display for ClaimId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ClaimStatus {
     NeedsReview,
     Ready,
@@ -71,31 +103,18 @@ impl ClaimStatus {
         Self::Denied,
     ];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NeedsReview => "needs_review",
-            Self::Ready => "ready",
-            Self::Submitted => "submitted",
-            Self::Accepted => "accepted",
-            Self::Rejected => "rejected",
-            Self::Paid => "paid",
-            Self::Denied => "denied",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    /// Whether the status endpoint may move a claim from `self` to `to`.
-    /// A rejected claim may be sent again; paid and denied are final.
+    /// The claim state machine: whether a claim may move from `self` to
+    /// `to`. A reviewed claim is released to ready; a rejected one may be
+    /// sent again; a remittance is the payer's last word, even after a
+    /// rejection; paid and denied are final.
     pub fn may_become(self, to: Self) -> bool {
         use ClaimStatus::*;
         matches!(
             (self, to),
-            (Ready | Rejected, Submitted)
+            (NeedsReview, Ready)
+                | (Ready | Rejected, Submitted)
                 | (Submitted, Accepted | Rejected | Paid | Denied)
-                | (Accepted, Paid | Denied)
+                | (Accepted | Rejected, Paid | Denied)
         )
     }
 
@@ -164,8 +183,21 @@ impl Claim {
 }
 
 /// What kind of money an account entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EntryKind {
     /// A claim's total, owed once the claim is coded.
     Charge,
@@ -173,28 +205,6 @@ pub enum EntryKind {
     /// A write-off: contractual, other or payer-initiated.
     Adjustment,
     PatientPayment,
-}
-
-impl EntryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Charge => "charge",
-            Self::InsurerPayment => "insurer_payment",
-            Self::Adjustment => "adjustment",
-            Self::PatientPayment => "patient_payment",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::Charge,
-            Self::InsurerPayment,
-            Self::Adjustment,
-            Self::PatientPayment,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == value)
-    }
 }
 
 /// One posting to a patient's account; amounts are positive cents.

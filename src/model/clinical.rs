@@ -9,28 +9,25 @@ use crate::model::ids::{EncounterId, PatientId, UserId};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::Text;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Severity {
     Mild,
     Moderate,
     Severe,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Mild => "mild",
-            Self::Moderate => "moderate",
-            Self::Severe => "severe",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::Mild, Self::Moderate, Self::Severe]
-            .into_iter()
-            .find(|s| s.as_str() == value)
-    }
 }
 
 /// The body of `POST /patients/{id}/allergies`.

@@ -6,32 +6,42 @@ use utoipa::ToSchema;
 use super::ids::{GuestId, UserId, VisitId};
 use super::timestamp::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum GuestKind {
     Interpreter,
     Family,
     Other,
 }
 
-impl GuestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Interpreter => "interpreter",
-            Self::Family => "family",
-            Self::Other => "other",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Interpreter, Self::Family, Self::Other]
-            .into_iter()
-            .find(|k| k.as_str() == text)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum GuestStatus {
     /// Holds a link; waits to be let in.
     Invited,
@@ -39,22 +49,6 @@ pub enum GuestStatus {
     Admitted,
     /// The link no longer works.
     Revoked,
-}
-
-impl GuestStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invited => "invited",
-            Self::Admitted => "admitted",
-            Self::Revoked => "revoked",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Invited, Self::Admitted, Self::Revoked]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

@@ -10,30 +10,26 @@ use crate::model::timestamp::Timestamp;
 use crate::model::validation::{Email, FieldError, Phone, Text};
 
 /// Administrative sex, as FHIR's `AdministrativeGender`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Sex {
     Female,
     Male,
     Other,
     Unknown,
-}
-
-impl Sex {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sex::Female => "female",
-            Sex::Male => "male",
-            Sex::Other => "other",
-            Sex::Unknown => "unknown",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Sex::Female, Sex::Male, Sex::Other, Sex::Unknown]
-            .into_iter()
-            .find(|s| s.as_str() == value)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

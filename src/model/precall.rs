@@ -7,31 +7,27 @@ use super::ids::{PreCallId, VisitId};
 use super::timestamp::Timestamp;
 
 /// What the patient is told, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Verdict {
     Good,
     Fair,
     Poor,
     /// No connection could be made at all.
     Failed,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Good => "good",
-            Self::Fair => "fair",
-            Self::Poor => "poor",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Good, Self::Fair, Self::Poor, Self::Failed]
-            .into_iter()
-            .find(|v| v.as_str() == text)
-    }
 }
 
 /// A finished check, as stored on the visit and shown to its clinician.

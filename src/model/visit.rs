@@ -8,8 +8,22 @@ use super::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
 use super::precall::Verdict;
 use super::timestamp::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum VisitStatus {
     Scheduled,
     Waiting,
@@ -20,38 +34,27 @@ pub enum VisitStatus {
 }
 
 /// FHIR R4 `Encounter.status` values a visit uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum EncounterStatus {
     Planned,
     Arrived,
     InProgress,
     Finished,
     Cancelled,
-}
-
-impl EncounterStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Planned => "planned",
-            Self::Arrived => "arrived",
-            Self::InProgress => "in-progress",
-            Self::Finished => "finished",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::Planned,
-            Self::Arrived,
-            Self::InProgress,
-            Self::Finished,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
 }
 
 impl VisitStatus {
@@ -63,21 +66,6 @@ impl VisitStatus {
         Self::Cancelled,
         Self::NoShow,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::Waiting => "waiting",
-            Self::InConsult => "in_consult",
-            Self::Closed => "closed",
-            Self::Cancelled => "cancelled",
-            Self::NoShow => "no_show",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
 
     /// Closed, cancelled or a no-show: nothing more happens to the visit.
     pub fn has_ended(self) -> bool {
@@ -93,6 +81,13 @@ impl VisitStatus {
             Self::Closed => EncounterStatus::Finished,
             Self::Cancelled | Self::NoShow => EncounterStatus::Cancelled,
         }
+    }
+
+    /// The move `self → to`, when the state machine allows it. The store
+    /// applies it only to a visit still in `self`, so of two racing moves
+    /// one wins.
+    pub fn transition(self, to: Self) -> Option<Transition> {
+        self.can_become(to).then_some(Transition { from: self, to })
     }
 
     /// Whether the state machine allows `self → to`.
@@ -113,10 +108,42 @@ impl VisitStatus {
     }
 }
 
+/// A move of a visit's status that the state machine allowed; only
+/// [`VisitStatus::transition`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    from: VisitStatus,
+    to: VisitStatus,
+}
+
+impl Transition {
+    pub fn from(self) -> VisitStatus {
+        self.from
+    }
+
+    pub fn to(self) -> VisitStatus {
+        self.to
+    }
+}
+
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Priority {
     Routine,
     Urgent,
@@ -124,20 +151,6 @@ pub enum Priority {
 }
 
 impl Priority {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Routine => "routine",
-            Self::Urgent => "urgent",
-            Self::Emergent => "emergent",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::Routine, Self::Urgent, Self::Emergent]
-            .into_iter()
-            .find(|p| p.as_str() == value)
-    }
-
     /// Sorts before lower priorities (emergent 0, urgent 1, routine 2).
     pub fn rank(self) -> i64 {
         match self {
@@ -154,26 +167,24 @@ pub struct Queue {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PatientLocation {
     Home,
     Other,
-}
-
-impl PatientLocation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Home => "home",
-            Self::Other => "other",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::Home, Self::Other]
-            .into_iter()
-            .find(|l| l.as_str() == value)
-    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -9,11 +9,12 @@ use chrono::NaiveDate;
 use super::{Backend, StoreError, Tx};
 use crate::model::billing_codes::PlaceOfService;
 use crate::model::claim::{
-    AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
+    AccountEntry, Claim, ClaimFacts, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
 };
 use crate::model::codes::Icd10;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::model::timestamp::Timestamp;
+use crate::model::visit::{EncounterStatus, PatientLocation, VisitStatus};
 
 /// An outbox row not yet turned into a claim.
 #[derive(Debug, Clone)]
@@ -82,25 +83,6 @@ pub async fn pending_outbox(tx: &mut Tx) -> Result<i64, StoreError> {
     Ok(n)
 }
 
-/// What a closed visit tells billing.
-#[derive(Debug, Clone)]
-pub struct ClaimFacts {
-    pub patient_id: PatientId,
-    pub total_minutes: i64,
-    pub new_patient: Option<bool>,
-    pub audio_only: bool,
-    pub patient_location: Option<String>,
-    pub period_start: Option<i64>,
-    pub period_end: i64,
-    pub payer: Option<ClaimPayer>,
-    pub diagnoses: Vec<String>,
-    /// Finished encounters of the same patient in the three years before this one.
-    pub earlier_encounters: i64,
-}
-
-/// Three years, as the new-patient rule counts them.
-const THREE_YEARS_MS: i64 = 3 * 365 * 24 * 3600 * 1000 + 24 * 3600 * 1000;
-
 #[derive(sqlx::FromRow)]
 struct FactsRow {
     patient_id: String,
@@ -124,9 +106,10 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
                 e.patient_location, e.period_start, e.period_end, v.closed_at,
                 p.payer_id, p.payer_name, p.member_id, p.group_number
          FROM visits v JOIN encounters e ON e.id = v.encounter_id JOIN patients p ON p.id = v.patient_id
-         WHERE v.id = $1 AND v.status = 'closed'",
+         WHERE v.id = $1 AND v.status = $2",
     )
     .bind(visit.as_str())
+    .bind(VisitStatus::Closed.as_str())
     .fetch_optional(&mut **tx)
     .await?;
     let Some(r) = row else {
@@ -150,16 +133,16 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
     .bind(&encounter)
     .fetch_all(&mut **tx)
     .await?;
-    let since = start.unwrap_or(period_end) - THREE_YEARS_MS;
-    let (earlier,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM encounters
-         WHERE patient_id = $1 AND id <> $2 AND status = 'finished'
-           AND period_end IS NOT NULL AND period_end >= $3 AND period_end <= $4",
+    let service_start = start.unwrap_or(period_end);
+    let (previous,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MAX(period_end) FROM encounters
+         WHERE patient_id = $1 AND id <> $2 AND status = $4
+           AND period_end IS NOT NULL AND period_end <= $3",
     )
     .bind(&patient)
     .bind(&encounter)
-    .bind(since)
-    .bind(start.unwrap_or(period_end))
+    .bind(service_start)
+    .bind(EncounterStatus::Finished.as_str())
     .fetch_one(&mut **tx)
     .await?;
     let payer = match payer {
@@ -171,17 +154,27 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
         }),
         _ => None,
     };
+    let diagnoses = diagnoses
+        .into_iter()
+        .map(|(code,)| Icd10::parse(&code).map_err(|_| StoreError::Corrupt("conditions.code")))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(ClaimFacts {
         patient_id: PatientId::from_trusted(patient),
         total_minutes: minutes.unwrap_or(0),
         new_patient: new_patient.map(|v| v != 0),
         audio_only: audio != 0,
-        patient_location: location,
-        period_start: start,
-        period_end,
+        patient_location: match location {
+            Some(text) => Some(
+                PatientLocation::parse(&text)
+                    .ok_or(StoreError::Corrupt("encounters.patient_location"))?,
+            ),
+            None => None,
+        },
+        period_start: start.map(Timestamp),
+        period_end: Timestamp(period_end),
         payer,
-        diagnoses: diagnoses.into_iter().map(|(c,)| c).collect(),
-        earlier_encounters: earlier,
+        diagnoses,
+        previous_encounter_end: previous.map(Timestamp),
     }))
 }
 
@@ -400,11 +393,12 @@ pub async fn ready_claims_for_export(
     limit: i64,
 ) -> Result<Vec<Claim>, StoreError> {
     let sql = format!(
-        "SELECT {CLAIM_COLUMNS} FROM claims WHERE status = 'ready' ORDER BY created_at, id LIMIT $1{}",
+        "SELECT {CLAIM_COLUMNS} FROM claims WHERE status = $2 ORDER BY created_at, id LIMIT $1{}",
         skip_locked(backend)
     );
     let rows: Vec<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(limit)
+        .bind(ClaimStatus::Ready.as_str())
         .fetch_all(&mut **tx)
         .await?;
     rows.into_iter().map(Claim::try_from).collect()

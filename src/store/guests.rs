@@ -82,12 +82,12 @@ pub async fn visit_guests(tx: &mut Tx, visit: &VisitId) -> Result<Vec<Guest>, St
 }
 
 pub async fn count_admitted_guests(tx: &mut Tx, visit: &VisitId) -> Result<usize, StoreError> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM visit_guests WHERE visit_id = $1 AND status = 'admitted'",
-    )
-    .bind(visit.as_str())
-    .fetch_one(&mut **tx)
-    .await?;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM visit_guests WHERE visit_id = $1 AND status = $2")
+            .bind(visit.as_str())
+            .bind(GuestStatus::Admitted.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
     Ok(n as usize)
 }
 
@@ -99,12 +99,14 @@ pub async fn mark_guest_admitted(
     now: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE visit_guests SET status = 'admitted', admitted_by = $2, admitted_at = $3
-         WHERE id = $1 AND status = 'invited'",
+        "UPDATE visit_guests SET status = $4, admitted_by = $2, admitted_at = $3
+         WHERE id = $1 AND status = $5",
     )
     .bind(id.as_str())
     .bind(by.as_str())
     .bind(now)
+    .bind(GuestStatus::Admitted.as_str())
+    .bind(GuestStatus::Invited.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -112,11 +114,12 @@ pub async fn mark_guest_admitted(
 
 pub async fn revoke_guest(tx: &mut Tx, id: &GuestId, now: i64) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE visit_guests SET status = 'revoked', revoked_at = $2
-         WHERE id = $1 AND status <> 'revoked'",
+        "UPDATE visit_guests SET status = $3, revoked_at = $2
+         WHERE id = $1 AND status <> $3",
     )
     .bind(id.as_str())
     .bind(now)
+    .bind(GuestStatus::Revoked.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -6,7 +6,8 @@ use crate::model::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
 use crate::model::precall::Verdict;
 use crate::model::timestamp::Timestamp;
 use crate::model::visit::{
-    Emergency, EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
+    Emergency, EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Transition, Visit,
+    VisitStatus,
 };
 
 pub async fn insert_queue(tx: &mut Tx, name: &str, now: i64) -> Result<Queue, StoreError> {
@@ -57,19 +58,21 @@ pub async fn insert_encounter(
 ) -> Result<EncounterId, StoreError> {
     let id = EncounterId::new();
     sqlx::query(
-        "INSERT INTO encounters (id, patient_id, status, reason, created_at) VALUES ($1, $2, 'planned', $3, $4)",
+        "INSERT INTO encounters (id, patient_id, status, reason, created_at) VALUES ($1, $2, $5, $3, $4)",
     )
     .bind(id.as_str())
     .bind(patient.as_str())
     .bind(reason)
     .bind(now)
+    .bind(EncounterStatus::Planned.as_str())
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO encounter_status_history (encounter_id, seq, status, period_start) VALUES ($1, 1, 'planned', $2)",
+        "INSERT INTO encounter_status_history (encounter_id, seq, status, period_start) VALUES ($1, 1, $3, $2)",
     )
     .bind(id.as_str())
     .bind(now)
+    .bind(EncounterStatus::Planned.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -151,7 +154,7 @@ pub async fn insert_visit(tx: &mut Tx, row: NewVisitRow<'_>) -> Result<(), Store
     sqlx::query(
         "INSERT INTO visits (id, patient_id, queue_id, encounter_id, clinician_id, status, priority, reason,
             scheduled_start, sort_key, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, $7, $8, $9, $10, $11, $11)",
+         VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11, $11)",
     )
     .bind(row.id.as_str())
     .bind(row.patient.as_str())
@@ -164,6 +167,7 @@ pub async fn insert_visit(tx: &mut Tx, row: NewVisitRow<'_>) -> Result<(), Store
     .bind(row.scheduled_start.unwrap_or(row.now))
     .bind(row.created_by)
     .bind(row.now)
+    .bind(VisitStatus::Scheduled.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -322,9 +326,12 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
                  ORDER BY c.finished_at DESC, c.id DESC LIMIT 1),
                 v.emergency, v.emergency_acknowledged_at
          FROM visits v JOIN patients p ON p.id = v.patient_id
-         WHERE v.queue_id = $1 AND v.status IN ('scheduled', 'waiting', 'in_consult')",
+         WHERE v.queue_id = $1 AND v.status IN ($2, $3, $4)",
     )
     .bind(queue.as_str())
+    .bind(VisitStatus::Scheduled.as_str())
+    .bind(VisitStatus::Waiting.as_str())
+    .bind(VisitStatus::InConsult.as_str())
     .fetch_all(&mut **tx)
     .await?;
     rows.into_iter()
@@ -364,10 +371,11 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
 pub async fn mean_consult_seconds(tx: &mut Tx, queue: &QueueId) -> Result<Option<i64>, StoreError> {
     let rows: Vec<(i64,)> = sqlx::query_as(
         "SELECT closed_at - admitted_at FROM visits
-         WHERE queue_id = $1 AND status = 'closed' AND admitted_at IS NOT NULL
+         WHERE queue_id = $1 AND status = $2 AND admitted_at IS NOT NULL
          ORDER BY closed_at DESC LIMIT 20",
     )
     .bind(queue.as_str())
+    .bind(VisitStatus::Closed.as_str())
     .fetch_all(&mut **tx)
     .await?;
     if rows.is_empty() {
@@ -382,20 +390,23 @@ pub async fn mean_consult_seconds(tx: &mut Tx, queue: &QueueId) -> Result<Option
 pub async fn mark_checked_in(
     tx: &mut Tx,
     id: &VisitId,
+    step: Transition,
     consent_version: &str,
     symptoms: &[String],
     now: i64,
 ) -> Result<bool, StoreError> {
     let symptoms = serde_json::to_string(symptoms).map_err(|_| StoreError::Corrupt("symptoms"))?;
     let done = sqlx::query(
-        "UPDATE visits SET status = 'waiting', consent_at = $2, consent_version = $3, symptoms = $4,
+        "UPDATE visits SET status = $5, consent_at = $2, consent_version = $3, symptoms = $4,
             checked_in_at = $2, sort_key = $2, updated_at = $2
-         WHERE id = $1 AND status = 'scheduled'",
+         WHERE id = $1 AND status = $6",
     )
     .bind(id.as_str())
     .bind(now)
     .bind(consent_version)
     .bind(symptoms)
+    .bind(step.to().as_str())
+    .bind(step.from().as_str())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -406,16 +417,19 @@ pub async fn mark_checked_in(
 pub async fn mark_admitted(
     tx: &mut Tx,
     id: &VisitId,
+    step: Transition,
     clinician: &UserId,
     now: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE visits SET status = 'in_consult', admitted_at = $2, admitted_by = $3, clinician_id = $3, updated_at = $2
-         WHERE id = $1 AND status = 'waiting'",
+        "UPDATE visits SET status = $4, admitted_at = $2, admitted_by = $3, clinician_id = $3, updated_at = $2
+         WHERE id = $1 AND status = $5",
     )
     .bind(id.as_str())
     .bind(now)
     .bind(clinician.as_str())
+    .bind(step.to().as_str())
+    .bind(step.from().as_str())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -435,13 +449,14 @@ pub struct Closing<'a> {
 pub async fn mark_closed(
     tx: &mut Tx,
     id: &VisitId,
+    step: Transition,
     closing: &Closing<'_>,
     now: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE visits SET status = 'closed', closed_at = $2, total_minutes = $3, new_patient = $4, audio_only = $5,
+        "UPDATE visits SET status = $7, closed_at = $2, total_minutes = $3, new_patient = $4, audio_only = $5,
             updated_at = $2
-         WHERE id = $1 AND status = 'in_consult' AND admitted_by = $6",
+         WHERE id = $1 AND status = $8 AND admitted_by = $6",
     )
     .bind(id.as_str())
     .bind(now)
@@ -449,6 +464,8 @@ pub async fn mark_closed(
     .bind(closing.new_patient.map(i64::from))
     .bind(i64::from(closing.audio_only))
     .bind(closing.clinician.as_str())
+    .bind(step.to().as_str())
+    .bind(step.from().as_str())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -470,30 +487,32 @@ pub async fn finish_encounter_details(
     Ok(())
 }
 
-/// scheduled|waiting → cancelled|no_show. False otherwise.
+/// → cancelled|no_show, from the status the model saw. False otherwise.
 pub async fn mark_ended(
     tx: &mut Tx,
     id: &VisitId,
-    to: VisitStatus,
+    step: Transition,
     now: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE visits SET status = $2, closed_at = $3, updated_at = $3
-         WHERE id = $1 AND status IN ('scheduled', 'waiting')",
+         WHERE id = $1 AND status = $4",
     )
     .bind(id.as_str())
-    .bind(to.as_str())
+    .bind(step.to().as_str())
     .bind(now)
+    .bind(step.from().as_str())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Changes routing fields of a visit still in a queue. False otherwise.
+/// Changes routing fields of a visit still in the status it was read in
+/// (the domain decided it may be routed). False otherwise.
 pub async fn update_routing(tx: &mut Tx, visit: &Visit, now: i64) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE visits SET priority = $2, queue_id = $3, clinician_id = $4, sort_key = $5, updated_at = $6
-         WHERE id = $1 AND status IN ('scheduled', 'waiting')",
+         WHERE id = $1 AND status = $7",
     )
     .bind(visit.id.as_str())
     .bind(visit.priority.as_str())
@@ -501,6 +520,7 @@ pub async fn update_routing(tx: &mut Tx, visit: &Visit, now: i64) -> Result<bool
     .bind(visit.clinician_id.as_ref().map(UserId::as_str))
     .bind(visit.sort_key)
     .bind(now)
+    .bind(visit.status.as_str())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

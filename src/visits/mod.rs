@@ -201,7 +201,11 @@ pub async fn check_in(
     let triage = cdss::triage(knowledge, input.vitals.as_ref(), &symptoms);
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
-    if !store::mark_checked_in(&mut tx, id, CONSENT_VERSION, &symptoms, now).await? {
+    let step = visit
+        .status
+        .transition(VisitStatus::Waiting)
+        .ok_or_else(|| wrong_state(&visit, "check in to"))?;
+    if !store::mark_checked_in(&mut tx, id, step, CONSENT_VERSION, &symptoms, now).await? {
         return Err(wrong_state(&visit, "check in to"));
     }
     store::move_encounter(
@@ -313,7 +317,11 @@ pub async fn admit(
     let now = now_millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
-    if !store::mark_admitted(&mut tx, id, &clinician.id, now).await? {
+    let step = visit
+        .status
+        .transition(VisitStatus::InConsult)
+        .ok_or_else(|| wrong_state(&visit, "admit"))?;
+    if !store::mark_admitted(&mut tx, id, step, &clinician.id, now).await? {
         return Err(wrong_state(&visit, "admit"));
     }
     store::move_encounter(
@@ -416,7 +424,11 @@ pub async fn close(
         location,
         clinician: &clinician.id,
     };
-    if !store::mark_closed(&mut tx, id, &closing, now).await? {
+    let step = visit
+        .status
+        .transition(VisitStatus::Closed)
+        .ok_or_else(|| wrong_state(&visit, "close"))?;
+    if !store::mark_closed(&mut tx, id, step, &closing, now).await? {
         return Err(wrong_state(&visit, "close"));
     }
     store::move_encounter(
@@ -469,19 +481,20 @@ pub async fn end(
     id: &VisitId,
     to: VisitStatus,
 ) -> Result<Visit, VisitError> {
-    debug_assert!(matches!(to, VisitStatus::Cancelled | VisitStatus::NoShow));
     let now = now_millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
-    if !store::mark_ended(&mut tx, id, to, now).await? {
-        return Err(wrong_state(
-            &visit,
-            if to == VisitStatus::NoShow {
-                "mark as no-show"
-            } else {
-                "cancel"
-            },
-        ));
+    let verb = if to == VisitStatus::NoShow {
+        "mark as no-show"
+    } else {
+        "cancel"
+    };
+    let step = visit
+        .status
+        .transition(to)
+        .ok_or_else(|| wrong_state(&visit, verb))?;
+    if !store::mark_ended(&mut tx, id, step, now).await? {
+        return Err(wrong_state(&visit, verb));
     }
     store::move_encounter(
         &mut tx,
