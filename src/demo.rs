@@ -8,6 +8,7 @@ use secrecy::SecretString;
 use crate::audit::Actor;
 use crate::auth::{self, Role, TokenKeys};
 use crate::ehr::{self, Address, Insurance, NewPatient, Sex};
+use crate::model::clock::Clock;
 use crate::model::codes::PostalCode;
 use crate::model::validation::Text;
 use crate::store::{self, Store};
@@ -49,7 +50,12 @@ pub const DEMO_QUEUE: &str = "General telehealth";
 
 /// Seeds the demo clinic if the store holds no patients and no staff but
 /// (perhaps) the first admin.
-pub async fn seed(store: &Store, keys: &TokenKeys, public_url: &str) -> anyhow::Result<DemoClinic> {
+pub async fn seed(
+    store: &Store,
+    clock: &Clock,
+    keys: &TokenKeys,
+    public_url: &str,
+) -> anyhow::Result<DemoClinic> {
     let staff = DEMO_STAFF
         .iter()
         .map(|(u, r, _, _)| ((*u).to_owned(), *r))
@@ -59,7 +65,7 @@ pub async fn seed(store: &Store, keys: &TokenKeys, public_url: &str) -> anyhow::
     let patients = store::search_patients(&mut tx, None, 1).await?;
     store::commit(tx).await?;
     if users > 1 || !patients.is_empty() {
-        let join_url = join_link(store, keys, public_url).await?;
+        let join_url = join_link(store, clock, keys, public_url).await?;
         return Ok(DemoClinic {
             seeded_now: false,
             staff,
@@ -74,6 +80,7 @@ pub async fn seed(store: &Store, keys: &TokenKeys, public_url: &str) -> anyhow::
             *role,
             display_name,
             *npi,
+            clock.now(),
         )
         .await
         {
@@ -81,9 +88,13 @@ pub async fn seed(store: &Store, keys: &TokenKeys, public_url: &str) -> anyhow::
             Err(e) => return Err(e.into()),
         }
     }
-    let actor = Actor::system();
-    let queue =
-        visits::create_queue(store, &Text::parse(DEMO_QUEUE).expect("demo text is valid")).await?;
+    let actor = Actor::system(clock.now());
+    let queue = visits::create_queue(
+        store,
+        clock,
+        &Text::parse(DEMO_QUEUE).expect("demo text is valid"),
+    )
+    .await?;
     let reasons = [
         "Sore throat and fever",
         "Follow-up: blood pressure",
@@ -99,9 +110,9 @@ pub async fn seed(store: &Store, keys: &TokenKeys, public_url: &str) -> anyhow::
             reason: Text::parse(reason).expect("demo text is valid"),
             priority: None,
         };
-        visits::create_visit(store, &actor, &visit, keys, public_url).await?;
+        visits::create_visit(store, clock, &actor, &visit, keys, public_url).await?;
     }
-    let join_url = join_link(store, keys, public_url).await?;
+    let join_url = join_link(store, clock, keys, public_url).await?;
     Ok(DemoClinic {
         seeded_now: true,
         staff,
@@ -113,6 +124,7 @@ pub async fn seed(store: &Store, keys: &TokenKeys, public_url: &str) -> anyhow::
 /// are not stored, so each start mints one.
 async fn join_link(
     store: &Store,
+    clock: &Clock,
     keys: &TokenKeys,
     public_url: &str,
 ) -> anyhow::Result<Option<String>> {
@@ -132,7 +144,7 @@ async fn join_link(
     let visit = store::get_visit(&mut tx, &entry.visit_id).await?;
     store::commit(tx).await?;
     Ok(visit.map(|visit| {
-        let now = chrono::Utc::now().timestamp();
+        let now = clock.now().millis() / 1000;
         let token = keys.issue_patient(
             &visit.id,
             &visit.patient_id,

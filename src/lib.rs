@@ -71,7 +71,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
                 config.database_url.redacted()
             )
         })?;
-    bootstrap_admin(&store, config.admin_password.clone()).await?;
+    bootstrap_admin(&store, &clock, config.admin_password.clone()).await?;
     let secret = {
         let mut tx = store.begin().await?;
         let secret = store::token_secret(&mut tx, &TokenKeys::generate_secret()).await?;
@@ -97,6 +97,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         &config.precall,
         config.stun_urls.clone(),
         store.clone(),
+        clock.clone(),
         live.clone(),
     ));
     let knowledge =
@@ -186,7 +187,11 @@ fn socket_capacity(wanted: usize) -> usize {
 }
 
 /// Creates user `admin` when the store has no users and a password is given.
-async fn bootstrap_admin(store: &Store, password: Option<SecretString>) -> anyhow::Result<()> {
+async fn bootstrap_admin(
+    store: &Store,
+    clock: &Clock,
+    password: Option<SecretString>,
+) -> anyhow::Result<()> {
     let Some(password) = password else {
         return Ok(());
     };
@@ -194,9 +199,18 @@ async fn bootstrap_admin(store: &Store, password: Option<SecretString>) -> anyho
     let users = store::count_users(&mut tx).await?;
     store::commit(tx).await?;
     if users == 0 {
-        auth::create_user(store, "admin", password, Role::Admin, "Administrator", None)
-            .await
-            .context("Failed to create the first admin from BEDSIDE_ADMIN_PASSWORD")?;
+        let now = clock.now();
+        auth::create_user(
+            store,
+            "admin",
+            password,
+            Role::Admin,
+            "Administrator",
+            None,
+            now,
+        )
+        .await
+        .context("Failed to create the first admin from BEDSIDE_ADMIN_PASSWORD")?;
         tracing::info!("created the first admin user");
     }
     Ok(())
@@ -212,7 +226,8 @@ pub async fn serve(
     let store = state.store.clone();
     let hub = state.live.hub().clone();
     // The billing outbox worker runs beside the server and stops with it.
-    let billing = billing::worker::Worker::start(store.clone(), state.billing.clone());
+    let billing =
+        billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {
         shutdown.await;

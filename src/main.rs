@@ -131,8 +131,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("Failed to listen on {addr}"))?;
     let state = bedside::build_state(config).await?;
     if demo {
-        let clinic =
-            bedside::demo::seed(&state.store, &state.tokens, &state.config.public_url).await?;
+        let clinic = bedside::demo::seed(
+            &state.store,
+            &state.clock,
+            &state.tokens,
+            &state.config.public_url,
+        )
+        .await?;
         print_demo(&clinic, &state.config.public_url);
     }
     tracing::info!(%addr, store = %state.config.database_url.redacted(), "Bedside is listening");
@@ -187,6 +192,7 @@ async fn add_user(
         role,
         display_name.unwrap_or(username),
         npi,
+        bedside::model::clock::Clock::system().now(),
     )
     .await
     .with_context(|| format!("Failed to add user {username}"))?;

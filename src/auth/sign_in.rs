@@ -121,7 +121,7 @@ pub async fn authenticate(
     let guest = store::get_guest(&mut tx, &guest_id).await?;
     store::commit(tx).await?;
     Ok(guest
-        .filter(|g| g.visit_id == visit_id && g.is_active(store::now_millis()))
+        .filter(|g| g.visit_id == visit_id && g.is_active(clock.now().millis()))
         .map(|g| Principal::Guest {
             visit_id,
             guest_id,
@@ -138,6 +138,7 @@ pub async fn create_user(
     role: super::Role,
     display_name: &str,
     npi: Option<&str>,
+    now: Timestamp,
 ) -> Result<User, CreateUserError> {
     let hash = super::hash_password(password).await?;
     let mut tx = store.begin().await?;
@@ -149,6 +150,7 @@ pub async fn create_user(
             role,
             display_name,
             npi,
+            created_at: now,
         },
     )
     .await?;

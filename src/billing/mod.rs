@@ -33,10 +33,11 @@ use utoipa::ToSchema;
 
 use crate::audit::{Actor, AuditEntry};
 use crate::model::claim::ClaimFacts;
+use crate::model::clock::Clock;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::{FieldError, Text};
-use crate::store::{self, NewEntry, Store, StoreError, Tx, now_millis};
+use crate::store::{self, NewEntry, Store, StoreError, Tx};
 use crate::visits::PatientLocation;
 use coding::{Coded, CodingInput, code_consult, place_of_service};
 
@@ -245,7 +246,7 @@ pub async fn claim_x12(
 ) -> Result<String, BillingError> {
     let mut tx = store.begin().await?;
     let claim = load(&mut tx, id).await?;
-    let text = write_interchange(&mut tx, config, std::slice::from_ref(&claim)).await?;
+    let text = write_interchange(&mut tx, config, std::slice::from_ref(&claim), actor.at).await?;
     store::append_audit(&mut tx, &audit(actor, "claim.export", &claim)).await?;
     store::commit(tx).await?;
     Ok(text)
@@ -255,6 +256,7 @@ async fn write_interchange(
     tx: &mut Tx,
     config: &BillingSettings,
     claims: &[Claim],
+    at: Timestamp,
 ) -> Result<String, BillingError> {
     if let Some(missing) = missing_config(config) {
         return Err(BillingError::WrongState(missing.to_owned()));
@@ -288,7 +290,7 @@ async fn write_interchange(
         receiver_id: receiver,
         control_number,
         usage: config.x12_usage.code(),
-        at: chrono::Utc::now(),
+        at: at.to_datetime(),
     };
     let submitter = x12::Submitter { provider, phone };
     let items: Vec<x12::ClaimOfPatient<'_>> = claims
@@ -304,6 +306,7 @@ async fn write_interchange(
 /// when no claim is ready.
 pub async fn export_ready(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     config: &BillingSettings,
 ) -> Result<Option<(String, Vec<ClaimId>)>, BillingError> {
@@ -313,8 +316,8 @@ pub async fn export_ready(
         store::commit(tx).await?;
         return Ok(None);
     }
-    let text = write_interchange(&mut tx, config, &claims).await?;
-    let now = now_millis();
+    let text = write_interchange(&mut tx, config, &claims, actor.at).await?;
+    let now = clock.now().millis();
     for claim in &claims {
         if !claim.status.may_become(ClaimStatus::Submitted) {
             return Err(BillingError::WrongState(format!(
@@ -355,6 +358,7 @@ pub struct StatusChange {
 
 pub async fn change_status(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     id: &ClaimId,
     change: &StatusChange,
@@ -374,7 +378,7 @@ pub async fn change_status(
             return Err(FieldError::new("paid_cents", "must be from 0 to 100000000").into());
         }
     }
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let before = load(&mut tx, id).await?;
     if !before.status.may_become(change.status) {
@@ -505,12 +509,13 @@ fn priced_lines(
 /// A biller fixes a claim in `needs_review` and releases it as `ready`.
 pub async fn release(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     config: &BillingSettings,
     id: &ClaimId,
     fix: &Release,
 ) -> Result<Claim, BillingError> {
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let before = load(&mut tx, id).await?;
     if !before.status.may_become(ClaimStatus::Ready) {
@@ -600,11 +605,12 @@ pub struct PostedPayment {
 /// The same trace number twice is refused, so a file posts once.
 pub async fn import_remittance(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     text: &str,
 ) -> Result<RemittanceResult, BillingError> {
     let remittance = remit::parse_835(text)?;
-    let now = now_millis();
+    let now = clock.now().millis();
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = store.begin().await?;
     store::insert_remittance(
@@ -716,6 +722,7 @@ pub struct PatientPayment {
 
 pub async fn record_patient_payment(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     patient: &PatientId,
     payment: &PatientPayment,
@@ -723,7 +730,7 @@ pub async fn record_patient_payment(
     if !(1..=100_000_000).contains(&payment.amount_cents) {
         return Err(FieldError::new("amount_cents", "must be from 1 to 100000000").into());
     }
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     require_patient(&mut tx, patient).await?;
     if let Some(claim) = &payment.claim_id {

@@ -13,7 +13,8 @@ use sha2::Sha256;
 
 use super::BillingSettings;
 use super::{BillingError, Claim};
-use crate::store::{self, Store, now_millis};
+use crate::model::clock::Clock;
+use crate::store::{self, Store};
 
 /// How long an attempt holds its delivery before another may retry it.
 const LEASE_MS: i64 = 60_000;
@@ -50,6 +51,7 @@ pub fn client() -> reqwest::Client {
 /// were acknowledged. Without a webhook configured it does nothing.
 pub async fn deliver_due(
     store: &Store,
+    clock: &Clock,
     config: &BillingSettings,
     client: &reqwest::Client,
     now: i64,
@@ -87,8 +89,14 @@ pub async fn deliver_due(
         let mut tx = store.begin().await?;
         if acknowledged {
             delivered += 1;
-            store::record_delivery_attempt(&mut tx, &due.id, status, Some(now_millis()), now)
-                .await?;
+            store::record_delivery_attempt(
+                &mut tx,
+                &due.id,
+                status,
+                Some(clock.now().millis()),
+                now,
+            )
+            .await?;
         } else {
             tracing::info!(
                 status,

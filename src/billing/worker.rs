@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 use super::BillingSettings;
 use super::{BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charge, webhook};
 use crate::audit::{Actor, AuditEntry};
-use crate::store::{self, Backend, Store, Tx, now_millis};
+use crate::model::clock::Clock;
+use crate::store::{self, Backend, Store, Tx};
 
 /// What handling one outbox row did.
 #[derive(Debug, Clone)]
@@ -82,9 +83,13 @@ async fn process_row(
         let payload = webhook::payload(&claim);
         store::insert_webhook_delivery(tx, &claim.id, &payload, now).await?;
     }
-    let entry = AuditEntry::new(&Actor::system(), "claim.create", "Claim")
-        .resource(&claim.id)
-        .patient(&claim.patient_id);
+    let entry = AuditEntry::new(
+        &Actor::system(crate::model::timestamp::Timestamp(now)),
+        "claim.create",
+        "Claim",
+    )
+    .resource(&claim.id)
+    .patient(&claim.patient_id);
     store::append_audit(tx, &entry).await?;
     Ok(Processed::Created(Box::new(claim)))
 }
@@ -93,10 +98,11 @@ async fn process_row(
 /// attempts are counted and it waits for the next round.
 pub async fn run_once(
     store: &Store,
+    clock: &Clock,
     config: &BillingSettings,
 ) -> Result<Option<Processed>, BillingError> {
     let mut tx = store.begin().await?;
-    let now = now_millis();
+    let now = clock.now().millis();
     let outcome = match store::next_outbox(&mut tx, store.backend()).await? {
         None => None,
         Some(row) => match process_row(&mut tx, config, &row, now).await {
@@ -118,9 +124,13 @@ pub async fn run_once(
 }
 
 /// Handles outbox rows until none is waiting; returns how many.
-pub async fn drain(store: &Store, config: &BillingSettings) -> Result<usize, BillingError> {
+pub async fn drain(
+    store: &Store,
+    clock: &Clock,
+    config: &BillingSettings,
+) -> Result<usize, BillingError> {
     let mut handled = 0;
-    while run_once(store, config).await?.is_some() {
+    while run_once(store, clock, config).await?.is_some() {
         handled += 1;
     }
     Ok(handled)
@@ -135,7 +145,7 @@ pub struct Worker {
 
 impl Worker {
     /// Starts the loop unless `BEDSIDE_BILLING_POLL_SECONDS` is 0.
-    pub fn start(store: Store, config: Arc<BillingSettings>) -> Option<Self> {
+    pub fn start(clock: Clock, store: Store, config: Arc<BillingSettings>) -> Option<Self> {
         let period = config.poll_every?;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
@@ -147,11 +157,12 @@ impl Worker {
                     _ = ticker.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                if let Err(error) = drain(&store, &config).await {
+                if let Err(error) = drain(&store, &clock, &config).await {
                     tracing::warn!(error = %error, "billing worker round failed");
                 }
                 if let Err(error) =
-                    webhook::deliver_due(&store, &config, &client, now_millis()).await
+                    webhook::deliver_due(&store, &clock, &config, &client, clock.now().millis())
+                        .await
                 {
                     tracing::warn!(error = %error, "billing webhook round failed");
                 }

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::ehr::{Observation, Vitals};
+use crate::model::clock::Clock;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::store::{self, Store, StoreError, Tx};
 
@@ -210,6 +211,7 @@ pub async fn call_hook(
 /// recorded, and an override is audited with its reason.
 pub async fn record_feedback(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     service: &str,
     body: &Value,
@@ -242,7 +244,7 @@ pub async fn record_feedback(
             outcome,
             override_reason: reason,
             user_id: actor.id.as_deref(),
-            at: store::now_millis(),
+            at: clock.now().millis(),
         };
         store::insert_cds_feedback(&mut tx, &feedback).await?;
         let action = if outcome == "overridden" {

@@ -10,6 +10,7 @@ pub use crate::model::patient::{Address, Insurance, NewPatient, Patient, Sex};
 pub use crate::model::vitals::{Consciousness, Measurement, SNOMED_ALERT, Vitals, loinc};
 
 use crate::audit::{Actor, AuditEntry, Outcome};
+use crate::model::clock::Clock;
 use crate::model::ids::{PatientId, UserId};
 use crate::model::validation::FieldError;
 use crate::store::{self, Store, StoreError};
@@ -32,9 +33,9 @@ pub async fn create_patient(
     actor: &Actor,
     new: &NewPatient,
 ) -> Result<Patient, EhrError> {
-    new.validate(chrono::Utc::now().date_naive())?;
+    new.validate(actor.at.to_datetime().date_naive())?;
     let mut tx = store.begin().await?;
-    let patient = store::insert_patient(&mut tx, new).await?;
+    let patient = store::insert_patient(&mut tx, new, actor.at).await?;
     let entry = AuditEntry::new(actor, "patient.create", "Patient")
         .resource(&patient.id)
         .patient(&patient.id);
@@ -109,6 +110,7 @@ async fn require_patient(tx: &mut store::Tx, id: &PatientId) -> Result<Patient, 
 
 pub async fn add_allergy(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     recorder: &UserId,
     patient: &PatientId,
@@ -117,7 +119,7 @@ pub async fn add_allergy(
     let mut tx = store.begin().await?;
     require_patient(&mut tx, patient).await?;
     let allergy =
-        store::insert_allergy(&mut tx, patient, new, recorder, store::now_millis()).await?;
+        store::insert_allergy(&mut tx, patient, new, recorder, clock.now().millis()).await?;
     let entry = AuditEntry::new(actor, "allergy.create", "AllergyIntolerance")
         .resource(&allergy.id)
         .patient(patient);
@@ -128,6 +130,7 @@ pub async fn add_allergy(
 
 pub async fn add_medication(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     recorder: &UserId,
     patient: &PatientId,
@@ -136,7 +139,7 @@ pub async fn add_medication(
     let mut tx = store.begin().await?;
     require_patient(&mut tx, patient).await?;
     let medication =
-        store::insert_medication(&mut tx, patient, new, recorder, store::now_millis()).await?;
+        store::insert_medication(&mut tx, patient, new, recorder, clock.now().millis()).await?;
     let entry = AuditEntry::new(actor, "medication.create", "MedicationStatement")
         .resource(&medication.id)
         .patient(patient);
@@ -147,6 +150,7 @@ pub async fn add_medication(
 
 pub async fn add_condition(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     recorder: &UserId,
     patient: &PatientId,
@@ -162,7 +166,7 @@ pub async fn add_condition(
         display,
         rank: None,
         recorder,
-        at: store::now_millis(),
+        at: clock.now().millis(),
     };
     let condition = store::insert_condition(&mut tx, row).await?;
     let entry = AuditEntry::new(actor, "condition.create", "Condition")

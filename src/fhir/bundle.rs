@@ -10,7 +10,13 @@ use crate::model::timestamp::Timestamp;
 /// A searchset Bundle of `resources` (each with `resourceType` and `id`).
 /// `entry` is left out when nothing matched; a truncated result says so in
 /// an OperationOutcome entry with search mode `outcome`.
-pub fn searchset(base: &str, self_url: &str, resources: Vec<Value>, truncated: bool) -> Value {
+pub fn searchset(
+    now: Timestamp,
+    base: &str,
+    self_url: &str,
+    resources: Vec<Value>,
+    truncated: bool,
+) -> Value {
     let total = resources.len();
     let mut entries: Vec<Value> = resources
         .into_iter()
@@ -35,7 +41,7 @@ pub fn searchset(base: &str, self_url: &str, resources: Vec<Value>, truncated: b
         "resourceType": "Bundle",
         "id": uuid::Uuid::new_v4().to_string(),
         "type": "searchset",
-        "timestamp": Timestamp::now().rfc3339(),
+        "timestamp": now.rfc3339(),
         "total": total,
         "link": [{"relation": "self", "url": self_url}],
     });
@@ -55,7 +61,7 @@ pub fn outcome(severity: &str, code: &str, diagnostics: &str) -> Value {
 
 /// What this server does: read and search of each resource type, with
 /// their search parameters.
-pub fn capability_statement(base: &str) -> Value {
+pub fn capability_statement(now: Timestamp, base: &str) -> Value {
     let resources: Vec<Value> = ResourceType::ALL
         .iter()
         .map(|kind| {
@@ -77,7 +83,7 @@ pub fn capability_statement(base: &str) -> Value {
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": Timestamp::now().rfc3339(),
+        "date": now.rfc3339(),
         "publisher": "Bedside",
         "kind": "instance",
         "software": {"name": "Bedside", "version": env!("CARGO_PKG_VERSION")},
@@ -99,6 +105,7 @@ mod tests {
     #[test]
     fn an_empty_searchset_has_a_total_and_no_entry() {
         let bundle = searchset(
+            Timestamp(0),
             "https://x.org/fhir",
             "https://x.org/fhir/Patient?name=zz",
             vec![],
@@ -114,6 +121,7 @@ mod tests {
     fn each_match_has_a_full_url_and_search_mode() {
         let resources = vec![json!({"resourceType": "Patient", "id": "p1"})];
         let bundle = searchset(
+            Timestamp(0),
             "https://x.org/fhir",
             "https://x.org/fhir/Patient",
             resources,
@@ -134,7 +142,7 @@ mod tests {
 
     #[test]
     fn the_capability_statement_lists_every_resource() {
-        let cs = capability_statement("https://x.org/fhir");
+        let cs = capability_statement(Timestamp(0), "https://x.org/fhir");
         let types: Vec<&str> = cs["rest"][0]["resource"]
             .as_array()
             .unwrap()

@@ -22,6 +22,7 @@ use crate::auth::{Principal, Role};
 use crate::billing::ClaimId;
 use crate::ehr::Condition;
 use crate::model::ids::{EncounterId, PatientId, UserId};
+use crate::model::timestamp::Timestamp;
 use crate::store::{self, Store, StoreError, Tx};
 
 /// Code system URIs (STANDARDS.md §1).
@@ -137,6 +138,8 @@ pub struct Requester<'a> {
     pub principal: &'a Principal,
     pub actor: &'a Actor,
     pub base: &'a str,
+    /// When the request is answered.
+    pub now: Timestamp,
 }
 
 impl Requester<'_> {
@@ -343,7 +346,7 @@ pub async fn search(
     }
     store::commit(tx).await?;
     let resources = found.into_iter().map(|f| f.resource).collect();
-    Ok(searchset(who.base, self_url, resources, truncated))
+    Ok(searchset(who.now, who.base, self_url, resources, truncated))
 }
 
 /// The matches of a search, at most one more than the limit (to tell a

@@ -163,7 +163,7 @@ impl FromRequestParts<AppState> for GuestOrCaller {
             .ok_or(ApiError::Unauthorized)?;
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
         let caller = Caller {
-            actor: Actor::from_principal(&principal, Some(ip.to_string())),
+            actor: Actor::from_principal(&principal, Some(ip.to_string()), state.clock.now()),
             principal,
         };
         parts.extensions.insert(caller.clone());

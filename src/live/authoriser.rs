@@ -91,6 +91,7 @@ impl StoreAuthoriser {
                     id: Some(who.subject.to_string()),
                     role: Some("patient".into()),
                     ip: None,
+                    at: self.clock.now(),
                 };
                 let access = match visit.status {
                     VisitStatus::InConsult => JoinAccess::Open,
@@ -116,6 +117,7 @@ impl StoreAuthoriser {
                     id: Some(user.to_string()),
                     role: Some(Role::Clinician.as_str().into()),
                     ip: None,
+                    at: self.clock.now(),
                 };
                 (actor, JoinAccess::Open)
             }
@@ -128,7 +130,7 @@ impl StoreAuthoriser {
                     .map_err(|_| Denied::Unavailable)?
                     .ok_or(Denied::Forbidden)?;
                 let admitted = guest.status == GuestStatus::Admitted
-                    && guest.is_active(store::now_millis())
+                    && guest.is_active(self.clock.now().millis())
                     && guest.visit_id == visit.id
                     && who.visit_id.as_ref() == Some(visit_id);
                 if !admitted || visit.status != VisitStatus::InConsult {
@@ -139,6 +141,7 @@ impl StoreAuthoriser {
                     id: Some(guest_id.to_string()),
                     role: Some("guest".into()),
                     ip: None,
+                    at: self.clock.now(),
                 };
                 (actor, JoinAccess::Open)
             }

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use self::livekit::{CallParticipant, LiveKit, LiveKitError};
 use self::turn::TurnConfig;
 use crate::auth::{Principal, Role};
+use crate::model::clock::Clock;
 use crate::model::ids::VisitId;
 use crate::store::{self, Store, StoreError};
 use crate::visits;
@@ -99,6 +100,7 @@ pub struct IceSettings {
 /// the visit's room is created (or found) and a join token minted.
 pub async fn plan_for(
     store: &Store,
+    clock: &Clock,
     config: &IceSettings,
     livekit: Option<&LiveKit>,
     caller: &Principal,
@@ -134,7 +136,7 @@ pub async fn plan_for(
     let participant = CallParticipant::for_caller(caller, &visit.id);
     let mut plan = p2p_plan(config);
     if let Some(relay) = &config.turn {
-        let now = chrono::Utc::now().timestamp();
+        let now = clock.now().millis() / 1000;
         plan.ice_servers
             .push(turn::ice_server(relay, &participant.identity, now));
     }

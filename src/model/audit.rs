@@ -41,10 +41,13 @@ pub struct Actor {
     pub id: Option<String>,
     pub role: Option<String>,
     pub ip: Option<String>,
+    /// When the actor's request was taken in: the time its events carry.
+    #[serde(skip)]
+    pub at: Timestamp,
 }
 
 impl Actor {
-    pub fn from_principal(principal: &Principal, ip: Option<String>) -> Self {
+    pub fn from_principal(principal: &Principal, ip: Option<String>, at: Timestamp) -> Self {
         let kind = match principal {
             Principal::Staff(_) => "user",
             Principal::Patient { .. } => "patient",
@@ -55,16 +58,18 @@ impl Actor {
             id: Some(principal.actor_id().to_owned()),
             role: Some(principal.actor_role().to_owned()),
             ip,
+            at,
         }
     }
 
-    /// Bedside itself: seeding, workers.
-    pub fn system() -> Self {
+    /// Bedside itself (seeding, workers), acting at `at`.
+    pub fn system(at: Timestamp) -> Self {
         Self {
             kind: "system",
             id: None,
             role: None,
             ip: None,
+            at,
         }
     }
 }

@@ -10,10 +10,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
-    pub fn now() -> Self {
-        Self(Utc::now().timestamp_millis())
-    }
-
     pub fn millis(self) -> i64 {
         self.0
     }

@@ -1,7 +1,7 @@
 //! The append-only audit log and its hash chain. Each append locks the
 //! chain head, so events are numbered and linked in commit order.
 
-use super::{StoreError, Tx, now_millis};
+use super::{StoreError, Tx};
 use crate::model::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
 use crate::model::timestamp::Timestamp;
 
@@ -56,7 +56,7 @@ pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<AuditEvent,
     .await?;
     let mut event = AuditEvent {
         seq,
-        at: Timestamp(now_millis()),
+        at: entry.actor.at,
         actor_type: entry.actor.kind.to_owned(),
         actor_id: entry.actor.id.clone(),
         actor_role: entry.actor.role.clone(),

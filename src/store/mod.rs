@@ -219,8 +219,3 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
 pub async fn commit(tx: Tx) -> Result<(), StoreError> {
     Ok(tx.commit().await?)
 }
-
-/// Milliseconds since the Unix epoch: how every time is stored.
-pub fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 
-use super::{StoreError, Tx, now_millis};
+use super::{StoreError, Tx};
 use crate::model::codes::PostalCode;
 use crate::model::ids::PatientId;
 use crate::model::patient::{Address, Insurance, NewPatient, Patient, Sex};
@@ -84,13 +84,17 @@ impl TryFrom<PatientRow> for Patient {
 }
 
 /// Stores a new patient with the next medical record number.
-pub async fn insert_patient(tx: &mut Tx, new: &NewPatient) -> Result<Patient, StoreError> {
+pub async fn insert_patient(
+    tx: &mut Tx,
+    new: &NewPatient,
+    at: Timestamp,
+) -> Result<Patient, StoreError> {
     let (number,): (i64,) =
         sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'mrn' RETURNING value")
             .fetch_one(&mut **tx)
             .await?;
     let id = PatientId::new();
-    let now = now_millis();
+    let now = at.millis();
     let address = new.address.as_ref();
     let insurance = new.insurance.as_ref();
     sqlx::query(

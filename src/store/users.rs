@@ -1,8 +1,9 @@
 //! Staff accounts.
 
-use super::{StoreError, Tx, now_millis};
+use super::{StoreError, Tx};
 use crate::model::auth::{Role, User};
 use crate::model::ids::UserId;
+use crate::model::timestamp::Timestamp;
 
 /// A user to insert; `Debug` leaves out the hash.
 #[derive(Clone, Copy)]
@@ -12,6 +13,7 @@ pub struct NewUser<'a> {
     pub role: Role,
     pub display_name: &'a str,
     pub npi: Option<&'a str>,
+    pub created_at: Timestamp,
 }
 
 impl std::fmt::Debug for NewUser<'_> {
@@ -48,7 +50,7 @@ pub async fn insert_user(tx: &mut Tx, new: NewUser<'_>) -> Result<User, StoreErr
     .bind(new.role.as_str())
     .bind(new.display_name)
     .bind(new.npi)
-    .bind(now_millis())
+    .bind(new.created_at.millis())
     .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::on_unique(e, "username"))?;

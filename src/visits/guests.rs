@@ -8,11 +8,12 @@ use utoipa::ToSchema;
 use super::{VisitError, VisitStatus, audit, load};
 use crate::audit::Actor;
 use crate::auth::{GuestToken, TokenKeys, User};
+use crate::model::clock::Clock;
 pub use crate::model::guest::{Guest, GuestKind, GuestStatus};
 use crate::model::ids::{GuestId, VisitId};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::FieldError;
-use crate::store::{self, Store, now_millis};
+use crate::store::{self, Store};
 
 /// Participants a peer-to-peer mesh carries: each browser sends its media
 /// to every other, so the uplink it needs grows with each one.
@@ -57,7 +58,7 @@ pub async fn invite(
     if !(5..=24 * 60).contains(&minutes) {
         return Err(FieldError::new("expires_in_minutes", "must be from 5 to 1440").into());
     }
-    let now = now_millis();
+    let now = actor.at.millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, visit_id).await?;
     if visit.status.has_ended() {
@@ -114,13 +115,14 @@ pub async fn list(
 /// `room_limit`.
 pub async fn admit(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     clinician: &User,
     visit_id: &VisitId,
     guest_id: &GuestId,
     room_limit: usize,
 ) -> Result<Guest, VisitError> {
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, visit_id).await?;
     if visit.status != VisitStatus::InConsult {
@@ -167,11 +169,12 @@ pub async fn admit(
 /// Revokes an invitation: its link stops working at once; audited.
 pub async fn revoke(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     visit_id: &VisitId,
     guest_id: &GuestId,
 ) -> Result<Guest, VisitError> {
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, visit_id).await?;
     let found = store::get_guest(&mut tx, guest_id)

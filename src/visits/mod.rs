@@ -17,9 +17,10 @@ use crate::audit::{Actor, AuditEntry};
 use crate::auth::{TokenKeys, User};
 use crate::cdss::{self, Knowledge};
 use crate::ehr::Measurement;
+use crate::model::clock::Clock;
 use crate::model::ids::{QueueId, UserId, VisitId};
 use crate::model::validation::{FieldError, Text};
-use crate::store::{self, Store, StoreError, Tx, now_millis};
+use crate::store::{self, Store, StoreError, Tx};
 
 /// The consent text version a patient agrees to at check-in.
 pub const CONSENT_VERSION: &str = "telehealth-consent-2026-01";
@@ -62,9 +63,9 @@ pub(crate) fn audit(actor: &Actor, action: &'static str, visit: &Visit) -> Audit
         .patient(&visit.patient_id)
 }
 
-pub async fn create_queue(store: &Store, name: &Text) -> Result<Queue, VisitError> {
+pub async fn create_queue(store: &Store, clock: &Clock, name: &Text) -> Result<Queue, VisitError> {
     let mut tx = store.begin().await?;
-    let queue = store::insert_queue(&mut tx, name.as_str(), now_millis()).await?;
+    let queue = store::insert_queue(&mut tx, name.as_str(), clock.now().millis()).await?;
     store::commit(tx).await?;
     Ok(queue)
 }
@@ -105,12 +106,13 @@ pub async fn queue_view(
 /// Books a visit with a planned encounter and issues the patient's token.
 pub async fn create_visit(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     new: &NewVisit,
     keys: &TokenKeys,
     public_url: &str,
 ) -> Result<CreatedVisit, VisitError> {
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     if store::get_patient(&mut tx, &new.patient_id)
         .await?
@@ -174,6 +176,7 @@ pub async fn read_visit(store: &Store, actor: &Actor, id: &VisitId) -> Result<Vi
 /// red flags) may raise the priority; into the queue.
 pub async fn check_in(
     store: &Store,
+    clock: &Clock,
     knowledge: &Knowledge,
     actor: &Actor,
     id: &VisitId,
@@ -192,7 +195,7 @@ pub async fn check_in(
     if let Some(vitals) = &input.vitals {
         vitals.validate()?;
     }
-    let now = now_millis();
+    let now = clock.now().millis();
     let symptoms: Vec<String> = input
         .symptoms
         .iter()
@@ -271,6 +274,7 @@ pub async fn check_in(
 /// see that it reached them. Repeating it changes nothing.
 pub async fn acknowledge_emergency(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     id: &VisitId,
 ) -> Result<Visit, VisitError> {
@@ -281,7 +285,7 @@ pub async fn acknowledge_emergency(
             "this visit has no emergency advice to acknowledge".to_owned(),
         ));
     }
-    if store::acknowledge_emergency(&mut tx, id, now_millis()).await? {
+    if store::acknowledge_emergency(&mut tx, id, clock.now().millis()).await? {
         let visit = load(&mut tx, id).await?;
         store::append_audit(
             &mut tx,
@@ -310,11 +314,12 @@ fn risk_code(risk: cdss::Risk) -> &'static str {
 /// A clinician admits a waiting visit; of two racing, exactly one wins.
 pub async fn admit(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     clinician: &User,
     id: &VisitId,
 ) -> Result<Visit, VisitError> {
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
     let step = visit
@@ -342,6 +347,7 @@ pub async fn admit(
 /// unassigned, or assigned to them. `None` when there is none.
 pub async fn admit_next(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     clinician: &User,
     queue: &QueueId,
@@ -355,7 +361,7 @@ pub async fn admit_next(
         }) else {
             return Ok(None);
         };
-        match admit(store, actor, clinician, &entry.visit_id).await {
+        match admit(store, clock, actor, clinician, &entry.visit_id).await {
             Ok(visit) => return Ok(Some(visit)),
             Err(VisitError::WrongState(_)) => continue,
             Err(e) => return Err(e),
@@ -369,6 +375,7 @@ pub async fn admit_next(
 /// visit through the outbox — all in one transaction.
 pub async fn close(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     clinician: &User,
     id: &VisitId,
@@ -401,7 +408,7 @@ pub async fn close(
     if note.assessment.trim().is_empty() {
         return Err(FieldError::new("note.assessment", "must not be empty").into());
     }
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
     if visit.status == VisitStatus::InConsult && visit.admitted_by.as_ref() != Some(&clinician.id) {
@@ -477,11 +484,12 @@ pub async fn close(
 /// Ends a visit that never started: `cancelled` or `no_show`.
 pub async fn end(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     id: &VisitId,
     to: VisitStatus,
 ) -> Result<Visit, VisitError> {
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
     let verb = if to == VisitStatus::NoShow {
@@ -519,6 +527,7 @@ pub async fn end(
 /// queue. Returns the visit and the queue it left, if it moved.
 pub async fn change(
     store: &Store,
+    clock: &Clock,
     actor: &Actor,
     id: &VisitId,
     change: &VisitChange,
@@ -526,7 +535,7 @@ pub async fn change(
     if change.position == Some(0) {
         return Err(FieldError::new("position", "counts from 1").into());
     }
-    let now = now_millis();
+    let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let mut visit = load(&mut tx, id).await?;
     if !matches!(visit.status, VisitStatus::Scheduled | VisitStatus::Waiting) {

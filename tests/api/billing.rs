@@ -57,7 +57,7 @@ impl Billing {
     }
 
     async fn drain(&self) -> usize {
-        worker::drain(&self.app.store, &self.config.billing)
+        worker::drain(&self.app.store, &self.app.clock, &self.config.billing)
             .await
             .expect("the worker drains")
     }
@@ -574,8 +574,8 @@ async fn concurrent_closes_of_one_consult_create_one_claim() {
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
     let (a, c) = tokio::join!(
-        worker::drain(&b.app.store, &b.config.billing),
-        worker::drain(&b.app.store, &b.config.billing)
+        worker::drain(&b.app.store, &b.app.clock, &b.config.billing),
+        worker::drain(&b.app.store, &b.app.clock, &b.config.billing)
     );
     assert_eq!(a.unwrap() + c.unwrap(), 1);
     assert_eq!(b.claims_of(&visit).await.len(), 1);
@@ -594,8 +594,8 @@ async fn two_workers_on_two_connections_make_each_claim_once() {
     let other = Store::connect(&b.config.database_url, 4).await.unwrap();
     assert_eq!(b.config.database_url.as_str(), url);
     let (first, second) = tokio::join!(
-        worker::drain(&b.app.store, &b.config.billing),
-        worker::drain(&other, &b.config.billing)
+        worker::drain(&b.app.store, &b.app.clock, &b.config.billing),
+        worker::drain(&other, &b.app.clock, &b.config.billing)
     );
     assert_eq!(first.unwrap() + second.unwrap(), visits.len());
     for visit in &visits {
@@ -619,7 +619,7 @@ async fn a_worker_killed_mid_way_leaves_its_row_to_the_next() {
         &mut tx,
         store.backend(),
         &b.config.billing,
-        bedside::store::now_millis(),
+        b.app.clock.now().millis(),
     )
     .await
     .unwrap();
@@ -628,7 +628,7 @@ async fn a_worker_killed_mid_way_leaves_its_row_to_the_next() {
         // While the first worker holds the row, another node passes it by.
         let other = Store::connect(&b.config.database_url, 2).await.unwrap();
         assert!(
-            worker::run_once(&other, &b.config.billing)
+            worker::run_once(&other, &b.app.clock, &b.config.billing)
                 .await
                 .unwrap()
                 .is_none()
@@ -1029,13 +1029,14 @@ async fn each_new_claim_reaches_the_webhook_signed_retried_and_across_a_restart(
     b.drain().await;
     let claim = b.claim_of(&visit).await;
     let client = reqwest::Client::new();
-    let now = bedside::store::now_millis();
+    let now = b.app.clock.now().millis();
     let deliver = |b: &Billing, at: i64| {
         let client = client.clone();
         let store = b.app.store.clone();
+        let clock = b.app.clock.clone();
         let config = b.config.clone();
         async move {
-            billing::webhook::deliver_due(&store, &config.billing, &client, at)
+            billing::webhook::deliver_due(&store, &clock, &config.billing, &client, at)
                 .await
                 .unwrap()
         }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use bedside::config::{Config, Source};
+use bedside::model::clock::Clock;
 use bedside::store::Store;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -101,6 +102,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Store,
+    /// The app's clock: a test moves it to reach an expiry.
+    pub clock: Clock,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub db: Option<TestDb>,
@@ -130,7 +133,10 @@ pub async fn spawn_app_on(url: &str, configure: impl FnOnce(Source) -> Source) -
         .set("BEDSIDE_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .set("BEDSIDE_PUBLIC_URL", format!("http://{addr}"));
     let config = Config::from_source(&configure(source)).expect("test config is valid");
-    let state = bedside::build_state(config).await.expect("the app starts");
+    let clock = Clock::system();
+    let state = bedside::build_state_with_clock(config, clock.clone())
+        .await
+        .expect("the app starts");
     let store = state.store.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(bedside::serve(state, listener, async move {
@@ -140,6 +146,7 @@ pub async fn spawn_app_on(url: &str, configure: impl FnOnce(Source) -> Source) -
         addr,
         client: reqwest::Client::new(),
         store,
+        clock,
         shutdown: Some(tx),
         server: Some(server),
         db: None,

@@ -46,8 +46,13 @@ async fn record_patient_payment(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatientPayment>,
 ) -> Result<(StatusCode, Json<AccountEntry>), ApiError> {
-    let entry =
-        billing::record_patient_payment(&state.store, &staff.actor, &patient_id(&id)?, &body)
-            .await?;
+    let entry = billing::record_patient_payment(
+        &state.store,
+        &state.clock,
+        &staff.actor,
+        &patient_id(&id)?,
+        &body,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(entry)))
 }

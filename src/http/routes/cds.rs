@@ -84,6 +84,7 @@ async fn send_feedback(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<FeedbackReceipt>, ApiError> {
-    let recorded = cdss::record_feedback(&state.store, &staff.actor, &id, &body).await?;
+    let recorded =
+        cdss::record_feedback(&state.store, &state.clock, &staff.actor, &id, &body).await?;
     Ok(Json(FeedbackReceipt { recorded }))
 }

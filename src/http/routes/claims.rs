@@ -126,7 +126,14 @@ async fn change_claim_status(
     ApiJson(body): ApiJson<StatusChange>,
 ) -> Result<Json<Claim>, ApiError> {
     Ok(Json(
-        billing::change_status(&state.store, &staff.actor, &claim_id(&id)?, &body).await?,
+        billing::change_status(
+            &state.store,
+            &state.clock,
+            &staff.actor,
+            &claim_id(&id)?,
+            &body,
+        )
+        .await?,
     ))
 }
 
@@ -144,6 +151,7 @@ async fn release_claim(
     Ok(Json(
         billing::release(
             &state.store,
+            &state.clock,
             &staff.actor,
             &state.billing,
             &claim_id(&id)?,
@@ -162,7 +170,7 @@ async fn export_claims(
     State(state): State<AppState>,
     staff: Staff<Billers>,
 ) -> Result<Response, ApiError> {
-    match billing::export_ready(&state.store, &staff.actor, &state.billing).await? {
+    match billing::export_ready(&state.store, &state.clock, &staff.actor, &state.billing).await? {
         Some((text, _)) => Ok(x12_response(text)),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }

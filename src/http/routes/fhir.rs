@@ -126,7 +126,10 @@ fn base(state: &AppState) -> String {
 /// CONTRACT: `GET /fhir/metadata`. It holds no health data, and clients
 /// read it before they sign in, so it needs no token.
 async fn capability_statement(State(state): State<AppState>) -> FhirResponse {
-    FhirResponse(StatusCode::OK, fhir::capability_statement(&base(&state)))
+    FhirResponse(
+        StatusCode::OK,
+        fhir::capability_statement(state.clock.now(), &base(&state)),
+    )
 }
 
 /// CONTRACT: read `GET /fhir/{type}/{id}` (staff; a patient its own record).
@@ -142,6 +145,7 @@ async fn read_resource(
         principal: &caller.principal,
         actor: &caller.actor,
         base: &base,
+        now: state.clock.now(),
     };
     let resource = fhir::read(&state.store, who, kind, &id).await?;
     Ok(FhirResponse(StatusCode::OK, resource))
@@ -169,6 +173,7 @@ async fn search_resources(
         principal: &caller.principal,
         actor: &caller.actor,
         base: &base,
+        now: state.clock.now(),
     };
     let bundle = fhir::search(&state.store, who, kind, &pairs, &self_url).await?;
     Ok(FhirResponse(StatusCode::OK, bundle))

@@ -109,6 +109,7 @@ async fn admit_guest(
     };
     let admitted = guests::admit(
         &state.store,
+        &state.clock,
         &staff.actor,
         &staff.user,
         &visit,
@@ -132,7 +133,7 @@ async fn revoke_guest(
 ) -> Result<Json<Guest>, ApiError> {
     let (visit, guest) = ids(&id, Some(&guest_id))?;
     let guest = guest.ok_or(ApiError::NotFound("guest"))?;
-    let revoked = guests::revoke(&state.store, &staff.actor, &visit, &guest).await?;
+    let revoked = guests::revoke(&state.store, &state.clock, &staff.actor, &visit, &guest).await?;
     state.live.guest_removed(&visit, &guest).await;
     Ok(Json(revoked))
 }

@@ -11,7 +11,6 @@ use utoipa_axum::routes;
 use crate::http::error::{ApiError, Problem};
 use crate::media::livekit::{self, WebhookRejection};
 use crate::state::AppState;
-use crate::store::now_millis;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(receive_livekit_webhook))
@@ -40,6 +39,6 @@ async fn receive_livekit_webhook(
             WebhookRejection::Malformed => ApiError::Malformed(rejection.to_string()),
         })?;
     let digest = hex::encode(Sha256::digest(&body));
-    livekit::apply_webhook(&state.store, &event, &digest, now_millis()).await?;
+    livekit::apply_webhook(&state.store, &event, &digest, state.clock.now().millis()).await?;
     Ok(StatusCode::OK)
 }

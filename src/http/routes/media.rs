@@ -25,13 +25,20 @@ async fn get_media(
 ) -> Result<Json<MediaPlan>, ApiError> {
     let id = VisitId::parse(&id).ok_or(ApiError::NotFound("visit"))?;
     let livekit = state.livekit.as_deref();
-    media::plan_for(&state.store, &state.ice, livekit, &caller.principal, &id)
-        .await
-        .map(Json)
-        .map_err(|error| match error {
-            MediaError::NotFound => ApiError::NotFound("visit"),
-            MediaError::Forbidden => ApiError::Forbidden,
-            MediaError::Store(e) => e.into(),
-            MediaError::LiveKit(e) => ApiError::internal(e),
-        })
+    media::plan_for(
+        &state.store,
+        &state.clock,
+        &state.ice,
+        livekit,
+        &caller.principal,
+        &id,
+    )
+    .await
+    .map(Json)
+    .map_err(|error| match error {
+        MediaError::NotFound => ApiError::NotFound("visit"),
+        MediaError::Forbidden => ApiError::Forbidden,
+        MediaError::Store(e) => e.into(),
+        MediaError::LiveKit(e) => ApiError::internal(e),
+    })
 }

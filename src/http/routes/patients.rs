@@ -90,6 +90,7 @@ async fn add_allergy(
 ) -> Result<(StatusCode, Json<Allergy>), ApiError> {
     let allergy = ehr::add_allergy(
         &state.store,
+        &state.clock,
         &clinician.actor,
         &clinician.user.id,
         &patient_id(&id)?,
@@ -124,6 +125,7 @@ async fn add_medication(
 ) -> Result<(StatusCode, Json<Medication>), ApiError> {
     let medication = ehr::add_medication(
         &state.store,
+        &state.clock,
         &clinician.actor,
         &clinician.user.id,
         &patient_id(&id)?,
@@ -158,6 +160,7 @@ async fn add_condition(
 ) -> Result<(StatusCode, Json<Condition>), ApiError> {
     let condition = ehr::add_condition(
         &state.store,
+        &state.clock,
         &clinician.actor,
         &clinician.user.id,
         &patient_id(&id)?,

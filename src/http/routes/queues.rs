@@ -44,7 +44,7 @@ async fn create_queue(
 ) -> Result<(StatusCode, Json<Queue>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(visits::create_queue(&state.store, &body.name).await?),
+        Json(visits::create_queue(&state.store, &state.clock, &body.name).await?),
     ))
 }
 
@@ -81,7 +81,15 @@ async fn admit_next(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let queue = queue_id(&id)?;
-    match visits::admit_next(&state.store, &clinician.actor, &clinician.user, &queue).await? {
+    match visits::admit_next(
+        &state.store,
+        &state.clock,
+        &clinician.actor,
+        &clinician.user,
+        &queue,
+    )
+    .await?
+    {
         Some(visit) => {
             state
                 .live

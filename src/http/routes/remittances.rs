@@ -28,6 +28,6 @@ async fn import_remittance(
 ) -> Result<(axum::http::StatusCode, Json<RemittanceResult>), ApiError> {
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::Malformed("the remittance is not UTF-8 text".to_owned()))?;
-    let result = billing::import_remittance(&state.store, &staff.actor, text).await?;
+    let result = billing::import_remittance(&state.store, &state.clock, &staff.actor, text).await?;
     Ok((axum::http::StatusCode::CREATED, Json(result)))
 }

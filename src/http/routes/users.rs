@@ -73,6 +73,7 @@ async fn create_user(
         body.role,
         body.display_name.as_str(),
         npi,
+        state.clock.now(),
     )
     .await
     .map_err(|e| match e {

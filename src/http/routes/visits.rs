@@ -41,6 +41,7 @@ async fn create_visit(
 ) -> Result<(StatusCode, Json<CreatedVisit>), ApiError> {
     let created = visits::create_visit(
         &state.store,
+        &state.clock,
         &staff.actor,
         &body,
         &state.tokens,
@@ -82,8 +83,15 @@ async fn check_in(
         Some((_, own)) if *own == id => {}
         _ => return Err(ApiError::Forbidden),
     }
-    let checked_in =
-        visits::check_in(&state.store, &state.knowledge, &caller.actor, &id, &body).await?;
+    let checked_in = visits::check_in(
+        &state.store,
+        &state.clock,
+        &state.knowledge,
+        &caller.actor,
+        &id,
+        &body,
+    )
+    .await?;
     state.live.visit_changed(&checked_in.visit).await;
     Ok(Json(checked_in))
 }
@@ -102,7 +110,8 @@ async fn acknowledge_emergency(
         Some((_, own)) if *own == id => {}
         _ => return Err(ApiError::Forbidden),
     }
-    let visit = visits::acknowledge_emergency(&state.store, &caller.actor, &id).await?;
+    let visit =
+        visits::acknowledge_emergency(&state.store, &state.clock, &caller.actor, &id).await?;
     state.live.queue_changed(&visit.queue_id).await;
     Ok(Json(visit))
 }
@@ -116,7 +125,14 @@ async fn update_visit(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<VisitChange>,
 ) -> Result<Json<Visit>, ApiError> {
-    let (visit, left) = visits::change(&state.store, &staff.actor, &visit_id(&id)?, &body).await?;
+    let (visit, left) = visits::change(
+        &state.store,
+        &state.clock,
+        &staff.actor,
+        &visit_id(&id)?,
+        &body,
+    )
+    .await?;
     if let Some(queue) = left {
         state.live.queue_changed(&queue).await;
     }
@@ -134,6 +150,7 @@ async fn admit_visit(
 ) -> Result<Json<Visit>, ApiError> {
     let visit = visits::admit(
         &state.store,
+        &state.clock,
         &clinician.actor,
         &clinician.user,
         &visit_id(&id)?,
@@ -158,6 +175,7 @@ async fn close_visit(
 ) -> Result<Json<Visit>, ApiError> {
     let visit = visits::close(
         &state.store,
+        &state.clock,
         &clinician.actor,
         &clinician.user,
         &visit_id(&id)?,
@@ -194,7 +212,7 @@ async fn end_visit(
     id: &str,
     to: VisitStatus,
 ) -> Result<Json<Visit>, ApiError> {
-    let visit = visits::end(&state.store, &staff.actor, &visit_id(id)?, to).await?;
+    let visit = visits::end(&state.store, &state.clock, &staff.actor, &visit_id(id)?, to).await?;
     end_call(state, &visit.id);
     state.live.visit_changed(&visit).await;
     Ok(Json(visit))

@@ -31,10 +31,11 @@ pub use self::verdict::Figures;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::live::Live;
+use crate::model::clock::Clock;
 use crate::model::ids::{PreCallId, VisitId};
 pub use crate::model::precall::{PreCallResult, Verdict};
 use crate::model::timestamp::Timestamp;
-use crate::store::{self, Store, StoreError, now_millis};
+use crate::store::{self, Store, StoreError};
 use crate::visits::{self, Visit, VisitStatus};
 
 /// How long the server gathers its own candidates for the answer.
@@ -106,17 +107,25 @@ pub struct PreCall {
     udp_addrs: Vec<String>,
     stun_urls: Vec<String>,
     store: Store,
+    clock: Clock,
     /// Tells the queue's watchers when a patient's network verdict changes.
     live: Live,
 }
 
 impl PreCall {
-    pub fn new(config: &PreCallConfig, stun_urls: Vec<String>, store: Store, live: Live) -> Self {
+    pub fn new(
+        config: &PreCallConfig,
+        stun_urls: Vec<String>,
+        store: Store,
+        clock: Clock,
+        live: Live,
+    ) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(config.max_checks)),
             udp_addrs: config.udp_addrs.clone(),
             stun_urls,
             store,
+            clock,
             live,
         }
     }
@@ -146,7 +155,7 @@ impl PreCall {
         let permit = Arc::clone(&self.permits)
             .try_acquire_owned()
             .map_err(|_| PreCallError::Busy)?;
-        let started_at = now_millis();
+        let started_at = self.clock.now().millis();
         let gathered = verdict::candidate_types(&offer.sdp);
         let (handler, events) = Handler::new();
         let pc = self.connection(handler).await?;
@@ -164,6 +173,7 @@ impl PreCall {
             started_at,
             gathered,
             store: self.store.clone(),
+            clock: self.clock.clone(),
             live: self.live.clone(),
         };
         let id = check.id.clone();
@@ -316,6 +326,7 @@ struct Check {
     started_at: i64,
     gathered: Vec<String>,
     store: Store,
+    clock: Clock,
     live: Live,
 }
 
@@ -399,7 +410,7 @@ impl Check {
             id: self.id.clone(),
             visit_id: self.visit.id.clone(),
             started_at: Timestamp(self.started_at),
-            finished_at: Timestamp(now_millis()),
+            finished_at: self.clock.now(),
             verdict,
             gathered: figures.gathered,
             path: figures.path,
