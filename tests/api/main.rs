@@ -20,3 +20,4 @@ mod peers;
 mod precall;
 mod users;
 mod visits;
+mod web;
