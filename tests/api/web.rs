@@ -1,17 +1,19 @@
 //! The browser app as served: assets revalidated by ETag and compressed
-//! for clients that accept it, and pages never stored.
+//! for clients that accept it, pages never stored, and the not-found
+//! answer (a page for a browser, problem+json for an API client).
 
 use std::io::Read;
 
 use reqwest::header::{
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, VARY,
+    ACCEPT, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, VARY,
 };
 use reqwest::{Client, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 const LIVEKIT: &str = "/assets/vendor/livekit-client.esm.mjs";
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 /// A client that decodes nothing, so the test sees the bytes as sent.
 fn raw_client() -> Client {
@@ -144,4 +146,42 @@ async fn pages_are_never_stored_and_not_compressed() {
         assert!(response.headers().get(CONTENT_ENCODING).is_none(), "{path}");
         assert!(header(&response, CONTENT_SECURITY_POLICY).contains("default-src 'self'"));
     }
+}
+
+#[tokio::test]
+async fn an_unknown_path_shows_a_browser_the_not_found_page() {
+    let app = spawn_app().await;
+    let response = get(&app, "/no-such-page", &[("accept", BROWSER_ACCEPT)]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(header(&response, CONTENT_TYPE).starts_with("text/html"));
+    assert_eq!(header(&response, CACHE_CONTROL), "no-store");
+    assert!(header(&response, CONTENT_SECURITY_POLICY).contains("default-src 'self'"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<h1 id=\"not-found-title\">Page not found</h1>"));
+    assert!(html.contains(r#"<a href="/" data-testid="home-link">"#));
+    assert!(html.contains(r#"href="/assets/style.css""#));
+}
+
+#[tokio::test]
+async fn an_unknown_path_gives_an_api_client_problem_json() {
+    let app = spawn_app().await;
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut request = raw_client().get(app.url("/no-such-page"));
+        if let Some(accept) = accept {
+            request = request.header(ACCEPT, accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_problem(response, StatusCode::NOT_FOUND).await;
+    }
+    // A missing asset answers as any unknown path does.
+    let script = get(&app, "/assets/no-such-file.js", &[("accept", "*/*")]).await;
+    assert_problem(script, StatusCode::NOT_FOUND).await;
+    let page = get(
+        &app,
+        "/assets/no-such-file.js",
+        &[("accept", BROWSER_ACCEPT)],
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(header(&page, CONTENT_TYPE).starts_with("text/html"));
 }

@@ -1,8 +1,8 @@
 //! The browser app, embedded in the binary so one file runs anywhere: the
 //! staff sign-in at `/`, the patient's page at `/join/{visit_id}`, the
 //! clinician console and the scheduler board (CONTRACT.md, "Browser
-//! pages"); and their scripts and styles under `/assets/`, revalidated by
-//! ETag and compressed.
+//! pages"); their scripts and styles under `/assets/`, revalidated by ETag
+//! and compressed; and the answer to a path nobody serves (issue #11).
 
 use axum::Router;
 use axum::extract::Path;
@@ -55,14 +55,17 @@ pub fn router(livekit: Option<&str>) -> Router<AppState> {
         let csp = csp.clone();
         get(move || async move { page(StatusCode::OK, file, csp) })
     };
+    let asset_csp = csp.clone();
     // Compression for assets only: the pages are small, and the call page's
     // LiveKit client alone is 1.4 MB.
     let assets = Router::new()
         .route(
             "/assets/{*path}",
-            get(|Path(path): Path<String>, request: HeaderMap| async move {
-                get_asset(&path, &request)
-            }),
+            get(
+                move |Path(path): Path<String>, request: HeaderMap| async move {
+                    get_asset(&path, &request, asset_csp)
+                },
+            ),
         )
         .layer(CompressionLayer::new())
         .layer(axum::middleware::map_response(weaken_etag_if_compressed));
@@ -75,6 +78,7 @@ pub fn router(livekit: Option<&str>) -> Router<AppState> {
         .route("/clinician", page_route("clinician.html"))
         .route("/scheduler", page_route("scheduler.html"))
         .merge(assets)
+        .fallback(move |request: HeaderMap| async move { not_found(&request, csp) })
 }
 
 fn content_type(path: &str) -> String {
@@ -110,11 +114,44 @@ fn page(status: StatusCode, file: &str, csp: HeaderValue) -> Response {
     response
 }
 
+/// A path nobody serves: the not-found page to a browser, the API's
+/// problem+json to anyone else (issue #11).
+fn not_found(request: &HeaderMap, csp: HeaderValue) -> Response {
+    if wants_html(request) {
+        page(StatusCode::NOT_FOUND, "not-found.html", csp)
+    } else {
+        ApiError::NotFound("route").into_response()
+    }
+}
+
+/// Whether `Accept` names HTML, as a browser's navigation does; fetches
+/// and API clients send `*/*` or JSON.
+fn wants_html(request: &HeaderMap) -> bool {
+    request
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let html = parts
+                .next()
+                .is_some_and(|media| media.eq_ignore_ascii_case("text/html"));
+            let refused = parts.any(|param| {
+                param
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            html && !refused
+        })
+}
+
 /// `GET /assets/{path}`: an embedded file with a strong ETag (its
 /// SHA-256); a browser that already holds it gets a bodiless 304.
-fn get_asset(path: &str, request: &HeaderMap) -> Response {
+fn get_asset(path: &str, request: &HeaderMap, csp: HeaderValue) -> Response {
     let Some(file) = Assets::get(path) else {
-        return ApiError::NotFound("asset").into_response();
+        return not_found(request, csp);
     };
     let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
     let validators = [
@@ -191,6 +228,19 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(name, HeaderValue::from_static(value));
         headers
+    }
+
+    #[test]
+    fn browsers_navigating_want_html_and_api_clients_do_not() {
+        let accept = |value| wants_html(&headers(header::ACCEPT, value));
+        assert!(accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        ));
+        assert!(accept("TEXT/HTML"));
+        assert!(!accept("*/*"));
+        assert!(!accept("application/json"));
+        assert!(!accept("application/json, text/html;q=0"));
+        assert!(!wants_html(&HeaderMap::new()));
     }
 
     #[test]
