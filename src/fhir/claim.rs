@@ -36,6 +36,14 @@ pub fn fhir_status(status: ClaimStatus) -> &'static str {
     }
 }
 
+/// The stored statuses whose claims read as any of these `fm-status` codes.
+pub fn stored_statuses(fhir: &[String]) -> Vec<ClaimStatus> {
+    ClaimStatus::ALL
+        .into_iter()
+        .filter(|status| fhir.iter().any(|code| code == fhir_status(*status)))
+        .collect()
+}
+
 /// The `status` search parameter of Claim: codes of `fm-status`.
 pub fn statuses(value: &str) -> Result<Vec<String>, FhirError> {
     let mut statuses = Vec::new();
@@ -176,5 +184,23 @@ mod tests {
         assert!(statuses("paid").is_err());
         assert_eq!(fhir_status(ClaimStatus::NeedsReview), "draft");
         assert_eq!(fhir_status(ClaimStatus::Paid), "active");
+    }
+
+    #[test]
+    fn fm_status_codes_select_stored_statuses() {
+        let codes = |list: &[&str]| list.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            stored_statuses(&codes(&["draft"])),
+            vec![ClaimStatus::NeedsReview]
+        );
+        let active = stored_statuses(&codes(&["active"]));
+        assert_eq!(active.len(), ClaimStatus::ALL.len() - 1);
+        assert!(!active.contains(&ClaimStatus::NeedsReview));
+        assert_eq!(
+            stored_statuses(&codes(&["draft", "active"])).len(),
+            ClaimStatus::ALL.len()
+        );
+        assert!(stored_statuses(&codes(&["cancelled", "entered-in-error"])).is_empty());
+        assert!(stored_statuses(&[]).is_empty());
     }
 }

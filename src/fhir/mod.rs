@@ -15,15 +15,17 @@ mod search;
 pub use bundle::{capability_statement, outcome, searchset};
 pub use search::{Criteria, DateParam, Prefix, Window};
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::auth::{Principal, Role};
-use crate::billing::ClaimId;
-use crate::ehr::Condition;
+use crate::billing::{Claim, ClaimId};
+use crate::ehr::{Allergy, Condition, Encounter, Observation, Patient};
 use crate::model::ids::{EncounterId, PatientId, UserId};
 use crate::model::timestamp::Timestamp;
-use crate::store::{self, Store, StoreError, Tx};
+use crate::store::{self, StaffRecord, Store, StoreError, Tx};
 
 /// Code system URIs (STANDARDS.md §1).
 pub mod system {
@@ -175,8 +177,72 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
-async fn diagnoses(tx: &mut Tx, encounter: &EncounterId) -> Result<Vec<Condition>, StoreError> {
-    store::conditions(tx, None, Some(encounter)).await
+/// Encounters as FHIR, each with its diagnoses; the diagnoses of them all
+/// are read in one query.
+async fn encounters(tx: &mut Tx, encounters: Vec<Encounter>) -> Result<Vec<Found>, StoreError> {
+    let ids: Vec<EncounterId> = encounters.iter().map(|e| e.id.clone()).collect();
+    let mut diagnoses: HashMap<EncounterId, Vec<Condition>> = HashMap::new();
+    for condition in store::encounter_diagnoses(tx, &ids).await? {
+        if let Some(encounter) = condition.encounter_id.clone() {
+            diagnoses.entry(encounter).or_default().push(condition);
+        }
+    }
+    Ok(encounters
+        .into_iter()
+        .map(|e| Found {
+            resource: resources::encounter(&e, diagnoses.get(&e.id).map_or(&[], Vec::as_slice)),
+            patient: Some(e.patient_id),
+        })
+        .collect())
+}
+
+/// Claims as FHIR, each naming the practitioner who held its consult; the
+/// practitioners of them all are read in one query.
+async fn claims(tx: &mut Tx, claims: Vec<Claim>) -> Result<Vec<Found>, StoreError> {
+    let encounters: Vec<EncounterId> = claims.iter().map(|c| c.encounter_id.clone()).collect();
+    let providers = store::encounter_practitioners(tx, &encounters).await?;
+    Ok(claims
+        .into_iter()
+        .map(|c| Found {
+            resource: claim::claim(&c, providers.get(&c.encounter_id).map(UserId::as_str)),
+            patient: Some(c.patient_id),
+        })
+        .collect())
+}
+
+fn patient(p: Patient, base: &str) -> Found {
+    Found {
+        resource: resources::patient(&p, base),
+        patient: Some(p.id),
+    }
+}
+
+fn practitioner(s: &StaffRecord) -> Found {
+    Found {
+        resource: resources::practitioner(&s.user, s.active),
+        patient: None,
+    }
+}
+
+fn observation(o: Observation) -> Found {
+    Found {
+        resource: resources::observation(&o),
+        patient: Some(o.patient_id),
+    }
+}
+
+fn condition(c: Condition) -> Found {
+    Found {
+        resource: resources::condition(&c),
+        patient: Some(c.patient_id),
+    }
+}
+
+fn allergy(a: Allergy) -> Found {
+    Found {
+        resource: resources::allergy(&a),
+        patient: Some(a.patient_id),
+    }
 }
 
 async fn load(
@@ -187,59 +253,32 @@ async fn load(
 ) -> Result<Option<Found>, StoreError> {
     let found = match kind {
         ResourceType::Patient => match PatientId::parse(id) {
-            Some(id) => store::get_patient(tx, &id).await?.map(|p| Found {
-                resource: resources::patient(&p, base),
-                patient: Some(p.id),
-            }),
+            Some(id) => store::get_patient(tx, &id).await?.map(|p| patient(p, base)),
             None => None,
         },
         ResourceType::Practitioner => match UserId::parse(id) {
             Some(id) => store::get_staff(tx, &id)
                 .await?
                 .filter(|s| s.user.role == Role::Clinician)
-                .map(|s| Found {
-                    resource: resources::practitioner(&s.user, s.active),
-                    patient: None,
-                }),
+                .as_ref()
+                .map(practitioner),
             None => None,
         },
         ResourceType::Encounter => match EncounterId::parse(id) {
-            Some(id) => match store::get_encounter(tx, &id).await? {
-                Some(e) => {
-                    let diagnoses = diagnoses(tx, &e.id).await?;
-                    Some(Found {
-                        resource: resources::encounter(&e, &diagnoses),
-                        patient: Some(e.patient_id),
-                    })
-                }
-                None => None,
-            },
+            Some(id) => {
+                let found = store::get_encounter(tx, &id).await?;
+                encounters(tx, found.into_iter().collect()).await?.pop()
+            }
             None => None,
         },
-        ResourceType::Observation => store::get_observation(tx, id).await?.map(|o| Found {
-            resource: resources::observation(&o),
-            patient: Some(o.patient_id),
-        }),
-        ResourceType::Condition => store::get_condition(tx, id).await?.map(|c| Found {
-            resource: resources::condition(&c),
-            patient: Some(c.patient_id),
-        }),
-        ResourceType::AllergyIntolerance => store::get_allergy(tx, id).await?.map(|a| Found {
-            resource: resources::allergy(&a),
-            patient: Some(a.patient_id),
-        }),
+        ResourceType::Observation => store::get_observation(tx, id).await?.map(observation),
+        ResourceType::Condition => store::get_condition(tx, id).await?.map(condition),
+        ResourceType::AllergyIntolerance => store::get_allergy(tx, id).await?.map(allergy),
         ResourceType::Claim => match ClaimId::parse(id) {
-            Some(id) => match store::get_claim(tx, &id).await? {
-                Some(c) => {
-                    let encounter = store::get_encounter(tx, &c.encounter_id).await?;
-                    let provider = encounter.and_then(|e| e.practitioner_id);
-                    Some(Found {
-                        resource: claim::claim(&c, provider.as_ref().map(UserId::as_str)),
-                        patient: Some(c.patient_id),
-                    })
-                }
-                None => None,
-            },
+            Some(id) => {
+                let found = store::get_claim(tx, &id).await?;
+                claims(tx, found.into_iter().collect()).await?.pop()
+            }
             None => None,
         },
     };
@@ -350,7 +389,8 @@ pub async fn search(
 }
 
 /// The matches of a search, at most one more than the limit (to tell a
-/// truncated answer).
+/// truncated answer): one query for the matches, and one for the related
+/// rows of them all where a resource needs some.
 async fn find(
     tx: &mut Tx,
     kind: ResourceType,
@@ -358,16 +398,13 @@ async fn find(
     base: &str,
 ) -> Result<Vec<Found>, StoreError> {
     let limit = SEARCH_LIMIT + 1;
-    let ids = match kind {
+    let found = match kind {
         ResourceType::Practitioner => {
-            let staff = store::search_staff(tx, Role::Clinician, c.name.as_deref(), limit).await?;
-            return Ok(staff
+            store::search_staff(tx, Role::Clinician, c.name.as_deref(), limit)
+                .await?
                 .iter()
-                .map(|s| Found {
-                    resource: resources::practitioner(&s.user, s.active),
-                    patient: None,
-                })
-                .collect());
+                .map(practitioner)
+                .collect()
         }
         ResourceType::Patient => {
             let (born_from, born_before) = c.birthdate.days();
@@ -377,7 +414,11 @@ async fn find(
                 born_from: born_from.map(|d| d.format("%Y-%m-%d").to_string()),
                 born_before: born_before.map(|d| d.format("%Y-%m-%d").to_string()),
             };
-            store::fhir_patient_ids(tx, &query, limit).await?
+            store::fhir_patients(tx, &query, limit)
+                .await?
+                .into_iter()
+                .map(|p| patient(p, base))
+                .collect()
         }
         ResourceType::Encounter => {
             let query = store::EncounterQuery {
@@ -388,7 +429,8 @@ async fn find(
                 end_from: c.date.end_from,
                 end_before: c.date.end_before,
             };
-            store::fhir_encounter_ids(tx, &query, limit).await?
+            let found = store::fhir_encounters(tx, &query, limit).await?;
+            encounters(tx, found).await?
         }
         ResourceType::Observation => {
             let query = store::ObservationQuery {
@@ -396,43 +438,35 @@ async fn find(
                 categories: c.categories.as_deref(),
                 codes: c.codes.as_deref(),
             };
-            store::fhir_observation_ids(tx, &query, limit).await?
-        }
-        ResourceType::Condition => {
-            store::fhir_condition_ids(tx, c.patient.as_ref(), c.encounter.as_ref(), limit).await?
-        }
-        ResourceType::AllergyIntolerance => {
-            store::fhir_allergy_ids(tx, c.patient.as_ref(), limit).await?
-        }
-        ResourceType::Claim => {
-            let claims = store::find_claims(
-                tx,
-                c.encounter.as_ref().map(EncounterId::as_str),
-                c.patient.as_ref().map(PatientId::as_str),
-                None,
-                10_000,
-            )
-            .await?;
-            claims
+            store::fhir_observations(tx, &query, limit)
+                .await?
                 .into_iter()
-                .filter(|found| {
-                    let status = claim::fhir_status(found.status);
-                    c.statuses
-                        .as_ref()
-                        .is_none_or(|wanted| wanted.iter().any(|s| s == status))
-                })
-                .take(limit as usize)
-                .map(|found| found.id.to_string())
+                .map(observation)
                 .collect()
         }
-    };
-    let mut found = Vec::with_capacity(ids.len());
-    for id in ids {
-        // Each id was just matched in this transaction.
-        if let Some(f) = load(tx, kind, &id, base).await? {
-            found.push(f);
+        ResourceType::Condition => {
+            store::fhir_conditions(tx, c.patient.as_ref(), c.encounter.as_ref(), limit)
+                .await?
+                .into_iter()
+                .map(condition)
+                .collect()
         }
-    }
+        ResourceType::AllergyIntolerance => store::fhir_allergies(tx, c.patient.as_ref(), limit)
+            .await?
+            .into_iter()
+            .map(allergy)
+            .collect(),
+        ResourceType::Claim => {
+            let statuses = c.statuses.as_deref().map(claim::stored_statuses);
+            let query = store::ClaimQuery {
+                patient: c.patient.as_ref(),
+                encounter: c.encounter.as_ref(),
+                statuses: statuses.as_deref(),
+            };
+            let found = store::fhir_claims(tx, &query, limit).await?;
+            claims(tx, found).await?
+        }
+    };
     Ok(found)
 }
 

@@ -84,6 +84,8 @@ pub fn app(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api)
+        // The browser app; its fallback answers any path nobody serves (a
+        // page for a browser, problem+json for the rest).
         .merge(routes::web::router(
             state.livekit.as_deref().map(|lk| lk.client_url()),
         ))
@@ -93,7 +95,6 @@ pub fn app(state: AppState) -> Router {
             "/api/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
         )
-        .fallback(|| async { ApiError::NotFound("route") })
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,

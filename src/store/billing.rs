@@ -188,12 +188,12 @@ pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
     Ok(value)
 }
 
-const CLAIM_COLUMNS: &str = "id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
+pub(super) const CLAIM_COLUMNS: &str = "id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
     payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
     service_date, diagnoses, lines, paid_cents, created_at, updated_at, submitted_at";
 
 #[derive(sqlx::FromRow)]
-struct ClaimRow {
+pub(super) struct ClaimRow {
     id: String,
     number: String,
     encounter_id: String,

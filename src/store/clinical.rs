@@ -1,6 +1,7 @@
 //! The clinical record: observations, conditions, notes, allergies and
 //! medications.
 
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::model::clinical::{
     Allergy, Condition, Medication, NewAllergy, NewMedication, Note, Observation, Severity,
@@ -43,7 +44,7 @@ pub async fn insert_observation(
     Ok(id)
 }
 
-type ObservationRow = (
+pub(super) type ObservationRow = (
     String,
     String,
     Option<String>,
@@ -57,9 +58,9 @@ type ObservationRow = (
     i64,
 );
 
-const OBSERVATION_COLUMNS: &str = "id, patient_id, encounter_id, category, code, display, value, value_code, unit, ucum, effective_at";
+pub(super) const OBSERVATION_COLUMNS: &str = "id, patient_id, encounter_id, category, code, display, value, value_code, unit, ucum, effective_at";
 
-fn observation(
+pub(super) fn observation(
     (id, patient, encounter, category, code, display, value, value_code, unit, ucum, at): ObservationRow,
 ) -> Observation {
     Observation {
@@ -156,7 +157,7 @@ pub async fn insert_condition(
     })
 }
 
-type ConditionRecord = (
+pub(super) type ConditionRecord = (
     String,
     String,
     Option<String>,
@@ -167,10 +168,10 @@ type ConditionRecord = (
     i64,
 );
 
-const CONDITION_COLUMNS: &str =
+pub(super) const CONDITION_COLUMNS: &str =
     "id, patient_id, encounter_id, code, display, rank, clinical_status, recorded_at";
 
-fn condition(
+pub(super) fn condition(
     (id, patient, encounter, code, display, rank, status, at): ConditionRecord,
 ) -> Result<Condition, StoreError> {
     Ok(Condition {
@@ -201,6 +202,24 @@ pub async fn conditions(
         .bind(encounter.map(EncounterId::as_str))
         .fetch_all(&mut **tx)
         .await?;
+    rows.into_iter().map(condition).collect()
+}
+
+/// The diagnoses of these encounters, in the order `conditions` gives one
+/// encounter's, read in one query.
+pub async fn encounter_diagnoses(
+    tx: &mut Tx,
+    encounters: &[EncounterId],
+) -> Result<Vec<Condition>, StoreError> {
+    if encounters.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT ");
+    sql.push(CONDITION_COLUMNS)
+        .push(" FROM conditions WHERE ")
+        .push_in("encounter_id", encounters.iter().map(EncounterId::as_str))
+        .push(" ORDER BY recorded_at DESC, rank, id");
+    let rows: Vec<ConditionRecord> = sql.fetch_all(tx).await?;
     rows.into_iter().map(condition).collect()
 }
 
@@ -300,7 +319,7 @@ pub async fn insert_allergy(
     })
 }
 
-type AllergyRow = (
+pub(super) type AllergyRow = (
     String,
     String,
     String,
@@ -310,7 +329,12 @@ type AllergyRow = (
     i64,
 );
 
-fn allergy((id, patient, substance, code, reaction, severity, at): AllergyRow) -> Allergy {
+pub(super) const ALLERGY_COLUMNS: &str =
+    "id, patient_id, substance, code, reaction, severity, recorded_at";
+
+pub(super) fn allergy(
+    (id, patient, substance, code, reaction, severity, at): AllergyRow,
+) -> Allergy {
     Allergy {
         id,
         patient_id: PatientId::from_trusted(patient),
@@ -326,23 +350,22 @@ pub async fn allergies_for_patient(
     tx: &mut Tx,
     patient: &PatientId,
 ) -> Result<Vec<Allergy>, StoreError> {
-    let rows: Vec<AllergyRow> = sqlx::query_as(
-        "SELECT id, patient_id, substance, code, reaction, severity, recorded_at FROM allergies
-         WHERE patient_id = $1 ORDER BY recorded_at, id",
-    )
-    .bind(patient.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
+    let sql = format!(
+        "SELECT {ALLERGY_COLUMNS} FROM allergies WHERE patient_id = $1 ORDER BY recorded_at, id"
+    );
+    let rows: Vec<AllergyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(patient.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
     Ok(rows.into_iter().map(allergy).collect())
 }
 
 pub async fn get_allergy(tx: &mut Tx, id: &str) -> Result<Option<Allergy>, StoreError> {
-    let row: Option<AllergyRow> = sqlx::query_as(
-        "SELECT id, patient_id, substance, code, reaction, severity, recorded_at FROM allergies WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let sql = format!("SELECT {ALLERGY_COLUMNS} FROM allergies WHERE id = $1");
+    let row: Option<AllergyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(row.map(allergy))
 }
 

@@ -1,11 +1,14 @@
 //! Reading encounters with their status history.
 
+use std::collections::HashMap;
+
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::model::clinical::{Encounter, StatusPeriod};
 use crate::model::ids::{EncounterId, PatientId, UserId};
 use crate::model::timestamp::Timestamp;
 
-type EncounterRow = (
+pub(super) type EncounterRow = (
     String,
     String,
     String,
@@ -18,36 +21,51 @@ type EncounterRow = (
     i64,
 );
 
-const COLUMNS: &str = "id, patient_id, status, reason, practitioner_id, period_start, period_end, length_minutes, patient_location, created_at";
+pub(super) const COLUMNS: &str = "id, patient_id, status, reason, practitioner_id, period_start, period_end, length_minutes, patient_location, created_at";
 
-async fn with_history(tx: &mut Tx, row: EncounterRow) -> Result<Encounter, StoreError> {
-    let (id, patient, status, reason, practitioner, start, end, length, location, created) = row;
-    let history: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT status, period_start, period_end FROM encounter_status_history WHERE encounter_id = $1 ORDER BY seq",
-    )
-    .bind(&id)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(Encounter {
-        id: EncounterId::from_trusted(id),
-        patient_id: PatientId::from_trusted(patient),
-        status,
-        reason,
-        practitioner_id: practitioner.map(UserId::from_trusted),
-        period_start: start.map(Timestamp),
-        period_end: end.map(Timestamp),
-        length_minutes: length,
-        patient_location: location,
-        created_at: Timestamp(created),
-        status_history: history
-            .into_iter()
-            .map(|(status, start, end)| StatusPeriod {
+/// Encounters from their rows, in the same order, with every status
+/// history read in one query.
+pub(super) async fn with_history(
+    tx: &mut Tx,
+    rows: Vec<EncounterRow>,
+) -> Result<Vec<Encounter>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        "SELECT encounter_id, status, period_start, period_end FROM encounter_status_history WHERE ",
+    );
+    sql.push_in("encounter_id", rows.iter().map(|row| row.0.as_str()))
+        .push(" ORDER BY encounter_id, seq");
+    let periods: Vec<(String, String, i64, Option<i64>)> = sql.fetch_all(tx).await?;
+    let mut histories: HashMap<String, Vec<StatusPeriod>> = HashMap::new();
+    for (encounter, status, start, end) in periods {
+        histories.entry(encounter).or_default().push(StatusPeriod {
+            status,
+            start: Timestamp(start),
+            end: end.map(Timestamp),
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let (id, patient, status, reason, practitioner, start, end, length, location, created) =
+                row;
+            Encounter {
+                status_history: histories.remove(&id).unwrap_or_default(),
+                id: EncounterId::from_trusted(id),
+                patient_id: PatientId::from_trusted(patient),
                 status,
-                start: Timestamp(start),
-                end: end.map(Timestamp),
-            })
-            .collect(),
-    })
+                reason,
+                practitioner_id: practitioner.map(UserId::from_trusted),
+                period_start: start.map(Timestamp),
+                period_end: end.map(Timestamp),
+                length_minutes: length,
+                patient_location: location,
+                created_at: Timestamp(created),
+            }
+        })
+        .collect())
 }
 
 pub async fn get_encounter(tx: &mut Tx, id: &EncounterId) -> Result<Option<Encounter>, StoreError> {
@@ -56,10 +74,8 @@ pub async fn get_encounter(tx: &mut Tx, id: &EncounterId) -> Result<Option<Encou
         .bind(id.as_str())
         .fetch_optional(&mut **tx)
         .await?;
-    match row {
-        Some(row) => Ok(Some(with_history(tx, row).await?)),
-        None => Ok(None),
-    }
+    let rows = row.into_iter().collect();
+    Ok(with_history(tx, rows).await?.pop())
 }
 
 /// Encounters by patient and status (either optional), newest first.
@@ -79,9 +95,28 @@ pub async fn find_encounters(
         .bind(limit)
         .fetch_all(&mut **tx)
         .await?;
-    let mut encounters = Vec::with_capacity(rows.len());
-    for row in rows {
-        encounters.push(with_history(tx, row).await?);
+    with_history(tx, rows).await
+}
+
+/// The practitioner who held each of these encounters, for those that had one.
+pub async fn encounter_practitioners(
+    tx: &mut Tx,
+    encounters: &[EncounterId],
+) -> Result<HashMap<EncounterId, UserId>, StoreError> {
+    if encounters.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(encounters)
+    let mut sql = Sql::new("SELECT id, practitioner_id FROM encounters WHERE ");
+    sql.push_in("id", encounters.iter().map(EncounterId::as_str))
+        .push(" AND practitioner_id IS NOT NULL");
+    let rows: Vec<(String, String)> = sql.fetch_all(tx).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, practitioner)| {
+            (
+                EncounterId::from_trusted(id),
+                UserId::from_trusted(practitioner),
+            )
+        })
+        .collect())
 }

@@ -1,90 +1,22 @@
-//! Queries behind the FHIR facade's searches: each finds the ids of the
-//! matching records (newest first, at most `limit`), which the callers then
-//! read with the usual `get_*` functions; and the practitioners, who are
-//! clinician accounts.
+//! Queries behind the FHIR facade's searches: each reads the matching
+//! records (in the facade's order, at most `limit`) in one query built
+//! from the criteria given; and the practitioners, who are clinician
+//! accounts.
 
+use super::billing::{CLAIM_COLUMNS, ClaimRow};
+use super::clinical::{
+    ALLERGY_COLUMNS, AllergyRow, CONDITION_COLUMNS, ConditionRecord, OBSERVATION_COLUMNS,
+    ObservationRow, allergy, condition, observation,
+};
+use super::encounters::{self, EncounterRow};
+use super::patients::{self, PatientRow};
+use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::model::auth::{Role, User};
+use crate::model::claim::{Claim, ClaimStatus};
+use crate::model::clinical::{Allergy, Condition, Encounter, Observation};
 use crate::model::ids::{EncounterId, PatientId, UserId};
-
-/// A bind value of a query built at run time.
-#[derive(Debug, Clone)]
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-/// `WHERE` clauses with numbered placeholders, and their values in order.
-/// Column names come from this file only; values are always bound.
-#[derive(Debug, Default)]
-struct Filter {
-    clauses: Vec<String>,
-    args: Vec<Arg>,
-}
-
-impl Filter {
-    fn next(&self) -> usize {
-        self.args.len() + 1
-    }
-
-    fn text(&mut self, column: &str, op: &str, value: &str) {
-        let n = self.next();
-        self.clauses.push(format!("{column} {op} ${n}"));
-        self.args.push(Arg::Text(value.to_owned()));
-    }
-
-    fn int(&mut self, expr: &str, op: &str, value: i64) {
-        let n = self.next();
-        self.clauses.push(format!("{expr} {op} ${n}"));
-        self.args.push(Arg::Int(value));
-    }
-
-    /// `column IN (…)`; an empty list matches nothing.
-    fn any_of(&mut self, column: &str, values: &[String]) {
-        if values.is_empty() {
-            self.clauses.push("1 = 0".to_owned());
-            return;
-        }
-        let start = self.next();
-        let placeholders: Vec<String> = (start..start + values.len())
-            .map(|n| format!("${n}"))
-            .collect();
-        self.clauses
-            .push(format!("{column} IN ({})", placeholders.join(", ")));
-        self.args.extend(values.iter().cloned().map(Arg::Text));
-    }
-
-    fn raw(&mut self, clause: &str) {
-        self.clauses.push(clause.to_owned());
-    }
-
-    /// Runs `SELECT id FROM {table} WHERE … ORDER BY {order} LIMIT limit`.
-    async fn ids(
-        self,
-        tx: &mut Tx,
-        table: &str,
-        order: &str,
-        limit: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let condition = if self.clauses.is_empty() {
-            "1 = 1".to_owned()
-        } else {
-            self.clauses.join(" AND ")
-        };
-        let sql = format!(
-            "SELECT id FROM {table} WHERE {condition} ORDER BY {order} LIMIT ${}",
-            self.next()
-        );
-        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
-        for arg in self.args {
-            query = match arg {
-                Arg::Text(value) => query.bind(value),
-                Arg::Int(value) => query.bind(value),
-            };
-        }
-        Ok(query.bind(limit).fetch_all(&mut **tx).await?)
-    }
-}
+use crate::model::patient::Patient;
 
 fn like_prefix(value: &str) -> String {
     let escaped = value
@@ -94,6 +26,21 @@ fn like_prefix(value: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_");
     format!("{escaped}%")
+}
+
+/// `SELECT {columns} FROM {table} WHERE 1 = 1`, for `AND` clauses to follow.
+fn select(columns: &'static str, from: &'static str) -> Sql {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(columns).push(from).push(" WHERE 1 = 1");
+    sql
+}
+
+/// Ends a search: its order and its limit.
+fn order_limit(sql: &mut Sql, order: &'static str, limit: i64) {
+    sql.push(" ORDER BY ")
+        .push(order)
+        .push(" LIMIT ")
+        .push_bind(limit);
 }
 
 /// Which patients a Patient search wants.
@@ -108,32 +55,34 @@ pub struct PatientQuery<'a> {
     pub born_before: Option<String>,
 }
 
-pub async fn fhir_patient_ids(
+/// Patients by name and birth date, by family then given name.
+pub async fn fhir_patients(
     tx: &mut Tx,
     query: &PatientQuery<'_>,
     limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    let mut filter = Filter::default();
+) -> Result<Vec<Patient>, StoreError> {
+    let mut sql = select(patients::COLUMNS, " FROM patients");
     if let Some(id) = query.only {
-        filter.text("id", "=", id.as_str());
+        sql.push(" AND id = ").push_bind(id.as_str());
     }
     if let Some(name) = query.name {
-        let n = filter.next();
-        filter.clauses.push(format!(
-            "(lower(family_name) LIKE ${n} ESCAPE '\\' OR lower(given_name) LIKE ${n} ESCAPE '\\')"
-        ));
-        filter.args.push(Arg::Text(like_prefix(name)));
+        let pattern = like_prefix(name);
+        sql.push(" AND (lower(family_name) LIKE ")
+            .push_bind(pattern.as_str())
+            .push(" ESCAPE '\\' OR lower(given_name) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
     }
     // Dates are stored as `YYYY-MM-DD`, so text order is date order.
     if let Some(from) = &query.born_from {
-        filter.text("birth_date", ">=", from);
+        sql.push(" AND birth_date >= ").push_bind(from.as_str());
     }
     if let Some(before) = &query.born_before {
-        filter.text("birth_date", "<", before);
+        sql.push(" AND birth_date < ").push_bind(before.as_str());
     }
-    filter
-        .ids(tx, "patients", "family_name, given_name, id", limit)
-        .await
+    order_limit(&mut sql, "family_name, given_name, id", limit);
+    let rows: Vec<PatientRow> = sql.fetch_all(tx).await?;
+    rows.into_iter().map(Patient::try_from).collect()
 }
 
 /// Which encounters an Encounter search wants. The encounter's period is
@@ -151,18 +100,20 @@ pub struct EncounterQuery<'a> {
     pub end_before: Option<i64>,
 }
 
-pub async fn fhir_encounter_ids(
+/// Encounters with their status histories, newest first.
+pub async fn fhir_encounters(
     tx: &mut Tx,
     query: &EncounterQuery<'_>,
     limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    const END: &str = "COALESCE(period_end, 9223372036854775807)";
-    let mut filter = Filter::default();
+) -> Result<Vec<Encounter>, StoreError> {
+    const END: &str = " AND COALESCE(period_end, 9223372036854775807)";
+    let mut sql = select(encounters::COLUMNS, " FROM encounters");
     if let Some(patient) = query.patient {
-        filter.text("patient_id", "=", patient.as_str());
+        sql.push(" AND patient_id = ").push_bind(patient.as_str());
     }
     if let Some(statuses) = query.statuses {
-        filter.any_of("status", statuses);
+        sql.push(" AND ")
+            .push_in("status", statuses.iter().map(String::as_str));
     }
     let dated = [
         query.start_from,
@@ -173,23 +124,23 @@ pub async fn fhir_encounter_ids(
     .iter()
     .any(Option::is_some);
     if dated {
-        filter.raw("period_start IS NOT NULL");
+        sql.push(" AND period_start IS NOT NULL");
     }
     if let Some(v) = query.start_from {
-        filter.int("period_start", ">=", v);
+        sql.push(" AND period_start >= ").push_bind(v);
     }
     if let Some(v) = query.start_before {
-        filter.int("period_start", "<", v);
+        sql.push(" AND period_start < ").push_bind(v);
     }
     if let Some(v) = query.end_from {
-        filter.int(END, ">=", v);
+        sql.push(END).push(" >= ").push_bind(v);
     }
     if let Some(v) = query.end_before {
-        filter.int(END, "<", v);
+        sql.push(END).push(" < ").push_bind(v);
     }
-    filter
-        .ids(tx, "encounters", "created_at DESC, id", limit)
-        .await
+    order_limit(&mut sql, "created_at DESC, id", limit);
+    let rows: Vec<EncounterRow> = sql.fetch_all(tx).await?;
+    encounters::with_history(tx, rows).await
 }
 
 /// Which observations an Observation search wants.
@@ -202,56 +153,94 @@ pub struct ObservationQuery<'a> {
     pub codes: Option<&'a [String]>,
 }
 
-pub async fn fhir_observation_ids(
+/// Observations, newest first.
+pub async fn fhir_observations(
     tx: &mut Tx,
     query: &ObservationQuery<'_>,
     limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    let mut filter = Filter::default();
+) -> Result<Vec<Observation>, StoreError> {
+    let mut sql = select(OBSERVATION_COLUMNS, " FROM observations");
     if let Some(patient) = query.patient {
-        filter.text("patient_id", "=", patient.as_str());
+        sql.push(" AND patient_id = ").push_bind(patient.as_str());
     }
     if let Some(categories) = query.categories {
-        filter.any_of("category", categories);
+        sql.push(" AND ")
+            .push_in("category", categories.iter().map(String::as_str));
     }
     if let Some(codes) = query.codes {
-        filter.any_of("code", codes);
+        sql.push(" AND ")
+            .push_in("code", codes.iter().map(String::as_str));
     }
-    filter
-        .ids(tx, "observations", "effective_at DESC, id", limit)
-        .await
+    order_limit(&mut sql, "effective_at DESC, id", limit);
+    let rows: Vec<ObservationRow> = sql.fetch_all(tx).await?;
+    Ok(rows.into_iter().map(observation).collect())
 }
 
-pub async fn fhir_condition_ids(
+/// Conditions by patient and encounter (either optional), newest first.
+pub async fn fhir_conditions(
     tx: &mut Tx,
     patient: Option<&PatientId>,
     encounter: Option<&EncounterId>,
     limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    let mut filter = Filter::default();
+) -> Result<Vec<Condition>, StoreError> {
+    let mut sql = select(CONDITION_COLUMNS, " FROM conditions");
     if let Some(patient) = patient {
-        filter.text("patient_id", "=", patient.as_str());
+        sql.push(" AND patient_id = ").push_bind(patient.as_str());
     }
     if let Some(encounter) = encounter {
-        filter.text("encounter_id", "=", encounter.as_str());
+        sql.push(" AND encounter_id = ")
+            .push_bind(encounter.as_str());
     }
-    filter
-        .ids(tx, "conditions", "recorded_at DESC, rank, id", limit)
-        .await
+    order_limit(&mut sql, "recorded_at DESC, rank, id", limit);
+    let rows: Vec<ConditionRecord> = sql.fetch_all(tx).await?;
+    rows.into_iter().map(condition).collect()
 }
 
-pub async fn fhir_allergy_ids(
+/// Allergies, of one patient or of all, newest first.
+pub async fn fhir_allergies(
     tx: &mut Tx,
     patient: Option<&PatientId>,
     limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    let mut filter = Filter::default();
+) -> Result<Vec<Allergy>, StoreError> {
+    let mut sql = select(ALLERGY_COLUMNS, " FROM allergies");
     if let Some(patient) = patient {
-        filter.text("patient_id", "=", patient.as_str());
+        sql.push(" AND patient_id = ").push_bind(patient.as_str());
     }
-    filter
-        .ids(tx, "allergies", "recorded_at DESC, id", limit)
-        .await
+    order_limit(&mut sql, "recorded_at DESC, id", limit);
+    let rows: Vec<AllergyRow> = sql.fetch_all(tx).await?;
+    Ok(rows.into_iter().map(allergy).collect())
+}
+
+/// Which claims a Claim search wants.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimQuery<'a> {
+    pub patient: Option<&'a PatientId>,
+    pub encounter: Option<&'a EncounterId>,
+    /// Any of these statuses; `None` for any status.
+    pub statuses: Option<&'a [ClaimStatus]>,
+}
+
+/// Claims, oldest first (as billing lists them).
+pub async fn fhir_claims(
+    tx: &mut Tx,
+    query: &ClaimQuery<'_>,
+    limit: i64,
+) -> Result<Vec<Claim>, StoreError> {
+    let mut sql = select(CLAIM_COLUMNS, " FROM claims");
+    if let Some(patient) = query.patient {
+        sql.push(" AND patient_id = ").push_bind(patient.as_str());
+    }
+    if let Some(encounter) = query.encounter {
+        sql.push(" AND encounter_id = ")
+            .push_bind(encounter.as_str());
+    }
+    if let Some(statuses) = query.statuses {
+        sql.push(" AND ")
+            .push_in("status", statuses.iter().map(|s| s.as_str()));
+    }
+    order_limit(&mut sql, "created_at, id", limit);
+    let rows: Vec<ClaimRow> = sql.fetch_all(tx).await?;
+    rows.into_iter().map(Claim::try_from).collect()
 }
 
 /// A staff account and whether it is still active.

@@ -15,6 +15,7 @@ mod patients;
 mod precall;
 mod sessions;
 mod settings;
+mod sql;
 mod users;
 mod visits;
 
@@ -22,7 +23,7 @@ pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
 pub use billing::*;
 pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encounter};
 pub use clinical::*;
-pub use encounters::{find_encounters, get_encounter};
+pub use encounters::{encounter_practitioners, find_encounters, get_encounter};
 pub use fhir::*;
 pub use guests::{
     count_admitted_guests, get_guest, insert_guest, mark_guest_admitted, revoke_guest, visit_guests,

@@ -9,12 +9,12 @@ use crate::model::patient::{Address, Insurance, NewPatient, Patient, Sex};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::Text;
 
-const COLUMNS: &str = "id, mrn, given_name, family_name, birth_date, sex, email, phone,
+pub(super) const COLUMNS: &str = "id, mrn, given_name, family_name, birth_date, sex, email, phone,
     address_line, address_city, address_state, address_postal_code,
     payer_id, payer_name, member_id, group_number, created_at";
 
 #[derive(sqlx::FromRow)]
-struct PatientRow {
+pub(super) struct PatientRow {
     id: String,
     mrn: String,
     given_name: String,

@@ -1246,3 +1246,80 @@ async fn claims_read_and_search_as_valid_fhir_r4() {
         .collect();
     assert!(kinds.contains(&"Claim"), "{kinds:?}");
 }
+
+#[tokio::test]
+async fn a_claim_search_by_status_returns_only_the_matching_claims_among_many() {
+    let b = Billing::start().await;
+    let ada = b.patient(demo_insurance()).await;
+    let grace = b.patient(insurance("MEDICARE")).await;
+    // Interleaved: a claim ready to bill (FHIR `active`), then one waiting
+    // for review (FHIR `draft`), across two patients.
+    let mut active = Vec::new();
+    let mut draft = Vec::new();
+    for round in 0..4 {
+        let patient = if round % 2 == 0 { &ada } else { &grace };
+        active.push(b.consult(patient, &closing(25, json!({}))).await);
+        draft.push(b.consult(patient, &closing(3, json!({}))).await);
+    }
+    b.drain().await;
+    let mut active_ids = Vec::new();
+    for visit in &active {
+        active_ids.push(b.claim_of(visit).await["id"].clone());
+    }
+    let mut draft_ids = Vec::new();
+    for visit in &draft {
+        draft_ids.push(b.claim_of(visit).await["id"].clone());
+    }
+    let ids = |bundle: &Value| -> Vec<Value> {
+        bundle["entry"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| e["resource"]["id"].clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let drafts = fhir(&b, "/fhir/Claim?status=draft", &b.biller).await;
+    assert_valid_fhir(&drafts);
+    assert_eq!(drafts["total"], 4);
+    assert_eq!(ids(&drafts), draft_ids, "the drafts, oldest first");
+    for entry in drafts["entry"].as_array().unwrap() {
+        assert_eq!(entry["resource"]["status"], "draft");
+        assert!(
+            entry["resource"]["provider"]["reference"]
+                .as_str()
+                .unwrap()
+                .starts_with("Practitioner/"),
+            "each claim names its consult's practitioner"
+        );
+    }
+    let actives = fhir(&b, "/fhir/Claim?status=active", &b.biller).await;
+    assert_eq!(ids(&actives), active_ids);
+    let both = fhir(&b, "/fhir/Claim?status=draft,active", &b.biller).await;
+    assert_eq!(both["total"], 8);
+    let grace_drafts = fhir(
+        &b,
+        &format!(
+            "/fhir/Claim?patient={}&status=http://hl7.org/fhir/fm-status|draft",
+            grace["id"].as_str().unwrap()
+        ),
+        &b.biller,
+    )
+    .await;
+    assert_eq!(
+        ids(&grace_drafts),
+        [draft_ids[1].clone(), draft_ids[3].clone()]
+    );
+    for nothing in [
+        "/fhir/Claim?status=cancelled",
+        "/fhir/Claim?status=entered-in-error",
+        "/fhir/Claim?status=urn:other|draft",
+    ] {
+        let none = fhir(&b, nothing, &b.biller).await;
+        assert_valid_fhir(&none);
+        assert_eq!(none["total"], 0, "{nothing}");
+    }
+}

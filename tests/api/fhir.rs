@@ -167,6 +167,12 @@ impl Clinic {
 
     /// Books, checks in with vitals, admits and closes a visit with two diagnoses.
     async fn closed_visit(&self, app: &TestApp, patient: &Value) -> Value {
+        self.closed_visit_with(app, patient, &["J06.9", "R50.9"])
+            .await
+    }
+
+    /// A closed visit, as `closed_visit`, with these diagnoses.
+    async fn closed_visit_with(&self, app: &TestApp, patient: &Value, diagnoses: &[&str]) -> Value {
         let visit = self.book(app, patient).await;
         let path = |step: &str| format!("/api/v1/visits/{}/{step}", id(&visit));
         let check_in = json!({
@@ -183,7 +189,7 @@ impl Clinic {
             .await;
         assert_eq!(response.status(), StatusCode::OK, "admit");
         let close = json!({
-            "diagnoses": ["J06.9", "R50.9"],
+            "diagnoses": diagnoses,
             "note": {"subjective": "Sore throat", "objective": "Red pharynx", "assessment": "Viral URI", "plan": "Rest"},
             "total_minutes": 18
         });
@@ -452,6 +458,57 @@ async fn search_parameters_filter_the_matches() {
         .await
         .is_empty()
     );
+}
+
+#[tokio::test]
+async fn an_encounter_search_gives_each_encounter_its_own_diagnoses_and_history() {
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let ada = clinic.patient(&app, "Ada", "Lovelace", "1985-12-10").await;
+    let grace = clinic.patient(&app, "Grace", "Hopper", "1906-12-09").await;
+    let first = clinic
+        .closed_visit_with(&app, &ada, &["J06.9", "R50.9"])
+        .await;
+    let second = clinic.closed_visit_with(&app, &grace, &["J02.9"]).await;
+    let third = clinic
+        .closed_visit_with(&app, &ada, &["R05.9", "J06.9", "R50.9"])
+        .await;
+    let booked = clinic.book(&app, &grace).await;
+    let token = &clinic.clinician;
+
+    let found = search(&app, token, "/fhir/Encounter").await;
+    assert_eq!(found.len(), 4);
+    let finished = ["planned", "arrived", "in-progress", "finished"];
+    let expected: [(&Value, &[&str], &[&str]); 4] = [
+        (&first, &["J06.9", "R50.9"], &finished),
+        (&second, &["J02.9"], &finished),
+        (&third, &["R05.9", "J06.9", "R50.9"], &finished),
+        (&booked, &[], &["planned"]),
+    ];
+    for (visit, codes, statuses) in expected {
+        let encounter = found
+            .iter()
+            .find(|e| e["id"] == visit["encounter_id"])
+            .expect("every encounter is found");
+        let history: Vec<&str> = encounter["statusHistory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(history, statuses);
+        let mut found_codes = Vec::new();
+        for diagnosis in encounter["diagnosis"].as_array().into_iter().flatten() {
+            let reference = diagnosis["condition"]["reference"].as_str().unwrap();
+            let condition = read(&app, token, &format!("/fhir/{reference}")).await;
+            assert_eq!(
+                condition["encounter"]["reference"],
+                format!("Encounter/{}", visit["encounter_id"].as_str().unwrap())
+            );
+            found_codes.push(condition["code"]["coding"][0]["code"].clone());
+        }
+        assert_eq!(found_codes, codes, "in rank order");
+    }
 }
 
 #[tokio::test]

@@ -21,3 +21,4 @@ mod peers;
 mod precall;
 mod users;
 mod visits;
+mod web;

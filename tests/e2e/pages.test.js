@@ -1,10 +1,13 @@
 // Staff pages: sign-in routes each role to its page, a wrong password is
 // refused in place, sign-out forgets the session, and each page works at
-// 375 px wide and by keyboard.
+// 375 px wide and by keyboard. A path that does not exist shows the
+// not-found page, with a way back.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage } from './harness.js';
+import {
+  startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, assertAccessible, assertFits,
+} from './harness.js';
 
 let server;
 let browser;
@@ -89,3 +92,25 @@ test('a page whose session was revoked sends the user back to sign in', async ()
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   await context.close();
 });
+
+for (const width of [1280, 375]) {
+  test(`a path that does not exist shows the not-found page at ${width} px, with a link back`, async () => {
+    const page = await browser.newPage({ viewport: { width, height: 800 } });
+    // The 404 itself is logged as a failed resource, which watchPage lets by.
+    const problems = watchPage(page, `not found ${width}`);
+    const response = await page.goto(`${server.base}/no-such-page`);
+    assert.equal(response.status(), 404);
+    assert.match(response.headers()['content-security-policy'], /default-src 'self'/);
+    await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
+    const back = page.getByRole('link', { name: 'Go to the Bedside start page' });
+    assert.equal(await back.getAttribute('href'), '/');
+    await assertAccessible(page, `the not-found page at ${width} px`);
+    await assertFits(page, width);
+    await page.screenshot({ path: artifactPath(`not-found-${width}.png`), fullPage: true });
+    await back.click();
+    await page.waitForURL(`${server.base}/`);
+    await page.getByTestId('username').waitFor();
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+}

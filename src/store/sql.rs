@@ -1,0 +1,119 @@
+//! SQL built at run time, for searches whose filters vary: fixed text
+//! pushed piece by piece, every value bound. It follows sqlx's
+//! `QueryBuilder`, with one difference: placeholders are numbered `$N`,
+//! which both backends take. sqlx 0.9's `QueryBuilder<Any>` writes `?`,
+//! which PostgreSQL refuses (launchbadge/sqlx#3000).
+
+use std::fmt::{self, Write};
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::error::BoxDynError;
+use sqlx::{Any, Arguments, Encode, FromRow, Type};
+
+use super::{StoreError, Tx};
+
+/// A query being built. Only `&'static str` text goes into it, so what a
+/// caller passes in can only ever arrive as a bound value.
+#[derive(Default)]
+pub(super) struct Sql {
+    text: String,
+    args: AnyArguments,
+    /// The first value that could not be bound, reported when run.
+    unbound: Option<BoxDynError>,
+}
+
+impl fmt::Debug for Sql {
+    // The values may be health data: show the text only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sql").field("text", &self.text).finish()
+    }
+}
+
+impl Sql {
+    pub(super) fn new(text: &'static str) -> Self {
+        let mut sql = Self::default();
+        sql.push(text);
+        sql
+    }
+
+    pub(super) fn push(&mut self, text: &'static str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Binds `value` to the next placeholder, written here.
+    pub(super) fn push_bind<'t, T>(&mut self, value: T) -> &mut Self
+    where
+        T: Encode<'t, Any> + Type<Any>,
+    {
+        if let Err(error) = self.args.add(value) {
+            self.unbound.get_or_insert(error);
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(self.text, "${}", self.args.len());
+        self
+    }
+
+    /// `column IN ($a, $b, …)`, or a condition that is never true when
+    /// `values` is empty (`IN ()` is not SQL).
+    pub(super) fn push_in<'t, T>(
+        &mut self,
+        column: &'static str,
+        values: impl IntoIterator<Item = T>,
+    ) -> &mut Self
+    where
+        T: Encode<'t, Any> + Type<Any>,
+    {
+        let mut values = values.into_iter().peekable();
+        if values.peek().is_none() {
+            return self.push("1 = 0");
+        }
+        self.push(column).push(" IN (");
+        let mut first = true;
+        for value in values {
+            if !first {
+                self.push(", ");
+            }
+            first = false;
+            self.push_bind(value);
+        }
+        self.push(")")
+    }
+
+    /// Runs the query and reads every row as a `T`.
+    pub(super) async fn fetch_all<T>(self, tx: &mut Tx) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        if let Some(error) = self.unbound {
+            return Err(sqlx::Error::Encode(error).into());
+        }
+        Ok(
+            sqlx::query_as_with::<Any, T, _>(sqlx::AssertSqlSafe(self.text), self.args)
+                .fetch_all(&mut **tx)
+                .await?,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let mut sql = Sql::new("SELECT id FROM t WHERE a = ");
+        sql.push_bind("x")
+            .push(" AND ")
+            .push_in("b", [1_i64, 2])
+            .push(" AND ")
+            .push_in("c", Vec::<String>::new())
+            .push(" LIMIT ")
+            .push_bind(5_i64);
+        assert_eq!(
+            sql.text,
+            "SELECT id FROM t WHERE a = $1 AND b IN ($2, $3) AND 1 = 0 LIMIT $4"
+        );
+        assert_eq!(sql.args.len(), 4);
+    }
+}
