@@ -1,7 +1,36 @@
 //! The audit trail of health data: who read or wrote which record, when,
 //! from where, and with what outcome. The events and their hash chain are
-//! model types ([`crate::model::audit`]); this module reads them for staff.
+//! model types ([`crate::model::audit`]); this module reads them for admins.
 
 pub use crate::model::audit::{
     Actor, AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, Outcome, verify_chain,
 };
+
+use crate::model::ids::PatientId;
+use crate::store::{self, Store, StoreError};
+
+/// A patient's events, newest first, at most `limit`; reading the trail is
+/// itself audited.
+#[tracing::instrument(skip_all)]
+pub async fn events_for_patient(
+    store: &Store,
+    actor: &Actor,
+    patient: &PatientId,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut tx = store.begin().await?;
+    let events = store::audit_events_for_patient(&mut tx, patient.as_str(), limit).await?;
+    let entry = AuditEntry::new(actor, "audit.read", "AuditEvent").patient(patient);
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(events)
+}
+
+/// Walks the whole hash chain and reports the first broken link.
+#[tracing::instrument(skip_all)]
+pub async fn verify(store: &Store) -> Result<ChainReport, StoreError> {
+    let mut tx = store.begin_read().await?;
+    let report = store::verify_audit_chain(&mut tx).await?;
+    store::commit(tx).await?;
+    Ok(report)
+}

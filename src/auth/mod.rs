@@ -8,8 +8,8 @@ mod tokens;
 
 pub use password::{PasswordError, hash_password, verify_password};
 pub use sign_in::{
-    CreateUserError, SessionSettings, SignInError, SignedIn, authenticate, create_user, sign_in,
-    sign_out,
+    CreateUserError, SessionSettings, SignInError, SignedIn, authenticate, create_user, list_users,
+    sign_in, sign_out,
 };
 pub use throttle::LoginThrottle;
 pub use tokens::{GuestToken, PatientToken, SessionToken, TokenKeys, VisitClaims};

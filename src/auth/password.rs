@@ -32,6 +32,7 @@ pub fn check_strength(password: &SecretString) -> Result<(), PasswordError> {
 }
 
 /// Hashes a password with Argon2id and a random salt (PHC string).
+#[tracing::instrument(skip_all)]
 pub async fn hash_password(password: SecretString) -> Result<String, PasswordError> {
     check_strength(&password)?;
     tokio::task::spawn_blocking(move || {
@@ -47,6 +48,7 @@ pub async fn hash_password(password: SecretString) -> Result<String, PasswordErr
 
 /// Whether `password` matches `hash`. With no hash (unknown user) a dummy
 /// hash is checked, so the answer takes as long either way.
+#[tracing::instrument(skip_all)]
 pub async fn verify_password(password: SecretString, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());

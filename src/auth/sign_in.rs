@@ -35,6 +35,7 @@ pub struct SignedIn {
 }
 
 /// Checks a username and password and opens a session.
+#[tracing::instrument(skip_all)]
 pub async fn sign_in(
     store: &Store,
     throttle: &LoginThrottle,
@@ -77,6 +78,7 @@ pub async fn sign_in(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn sign_out(
     store: &Store,
     clock: &Clock,
@@ -89,6 +91,7 @@ pub async fn sign_out(
 }
 
 /// The principal a bearer token stands for, if it is valid now.
+#[tracing::instrument(skip_all)]
 pub async fn authenticate(
     store: &Store,
     clock: &Clock,
@@ -131,6 +134,7 @@ pub async fn authenticate(
 
 /// Creates a user unless the username is taken; used by the CLI, the
 /// first-admin bootstrap and the demo.
+#[tracing::instrument(skip_all)]
 pub async fn create_user(
     store: &Store,
     username: &str,
@@ -164,4 +168,13 @@ pub enum CreateUserError {
     Password(#[from] super::PasswordError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The active staff, of one role or all.
+#[tracing::instrument(skip_all)]
+pub async fn list_users(store: &Store, role: Option<super::Role>) -> Result<Vec<User>, StoreError> {
+    let mut tx = store.begin_read().await?;
+    let users = store::list_users(&mut tx, role).await?;
+    store::commit(tx).await?;
+    Ok(users)
 }

@@ -207,6 +207,7 @@ pub struct ClaimFilter {
     pub status: Option<ClaimStatus>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_claims(
     store: &Store,
     actor: &Actor,
@@ -228,6 +229,7 @@ pub async fn list_claims(
     Ok(claims)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn read_claim(store: &Store, actor: &Actor, id: &ClaimId) -> Result<Claim, BillingError> {
     let mut tx = store.begin().await?;
     let claim = load(&mut tx, id).await?;
@@ -238,6 +240,7 @@ pub async fn read_claim(store: &Store, actor: &Actor, id: &ClaimId) -> Result<Cl
 
 /// One X12 837P interchange for a coded claim; each call takes a new
 /// control number.
+#[tracing::instrument(skip_all)]
 pub async fn claim_x12(
     store: &Store,
     actor: &Actor,
@@ -304,6 +307,7 @@ async fn write_interchange(
 
 /// Every ready claim in one interchange, each marked submitted. `None`
 /// when no claim is ready.
+#[tracing::instrument(skip_all)]
 pub async fn export_ready(
     store: &Store,
     clock: &Clock,
@@ -356,6 +360,7 @@ pub struct StatusChange {
     pub reason: Option<Text>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn change_status(
     store: &Store,
     clock: &Clock,
@@ -507,6 +512,7 @@ fn priced_lines(
 }
 
 /// A biller fixes a claim in `needs_review` and releases it as `ready`.
+#[tracing::instrument(skip_all)]
 pub async fn release(
     store: &Store,
     clock: &Clock,
@@ -603,6 +609,7 @@ pub struct PostedPayment {
 /// Posts an 835: for each claim it names, the insurer's payment and the
 /// write-offs go to the account and the claim becomes paid or denied.
 /// The same trace number twice is refused, so a file posts once.
+#[tracing::instrument(skip_all)]
 pub async fn import_remittance(
     store: &Store,
     clock: &Clock,
@@ -691,6 +698,7 @@ async fn require_patient(tx: &mut Tx, patient: &PatientId) -> Result<(), Billing
         .ok_or(BillingError::NotFound("patient"))
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn account(
     store: &Store,
     actor: &Actor,
@@ -720,6 +728,7 @@ pub struct PatientPayment {
     pub claim_id: Option<ClaimId>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn record_patient_payment(
     store: &Store,
     clock: &Clock,

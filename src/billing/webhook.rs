@@ -49,6 +49,7 @@ pub fn client() -> reqwest::Client {
 
 /// Makes one attempt at every delivery due at `now`; returns how many
 /// were acknowledged. Without a webhook configured it does nothing.
+#[tracing::instrument(skip_all)]
 pub async fn deliver_due(
     store: &Store,
     clock: &Clock,

@@ -34,6 +34,7 @@ pub enum Processed {
 /// Takes the next outbox row in `tx` and turns it into a claim. `None`
 /// when no row is waiting (or all are being handled by other workers).
 /// Commit `tx` to make it stick; dropping it undoes everything.
+#[tracing::instrument(skip_all)]
 pub async fn process_next(
     tx: &mut Tx,
     backend: Backend,
@@ -96,6 +97,7 @@ async fn process_row(
 
 /// Handles one outbox row in its own transaction. On failure the row's
 /// attempts are counted and it waits for the next round.
+#[tracing::instrument(skip_all)]
 pub async fn run_once(
     store: &Store,
     clock: &Clock,
@@ -124,6 +126,7 @@ pub async fn run_once(
 }
 
 /// Handles outbox rows until none is waiting; returns how many.
+#[tracing::instrument(skip_all)]
 pub async fn drain(
     store: &Store,
     clock: &Clock,
@@ -172,6 +175,7 @@ impl Worker {
     }
 
     /// Stops the loop after its current round.
+    #[tracing::instrument(skip_all)]
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;

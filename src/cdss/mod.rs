@@ -119,6 +119,7 @@ async fn audit_cards(
 }
 
 /// `GET /api/v1/visits/{id}/cds`: the encounter-start cards for a visit.
+#[tracing::instrument(skip_all)]
 pub async fn visit_cards(
     store: &Store,
     kb: &Knowledge,
@@ -138,6 +139,7 @@ pub async fn visit_cards(
 
 /// `POST /cds-services/{id}`: prefetch is used where sent, the store read
 /// where not; 412 when the data can be had neither way.
+#[tracing::instrument(skip_all)]
 pub async fn call_hook(
     store: &Store,
     kb: &Knowledge,
@@ -209,6 +211,7 @@ pub async fn call_hook(
 
 /// `POST /cds-services/{id}/feedback`: each accepted or overridden card is
 /// recorded, and an override is audited with its reason.
+#[tracing::instrument(skip_all)]
 pub async fn record_feedback(
     store: &Store,
     clock: &Clock,

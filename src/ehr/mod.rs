@@ -28,6 +28,7 @@ pub enum EhrError {
 /// Most patients one search returns.
 pub const SEARCH_LIMIT: i64 = 50;
 
+#[tracing::instrument(skip_all)]
 pub async fn create_patient(
     store: &Store,
     actor: &Actor,
@@ -44,6 +45,7 @@ pub async fn create_patient(
     Ok(patient)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn read_patient(
     store: &Store,
     actor: &Actor,
@@ -66,6 +68,7 @@ pub async fn read_patient(
 }
 
 /// Patients by the start of a name; each one returned is an audited read.
+#[tracing::instrument(skip_all)]
 pub async fn search_patients(
     store: &Store,
     actor: &Actor,
@@ -108,6 +111,7 @@ async fn require_patient(tx: &mut store::Tx, id: &PatientId) -> Result<Patient, 
         .ok_or(EhrError::NotFound("patient"))
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn add_allergy(
     store: &Store,
     clock: &Clock,
@@ -128,6 +132,7 @@ pub async fn add_allergy(
     Ok(allergy)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn add_medication(
     store: &Store,
     clock: &Clock,
@@ -148,6 +153,7 @@ pub async fn add_medication(
     Ok(medication)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn add_condition(
     store: &Store,
     clock: &Clock,
@@ -177,6 +183,7 @@ pub async fn add_condition(
     Ok(condition)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn allergies(
     store: &Store,
     actor: &Actor,
@@ -194,6 +201,7 @@ pub async fn allergies(
     Ok(list)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn medications(
     store: &Store,
     actor: &Actor,
@@ -211,6 +219,7 @@ pub async fn medications(
     Ok(list)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn conditions(
     store: &Store,
     actor: &Actor,
@@ -229,6 +238,7 @@ pub async fn conditions(
 }
 
 /// The patient's chart: past encounters, notes, vitals, diagnoses, allergies, medications.
+#[tracing::instrument(skip_all)]
 pub async fn history(
     store: &Store,
     actor: &Actor,

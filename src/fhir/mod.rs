@@ -287,6 +287,7 @@ async fn load(
 
 /// Reads one resource. A resource of another patient's record is
 /// forbidden to a patient's token; the attempt is audited as denied.
+#[tracing::instrument(skip_all)]
 pub async fn read(
     store: &Store,
     who: Requester<'_>,
@@ -334,6 +335,7 @@ pub async fn read(
 
 /// Searches one resource type. `pairs` is the decoded query string;
 /// `self_url` the URL as asked, for the Bundle's self link.
+#[tracing::instrument(skip_all)]
 pub async fn search(
     store: &Store,
     who: Requester<'_>,

@@ -62,6 +62,7 @@ impl Live {
 
     /// Clinicians whose presence is `available` (at least one is assumed
     /// when presence cannot be read).
+    #[tracing::instrument(skip_all)]
     pub async fn clinicians_available(&self) -> usize {
         match self.hub.presence_list(Some(wire::Role::Clinician)).await {
             Ok(list) => list
@@ -72,6 +73,7 @@ impl Live {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn presence(&self, role: Option<Role>) -> Vec<PresenceEntry> {
         self.hub
             .presence_list(role.map(wire_role))
@@ -80,6 +82,7 @@ impl Live {
     }
 
     /// Guests with a socket open now, by guest id.
+    #[tracing::instrument(skip_all)]
     pub async fn guests_online(&self) -> std::collections::HashSet<String> {
         self.hub
             .presence_list(Some(wire::Role::Guest))
@@ -92,6 +95,7 @@ impl Live {
     }
 
     /// After a visit changed state: its room, its patient, its queue.
+    #[tracing::instrument(skip_all)]
     pub async fn visit_changed(&self, visit: &Visit) {
         match visit.status {
             VisitStatus::InConsult => {
@@ -114,6 +118,7 @@ impl Live {
 
     /// A guest was let into the call: the visit's sockets hear that the
     /// consult is under way, and a waiting guest asks to join again.
+    #[tracing::instrument(skip_all)]
     pub async fn guest_admitted(&self, visit: &VisitId) {
         self.hub
             .notify_visit(
@@ -124,6 +129,7 @@ impl Live {
     }
 
     /// A guest's invitation was revoked: out of the call, its sockets closed.
+    #[tracing::instrument(skip_all)]
     pub async fn guest_removed(&self, visit: &VisitId, guest: &GuestId) {
         self.hub
             .remove_subject(
@@ -134,6 +140,7 @@ impl Live {
     }
 
     /// Sends the queue to its watchers and every waiting patient its place.
+    #[tracing::instrument(skip_all)]
     pub async fn queue_changed(&self, queue: &QueueId) {
         let available = self.clinicians_available().await;
         let view = match visits::queue_view(&self.store, queue, available).await {
@@ -161,8 +168,25 @@ impl Live {
             .await;
     }
 
+    /// A clinician admitted a patient: the clinician shows as in consult
+    /// (so no scheduler routes them another patient), the room opens.
+    #[tracing::instrument(skip_all)]
+    pub async fn consult_started(&self, clinician: &User, visit: &Visit) {
+        self.clinician_status(clinician, PresenceStatus::InConsult)
+            .await;
+        self.visit_changed(visit).await;
+    }
+
+    /// A clinician closed a consult: available again, the room closes.
+    #[tracing::instrument(skip_all)]
+    pub async fn consult_ended(&self, clinician: &User, visit: &Visit) {
+        self.clinician_status(clinician, PresenceStatus::Available)
+            .await;
+        self.visit_changed(visit).await;
+    }
+
     /// A clinician's presence around a consult: `in_consult` while in one.
-    pub async fn clinician_status(&self, clinician: &User, status: PresenceStatus) {
+    async fn clinician_status(&self, clinician: &User, status: PresenceStatus) {
         let user = PresenceUser {
             user_id: wire::UserId::new(clinician.id.as_str()),
             display_name: clinician.display_name.clone(),

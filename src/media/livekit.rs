@@ -167,6 +167,7 @@ impl LiveKit {
 
     /// Creates the visit's room, or finds it already there (LiveKit's
     /// CreateRoom answers an existing room unchanged).
+    #[tracing::instrument(skip_all)]
     pub async fn open_room(&self, visit: &VisitId) -> Result<(), LiveKitError> {
         let options = CreateRoomOptions {
             empty_timeout: EMPTY_TIMEOUT_SECONDS,
@@ -213,6 +214,7 @@ impl LiveKit {
     /// Ends the visit's call: removes everyone still in the room, revoking
     /// the join tokens they hold, then deletes the room. A room already gone
     /// is not an error. Every step is tried; the first failure is returned.
+    #[tracing::instrument(skip_all)]
     pub async fn close_room(&self, visit: &VisitId) -> Result<(), LiveKitError> {
         let room = room_name(visit);
         let participants = match self.rooms.list_participants(&room).await {
@@ -352,6 +354,7 @@ pub enum Applied {
 /// join or leave (or, for `room_finished`, closes every open connection)
 /// against the encounter of the room's visit. `now` is Unix milliseconds;
 /// `body_digest` stands in for an event without an id.
+#[tracing::instrument(skip_all)]
 pub async fn apply_webhook(
     store: &Store,
     event: &CallEvent,

@@ -98,6 +98,7 @@ pub struct IceSettings {
 /// The plan for one visit, for one of its participants: its patient, the
 /// clinician it is assigned to or admitted by, or an admin. With LiveKit,
 /// the visit's room is created (or found) and a join token minted.
+#[tracing::instrument(skip_all)]
 pub async fn plan_for(
     store: &Store,
     clock: &Clock,

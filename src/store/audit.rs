@@ -48,6 +48,7 @@ const COLUMNS: &str =
 
 /// Appends one event in the caller's transaction. Call it last in a
 /// transaction: it holds the chain head until commit.
+#[tracing::instrument(skip_all)]
 pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<AuditEvent, StoreError> {
     let (seq, prev_hash): (i64, String) = sqlx::query_as(
         "UPDATE audit_chain SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash",
@@ -98,6 +99,7 @@ pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<AuditEvent,
 }
 
 /// A patient's events, newest first, at most `limit`.
+#[tracing::instrument(skip_all)]
 pub async fn audit_events_for_patient(
     tx: &mut Tx,
     patient_id: &str,
@@ -116,6 +118,7 @@ pub async fn audit_events_for_patient(
 
 /// Walks the whole chain in pages up to the head read at the start, and
 /// checks every link and that the head points at the last event.
+#[tracing::instrument(skip_all)]
 pub async fn verify_audit_chain(tx: &mut Tx) -> Result<ChainReport, StoreError> {
     const PAGE: i64 = 1_000;
     let (head_seq, head_hash): (i64, String) =

@@ -37,6 +37,7 @@ fn skip_locked(backend: Backend) -> &'static str {
 
 /// Takes the oldest pending outbox row; on PostgreSQL it stays locked to
 /// this transaction and other workers pass it by.
+#[tracing::instrument(skip_all)]
 pub async fn next_outbox(tx: &mut Tx, backend: Backend) -> Result<Option<OutboxRow>, StoreError> {
     let sql = format!(
         "SELECT id, visit_id, encounter_id, attempts FROM billing_outbox
@@ -55,6 +56,7 @@ pub async fn next_outbox(tx: &mut Tx, backend: Backend) -> Result<Option<OutboxR
     }))
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn mark_outbox_processed(tx: &mut Tx, id: &str, now: i64) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE billing_outbox SET processed_at = $2, attempts = attempts + 1 WHERE id = $1",
@@ -66,6 +68,7 @@ pub async fn mark_outbox_processed(tx: &mut Tx, id: &str, now: i64) -> Result<()
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn bump_outbox_attempts(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE billing_outbox SET attempts = attempts + 1 WHERE id = $1")
         .bind(id)
@@ -75,6 +78,7 @@ pub async fn bump_outbox_attempts(tx: &mut Tx, id: &str) -> Result<(), StoreErro
 }
 
 /// Pending outbox rows, for metrics and tests.
+#[tracing::instrument(skip_all)]
 pub async fn pending_outbox(tx: &mut Tx) -> Result<i64, StoreError> {
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM billing_outbox WHERE processed_at IS NULL")
@@ -100,6 +104,7 @@ struct FactsRow {
     group_number: Option<String>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFacts>, StoreError> {
     let row: Option<FactsRow> = sqlx::query_as(
         "SELECT v.patient_id, v.encounter_id, v.total_minutes, v.new_patient, v.audio_only,
@@ -179,6 +184,7 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
 }
 
 /// The next value of a named counter; each value is handed out once.
+#[tracing::instrument(skip_all)]
 pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
     let (value,): (i64,) =
         sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
@@ -275,6 +281,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 }
 
 /// Stores a new claim unless its encounter already has one. False when it had.
+#[tracing::instrument(skip_all)]
 pub async fn insert_claim(tx: &mut Tx, claim: &Claim) -> Result<bool, StoreError> {
     let payer = claim.payer.as_ref();
     let diagnoses: Vec<&str> = claim.diagnoses.iter().map(Icd10::as_str).collect();
@@ -317,6 +324,7 @@ pub async fn insert_claim(tx: &mut Tx, claim: &Claim) -> Result<bool, StoreError
 
 /// Writes a claim's mutable fields if its status is still `expected`.
 /// False when another writer moved it first.
+#[tracing::instrument(skip_all)]
 pub async fn update_claim(
     tx: &mut Tx,
     claim: &Claim,
@@ -345,6 +353,7 @@ pub async fn update_claim(
     Ok(done.rows_affected() == 1)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_claim(tx: &mut Tx, id: &ClaimId) -> Result<Option<Claim>, StoreError> {
     let sql = format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE id = $1");
     let row: Option<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -354,6 +363,7 @@ pub async fn get_claim(tx: &mut Tx, id: &ClaimId) -> Result<Option<Claim>, Store
     row.map(Claim::try_from).transpose()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn claim_by_number(tx: &mut Tx, number: &str) -> Result<Option<Claim>, StoreError> {
     let sql = format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE number = $1");
     let row: Option<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -364,6 +374,7 @@ pub async fn claim_by_number(tx: &mut Tx, number: &str) -> Result<Option<Claim>,
 }
 
 /// Claims by encounter, patient and status (each optional), oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn find_claims(
     tx: &mut Tx,
     encounter: Option<&str>,
@@ -387,6 +398,7 @@ pub async fn find_claims(
 }
 
 /// Locks the ready claims for a batch export (PostgreSQL), oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn ready_claims_for_export(
     tx: &mut Tx,
     backend: Backend,
@@ -405,6 +417,7 @@ pub async fn ready_claims_for_export(
 }
 
 /// The claim made from an encounter, if any.
+#[tracing::instrument(skip_all)]
 pub async fn claim_id_for_encounter(
     tx: &mut Tx,
     encounter: &EncounterId,
@@ -429,6 +442,7 @@ pub struct NewEntry<'a> {
     pub at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_account_entry(
     tx: &mut Tx,
     entry: NewEntry<'_>,
@@ -459,6 +473,7 @@ pub async fn insert_account_entry(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn account_entries(
     tx: &mut Tx,
     patient: &PatientId,
@@ -486,6 +501,7 @@ pub async fn account_entries(
 }
 
 /// Records an imported remittance; a repeated trace number is a duplicate.
+#[tracing::instrument(skip_all)]
 pub async fn insert_remittance(
     tx: &mut Tx,
     id: &str,
@@ -509,6 +525,7 @@ pub async fn insert_remittance(
 }
 
 /// Queues a claim's webhook delivery, due at once.
+#[tracing::instrument(skip_all)]
 pub async fn insert_webhook_delivery(
     tx: &mut Tx,
     claim: &ClaimId,
@@ -538,6 +555,7 @@ pub struct DueDelivery {
 
 /// Takes the oldest due delivery and leases it until `lease_until`, so a
 /// worker that dies mid-attempt leaves it to be retried after the lease.
+#[tracing::instrument(skip_all)]
 pub async fn lease_due_delivery(
     tx: &mut Tx,
     backend: Backend,
@@ -570,6 +588,7 @@ pub async fn lease_due_delivery(
 }
 
 /// Records one attempt: delivered, or due again at `next_attempt_at`.
+#[tracing::instrument(skip_all)]
 pub async fn record_delivery_attempt(
     tx: &mut Tx,
     id: &str,
@@ -591,6 +610,7 @@ pub async fn record_delivery_attempt(
 }
 
 /// Writes a claim's payer (a released claim may take the patient's new insurance).
+#[tracing::instrument(skip_all)]
 pub async fn set_claim_payer(tx: &mut Tx, claim: &Claim) -> Result<(), StoreError> {
     let payer = claim.payer.as_ref();
     sqlx::query(

@@ -5,6 +5,7 @@ use crate::model::ids::{EncounterId, VisitId};
 use crate::model::visit::Emergency;
 
 /// The symptoms the patient gave at check-in for the visit of an encounter.
+#[tracing::instrument(skip_all)]
 pub async fn symptoms_for_encounter(
     tx: &mut Tx,
     encounter: &EncounterId,
@@ -23,6 +24,7 @@ pub async fn symptoms_for_encounter(
 }
 
 /// Keeps the check-in triage on the visit and raises its priority.
+#[tracing::instrument(skip_all)]
 pub async fn record_triage(
     tx: &mut Tx,
     visit: &VisitId,
@@ -63,6 +65,7 @@ pub struct Feedback<'a> {
     pub at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_cds_feedback(tx: &mut Tx, feedback: &Feedback<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO cds_feedback (id, service_id, card_uuid, outcome, override_reason, user_id, recorded_at)

@@ -16,6 +16,7 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_observation(
     tx: &mut Tx,
     patient: &PatientId,
@@ -79,6 +80,7 @@ pub(super) fn observation(
 }
 
 /// Observations by patient (newest first), optionally by LOINC code.
+#[tracing::instrument(skip_all)]
 pub async fn observations_for_patient(
     tx: &mut Tx,
     patient: &PatientId,
@@ -96,6 +98,7 @@ pub async fn observations_for_patient(
     Ok(rows.into_iter().map(observation).collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_observation(tx: &mut Tx, id: &str) -> Result<Option<Observation>, StoreError> {
     let sql = format!("SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = $1");
     let row: Option<ObservationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -117,6 +120,7 @@ pub struct NewConditionRow<'a> {
     pub at: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_condition(
     tx: &mut Tx,
     row: NewConditionRow<'_>,
@@ -187,6 +191,7 @@ pub(super) fn condition(
 }
 
 /// Conditions of a patient, or of one encounter in rank order.
+#[tracing::instrument(skip_all)]
 pub async fn conditions(
     tx: &mut Tx,
     patient: Option<&PatientId>,
@@ -207,6 +212,7 @@ pub async fn conditions(
 
 /// The diagnoses of these encounters, in the order `conditions` gives one
 /// encounter's, read in one query.
+#[tracing::instrument(skip_all)]
 pub async fn encounter_diagnoses(
     tx: &mut Tx,
     encounters: &[EncounterId],
@@ -223,6 +229,7 @@ pub async fn encounter_diagnoses(
     rows.into_iter().map(condition).collect()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_condition(tx: &mut Tx, id: &str) -> Result<Option<Condition>, StoreError> {
     let sql = format!("SELECT {CONDITION_COLUMNS} FROM conditions WHERE id = $1");
     let row: Option<ConditionRecord> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -232,6 +239,7 @@ pub async fn get_condition(tx: &mut Tx, id: &str) -> Result<Option<Condition>, S
     row.map(condition).transpose()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_note(
     tx: &mut Tx,
     encounter: &EncounterId,
@@ -258,6 +266,7 @@ pub async fn insert_note(
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn notes_for_patient(tx: &mut Tx, patient: &PatientId) -> Result<Vec<Note>, StoreError> {
     type Row = (String, String, String, String, String, String, String, i64);
     let rows: Vec<Row> = sqlx::query_as(
@@ -286,6 +295,7 @@ pub async fn notes_for_patient(tx: &mut Tx, patient: &PatientId) -> Result<Vec<N
         .collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_allergy(
     tx: &mut Tx,
     patient: &PatientId,
@@ -346,6 +356,7 @@ pub(super) fn allergy(
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn allergies_for_patient(
     tx: &mut Tx,
     patient: &PatientId,
@@ -360,6 +371,7 @@ pub async fn allergies_for_patient(
     Ok(rows.into_iter().map(allergy).collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_allergy(tx: &mut Tx, id: &str) -> Result<Option<Allergy>, StoreError> {
     let sql = format!("SELECT {ALLERGY_COLUMNS} FROM allergies WHERE id = $1");
     let row: Option<AllergyRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -369,6 +381,7 @@ pub async fn get_allergy(tx: &mut Tx, id: &str) -> Result<Option<Allergy>, Store
     Ok(row.map(allergy))
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_medication(
     tx: &mut Tx,
     patient: &PatientId,
@@ -399,6 +412,7 @@ pub async fn insert_medication(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn medications_for_patient(
     tx: &mut Tx,
     patient: &PatientId,

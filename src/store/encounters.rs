@@ -68,6 +68,7 @@ pub(super) async fn with_history(
         .collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_encounter(tx: &mut Tx, id: &EncounterId) -> Result<Option<Encounter>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM encounters WHERE id = $1");
     let row: Option<EncounterRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -79,6 +80,7 @@ pub async fn get_encounter(tx: &mut Tx, id: &EncounterId) -> Result<Option<Encou
 }
 
 /// Encounters by patient and status (either optional), newest first.
+#[tracing::instrument(skip_all)]
 pub async fn find_encounters(
     tx: &mut Tx,
     patient: Option<&PatientId>,
@@ -99,6 +101,7 @@ pub async fn find_encounters(
 }
 
 /// The practitioner who held each of these encounters, for those that had one.
+#[tracing::instrument(skip_all)]
 pub async fn encounter_practitioners(
     tx: &mut Tx,
     encounters: &[EncounterId],

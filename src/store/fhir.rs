@@ -56,6 +56,7 @@ pub struct PatientQuery<'a> {
 }
 
 /// Patients by name and birth date, by family then given name.
+#[tracing::instrument(skip_all)]
 pub async fn fhir_patients(
     tx: &mut Tx,
     query: &PatientQuery<'_>,
@@ -101,6 +102,7 @@ pub struct EncounterQuery<'a> {
 }
 
 /// Encounters with their status histories, newest first.
+#[tracing::instrument(skip_all)]
 pub async fn fhir_encounters(
     tx: &mut Tx,
     query: &EncounterQuery<'_>,
@@ -154,6 +156,7 @@ pub struct ObservationQuery<'a> {
 }
 
 /// Observations, newest first.
+#[tracing::instrument(skip_all)]
 pub async fn fhir_observations(
     tx: &mut Tx,
     query: &ObservationQuery<'_>,
@@ -177,6 +180,7 @@ pub async fn fhir_observations(
 }
 
 /// Conditions by patient and encounter (either optional), newest first.
+#[tracing::instrument(skip_all)]
 pub async fn fhir_conditions(
     tx: &mut Tx,
     patient: Option<&PatientId>,
@@ -197,6 +201,7 @@ pub async fn fhir_conditions(
 }
 
 /// Allergies, of one patient or of all, newest first.
+#[tracing::instrument(skip_all)]
 pub async fn fhir_allergies(
     tx: &mut Tx,
     patient: Option<&PatientId>,
@@ -221,6 +226,7 @@ pub struct ClaimQuery<'a> {
 }
 
 /// Claims, oldest first (as billing lists them).
+#[tracing::instrument(skip_all)]
 pub async fn fhir_claims(
     tx: &mut Tx,
     query: &ClaimQuery<'_>,
@@ -268,6 +274,7 @@ fn staff_record(
 }
 
 /// A staff account by id, active or not.
+#[tracing::instrument(skip_all)]
 pub async fn get_staff(tx: &mut Tx, id: &UserId) -> Result<Option<StaffRecord>, StoreError> {
     let row: Option<StaffRow> = sqlx::query_as(
         "SELECT id, username, role, display_name, npi, CAST(active AS BIGINT) FROM users WHERE id = $1",
@@ -279,6 +286,7 @@ pub async fn get_staff(tx: &mut Tx, id: &UserId) -> Result<Option<StaffRecord>, 
 }
 
 /// Accounts of one role whose display name or username starts with `name`.
+#[tracing::instrument(skip_all)]
 pub async fn search_staff(
     tx: &mut Tx,
     role: Role,

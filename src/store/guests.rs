@@ -8,6 +8,7 @@ use crate::model::timestamp::Timestamp;
 const GUEST_COLUMNS: &str = "id, visit_id, display_name, kind, status, invited_by, invited_at, \
                              expires_at, admitted_by, admitted_at";
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_guest(tx: &mut Tx, guest: &Guest) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO visit_guests (id, visit_id, display_name, kind, status, invited_by, invited_at, expires_at)
@@ -60,6 +61,7 @@ impl TryFrom<Row> for Guest {
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_guest(tx: &mut Tx, id: &GuestId) -> Result<Option<Guest>, StoreError> {
     let sql = format!("SELECT {GUEST_COLUMNS} FROM visit_guests WHERE id = $1");
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -70,6 +72,7 @@ pub async fn get_guest(tx: &mut Tx, id: &GuestId) -> Result<Option<Guest>, Store
 }
 
 /// A visit's guests, in the order they were invited.
+#[tracing::instrument(skip_all)]
 pub async fn visit_guests(tx: &mut Tx, visit: &VisitId) -> Result<Vec<Guest>, StoreError> {
     let sql = format!(
         "SELECT {GUEST_COLUMNS} FROM visit_guests WHERE visit_id = $1 ORDER BY invited_at, id"
@@ -81,6 +84,7 @@ pub async fn visit_guests(tx: &mut Tx, visit: &VisitId) -> Result<Vec<Guest>, St
     rows.into_iter().map(Guest::try_from).collect()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn count_admitted_guests(tx: &mut Tx, visit: &VisitId) -> Result<usize, StoreError> {
     let (n,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM visit_guests WHERE visit_id = $1 AND status = $2")
@@ -92,6 +96,7 @@ pub async fn count_admitted_guests(tx: &mut Tx, visit: &VisitId) -> Result<usize
 }
 
 /// Invited → admitted; false when the guest was not waiting.
+#[tracing::instrument(skip_all)]
 pub async fn mark_guest_admitted(
     tx: &mut Tx,
     id: &GuestId,
@@ -112,6 +117,7 @@ pub async fn mark_guest_admitted(
     Ok(done.rows_affected() == 1)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn revoke_guest(tx: &mut Tx, id: &GuestId, now: i64) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE visit_guests SET status = $3, revoked_at = $2

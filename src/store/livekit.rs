@@ -44,6 +44,7 @@ pub struct CallPresence {
 
 /// Notes a webhook event id; false when it was already seen, in which case
 /// the event must not be applied again.
+#[tracing::instrument(skip_all)]
 pub async fn record_livekit_event(
     tx: &mut Tx,
     id: &str,
@@ -65,6 +66,7 @@ pub async fn record_livekit_event(
 }
 
 /// A participant connection joined at `at` (a leave seen first keeps its time).
+#[tracing::instrument(skip_all)]
 pub async fn record_call_joined(
     tx: &mut Tx,
     encounter: &EncounterId,
@@ -88,6 +90,7 @@ pub async fn record_call_joined(
 }
 
 /// A participant connection left at `at`; the first leave counts.
+#[tracing::instrument(skip_all)]
 pub async fn record_call_left(
     tx: &mut Tx,
     encounter: &EncounterId,
@@ -111,6 +114,7 @@ pub async fn record_call_left(
 }
 
 /// The room finished at `at`: every connection still in it left then.
+#[tracing::instrument(skip_all)]
 pub async fn end_call_presence(
     tx: &mut Tx,
     encounter: &EncounterId,
@@ -131,6 +135,7 @@ pub async fn end_call_presence(
 type PresenceRow = (String, String, String, Option<i64>, Option<i64>);
 
 /// Every participant connection of an encounter's call, earliest first.
+#[tracing::instrument(skip_all)]
 pub async fn call_presence(
     tx: &mut Tx,
     encounter: &EncounterId,
@@ -158,6 +163,7 @@ pub async fn call_presence(
 /// The measured length of an encounter's call: whole seconds during which
 /// the patient and a staff member were both connected. `None` when no
 /// connection has both its join and leave recorded.
+#[tracing::instrument(skip_all)]
 pub async fn measured_call_seconds(
     tx: &mut Tx,
     encounter: &EncounterId,

@@ -125,6 +125,7 @@ pub struct Store {
 impl Store {
     /// Connects (creating a SQLite file and its folder when missing) and
     /// applies the backend's migrations.
+    #[tracing::instrument(skip_all)]
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = match url {
@@ -169,6 +170,7 @@ impl Store {
 
     /// Starts a transaction. On SQLite it takes the write lock at once, so
     /// two writers queue instead of failing when a read turns into a write.
+    #[tracing::instrument(skip_all)]
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
@@ -177,11 +179,13 @@ impl Store {
     }
 
     /// Starts a transaction that only reads (no write lock on SQLite).
+    #[tracing::instrument(skip_all)]
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)
     }
 
     /// Whether the database answers, for `/readyz`.
+    #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
@@ -191,6 +195,7 @@ impl Store {
         &self.pool
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -217,6 +222,7 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
 }
 
 /// Commits a transaction, with the store's error type.
+#[tracing::instrument(skip_all)]
 pub async fn commit(tx: Tx) -> Result<(), StoreError> {
     Ok(tx.commit().await?)
 }

@@ -84,6 +84,7 @@ impl TryFrom<PatientRow> for Patient {
 }
 
 /// Stores a new patient with the next medical record number.
+#[tracing::instrument(skip_all)]
 pub async fn insert_patient(
     tx: &mut Tx,
     new: &NewPatient,
@@ -132,6 +133,7 @@ pub async fn insert_patient(
         .ok_or(StoreError::Corrupt("patient vanished after insert"))
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_patient(tx: &mut Tx, id: &PatientId) -> Result<Option<Patient>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM patients WHERE id = $1"));
     let row: Option<PatientRow> = sqlx::query_as(sql)
@@ -142,6 +144,7 @@ pub async fn get_patient(tx: &mut Tx, id: &PatientId) -> Result<Option<Patient>,
 }
 
 /// Patients whose given or family name starts with `name` (any case), at most `limit`.
+#[tracing::instrument(skip_all)]
 pub async fn search_patients(
     tx: &mut Tx,
     name: Option<&str>,

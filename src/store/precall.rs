@@ -6,6 +6,7 @@ use crate::model::ids::{PreCallId, VisitId};
 use crate::model::precall::{PreCallResult, Verdict};
 use crate::model::timestamp::Timestamp;
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_precall(tx: &mut Tx, result: &PreCallResult) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO precall_checks (id, visit_id, started_at, finished_at, verdict, gathered, path,
@@ -44,6 +45,7 @@ struct Row {
 }
 
 /// The visit's most recent finished check.
+#[tracing::instrument(skip_all)]
 pub async fn latest_precall(
     tx: &mut Tx,
     visit: &VisitId,

@@ -14,6 +14,7 @@ pub struct SessionRecord {
 }
 
 /// A session kept by the hash of its token, never the token itself.
+#[tracing::instrument(skip_all)]
 pub async fn insert_session(
     tx: &mut Tx,
     token_hash: &str,
@@ -32,6 +33,7 @@ pub async fn insert_session(
 }
 
 /// The unexpired, unrevoked session of a token, with its active user.
+#[tracing::instrument(skip_all)]
 pub async fn find_session(
     tx: &mut Tx,
     token_hash: &str,
@@ -61,6 +63,7 @@ pub async fn find_session(
     .transpose()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn revoke_session(
     tx: &mut Tx,
     token_hash: &str,

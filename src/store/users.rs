@@ -38,6 +38,7 @@ fn user_from_row((id, username, role, display_name, npi): UserRow) -> Result<Use
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_user(tx: &mut Tx, new: NewUser<'_>) -> Result<User, StoreError> {
     let id = UserId::new();
     sqlx::query(
@@ -64,6 +65,7 @@ pub async fn insert_user(tx: &mut Tx, new: NewUser<'_>) -> Result<User, StoreErr
 }
 
 /// An active user and its password hash, for sign-in.
+#[tracing::instrument(skip_all)]
 pub async fn find_login(tx: &mut Tx, username: &str) -> Result<Option<(User, String)>, StoreError> {
     let row: Option<(String, String, String, String, Option<String>, String)> = sqlx::query_as(
         "SELECT id, username, role, display_name, npi, password_hash FROM users
@@ -78,6 +80,7 @@ pub async fn find_login(tx: &mut Tx, username: &str) -> Result<Option<(User, Str
     .transpose()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_users(tx: &mut Tx, role: Option<Role>) -> Result<Vec<User>, StoreError> {
     let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT id, username, role, display_name, npi FROM users
@@ -89,6 +92,7 @@ pub async fn list_users(tx: &mut Tx, role: Option<Role>) -> Result<Vec<User>, St
     rows.into_iter().map(user_from_row).collect()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn count_users(tx: &mut Tx) -> Result<i64, StoreError> {
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
         .fetch_one(&mut **tx)

@@ -10,6 +10,7 @@ use crate::model::visit::{
     VisitStatus,
 };
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_queue(tx: &mut Tx, name: &str, now: i64) -> Result<Queue, StoreError> {
     let id = QueueId::new();
     sqlx::query("INSERT INTO queues (id, name, created_at) VALUES ($1, $2, $3)")
@@ -25,6 +26,7 @@ pub async fn insert_queue(tx: &mut Tx, name: &str, now: i64) -> Result<Queue, St
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_queues(tx: &mut Tx) -> Result<Vec<Queue>, StoreError> {
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, name FROM queues ORDER BY name")
         .fetch_all(&mut **tx)
@@ -38,6 +40,7 @@ pub async fn list_queues(tx: &mut Tx) -> Result<Vec<Queue>, StoreError> {
         .collect())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_queue(tx: &mut Tx, id: &QueueId) -> Result<Option<Queue>, StoreError> {
     let row: Option<(String, String)> = sqlx::query_as("SELECT id, name FROM queues WHERE id = $1")
         .bind(id.as_str())
@@ -50,6 +53,7 @@ pub async fn get_queue(tx: &mut Tx, id: &QueueId) -> Result<Option<Queue>, Store
 }
 
 /// A planned encounter for a new visit, with the first status-history entry.
+#[tracing::instrument(skip_all)]
 pub async fn insert_encounter(
     tx: &mut Tx,
     patient: &PatientId,
@@ -80,6 +84,7 @@ pub async fn insert_encounter(
 
 /// Moves an encounter to `to`: ends the current status-history entry,
 /// starts the next, and sets the period as the status implies.
+#[tracing::instrument(skip_all)]
 pub async fn move_encounter(
     tx: &mut Tx,
     id: &EncounterId,
@@ -150,6 +155,7 @@ pub struct NewVisitRow<'a> {
     pub now: i64,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_visit(tx: &mut Tx, row: NewVisitRow<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO visits (id, patient_id, queue_id, encounter_id, clinician_id, status, priority, reason,
@@ -274,6 +280,7 @@ fn emergency_from(
 
 /// The patient confirmed reading the emergency advice; false when there is
 /// none, or it was confirmed already.
+#[tracing::instrument(skip_all)]
 pub async fn acknowledge_emergency(
     tx: &mut Tx,
     id: &VisitId,
@@ -290,6 +297,7 @@ pub async fn acknowledge_emergency(
     Ok(done.rows_affected() == 1)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, StoreError> {
     let sql = format!(
         "SELECT {VISIT_COLUMNS} FROM visits v JOIN encounters e ON e.id = v.encounter_id WHERE v.id = $1"
@@ -306,6 +314,7 @@ pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, Store
 }
 
 /// The active visits of a queue, with their patients' names.
+#[tracing::instrument(skip_all)]
 pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVisit>, StoreError> {
     type Row = (
         String,
@@ -368,6 +377,7 @@ pub async fn queued_visits(tx: &mut Tx, queue: &QueueId) -> Result<Vec<QueuedVis
 }
 
 /// Mean length in seconds of the queue's last 20 consults, if any.
+#[tracing::instrument(skip_all)]
 pub async fn mean_consult_seconds(tx: &mut Tx, queue: &QueueId) -> Result<Option<i64>, StoreError> {
     let rows: Vec<(i64,)> = sqlx::query_as(
         "SELECT closed_at - admitted_at FROM visits
@@ -387,6 +397,7 @@ pub async fn mean_consult_seconds(tx: &mut Tx, queue: &QueueId) -> Result<Option
 }
 
 /// scheduled → waiting, with consent and symptoms. False if not scheduled.
+#[tracing::instrument(skip_all)]
 pub async fn mark_checked_in(
     tx: &mut Tx,
     id: &VisitId,
@@ -414,6 +425,7 @@ pub async fn mark_checked_in(
 
 /// waiting → in_consult by `clinician`. False if the visit was not waiting
 /// (someone else admitted it first, or it moved on).
+#[tracing::instrument(skip_all)]
 pub async fn mark_admitted(
     tx: &mut Tx,
     id: &VisitId,
@@ -446,6 +458,7 @@ pub struct Closing<'a> {
 }
 
 /// in_consult → closed by the admitting clinician. False otherwise.
+#[tracing::instrument(skip_all)]
 pub async fn mark_closed(
     tx: &mut Tx,
     id: &VisitId,
@@ -472,6 +485,7 @@ pub async fn mark_closed(
 }
 
 /// Records where the patient was and how long the encounter lasted.
+#[tracing::instrument(skip_all)]
 pub async fn finish_encounter_details(
     tx: &mut Tx,
     id: &EncounterId,
@@ -488,6 +502,7 @@ pub async fn finish_encounter_details(
 }
 
 /// → cancelled|no_show, from the status the model saw. False otherwise.
+#[tracing::instrument(skip_all)]
 pub async fn mark_ended(
     tx: &mut Tx,
     id: &VisitId,
@@ -509,6 +524,7 @@ pub async fn mark_ended(
 
 /// Changes routing fields of a visit still in the status it was read in
 /// (the domain decided it may be routed). False otherwise.
+#[tracing::instrument(skip_all)]
 pub async fn update_routing(tx: &mut Tx, visit: &Visit, now: i64) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE visits SET priority = $2, queue_id = $3, clinician_id = $4, sort_key = $5, updated_at = $6
@@ -527,6 +543,7 @@ pub async fn update_routing(tx: &mut Tx, visit: &Visit, now: i64) -> Result<bool
 }
 
 /// Spreads the sort keys of visits (in the given order) 1,000 apart.
+#[tracing::instrument(skip_all)]
 pub async fn renumber(tx: &mut Tx, ordered: &[VisitId]) -> Result<(), StoreError> {
     for (i, id) in ordered.iter().enumerate() {
         sqlx::query("UPDATE visits SET sort_key = $2 WHERE id = $1")
@@ -539,6 +556,7 @@ pub async fn renumber(tx: &mut Tx, ordered: &[VisitId]) -> Result<(), StoreError
 }
 
 /// Hands a closed consult to billing; at most one row per visit.
+#[tracing::instrument(skip_all)]
 pub async fn insert_billing_outbox(
     tx: &mut Tx,
     visit: &VisitId,
@@ -559,6 +577,7 @@ pub async fn insert_billing_outbox(
 }
 
 /// Whether a user exists, is active and has `role`.
+#[tracing::instrument(skip_all)]
 pub async fn user_has_role(tx: &mut Tx, user: &UserId, role: &str) -> Result<bool, StoreError> {
     let row: Option<(i64,)> =
         sqlx::query_as("SELECT 1 FROM users WHERE id = $1 AND role = $2 AND active = 1")

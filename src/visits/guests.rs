@@ -41,6 +41,7 @@ pub struct InvitedGuest {
 }
 
 /// Invites a guest to a visit that has not ended; audited.
+#[tracing::instrument(skip_all)]
 pub async fn invite(
     store: &Store,
     keys: &TokenKeys,
@@ -97,6 +98,7 @@ pub async fn invite(
 }
 
 /// The visit's guests, for staff; audited.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     store: &Store,
     actor: &Actor,
@@ -113,6 +115,7 @@ pub async fn list(
 /// The clinician in the consult lets a waiting guest into the call. With
 /// `mesh` (peer-to-peer media) the call holds [`MESH_LIMIT`] at most, else
 /// `room_limit`.
+#[tracing::instrument(skip_all)]
 pub async fn admit(
     store: &Store,
     clock: &Clock,
@@ -167,6 +170,7 @@ pub async fn admit(
 }
 
 /// Revokes an invitation: its link stops working at once; audited.
+#[tracing::instrument(skip_all)]
 pub async fn revoke(
     store: &Store,
     clock: &Clock,
@@ -190,4 +194,19 @@ pub async fn revoke(
         .ok_or(VisitError::NotFound("guest"))?;
     store::commit(tx).await?;
     Ok(guest)
+}
+
+/// A guest's own invitation and the status of its visit, as its page
+/// needs them; `None` when either is gone.
+#[tracing::instrument(skip_all)]
+pub async fn guest_self(
+    store: &Store,
+    visit: &VisitId,
+    guest: &GuestId,
+) -> Result<Option<(Guest, VisitStatus)>, VisitError> {
+    let mut tx = store.begin_read().await?;
+    let guest = store::get_guest(&mut tx, guest).await?;
+    let visit = store::get_visit(&mut tx, visit).await?;
+    store::commit(tx).await?;
+    Ok(guest.zip(visit.map(|v| v.status)))
 }

@@ -50,6 +50,7 @@ fn wrong_state(visit: &Visit, action: &str) -> VisitError {
     ))
 }
 
+#[tracing::instrument(skip_all)]
 pub(crate) async fn load(tx: &mut Tx, id: &VisitId) -> Result<Visit, VisitError> {
     store::get_visit(tx, id)
         .await?
@@ -63,6 +64,7 @@ pub(crate) fn audit(actor: &Actor, action: &'static str, visit: &Visit) -> Audit
         .patient(&visit.patient_id)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create_queue(store: &Store, clock: &Clock, name: &Text) -> Result<Queue, VisitError> {
     let mut tx = store.begin().await?;
     let queue = store::insert_queue(&mut tx, name.as_str(), clock.now().millis()).await?;
@@ -70,6 +72,7 @@ pub async fn create_queue(store: &Store, clock: &Clock, name: &Text) -> Result<Q
     Ok(queue)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn list_queues(store: &Store) -> Result<Vec<Queue>, VisitError> {
     let mut tx = store.begin_read().await?;
     let queues = store::list_queues(&mut tx).await?;
@@ -78,6 +81,7 @@ pub async fn list_queues(store: &Store) -> Result<Vec<Queue>, VisitError> {
 }
 
 /// A queue with its entries in order and their wait estimates.
+#[tracing::instrument(skip_all)]
 pub async fn queue_view(
     store: &Store,
     id: &QueueId,
@@ -104,6 +108,7 @@ pub async fn queue_view(
 }
 
 /// Books a visit with a planned encounter and issues the patient's token.
+#[tracing::instrument(skip_all)]
 pub async fn create_visit(
     store: &Store,
     clock: &Clock,
@@ -164,6 +169,7 @@ pub async fn create_visit(
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn read_visit(store: &Store, actor: &Actor, id: &VisitId) -> Result<Visit, VisitError> {
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
@@ -174,6 +180,7 @@ pub async fn read_visit(store: &Store, actor: &Actor, id: &VisitId) -> Result<Vi
 
 /// The patient checks in: consent, symptoms and vitals; triage (NEWS2 and
 /// red flags) may raise the priority; into the queue.
+#[tracing::instrument(skip_all)]
 pub async fn check_in(
     store: &Store,
     clock: &Clock,
@@ -272,6 +279,7 @@ pub async fn check_in(
 
 /// The patient confirms reading the emergency advice check-in gave; staff
 /// see that it reached them. Repeating it changes nothing.
+#[tracing::instrument(skip_all)]
 pub async fn acknowledge_emergency(
     store: &Store,
     clock: &Clock,
@@ -312,6 +320,7 @@ fn risk_code(risk: cdss::Risk) -> &'static str {
 }
 
 /// A clinician admits a waiting visit; of two racing, exactly one wins.
+#[tracing::instrument(skip_all)]
 pub async fn admit(
     store: &Store,
     clock: &Clock,
@@ -345,6 +354,7 @@ pub async fn admit(
 
 /// Admits the first waiting visit of a queue this clinician may take:
 /// unassigned, or assigned to them. `None` when there is none.
+#[tracing::instrument(skip_all)]
 pub async fn admit_next(
     store: &Store,
     clock: &Clock,
@@ -373,6 +383,7 @@ pub async fn admit_next(
 /// The admitting clinician closes the consult: note, diagnoses, minutes and
 /// location are stored, the encounter finished, and billing handed the
 /// visit through the outbox — all in one transaction.
+#[tracing::instrument(skip_all)]
 pub async fn close(
     store: &Store,
     clock: &Clock,
@@ -482,6 +493,7 @@ pub async fn close(
 }
 
 /// Ends a visit that never started: `cancelled` or `no_show`.
+#[tracing::instrument(skip_all)]
 pub async fn end(
     store: &Store,
     clock: &Clock,
@@ -525,6 +537,7 @@ pub async fn end(
 
 /// A scheduler reprioritises, moves, assigns or reorders a visit still in a
 /// queue. Returns the visit and the queue it left, if it moved.
+#[tracing::instrument(skip_all)]
 pub async fn change(
     store: &Store,
     clock: &Clock,

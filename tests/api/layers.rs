@@ -183,3 +183,27 @@ fn no_modules_import_each_other_around_a_circle() {
     }
     assert!(circles.is_empty(), "import circles: {circles:?}");
 }
+
+#[test]
+fn handlers_reach_the_store_only_through_the_domain() {
+    let http = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+    let mut files = Vec::new();
+    sources(&http, &mut files);
+    let mut calls = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("a readable source file");
+        let text = without_tests(&text);
+        // A call such as `store::get_visit(`: SQL reached from a handler.
+        for (at, _) in text.match_indices("store::") {
+            let rest = &text[at + "store::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if name.chars().next().is_some_and(char::is_lowercase) {
+                calls.push(format!("{}: store::{name}", file.display()));
+            }
+        }
+    }
+    assert!(calls.is_empty(), "handlers calling the store: {calls:?}");
+}

@@ -7,13 +7,12 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{AuditEntry, AuditEvent, ChainReport};
+use crate::audit::{self, AuditEvent, ChainReport};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Admins, Staff};
 use crate::model::ids::PatientId;
 use crate::model::validation::FieldError;
 use crate::state::AppState;
-use crate::store;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -43,12 +42,9 @@ async fn list_audit_events(
     let patient_id = PatientId::parse(patient_id)
         .ok_or_else(|| FieldError::new("patient_id", "is not a patient id"))?;
     let limit = filter.limit.unwrap_or(500).clamp(1, 5_000);
-    let mut tx = state.store.begin().await?;
-    let events = store::audit_events_for_patient(&mut tx, patient_id.as_str(), limit).await?;
-    let entry = AuditEntry::new(&admin.actor, "audit.read", "AuditEvent").patient(&patient_id);
-    store::append_audit(&mut tx, &entry).await?;
-    store::commit(tx).await?;
-    Ok(Json(events))
+    Ok(Json(
+        audit::events_for_patient(&state.store, &admin.actor, &patient_id, limit).await?,
+    ))
 }
 
 /// Walks the whole hash chain and reports the first broken link.
@@ -58,8 +54,5 @@ async fn verify_audit_chain(
     State(state): State<AppState>,
     _admin: Staff<Admins>,
 ) -> Result<Json<ChainReport>, ApiError> {
-    let mut tx = state.store.begin_read().await?;
-    let report = store::verify_audit_chain(&mut tx).await?;
-    store::commit(tx).await?;
-    Ok(Json(report))
+    Ok(Json(audit::verify(&state.store).await?))
 }

@@ -14,7 +14,6 @@ use crate::http::extract::{ApiJson, Clinicians, GuestOrCaller, Staff, VisitCreat
 use crate::media::livekit;
 use crate::model::ids::{GuestId, VisitId};
 use crate::state::AppState;
-use crate::store;
 use crate::visits::VisitStatus;
 use crate::visits::guests::{self, Guest, InviteGuest, InvitedGuest, MESH_LIMIT};
 
@@ -159,15 +158,11 @@ async fn guest_self(
     else {
         return Err(ApiError::Forbidden);
     };
-    let mut tx = state.store.begin_read().await?;
-    let guest = store::get_guest(&mut tx, guest_id).await?;
-    let visit = store::get_visit(&mut tx, visit_id).await?;
-    store::commit(tx).await?;
-    match (guest, visit) {
-        (Some(guest), Some(visit)) => Ok(Json(GuestSelf {
+    match guests::guest_self(&state.store, visit_id, guest_id).await? {
+        Some((guest, visit_status)) => Ok(Json(GuestSelf {
             guest,
-            visit_status: visit.status,
+            visit_status,
         })),
-        _ => Err(ApiError::NotFound("guest")),
+        None => Err(ApiError::NotFound("guest")),
     }
 }

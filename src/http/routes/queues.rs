@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use signaling::protocol::PresenceStatus;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -91,11 +90,7 @@ async fn admit_next(
     .await?
     {
         Some(visit) => {
-            state
-                .live
-                .clinician_status(&clinician.user, PresenceStatus::InConsult)
-                .await;
-            state.live.visit_changed(&visit).await;
+            state.live.consult_started(&clinician.user, &visit).await;
             Ok(Json(visit).into_response())
         }
         None => Ok(StatusCode::NO_CONTENT.into_response()),

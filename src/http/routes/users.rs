@@ -15,7 +15,6 @@ use crate::http::extract::{Admins, ApiJson, Staff};
 use crate::model::codes::Npi;
 use crate::model::validation::{FieldError, Text};
 use crate::state::AppState;
-use crate::store;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_user, list_users))
@@ -101,8 +100,5 @@ async fn list_users(
 ) -> Result<Json<Vec<User>>, ApiError> {
     let Query(filter) = filter
         .map_err(|_| FieldError::new("role", "must be admin, scheduler, clinician or billing"))?;
-    let mut tx = state.store.begin_read().await?;
-    let users = store::list_users(&mut tx, filter.role).await?;
-    store::commit(tx).await?;
-    Ok(Json(users))
+    Ok(Json(auth::list_users(&state.store, filter.role).await?))
 }

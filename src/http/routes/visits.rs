@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use signaling::protocol::PresenceStatus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -156,11 +155,7 @@ async fn admit_visit(
         &visit_id(&id)?,
     )
     .await?;
-    state
-        .live
-        .clinician_status(&clinician.user, PresenceStatus::InConsult)
-        .await;
-    state.live.visit_changed(&visit).await;
+    state.live.consult_started(&clinician.user, &visit).await;
     Ok(Json(visit))
 }
 
@@ -183,11 +178,7 @@ async fn close_visit(
     )
     .await?;
     end_call(&state, &visit.id);
-    state
-        .live
-        .clinician_status(&clinician.user, PresenceStatus::Available)
-        .await;
-    state.live.visit_changed(&visit).await;
+    state.live.consult_ended(&clinician.user, &visit).await;
     Ok(Json(visit))
 }
 

@@ -132,6 +132,7 @@ impl PreCall {
 
     /// Answers the browser's offer and runs the check in the background;
     /// its result is stored on the visit and sent to the browser.
+    #[tracing::instrument(skip_all)]
     pub async fn start(
         &self,
         caller: &Principal,
@@ -441,6 +442,7 @@ async fn browser_candidate_type(pc: &Arc<dyn PeerConnection>) -> Option<String> 
 
 /// The visit's latest finished check, read in one audited transaction;
 /// `Ok(None)` when none has finished yet.
+#[tracing::instrument(skip_all)]
 pub async fn latest(
     store: &Store,
     actor: &Actor,

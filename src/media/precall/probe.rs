@@ -92,6 +92,7 @@ impl Channels {
 
     /// Runs the pings and the upload. Stops early, with what it has, when
     /// the browser closes a channel.
+    #[tracing::instrument(skip_all)]
     pub async fn measure(&mut self) -> Measured {
         let mut measured = Measured::default();
         let Some((rtt_ms, loss_percent)) = self.pings().await else {
@@ -184,6 +185,7 @@ impl Channels {
     }
 
     /// Sends the result and waits briefly for the browser's `bye`.
+    #[tracing::instrument(skip_all)]
     pub async fn finish(mut self, result: &serde_json::Value) {
         let message = json!({"t": "result", "result": result}).to_string();
         if self.control.send_text(&message).await.is_ok() {
