@@ -154,3 +154,19 @@ async fn the_sign_in_page_is_served_with_its_test_hooks() {
             .contains("javascript")
     );
 }
+
+/// `docs/openapi.json` is the generated document, kept beside the API
+/// guide; `BEDSIDE_UPDATE_OPENAPI=1` rewrites it after a change.
+#[test]
+fn the_committed_openapi_document_matches_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json");
+    let generated = serde_json::to_string_pretty(&bedside::http::openapi()).unwrap() + "\n";
+    if std::env::var("BEDSIDE_UPDATE_OPENAPI").as_deref() == Ok("1") {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date: run BEDSIDE_UPDATE_OPENAPI=1 cargo test -p bedside --test api openapi"
+    );
+}
