@@ -7,6 +7,7 @@ import { openDevices, stopStream } from './lib/devices.js';
 import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 import { mountAlerts } from './lib/alerts.js';
+import { keepDraft } from './lib/draft.js';
 import { clinicSettings, temperature } from './lib/clinic.js';
 import { mountHeader, liveSocket, NETWORK_LABEL, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
 
@@ -146,6 +147,10 @@ async function openConsult(visit) {
   $('#note-form').reset();
   $('#note-error').textContent = '';
   $('#n-subjective').value = visit.symptoms?.length ? `Reports: ${visit.symptoms.join(', ')}.` : '';
+  state.consult.draft = keepDraft($('#note-form'), {
+    api, path: `/visits/${encodeURIComponent(visit.id)}/draft`, status: $('#draft-status'),
+  });
+  state.consult.draft.restore();
   $('#patient-title').textContent = 'Loading chart\u2026';
   $('#chart').replaceChildren();
 
@@ -274,6 +279,7 @@ function endConsult(message) {
   const consult = state.consult;
   if (!consult) return;
   clearTimeout(consult.guestPoll);
+  consult.draft?.stop();
   consult.call?.hangUp();
   consult.view?.destroy();
   stopStream(consult.stream);
@@ -422,9 +428,10 @@ $('#note-form').addEventListener('submit', async (event) => {
     field.setAttribute('aria-invalid', 'true');
     field.focus();
   };
-  if (diagnoses.length === 0) return fail(form.diagnoses, 'Enter at least one diagnosis code.');
-  if (diagnoses.length > 12) return fail(form.diagnoses, 'At most 12 diagnosis codes.');
-  if (!form.minutes.checkValidity()) return fail(form.minutes, `Total minutes: ${form.minutes.validationMessage}`);
+  if (!form.assessment.value.trim()) return fail(form.assessment, 'Add an assessment before closing.');
+  if (diagnoses.length === 0) return fail(form.diagnoses, 'Add at least one diagnosis code before closing (for example J06.9).');
+  if (diagnoses.length > 12) return fail(form.diagnoses, 'A claim carries at most 12 diagnosis codes: remove some before closing.');
+  if (!form.minutes.checkValidity()) return fail(form.minutes, 'Total minutes must be a whole number from 1 to 600, or empty to use the call\'s length.');
   const body = {
     diagnoses,
     note: {
@@ -440,6 +447,7 @@ $('#note-form').addEventListener('submit', async (event) => {
   const button = $('[data-testid=close-visit]', form);
   button.disabled = true;
   try {
+    await consult.draft?.flush();
     await api(`/visits/${encodeURIComponent(consult.visit.id)}/close`, { method: 'POST', body });
     state.signal.send({ type: 'leave' });
     endConsult('Visit closed. The note is saved and billing has it.');
@@ -447,12 +455,31 @@ $('#note-form').addEventListener('submit', async (event) => {
     const field = e.field === 'diagnoses' || e.field?.startsWith('diagnoses') ? form.diagnoses
       : e.field === 'total_minutes' ? form.minutes
         : e.field?.startsWith('note.') ? form[e.field.slice(5)] : null;
-    if (field) fail(field, e.message);
-    else error.textContent = e.message;
+    const text = closeError(e, diagnoses);
+    if (field) fail(field, text);
+    else error.textContent = text;
   } finally {
     button.disabled = false;
   }
 });
+
+/** A refused close in a sentence that says what to do. */
+function closeError(e, diagnoses) {
+  const index = /^diagnoses\[(\d+)\]/.exec(e.field ?? '')?.[1];
+  if (index !== undefined) {
+    const code = diagnoses[Number(index)] ?? '';
+    return `${code || 'A diagnosis code'} is not a billable ICD-10-CM code: check it (for example J06.9) before closing.`;
+  }
+  if (e.field === 'diagnoses') return 'Check the diagnosis codes before closing: at least one, at most 12.';
+  if (e.field === 'total_minutes') return 'Total minutes must be a whole number from 1 to 1440.';
+  if (e.field?.startsWith('note.')) {
+    const part = e.field.slice(5);
+    return /empty/.test(e.message) ? `Add ${part === 'assessment' ? 'an assessment' : `the ${part}`} before closing.`
+      : `The ${part} is too long: shorten it before closing.`;
+  }
+  if (e.status === 409) return 'This visit can no longer be closed here: it was closed or changed elsewhere. Reload the page.';
+  return e.message;
+}
 
 // ---- presence and live updates ----
 
@@ -465,6 +492,17 @@ function showMyPresence(status) {
 $('#presence').addEventListener('change', (event) => {
   state.signal.send({ type: 'presence', status: event.target.value });
 });
+
+// After a reload the console goes back to the consult this clinician has
+// in progress, once, and rejoins its call.
+let resumedOnce = false;
+function resumeOwnConsult(entries) {
+  if (resumedOnce || state.consult) return;
+  const mine = entries.find((e) => e.status === 'in_consult' && e.clinician_id === me.id);
+  if (!mine) return;
+  resumedOnce = true;
+  resume(mine.visit_id);
+}
 
 async function start() {
   const [queues, clinicians, clinic] = await Promise.all([
@@ -485,6 +523,7 @@ async function start() {
     const queue = state.queues.get(f.queue_id);
     if (queue) queue.entries = f.entries;
     renderQueues();
+    resumeOwnConsult(f.entries);
   });
   signal.on('presence', (f) => { if (f.user_id === me.id) showMyPresence(f.status); });
   signal.on('joined', (f) => state.consult?.call?.rejoined(f.participants.filter((p) => p.role === 'patient' || p.role === 'guest')));

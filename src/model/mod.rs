@@ -97,3 +97,4 @@ mod tests {
         assert_eq!(visit::VisitStatus::parse("No_Show"), None);
     }
 }
+pub mod draft;

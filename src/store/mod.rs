@@ -7,6 +7,7 @@ mod audit;
 mod billing;
 mod cds;
 mod clinical;
+mod drafts;
 mod encounters;
 mod fhir;
 mod guests;
@@ -23,6 +24,7 @@ pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
 pub use billing::*;
 pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encounter};
 pub use clinical::*;
+pub use drafts::{delete_draft, get_draft, save_draft};
 pub use encounters::{encounter_practitioners, find_encounters, get_encounter};
 pub use fhir::*;
 pub use guests::{

@@ -3,6 +3,7 @@
 //! transaction that moves the visit, its encounter and the audit trail
 //! together; a transition from the wrong state changes nothing.
 
+pub mod drafts;
 pub mod guests;
 mod model;
 mod queue;
@@ -449,6 +450,8 @@ pub async fn close(
     if !store::mark_closed(&mut tx, id, step, &closing, now).await? {
         return Err(wrong_state(&visit, "close"));
     }
+    // The note is final now: its draft has served.
+    store::delete_draft(&mut tx, id).await?;
     store::move_encounter(
         &mut tx,
         &visit.encounter_id,

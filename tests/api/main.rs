@@ -9,6 +9,7 @@ mod calls;
 mod cds;
 mod cli;
 mod clinic;
+mod drafts;
 mod fhir;
 mod guests;
 mod helpers;

@@ -182,6 +182,20 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await console_.getByTestId('chat-log').getByText('Still there after the blip?').waitFor();
   await eventually(() => board.locator('#live').evaluate((el) => el.dataset.state === 'open'), { message: 'board socket resumed' });
 
+  // The note is drafted on the server as it is typed: a reload of the
+  // console mid-call loses nothing, and the console goes back to the
+  // consult and its call by itself.
+  await console_.getByTestId('note-assessment').fill('Viral pharyngitis, likely.');
+  await console_.getByTestId('diagnosis').fill('J02.9');
+  await eventually(async () => /Draft saved/.test(await console_.getByTestId('draft-status').textContent()), { message: 'draft saved' });
+  await console_.reload();
+  await eventually(async () => (await console_.getByTestId('note-assessment').inputValue()) === 'Viral pharyngitis, likely.', { message: 'draft restored after a reload' });
+  assert.equal(await console_.getByTestId('diagnosis').inputValue(), 'J02.9');
+  await console_.getByTestId('draft-status').getByText('Draft restored').waitFor();
+  await eventually(async () => (await console_.getByTestId('call-state').textContent()) === 'connected', { message: 'clinician back in the call after a reload', timeout: 30_000 });
+  await eventually(async () => (await patient.getByTestId('call-state').textContent()) === 'connected', { message: 'patient connected again', timeout: 30_000 });
+  await framesArrive(console_);
+
   // The clinician writes the note and closes the visit.
   await console_.getByTestId('note-assessment').fill('Viral pharyngitis.');
   await console_.getByTestId('note-plan').fill('Fluids, rest, paracetamol. Return if worse.');
