@@ -97,23 +97,26 @@ function card(queue, entry, waiting) {
   });
 
   const controls = [];
+  // Each button's name starts with its visible label; the patient's name
+  // follows for screen readers, which hear many such buttons in a row.
+  const whose = (text) => h('span', { class: 'visually-hidden' }, text);
   if (entry.status === 'waiting') {
     controls.push(
       h('button', { type: 'button', class: 'small secondary', 'data-testid': `up-${id}`, disabled: rank <= 1,
-        'aria-label': `Move ${name} up`, onclick: () => change(id, { position: rank - 1 }) }, '\u2191 Up'),
+        onclick: () => change(id, { position: rank - 1 }) }, h('span', { 'aria-hidden': 'true' }, '\u2191 '), 'Up', whose(`: move ${name} up`)),
       h('button', { type: 'button', class: 'small secondary', 'data-testid': `down-${id}`, disabled: rank >= samePriority.length,
-        'aria-label': `Move ${name} down`, onclick: () => change(id, { position: rank + 1 }) }, '\u2193 Down'));
+        onclick: () => change(id, { position: rank + 1 }) }, h('span', { 'aria-hidden': 'true' }, '\u2193 '), 'Down', whose(`: move ${name} down`)));
   }
   if (open || entry.status === 'in_consult') {
     controls.push(h('button', { type: 'button', class: 'small secondary', 'data-testid': `guest-${id}`,
-      'aria-label': `Invite a guest to the visit of ${name}`, onclick: () => inviteGuest(entry) }, 'Invite guest'));
+      onclick: () => inviteGuest(entry) }, 'Invite guest', whose(` to the visit of ${name}`)));
   }
   if (open) {
     controls.push(
       h('button', { type: 'button', class: 'small secondary', 'data-testid': `no-show-${id}`,
-        'aria-label': `Mark ${name} as no-show`, onclick: () => end(entry, 'no-show', 'Mark as no-show') }, 'No-show'),
+        onclick: () => end(entry, 'no-show', 'Mark as no-show') }, 'No-show', whose(`: ${name}`)),
       h('button', { type: 'button', class: 'small danger', 'data-testid': `cancel-${id}`,
-        'aria-label': `Cancel the visit of ${name}`, onclick: () => end(entry, 'cancel', 'Cancel') }, 'Cancel'));
+        onclick: () => end(entry, 'cancel', 'Cancel') }, 'Cancel', whose(` the visit of ${name}`)));
   }
 
   const meta = [];

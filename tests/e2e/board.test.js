@@ -3,7 +3,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually } from './harness.js';
+import { startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually, assertAccessible,
+} from './harness.js';
 
 let server;
 let browser;
@@ -72,6 +73,7 @@ test('the scheduler reorders, reprioritises, assigns, moves, cancels and marks a
   await eventually(async () => (await order(overflow)).join() === 'Ada Lovelace', { message: 'Lovelace in overflow' });
   assert.ok(!(await order(main)).includes('Ada Lovelace'));
   await board.screenshot({ path: artifactPath('scheduler-board-steering.png'), fullPage: true });
+  await assertAccessible(board, 'scheduler-board-steering');
 
   // Cancel Hopper (Turing moves up) and mark Lovelace a no-show.
   await board.getByTestId(`cancel-${visits.Hopper.id}`).click();

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually, framesArrive,
+  assertAccessible,
 } from './harness.js';
 
 let server;
@@ -77,6 +78,7 @@ test('a clinician invites an interpreter who joins patient and clinician once le
   await guest.getByTestId('device-continue').click();
   await eventually(async () => (await guest.getByTestId('call-state').textContent()) === 'waiting', { message: 'guest waiting' });
   await guest.screenshot({ path: artifactPath('guest-1-waiting-375.png'), fullPage: true });
+  await assertAccessible(guest, 'guest-1-waiting-375');
   // The console shows the interpreter waiting to be let in.
   await console_.getByTestId(`guest-waiting-${guestId}`).waitFor({ timeout: 15_000 });
 
@@ -96,7 +98,9 @@ test('a clinician invites an interpreter who joins patient and clinician once le
   await othersPlay(patient, 1, 'patient sees the guest');
   assert.match(await console_.getByTestId(`guest-${guestId}`).textContent(), /in the call/);
   await guest.screenshot({ path: artifactPath('guest-2-call-375.png'), fullPage: true });
+  await assertAccessible(guest, 'guest-2-call-375');
   await console_.screenshot({ path: artifactPath('clinician-group-call.png'), fullPage: true });
+  await assertAccessible(console_, 'clinician-group-call');
 
   // The interpreter leaves: the others' tiles go, their own call stays.
   await guest.getByTestId('leave').click();
@@ -131,6 +135,7 @@ test('a scheduler invites a guest from the board and gets its link', async () =>
   const link = await eventually(async () => board.getByTestId('board-guest-link').inputValue(), { message: 'the guest link' });
   assert.match(link, new RegExp(`/guest/${visit.id}\\?t=`));
   await board.screenshot({ path: artifactPath('scheduler-guest-invite-375.png'), fullPage: true });
+  await assertAccessible(board, 'scheduler-guest-invite-375');
   const guests = await api(`/visits/${visit.id}/guests`, { token: scheduler.token });
   assert.deepEqual(guests.map((g) => [g.display_name, g.kind, g.status]), [['Sam (son)', 'family', 'invited']]);
   assert.deepEqual(seen, []);

@@ -37,6 +37,17 @@ async function signIn(page, username, password = server.accounts[username].passw
   await page.keyboard.press('Enter');
 }
 
+test('the sign-in page passes axe-core at desktop and 375 px wide', async () => {
+  for (const viewport of [{ width: 1280, height: 800 }, { width: 375, height: 812 }]) {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    await page.goto(`${server.base}/`);
+    await page.getByTestId('sign-in').waitFor();
+    await assertAccessible(page, `sign-in at ${viewport.width} px`);
+    await context.close();
+  }
+});
+
 test('a wrong password is refused on the sign-in page', async () => {
   const page = await browser.newPage({ viewport: { width: 375, height: 700 } });
   await signIn(page, 'scheduler', 'not-the-password');
@@ -61,6 +72,7 @@ for (const [username, home] of [['dr.house', '/clinician'], ['scheduler', '/sche
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 375, `the page is ${width}px wide`);
     await page.screenshot({ path: artifactPath(`${home.slice(1)}-${username}-375.png`), fullPage: true });
+    await assertAccessible(page, `${home} of ${username} at 375 px`);
 
     // The session is in this tab's sessionStorage only, and sign-out wipes it.
     assert.ok(await page.evaluate(() => sessionStorage.length > 0));

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import {
   startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually,
   remoteVideo, framesArrive, assertFits,
+  assertAccessible,
 } from './harness.js';
 
 let server;
@@ -57,6 +58,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await eventually(async () => (await board.getByTestId(`presence-status-${clinicianUser.id}`).textContent()) === 'Available',
     { message: 'clinician available on the board' });
   await console_.screenshot({ path: artifactPath('clinician-console-empty.png'), fullPage: true });
+  await assertAccessible(console_, 'clinician-console-empty');
 
   // The scheduler books a visit and copies the join link.
   await board.getByTestId('patient-search').fill('Lovelace');
@@ -72,6 +74,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await board.getByTestId(`entry-${visitId}`).waitFor();
   assert.equal((await board.getByTestId(`status-${visitId}`).textContent()).trim(), 'Scheduled');
   await board.screenshot({ path: artifactPath('scheduler-board-booked.png'), fullPage: true });
+  await assertAccessible(board, 'scheduler-board-booked');
 
   // The patient opens the link on a phone-sized screen.
   const patientContext = await browser.newContext({ viewport: { width: 375, height: 812 }, hasTouch: true, isMobile: true });
@@ -93,6 +96,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   assert.ok((await patient.getByTestId('precall-advice').textContent()).length > 10);
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-1-device-check-375.png'), fullPage: true });
+  await assertAccessible(patient, 'patient-1-device-check-375');
   await patient.getByTestId('device-continue').click();
 
   // Consent is required.
@@ -101,6 +105,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await patient.getByTestId('consent').check();
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-2-consent-375.png'), fullPage: true });
+  await assertAccessible(patient, 'patient-2-consent-375');
   await patient.getByTestId('consent-continue').click();
 
   // Intake: symptoms and optional vitals.
@@ -113,6 +118,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await patient.getByTestId('vital-temperature').fill('101.1');
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-3-intake-375.png'), fullPage: true });
+  await assertAccessible(patient, 'patient-3-intake-375');
   await patient.getByTestId('check-in').click();
 
   // Waiting room with its place, live.
@@ -120,6 +126,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   assert.equal(await patient.getByTestId('call-state').textContent(), 'waiting');
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-4-waiting-375.png'), fullPage: true });
+  await assertAccessible(patient, 'patient-4-waiting-375');
 
   // The board and the console see the patient waiting, live.
   await eventually(async () => (await board.getByTestId(`status-${visitId}`).textContent()).trim() === 'Waiting', { message: 'board shows waiting' });
@@ -128,6 +135,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   // The clinician sees the patient's network before admitting.
   assert.equal((await console_.getByTestId(`network-${visitId}`).textContent()).trim(), `network: ${verdict.toLowerCase()}`);
   await console_.screenshot({ path: artifactPath('clinician-console-queue.png'), fullPage: true });
+  await assertAccessible(console_, 'clinician-console-queue');
 
   // The clinician admits; the patient hears of it and both connect.
   await admit.click();
@@ -155,8 +163,11 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await patient.getByTestId('chat-log').getByText('Hello Ada, I can see you too.').waitFor();
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-5-call-375.png'), fullPage: true });
+  await assertAccessible(patient, 'patient-5-call-375');
   await console_.screenshot({ path: artifactPath('clinician-console-call.png'), fullPage: true });
+  await assertAccessible(console_, 'clinician-console-call');
   await board.screenshot({ path: artifactPath('scheduler-board-in-consult.png'), fullPage: true });
+  await assertAccessible(board, 'scheduler-board-in-consult');
 
   // Every socket drops at once, as on a network blip: the call stays up and the sockets resume.
   const patientId = await patient.evaluate(() => window.__bedside.signal.participantId);
@@ -211,9 +222,11 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   assert.equal(await patient.evaluate(() => Object.keys(sessionStorage).length), 0, 'the patient token is forgotten');
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-6-ended-375.png'), fullPage: true });
+  await assertAccessible(patient, 'patient-6-ended-375');
   await eventually(async () => (await board.getByTestId(`entry-${visitId}`).count()) === 0, { message: 'board drops the closed visit' });
   await eventually(async () => (await board.getByTestId(`presence-status-${clinicianUser.id}`).textContent()) === 'Available', { message: 'clinician available again' });
   await board.screenshot({ path: artifactPath('scheduler-board-after-close.png'), fullPage: true });
+  await assertAccessible(board, 'scheduler-board-after-close');
   const visit = await api(`/visits/${visitId}`, { token: scheduler.token });
   assert.equal(visit.status, 'closed');
 
