@@ -167,19 +167,58 @@ async function openConsult(visit) {
   note.hidden = !devices.problem;
   note.textContent = devices.problem ? `${devices.problem.title}. ${devices.problem.audioOnly ? 'The call is audio only.' : ''}` : '';
 
-  const call = callFor(media, { signal: state.signal, role: 'clinician', stream: devices.stream ?? new MediaStream() });
-  state.consult.call = call;
+  state.consult.media = media;
   state.consult.stream = devices.stream;
-  const patientName = history.patient ? history.patient.given_name : 'The patient';
-  state.consult.view = mountCall($('#call-root'), { call, signal: state.signal, remoteLabel: patientName });
+  state.consult.patientName = history.patient ? history.patient.given_name : 'The patient';
+  startCall();
+  loadGuests();
+  focusStep($('#patient-title'));
+}
+
+// The call of the open consult: joined at admission, after a reload, or
+// again after the clinician hung up. Hanging up ends the call only; the
+// visit stays open until it is closed with its note.
+function startCall() {
+  const consult = state.consult;
+  const call = callFor(consult.media, { signal: state.signal, role: 'clinician', stream: consult.stream ?? new MediaStream() });
+  consult.call = call;
+  consult.view = mountCall($('#call-root'), {
+    call,
+    signal: state.signal,
+    remoteLabel: consult.patientName,
+    onLeave: hangUp,
+    leave: { label: 'End call', testid: 'hang-up' },
+  });
   call.addEventListener('stats', () => {
     if (!state.consult?.audioTouched) $('#n-audio-only').checked = call.remoteVideoFrames === 0 && !call.sendingVideo;
     const minutes = call.connectedAt ? Math.ceil((Date.now() - call.connectedAt) / 60000) : 0;
     $('#n-minutes-hint').textContent = `Leave empty to use the call's length (${minutes} min so far).`;
   });
-  state.signal.send({ type: 'join', visit_id: visit.id });
-  loadGuests();
-  focusStep($('#patient-title'));
+  call.addEventListener('state', (e) => {
+    if (e.detail === 'reconnecting') showPatientPresence('The connection to the patient dropped: reconnecting…');
+    else if (e.detail === 'connected') showPatientPresence('The patient is in the call.');
+  });
+  state.signal.send({ type: 'join', visit_id: consult.visit.id });
+}
+
+function hangUp() {
+  const consult = state.consult;
+  if (!consult?.call) return;
+  state.signal.send({ type: 'leave' });
+  consult.call.hangUp();
+  consult.view?.destroy();
+  consult.call = null;
+  consult.view = null;
+  showPatientPresence('');
+  $('#call-root').replaceChildren(h('div', { class: 'call-ended panel-inset' },
+    h('p', { 'data-testid': 'call-state' }, 'ended'),
+    h('p', {}, 'You ended the call. The visit is still open: finish the note and close it, or call the patient again.'),
+    h('button', { type: 'button', 'data-testid': 'call-again', onclick: () => startCall() }, 'Call again')));
+  focusStep($('#note-title'));
+}
+
+function showPatientPresence(text) {
+  $('#patient-presence').textContent = text;
 }
 
 $('#n-audio-only').addEventListener('change', () => { if (state.consult) state.consult.audioTouched = true; });
@@ -280,6 +319,7 @@ function endConsult(message) {
   if (!consult) return;
   clearTimeout(consult.guestPoll);
   consult.draft?.stop();
+  showPatientPresence('');
   consult.call?.hangUp();
   consult.view?.destroy();
   stopStream(consult.stream);
@@ -527,10 +567,15 @@ async function start() {
   });
   signal.on('presence', (f) => { if (f.user_id === me.id) showMyPresence(f.status); });
   signal.on('joined', (f) => state.consult?.call?.rejoined(f.participants.filter((p) => p.role === 'patient' || p.role === 'guest')));
-  signal.on('peer_joined', (f) => { if (f.role === 'patient' || f.role === 'guest') state.consult?.call?.setPeer(f); });
+  signal.on('peer_joined', (f) => {
+    if (f.role === 'patient' || f.role === 'guest') state.consult?.call?.setPeer(f);
+    if (f.role === 'patient' && state.consult?.call) showPatientPresence('The patient is back in the call.');
+  });
   signal.on('peer_left', (f) => {
-    if (f.reason === 'room_closed') endConsult('The visit was closed.');
-    else state.consult?.call?.peerLeft(f.participant_id);
+    if (f.reason === 'room_closed') { endConsult('The visit was closed.'); return; }
+    const wasPatient = state.consult?.call?.links?.get(f.participant_id) === state.consult?.call?.primary;
+    state.consult?.call?.peerLeft(f.participant_id);
+    if (wasPatient && state.consult?.call) showPatientPresence('The patient has left the call. They can rejoin from their link.');
   });
   signal.on('error', (f) => { if (f.code !== 'rate_limited') console.warn('socket error', f.code); });
   await signal.connect();

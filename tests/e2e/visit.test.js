@@ -207,6 +207,17 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await eventually(async () => (await patient.getByTestId('call-state').textContent()) === 'connected', { message: 'patient connected again', timeout: 30_000 });
   await framesArrive(console_);
 
+  // Ending the call is not closing the visit: the note stays, and the
+  // clinician can call the patient again.
+  await console_.getByTestId('hang-up').click();
+  await eventually(async () => (await console_.getByTestId('call-state').textContent()) === 'ended', { message: 'clinician hung up' });
+  assert.equal(await console_.getByTestId('note-assessment').inputValue(), 'Viral pharyngitis, likely.');
+  assert.equal((await api(`/visits/${visitId}`, { token: scheduler.token })).status, 'in_consult', 'the visit stays open');
+  await console_.getByTestId('call-again').click();
+  await eventually(async () => (await console_.getByTestId('call-state').textContent()) === 'connected', { message: 'called again', timeout: 30_000 });
+  await eventually(async () => (await patient.getByTestId('call-state').textContent()) === 'connected', { message: 'patient back in the call', timeout: 30_000 });
+  await eventually(async () => /in the call/.test(await console_.getByTestId('patient-presence').textContent()), { message: 'console says the patient is in the call' });
+
   // The clinician writes the note and closes the visit.
   await console_.getByTestId('note-assessment').fill('Viral pharyngitis.');
   await console_.getByTestId('note-plan').fill('Fluids, rest, paracetamol. Return if worse.');

@@ -19,8 +19,9 @@ const DETAIL = {
  * @param {import('./socket.js').Signal} o.signal
  * @param {string} o.remoteLabel   e.g. "Your clinician"
  * @param {() => void} [o.onLeave]  shows a Leave button when given
+ * @param {{label: string, testid: string}} [o.leave]  that button's words and test hook
  */
-export function mountCall(root, { call, signal, remoteLabel, onLeave }) {
+export function mountCall(root, { call, signal, remoteLabel, onLeave, leave = { label: 'Leave call', testid: 'leave' } }) {
   const names = new Map();
   const remoteVideo = h('video', {
     'data-testid': 'remote-video', class: 'remote', autoplay: true, playsInline: true,
@@ -66,7 +67,7 @@ export function mountCall(root, { call, signal, remoteLabel, onLeave }) {
   const controls = h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'Call controls' },
     muteButton, cameraButton, videoAgain);
   if (onLeave) {
-    controls.append(h('button', { type: 'button', class: 'control danger', 'data-testid': 'leave', onclick: onLeave }, 'Leave call'));
+    controls.append(h('button', { type: 'button', class: 'control danger', 'data-testid': leave.testid, onclick: onLeave }, leave.label));
   }
 
   const log = h('ol', { class: 'chat-log', 'data-testid': 'chat-log', 'aria-live': 'polite', 'aria-label': 'Messages' });
