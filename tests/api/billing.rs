@@ -14,7 +14,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::clinic::{Clinic, admit, check_in, close, close_body, get_json, id};
-use crate::helpers::{TestApp, ada, assert_problem, spawn_app_on, spawn_app_with};
+use crate::helpers::{
+    TestApp, ada, assert_problem, assert_valid_fhir, spawn_app_on, spawn_app_with,
+};
 
 const WEBHOOK_SECRET: &str = "webhook-secret-for-tests";
 
@@ -1093,37 +1095,6 @@ async fn each_new_claim_reaches_the_webhook_signed_retried_and_across_a_restart(
     assert_eq!(seen[2].2["event"], "claim.created");
     assert_eq!(seen[2].2["claim"]["id"], claim["id"]);
     assert_eq!(seen[2].2["claim"]["total_cents"], claim["total_cents"]);
-}
-
-/// Validates a FHIR R4 resource with `tests/fhir_validate.py`; fails, never
-/// skips, when the validator is missing.
-fn assert_valid_fhir(resource: &Value) {
-    use std::io::Write;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fhir_validate.py");
-    let mut child = std::process::Command::new("python3")
-        .arg(&script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs (pip install -r tests/requirements.txt)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(resource.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_ne!(
-        output.status.code(),
-        Some(2),
-        "fhir.resources is required: {stderr}"
-    );
-    assert!(
-        output.status.success(),
-        "not valid FHIR R4: {stderr}\n{resource:#}"
-    );
 }
 
 async fn fhir(b: &Billing, path: &str, token: &str) -> Value {

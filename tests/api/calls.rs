@@ -6,8 +6,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, ada, spawn_app, spawn_app_on, spawn_app_with};
-use crate::peers::{Manner, Media, Peer, Signal, receive_rtp, within};
+use crate::helpers::{TestApp, ada, spawn_app, spawn_app_on, spawn_app_with, within};
+use crate::peers::{Manner, Media, Peer, Signal, receive_rtp};
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 

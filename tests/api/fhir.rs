@@ -3,50 +3,10 @@
 //! search parameters, a patient token's reach, OperationOutcome errors and
 //! the audit trail.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, ada, spawn_app};
-
-/// Validates `resource` as FHIR R4. A missing validator fails under CI and
-/// is reported (not checked) elsewhere.
-fn assert_valid_fhir(resource: &Value) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fhir_validate.py");
-    let child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let in_ci = std::env::var_os("CI").is_some();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) if !in_ci => {
-            eprintln!("python3 is missing ({e}); FHIR validation skipped outside CI");
-            return;
-        }
-        Err(e) => panic!("python3 is needed to validate FHIR: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(resource.to_string().as_bytes())
-        .expect("write the resource");
-    let output = child.wait_with_output().expect("the validator runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    match output.status.code() {
-        Some(0) => {}
-        Some(2) if !in_ci => eprintln!("{stderr}; FHIR validation skipped outside CI"),
-        _ => panic!(
-            "invalid FHIR ({}): {stderr}\n{resource:#}",
-            resource["resourceType"]
-        ),
-    }
-}
+use crate::helpers::{TestApp, ada, assert_valid_fhir, spawn_app};
 
 /// Asserts a FHIR JSON answer with `status`, returning its body.
 async fn fhir_body(response: Response, status: StatusCode) -> Value {

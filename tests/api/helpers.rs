@@ -1,8 +1,13 @@
 //! `TestApp`: the server started in-process on port 0 with a fresh store —
 //! a SQLite file in a temporary folder, or a fresh PostgreSQL database when
-//! `BEDSIDE_TEST_STORE=postgres` — and one typed helper per route.
+//! `BEDSIDE_TEST_STORE=postgres` — and one typed helper per route; and what
+//! every test file shares: FHIR validated, bounded waits, free ports.
 
+use std::future::Future;
+use std::io::Write;
 use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use bedside::config::{Config, Source};
 use bedside::store::Store;
@@ -255,4 +260,57 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(body["status"], status.as_u16());
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
     body
+}
+
+/// Validates a FHIR R4 resource with `tests/fhir_validate.py` (fhir.resources'
+/// models); fails, never skips, when the validator is missing.
+pub fn assert_valid_fhir(resource: &Value) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fhir_validate.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (pip install -r tests/requirements.txt)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(resource.to_string().as_bytes())
+        .expect("write the resource");
+    let output = child.wait_with_output().expect("the validator runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(
+        output.status.code(),
+        Some(2),
+        "fhir.resources is required: {stderr}"
+    );
+    assert!(
+        output.status.success(),
+        "not valid FHIR R4 ({}): {stderr}\n{resource:#}",
+        resource["resourceType"]
+    );
+}
+
+/// The longest any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Awaits `future` for at most [`WAIT`], failing the test with `what`.
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+        let port = udp.local_addr().expect("its address").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }

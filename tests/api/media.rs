@@ -27,8 +27,8 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::helpers::{TestApp, ada, assert_problem, spawn_app_with};
-use crate::peers::{Manner, Media, Peer, Signal, gather_relay_candidates, turn_servers, within};
+use crate::helpers::{TestApp, ada, assert_problem, free_port, spawn_app_with, within};
+use crate::peers::{Manner, Media, Peer, Signal, gather_relay_candidates, turn_servers};
 
 const LK_KEY: &str = "bedside-test-key";
 const LK_SECRET: &str = "bedside-test-secret-at-least-32-bytes";
@@ -272,17 +272,6 @@ impl Coturn {
 
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
-    }
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1 right now.
-fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
-        let port = udp.local_addr().expect("its address").port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
     }
 }
 

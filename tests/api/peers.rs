@@ -8,7 +8,6 @@
 //! test then waits on the peer: connected, a data channel, a remote track.
 //! Every wait is bounded by [`WAIT`] so a broken path fails instead of hanging.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,18 +39,7 @@ use webrtc::peer_connection::{RTCIceGatheringState, RTCIceServer, RTCIceTranspor
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::TokioRuntime;
 
-use crate::helpers::TestApp;
-
-/// The longest any single step may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(15);
-
-/// Awaits `future` for at most [`WAIT`], failing the test with `what`.
-pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-    }
-}
+use crate::helpers::{TestApp, WAIT, within};
 
 type WsStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -19,9 +19,9 @@ use webrtc::peer_connection::{
 };
 
 use crate::clinic::{Clinic, id, patient_token};
-use crate::helpers::{TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, spawn_app_with, within};
 use crate::media::{Coturn, turn_source};
-use crate::peers::{build_connection, turn_servers, within};
+use crate::peers::{build_connection, turn_servers};
 
 /// The server's peer stays on loopback, where the test client is.
 fn loopback(source: bedside::config::Source) -> bedside::config::Source {
