@@ -4,17 +4,6 @@ use serde_json::Value;
 
 use crate::helpers::{ada, assert_problem, spawn_app};
 
-async fn events(app: &crate::helpers::TestApp, admin: &str, patient_id: &str) -> Vec<Value> {
-    let response = app
-        .get(
-            &format!("/api/v1/audit?patient_id={patient_id}"),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn every_read_and_write_of_a_patient_is_audited_with_who_what_when_and_where() {
     let app = spawn_app().await;
@@ -27,7 +16,7 @@ async fn every_read_and_write_of_a_patient_is_audited_with_who_what_when_and_whe
         .await;
 
     let admin = app.admin_token().await;
-    let trail = events(&app, &admin, id).await;
+    let trail = app.audit_trail(&admin, id).await;
     let actions: Vec<&str> = trail
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -48,7 +37,7 @@ async fn every_read_and_write_of_a_patient_is_audited_with_who_what_when_and_whe
         assert_eq!(event["hash"].as_str().unwrap().len(), 64);
     }
     // Reading the trail is itself in the trail.
-    let again = events(&app, &admin, id).await;
+    let again = app.audit_trail(&admin, id).await;
     assert_eq!(again[0]["action"], "audit.read");
     assert_eq!(again[0]["actor_role"], "admin");
 }
@@ -60,7 +49,7 @@ async fn a_read_of_a_missing_patient_is_audited_as_not_found() {
     let id = uuid::Uuid::new_v4().to_string();
     app.get(&format!("/api/v1/patients/{id}"), Some(&admin))
         .await;
-    let trail = events(&app, &admin, &id).await;
+    let trail = app.audit_trail(&admin, &id).await;
     assert_eq!(trail.last().unwrap()["outcome"], "not_found");
 }
 
@@ -94,7 +83,7 @@ async fn the_audit_chain_links_each_event_to_the_one_before() {
         app.get(&format!("/api/v1/patients/{id}"), Some(&admin))
             .await;
     }
-    let trail = events(&app, &admin, id).await;
+    let trail = app.audit_trail(&admin, id).await;
     for pair in trail.windows(2) {
         assert_eq!(
             pair[0]["prev_hash"], pair[1]["hash"],

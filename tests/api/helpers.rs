@@ -1,7 +1,8 @@
 //! `TestApp`: the server started in-process on port 0 with a fresh store —
 //! a SQLite file in a temporary folder, or a fresh PostgreSQL database when
-//! `BEDSIDE_TEST_STORE=postgres` — and one typed helper per route; and what
-//! every test file shares: FHIR validated, bounded waits, free ports.
+//! `BEDSIDE_TEST_STORE=postgres` — and what every test file shares: JSON
+//! answers checked, FHIR validated, bounded waits, free ports. Its typed
+//! helper per route are in `app.rs`.
 
 use std::future::Future;
 use std::io::Write;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use bedside::config::{Config, Source};
 use bedside::store::Store;
 use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -184,47 +186,6 @@ impl TestApp {
         }
         request.send().await.expect("POST")
     }
-
-    /// `POST /auth/login`, raw.
-    pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"username": username, "password": password}),
-        )
-        .await
-    }
-
-    /// Signs in and returns the token; panics unless it works.
-    pub async fn token(&self, username: &str, password: &str) -> String {
-        let response = self.login(username, password).await;
-        assert_eq!(response.status(), StatusCode::OK, "sign-in of {username}");
-        let body: Value = response.json().await.expect("login JSON");
-        body["token"].as_str().expect("token").to_owned()
-    }
-
-    pub async fn admin_token(&self) -> String {
-        self.token("admin", ADMIN_PASSWORD).await
-    }
-
-    /// Creates a staff user with `STAFF_PASSWORD` and signs it in.
-    pub async fn staff_token(&self, username: &str, role: &str) -> String {
-        let admin = self.admin_token().await;
-        let mut body = json!({"username": username, "password": STAFF_PASSWORD, "role": role, "display_name": username});
-        if role == "clinician" {
-            body["npi"] = json!("1234567893");
-        }
-        let response = self.post("/api/v1/users", Some(&admin), &body).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "create {username}");
-        self.token(username, STAFF_PASSWORD).await
-    }
-
-    /// Creates a patient and returns its JSON.
-    pub async fn create_patient(&self, token: &str, body: &Value) -> Value {
-        let response = self.post("/api/v1/patients", Some(token), body).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.json().await.expect("patient JSON")
-    }
 }
 
 impl Drop for TestApp {
@@ -260,6 +221,17 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(body["status"], status.as_u16());
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
     body
+}
+
+/// Asserts an answer with `status`, returning its JSON body; the body is
+/// shown when the status is not the one expected.
+pub async fn assert_json<T: DeserializeOwned>(response: Response, status: StatusCode) -> T {
+    let url = response.url().clone();
+    let got = response.status();
+    let text = response.text().await.expect("a body");
+    assert_eq!(got, status, "{url}: {text}");
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{url}: not the JSON expected ({e}): {text}"))
 }
 
 /// Validates a FHIR R4 resource with `tests/fhir_validate.py` (fhir.resources'

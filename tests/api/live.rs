@@ -4,9 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::clinic::{
-    Clinic, Socket, admit, check_in, close, close_body, get_json, id, patient_token,
-};
+use crate::clinic::{Clinic, Socket, close_body, consent};
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -16,32 +14,32 @@ async fn a_waiting_patient_hears_its_place_change_and_its_admission() {
     let first = clinic.waiting(&app, "Ada").await;
     let second = clinic.book(&app, "Bob").await;
 
-    let (mut socket, welcome) = Socket::connect(&app, patient_token(&second)).await;
+    let (mut socket, welcome) = Socket::connect(&app, &second.patient_token).await;
     assert_eq!(welcome["role"], "patient");
     socket
-        .send(json!({"type": "join", "visit_id": id(&second)}))
+        .send(json!({"type": "join", "visit_id": second.id}))
         .await;
     let scheduled = socket.next_of("visit").await;
     assert_eq!(scheduled["status"], "scheduled");
 
-    check_in(&app, &second, json!({"consent_to_telehealth": true})).await;
+    app.check_in(&second, &consent()).await;
     let place = socket
         .until(|f| f["type"] == "visit" && f["status"] == "waiting")
         .await;
     assert_eq!(place["position"], 2);
     assert!(place["estimated_wait_seconds"].as_i64().unwrap() > 0);
 
-    admit(&app, &first, &clinic.clinician).await;
+    app.admit(&first, &clinic.clinician).await;
     let moved = socket
         .until(|f| f["type"] == "visit" && f["position"] == 1)
         .await;
     assert_eq!(moved["status"], "waiting");
 
-    admit(&app, &second, &clinic.other_clinician).await;
+    app.admit(&second, &clinic.other_clinician).await;
     let admitted = socket
         .until(|f| f["type"] == "visit" && f["status"] == "in_consult")
         .await;
-    assert_eq!(admitted["visit_id"], id(&second));
+    assert_eq!(admitted["visit_id"], second.id);
 }
 
 #[tokio::test]
@@ -58,16 +56,16 @@ async fn staff_watching_a_queue_hear_each_change() {
     let visit = clinic.book(&app, "Ada").await;
     let booked = board.next_of("queue").await;
     assert_eq!(booked["entries"][0]["status"], "scheduled");
-    check_in(&app, &visit, json!({"consent_to_telehealth": true})).await;
+    app.check_in(&visit, &consent()).await;
     let waiting = board
         .until(|f| f["type"] == "queue" && f["entries"][0]["status"] == "waiting")
         .await;
     assert_eq!(waiting["entries"][0]["position"], 1);
-    admit(&app, &visit, &clinic.clinician).await;
+    app.admit(&visit, &clinic.clinician).await;
     board
         .until(|f| f["type"] == "queue" && f["entries"][0]["status"] == "in_consult")
         .await;
-    close(&app, &visit, &clinic.clinician, &close_body()).await;
+    app.close(&visit, &clinic.clinician, &close_body()).await;
     board
         .until(|f| f["type"] == "queue" && f["entries"] == json!([]))
         .await;
@@ -79,9 +77,9 @@ async fn a_patient_may_join_only_its_own_visit_and_billing_may_not_watch_queues(
     let clinic = Clinic::open(&app).await;
     let mine = clinic.book(&app, "Ada").await;
     let theirs = clinic.book(&app, "Bob").await;
-    let (mut socket, _) = Socket::connect(&app, patient_token(&mine)).await;
+    let (mut socket, _) = Socket::connect(&app, &mine.patient_token).await;
     socket
-        .send(json!({"type": "join", "visit_id": id(&theirs)}))
+        .send(json!({"type": "join", "visit_id": theirs.id}))
         .await;
     assert_eq!(socket.next_of("error").await["code"], "forbidden");
     socket
@@ -102,15 +100,15 @@ async fn the_clinician_and_patient_meet_in_the_call_room_once_admitted() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.waiting(&app, "Ada").await;
-    let (mut patient, _) = Socket::connect(&app, patient_token(&visit)).await;
+    let (mut patient, _) = Socket::connect(&app, &visit.patient_token).await;
     patient
-        .send(json!({"type": "join", "visit_id": id(&visit)}))
+        .send(json!({"type": "join", "visit_id": visit.id}))
         .await;
     patient.next_of("visit").await;
 
     let (mut doctor, _) = Socket::connect(&app, &clinic.clinician).await;
     doctor
-        .send(json!({"type": "join", "visit_id": id(&visit)}))
+        .send(json!({"type": "join", "visit_id": visit.id}))
         .await;
     assert_eq!(
         doctor.next_of("error").await["code"],
@@ -118,10 +116,10 @@ async fn the_clinician_and_patient_meet_in_the_call_room_once_admitted() {
         "not before admitting"
     );
 
-    admit(&app, &visit, &clinic.clinician).await;
+    app.admit(&visit, &clinic.clinician).await;
     patient.until(|f| f["type"] == "joined").await;
     doctor
-        .send(json!({"type": "join", "visit_id": id(&visit)}))
+        .send(json!({"type": "join", "visit_id": visit.id}))
         .await;
     let joined = doctor.next_of("joined").await;
     let peers = joined["participants"].as_array().unwrap();
@@ -137,11 +135,11 @@ async fn the_clinician_and_patient_meet_in_the_call_room_once_admitted() {
     assert_eq!(offer["from"], doctor_peer["participant_id"]);
     assert_eq!(offer["sdp"], "v=0 fake");
 
-    close(&app, &visit, &clinic.clinician, &close_body()).await;
+    app.close(&visit, &clinic.clinician, &close_body()).await;
     let ended = patient
         .until(|f| f["type"] == "visit" && f["status"] == "closed")
         .await;
-    assert_eq!(ended["visit_id"], id(&visit));
+    assert_eq!(ended["visit_id"], visit.id);
 }
 
 #[tokio::test]
@@ -164,14 +162,20 @@ async fn a_clinicians_presence_is_in_consult_during_a_call() {
     doctor
         .until(|f| f["type"] == "presence" && f["status"] == "available")
         .await;
-    let list = get_json(&app, "/api/v1/presence?role=clinician", &clinic.scheduler).await;
+    let list = app
+        .get_json("/api/v1/presence?role=clinician", &clinic.scheduler)
+        .await;
     assert_eq!(status(&list, "dr.grey").unwrap(), "available");
 
     let visit = clinic.waiting(&app, "Ada").await;
-    admit(&app, &visit, &clinic.clinician).await;
-    let list = get_json(&app, "/api/v1/presence?role=clinician", &clinic.scheduler).await;
+    app.admit(&visit, &clinic.clinician).await;
+    let list = app
+        .get_json("/api/v1/presence?role=clinician", &clinic.scheduler)
+        .await;
     assert_eq!(status(&list, "dr.grey").unwrap(), "in_consult");
-    close(&app, &visit, &clinic.clinician, &close_body()).await;
-    let list = get_json(&app, "/api/v1/presence?role=clinician", &clinic.scheduler).await;
+    app.close(&visit, &clinic.clinician, &close_body()).await;
+    let list = app
+        .get_json("/api/v1/presence?role=clinician", &clinic.scheduler)
+        .await;
     assert_eq!(status(&list, "dr.grey").unwrap(), "available");
 }

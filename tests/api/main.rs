@@ -2,6 +2,7 @@
 //! fresh store, driven by real HTTP clients. The suite runs on SQLite by
 //! default and on PostgreSQL with `BEDSIDE_TEST_STORE=postgres`.
 
+mod app;
 mod audit;
 mod auth;
 mod billing;
