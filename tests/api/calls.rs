@@ -3,11 +3,12 @@
 //! talk directly — on one node, and across two nodes sharing a database and
 //! Redis.
 
-use serde_json::json;
+use signaling::protocol::{Role, VisitId, VisitStatus};
 
 use crate::clinic::book_waiting_visit;
 use crate::helpers::{spawn_app, spawn_app_on, spawn_app_with, within};
-use crate::peers::{Manner, Media, Peer, Signal, receive_rtp};
+use crate::peers::{Manner, Media, Peer, receive_rtp};
+use crate::socket::Socket;
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -47,26 +48,26 @@ async fn a_patient_and_a_clinician_connect_through_bedside_and_exchange_data_and
     booked.admit(&app).await;
 
     // The clinician is in the room first, so it meets the patient by `peer_joined`.
-    let mut clinician_signal = Signal::hello(&app, &booked.clinician).await;
-    clinician_signal.join(&booked.visit.id).await;
-    let joined = clinician_signal.expect("joined").await;
-    assert_eq!(joined["participants"], json!([]));
+    let mut clinician_socket = Socket::hello(&app, &booked.clinician).await;
+    clinician_socket.join(&booked.visit.id).await;
+    let (_, others) = clinician_socket.joined().await;
+    assert!(others.is_empty(), "{others:?}");
     let clinician = Peer::start(
-        clinician_signal,
+        clinician_socket,
         Manner::Impolite,
         Media {
             data_channel: true,
             video: true,
         },
-        None,
+        &[],
     )
     .await;
 
-    let mut patient_signal = Signal::hello(&app, &booked.visit.patient_token).await;
-    patient_signal.join(&booked.visit.id).await;
-    let joined = patient_signal.expect("joined").await;
-    assert_eq!(joined["participants"][0]["role"], "clinician");
-    let mut patient = Peer::start(patient_signal, Manner::Polite, Media::default(), None).await;
+    let mut patient_socket = Socket::hello(&app, &booked.visit.patient_token).await;
+    patient_socket.join(&booked.visit.id).await;
+    let (_, others) = patient_socket.joined().await;
+    assert_eq!(others[0].role, Role::Clinician);
+    let mut patient = Peer::start(patient_socket, Manner::Polite, Media::default(), &[]).await;
 
     let mut clinician = clinician;
     clinician.connected().await;
@@ -102,31 +103,32 @@ async fn a_call_connects_when_the_patient_and_the_clinician_are_on_different_nod
     let booked = book_waiting_visit(&node_a, "dr.grey").await;
 
     // The patient waits on node A; the clinician admits on node B.
-    let mut patient_signal = Signal::hello(&node_a, &booked.visit.patient_token).await;
-    patient_signal.join(&booked.visit.id).await;
-    let waiting = patient_signal.expect("visit").await;
-    assert_eq!(waiting["status"], "waiting");
+    let mut patient_socket = Socket::hello(&node_a, &booked.visit.patient_token).await;
+    patient_socket.join(&booked.visit.id).await;
+    let (_, waiting) = patient_socket.visit_update(|_| true).await;
+    assert_eq!(waiting.status, VisitStatus::Waiting);
     booked.admit(&node_b).await;
-    let joined = patient_signal.expect("joined").await;
-    assert_eq!(joined["visit_id"], booked.visit.id.as_str());
-    let patient = Peer::start(patient_signal, Manner::Polite, Media::default(), None).await;
+    let (visit_id, _) = patient_socket.joined().await;
+    assert_eq!(visit_id, VisitId::new(&booked.visit.id));
+    let patient = Peer::start(patient_socket, Manner::Polite, Media::default(), &[]).await;
 
     // The clinician on node B meets the patient in `joined` and offers.
-    let mut clinician_signal = Signal::hello(&node_b, &booked.clinician).await;
-    clinician_signal.join(&booked.visit.id).await;
-    let joined = clinician_signal.expect("joined").await;
+    let mut clinician_socket = Socket::hello(&node_b, &booked.clinician).await;
+    clinician_socket.join(&booked.visit.id).await;
+    let (_, others) = clinician_socket.joined().await;
     assert_eq!(
-        joined["participants"][0]["role"], "patient",
-        "node B sees the patient held by node A: {joined}"
+        others[0].role,
+        Role::Patient,
+        "node B sees the patient held by node A: {others:?}"
     );
     let mut clinician = Peer::start(
-        clinician_signal,
+        clinician_socket,
         Manner::Impolite,
         Media {
             data_channel: true,
             video: false,
         },
-        Some(joined),
+        &others,
     )
     .await;
 

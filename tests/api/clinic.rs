@@ -1,13 +1,8 @@
 //! Fixtures for visit tests: a clinic with a queue and its staff, a visit
-//! booked by the clinician who will see it, the usual request bodies, and
-//! a WebSocket client that speaks the protocol.
+//! booked by the clinician who will see it, and the usual request bodies.
 
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::app::Visit;
 use crate::helpers::{TestApp, ada};
@@ -125,67 +120,4 @@ pub fn close_body() -> Value {
         "total_minutes": 18,
         "patient_location": "home"
     })
-}
-
-type Stream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A signaling client: one socket, frames as JSON.
-#[derive(Debug)]
-pub struct Socket {
-    stream: Stream,
-}
-
-impl Socket {
-    /// Connects and says hello; panics unless welcomed.
-    pub async fn connect(app: &TestApp, token: &str) -> (Self, Value) {
-        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", app.addr))
-            .await
-            .expect("ws connect");
-        let mut socket = Self { stream };
-        socket.send(json!({"type": "hello", "token": token})).await;
-        let welcome = socket.next_of("welcome").await;
-        (socket, welcome)
-    }
-
-    pub async fn send(&mut self, frame: Value) {
-        self.stream
-            .send(Message::text(frame.to_string()))
-            .await
-            .expect("send");
-    }
-
-    /// The next JSON frame, within five seconds.
-    pub async fn next(&mut self) -> Value {
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(5), self.stream.next())
-                .await
-                .expect("a frame within 5 s")
-                .expect("the socket is open")
-                .expect("a frame");
-            if let Message::Text(text) = message {
-                return serde_json::from_str(&text).expect("JSON frame");
-            }
-        }
-    }
-
-    /// Skips frames until one of `kind` arrives.
-    pub async fn next_of(&mut self, kind: &str) -> Value {
-        loop {
-            let frame = self.next().await;
-            if frame["type"] == kind {
-                return frame;
-            }
-        }
-    }
-
-    /// Skips frames until `accept` takes one.
-    pub async fn until(&mut self, mut accept: impl FnMut(&Value) -> bool) -> Value {
-        loop {
-            let frame = self.next().await;
-            if accept(&frame) {
-                return frame;
-            }
-        }
-    }
 }

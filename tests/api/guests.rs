@@ -5,12 +5,14 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use signaling::protocol::{ErrorCode, LeaveReason, ParticipantInfo, Role};
 
 use crate::app::Visit;
 use crate::clinic::Clinic;
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 use crate::media::{LiveKitDouble, decode_join_token, spawn_livekit_app};
-use crate::peers::{Manner, Media, Peer, Signal};
+use crate::peers::{Manner, Media, Peer};
+use crate::socket::Socket;
 
 async fn invite(app: &TestApp, visit: &Visit, token: &str, name: &str) -> Value {
     let response = app
@@ -75,12 +77,12 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     // The patient and the clinician are in the call; the guest is not yet.
-    let mut clinician = Signal::hello(&app, &clinic.clinician).await;
+    let mut clinician = Socket::hello(&app, &clinic.clinician).await;
     clinician.join(&visit.id).await;
-    clinician.expect("joined").await;
-    let mut patient = Signal::hello(&app, &visit.patient_token).await;
+    clinician.joined().await;
+    let mut patient = Socket::hello(&app, &visit.patient_token).await;
     patient.join(&visit.id).await;
-    patient.expect("joined").await;
+    patient.joined().await;
     let guests_path = format!("/api/v1/visits/{}/guests", visit.id);
     let listed: Value = app
         .get(&guests_path, Some(&clinic.clinician))
@@ -89,10 +91,9 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
         .await
         .unwrap();
     assert_eq!(listed[0]["online"], false, "not there yet: {listed}");
-    let mut guest_socket = Signal::hello(&app, guest).await;
+    let mut guest_socket = Socket::hello(&app, guest).await;
     guest_socket.join(&visit.id).await;
-    let refused = guest_socket.expect_error().await;
-    assert_eq!(refused["code"], "forbidden");
+    assert_eq!(guest_socket.error().await, ErrorCode::Forbidden);
     // The clinician sees the guest waiting with its page open.
     let listed: Value = app
         .get(&guests_path, Some(&clinic.clinician))
@@ -110,40 +111,33 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     assert_eq!(response.status(), StatusCode::OK);
     let admitted: Value = response.json().await.unwrap();
     assert_eq!(admitted["status"], "admitted");
-    guest_socket.expect("visit").await;
+    guest_socket.visit_update(|_| true).await;
     guest_socket.join(&visit.id).await;
-    let joined = guest_socket.expect("joined").await;
-    let roles: Vec<&str> = joined["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["role"].as_str())
-        .collect();
-    assert_eq!(roles.len(), 2, "{joined}");
+    let (_, others) = guest_socket.joined().await;
+    let roles: Vec<Role> = others.iter().map(|p| p.role).collect();
+    assert_eq!(roles.len(), 2, "{others:?}");
     assert!(
-        roles.contains(&"patient") && roles.contains(&"clinician"),
-        "{joined}"
+        roles.contains(&Role::Patient) && roles.contains(&Role::Clinician),
+        "{others:?}"
     );
     for socket in [&mut clinician, &mut patient] {
         // The clinician heard of the patient first.
         let arrived = loop {
-            let arrived = socket.expect("peer_joined").await;
-            if arrived["role"] != "patient" {
+            let arrived = socket.peer_joined().await;
+            if arrived.role != Role::Patient {
                 break arrived;
             }
         };
-        assert_eq!(arrived["role"], "guest");
-        assert_eq!(arrived["display_name"], "Maria (interpreter)");
+        assert_eq!(arrived.role, Role::Guest);
+        assert_eq!(arrived.display_name, "Maria (interpreter)");
     }
 
     // A real connection from the guest to the clinician, addressed by id.
-    let to_clinician = json!({"participants": joined["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["role"] == "clinician")
-        .collect::<Vec<_>>()});
-    let mut at_clinician = Peer::start(clinician, Manner::Polite, Media::default(), None).await;
+    let to_clinician: Vec<ParticipantInfo> = others
+        .into_iter()
+        .filter(|p| p.role == Role::Clinician)
+        .collect();
+    let mut at_clinician = Peer::start(clinician, Manner::Polite, Media::default(), &[]).await;
     let mut at_guest = Peer::start(
         guest_socket,
         Manner::Impolite,
@@ -151,7 +145,7 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
             data_channel: true,
             video: false,
         },
-        Some(to_clinician),
+        &to_clinician,
     )
     .await;
     at_guest.connected().await;
@@ -168,9 +162,9 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     app.media_plan(&visit, guest).await;
 
     // Revoked mid-call: the others hear it leave, and its link is dead.
-    let mut guest_again = Signal::hello(&app, guest).await;
+    let mut guest_again = Socket::hello(&app, guest).await;
     guest_again.join(&visit.id).await;
-    guest_again.expect("joined").await;
+    guest_again.joined().await;
     let revoke = format!(
         "/api/v1/visits/{}/guests/{}/revoke",
         visit.id,
@@ -178,13 +172,13 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     );
     let response = app.post(&revoke, Some(&clinic.clinician), &json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let left = loop {
-        let left = patient.expect("peer_left").await;
-        if left["participant_id"] == guest_again.participant_id.as_str() {
-            break left;
+    let reason = loop {
+        let (left, reason) = patient.peer_left().await;
+        if left == guest_again.participant_id {
+            break reason;
         }
     };
-    assert_eq!(left["reason"], "removed");
+    assert_eq!(reason, LeaveReason::Removed);
     guest_again.expect_closed().await;
     let response = app.get("/api/v1/guests/me", Some(guest)).await;
     assert_problem(response, StatusCode::UNAUTHORIZED).await;

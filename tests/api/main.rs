@@ -20,5 +20,6 @@ mod ops;
 mod patients;
 mod peers;
 mod precall;
+mod socket;
 mod users;
 mod visits;

@@ -29,7 +29,8 @@ use tokio::sync::watch;
 
 use crate::clinic::{Booked, book_waiting_visit};
 use crate::helpers::{TestApp, assert_problem, free_port, spawn_app_with, within};
-use crate::peers::{Manner, Media, Peer, Signal, gather_relay_candidates, turn_servers};
+use crate::peers::{Manner, Media, Peer, gather_relay_candidates, turn_servers};
+use crate::socket::Socket;
 
 const LK_KEY: &str = "bedside-test-key";
 const LK_SECRET: &str = "bedside-test-secret-at-least-32-bytes";
@@ -224,28 +225,28 @@ async fn two_peers_connect_only_through_coturn_with_credentials_from_bedside() {
     assert_eq!(clinician_turn.len(), 1);
     assert_eq!(patient_turn.len(), 1);
 
-    let mut clinician_signal = Signal::hello(&app, &booked.clinician).await;
-    clinician_signal.join(&booked.visit.id).await;
-    clinician_signal.expect("joined").await;
+    let mut clinician_socket = Socket::hello(&app, &booked.clinician).await;
+    clinician_socket.join(&booked.visit.id).await;
+    clinician_socket.joined().await;
     let mut clinician = Peer::start_relayed(
-        clinician_signal,
+        clinician_socket,
         Manner::Impolite,
         Media {
             data_channel: true,
             video: false,
         },
-        None,
+        &[],
         clinician_turn,
     )
     .await;
-    let mut patient_signal = Signal::hello(&app, &booked.visit.patient_token).await;
-    patient_signal.join(&booked.visit.id).await;
-    patient_signal.expect("joined").await;
+    let mut patient_socket = Socket::hello(&app, &booked.visit.patient_token).await;
+    patient_socket.join(&booked.visit.id).await;
+    patient_socket.joined().await;
     let mut patient = Peer::start_relayed(
-        patient_signal,
+        patient_socket,
         Manner::Polite,
         Media::default(),
-        None,
+        &[],
         patient_turn,
     )
     .await;
