@@ -15,9 +15,7 @@ use serde_json::{Value, json};
 
 use crate::app::Visit;
 use crate::clinic::{Clinic, close_body, consent};
-use crate::helpers::{
-    TestApp, ada, assert_problem, assert_valid_fhir, spawn_app_on, spawn_app_with,
-};
+use crate::helpers::{TestApp, ada, assert_problem, assert_valid_fhir, spawn_app_with};
 
 const WEBHOOK_SECRET: &str = "webhook-secret-for-tests";
 
@@ -46,9 +44,7 @@ impl Billing {
 
     async fn start_with(configure: fn(Source) -> Source) -> Self {
         let app = spawn_app_with(configure).await;
-        let url = app.db.as_ref().unwrap().url.clone();
-        let config = Config::from_source(&configure(Source::default().set("DATABASE_URL", url)))
-            .expect("test config is valid");
+        let config = worker_config(&app, configure);
         let clinic = Clinic::open(&app).await;
         let biller = app.staff_token("biller", "billing").await;
         Self {
@@ -56,6 +52,19 @@ impl Billing {
             config,
             clinic,
             biller,
+        }
+    }
+
+    /// Restarts the app on its database with `configure`, which the
+    /// worker's config follows; the clinic and the biller stay.
+    async fn restart(self, configure: fn(Source) -> Source) -> Self {
+        let app = self.app.restart(configure).await;
+        let config = worker_config(&app, configure);
+        Self {
+            app,
+            config,
+            clinic: self.clinic,
+            biller: self.biller,
         }
     }
 
@@ -119,6 +128,13 @@ impl Billing {
     async fn claims_in_store(&self) -> i64 {
         count(&self.app.store, "SELECT COUNT(*) FROM claims").await
     }
+}
+
+/// The config a billing worker beside `app` runs with.
+fn worker_config(app: &TestApp, configure: fn(Source) -> Source) -> Config {
+    let url = &app.db.as_ref().expect("the app owns its database").url;
+    Config::from_source(&configure(Source::default().set("DATABASE_URL", url)))
+        .expect("test config is valid")
 }
 
 async fn count(store: &Store, sql: &'static str) -> i64 {
@@ -492,29 +508,7 @@ async fn without_billing_config_a_claim_waits_in_review_and_is_released_once_con
     assert_problem(b.x12(&claim).await, StatusCode::CONFLICT).await;
 
     // Restart with billing configured: the same claim is coded on release.
-    let url = b.app.db.as_ref().unwrap().url.clone();
-    let Billing {
-        app,
-        clinic,
-        biller,
-        ..
-    } = b;
-    let db = {
-        let mut app = app;
-        let db = app.db.take();
-        app.stop().await;
-        db
-    };
-    let mut app = spawn_app_on(&url, billing_source).await;
-    app.db = db;
-    let config =
-        Config::from_source(&billing_source(Source::default().set("DATABASE_URL", url))).unwrap();
-    let b = Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    };
+    let b = b.restart(billing_source).await;
     let release = format!("/api/v1/claims/{}/release", claim["id"].as_str().unwrap());
     let response = b.app.post(&release, Some(&b.biller), &json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -648,25 +642,7 @@ async fn a_restart_between_close_and_claim_loses_nothing() {
     let b = Billing::start().await;
     let patient = b.patient(demo_insurance()).await;
     let visit = b.consult(&patient, &close_body()).await;
-    let url = b.app.db.as_ref().unwrap().url.clone();
-    let Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    } = b;
-    let mut app = app;
-    let db = app.db.take();
-    app.stop().await;
-
-    let mut app = spawn_app_on(&url, billing_source).await;
-    app.db = db;
-    let b = Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    };
+    let b = b.restart(billing_source).await;
     assert_eq!(b.drain().await, 1);
     assert_eq!(b.claim_of(&visit).await["status"], "ready");
 }
@@ -1045,24 +1021,7 @@ async fn each_new_claim_reaches_the_webhook_signed_retried_and_across_a_restart(
     assert_eq!(seen.lock().unwrap().len(), 1);
 
     // A restart keeps the delivery; the next due attempt fails, the one after lands.
-    let url = b.app.db.as_ref().unwrap().url.clone();
-    let Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    } = b;
-    let mut app = app;
-    let db = app.db.take();
-    app.stop().await;
-    let mut app = spawn_app_on(&url, with_hook).await;
-    app.db = db;
-    let b = Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    };
+    let b = b.restart(with_hook).await;
     let hour = 3_600_000;
     assert_eq!(deliver(&b, now + hour).await, 0);
     assert_eq!(deliver(&b, now + 3 * hour).await, 1);

@@ -171,6 +171,16 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and starts another on the same database, which the
+    /// new app then owns: a restart, with `configure` for the new process.
+    pub async fn restart(mut self, configure: impl FnOnce(Source) -> Source) -> TestApp {
+        let db = self.db.take().expect("the app owns its database");
+        self.stop().await;
+        let mut app = spawn_app_on(&db.url, configure).await;
+        app.db = Some(db);
+        app
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
