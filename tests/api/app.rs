@@ -62,14 +62,12 @@ impl TestApp {
 
     /// The id of the user signed in as `username`, as `GET /users` lists it.
     pub async fn user_id(&self, token: &str, username: &str) -> String {
-        let users = self.get_json("/api/v1/users", token).await;
+        let users = self.get_list("/api/v1/users", token).await;
         users
-            .as_array()
-            .expect("a list of users")
             .iter()
             .find(|u| u["username"] == username)
             .and_then(|u| u["id"].as_str())
-            .unwrap_or_else(|| panic!("{username} is listed in {users}"))
+            .unwrap_or_else(|| panic!("{username} is listed in {users:?}"))
             .to_owned()
     }
 
@@ -80,12 +78,15 @@ impl TestApp {
         assert_json(self.get(path, Some(token)).await, StatusCode::OK).await
     }
 
+    /// `GET path` with `token`; panics unless it answers 200 with a JSON list.
+    pub async fn get_list(&self, path: &str, token: &str) -> Vec<Value> {
+        assert_json(self.get(path, Some(token)).await, StatusCode::OK).await
+    }
+
     /// The audit trail of one patient, newest first, read by an admin.
     pub async fn audit_trail(&self, admin: &str, patient_id: &str) -> Vec<Value> {
-        let trail = self
-            .get_json(&format!("/api/v1/audit?patient_id={patient_id}"), admin)
-            .await;
-        trail.as_array().expect("a list of events").clone()
+        self.get_list(&format!("/api/v1/audit?patient_id={patient_id}"), admin)
+            .await
     }
 
     // -- Patients and queues ----------------------------------------------

@@ -1,6 +1,5 @@
 use bedside::store::Backend;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::helpers::{ada, assert_problem, spawn_app};
 
@@ -94,12 +93,7 @@ async fn the_audit_chain_links_each_event_to_the_one_before() {
             pair[1]["seq"].as_i64().unwrap() + 1
         );
     }
-    let report: Value = app
-        .get("/api/v1/audit/verify", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app.get_json("/api/v1/audit/verify", &admin).await;
     assert_eq!(report["valid"], true);
     assert_eq!(report["events_checked"], 5);
 }
@@ -111,12 +105,7 @@ async fn concurrent_writes_keep_one_unbroken_chain() {
     let body = ada();
     let writes = (0..12).map(|_| app.create_patient(&admin, &body));
     futures_util::future::join_all(writes).await;
-    let report: Value = app
-        .get("/api/v1/audit/verify", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app.get_json("/api/v1/audit/verify", &admin).await;
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["events_checked"], 12);
 }
@@ -156,12 +145,7 @@ async fn the_audit_log_refuses_changes_and_tampering_shows_in_verification() {
         .await
         .unwrap();
 
-    let report: Value = app
-        .get("/api/v1/audit/verify", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app.get_json("/api/v1/audit/verify", &admin).await;
     assert_eq!(report["valid"], false);
     assert_eq!(report["first_broken_seq"], 2);
 }

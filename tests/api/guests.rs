@@ -55,12 +55,7 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     let guest = token(&invited);
 
     // The guest knows itself and nothing else.
-    let me: Value = app
-        .get("/api/v1/guests/me", Some(guest))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.get_json("/api/v1/guests/me", guest).await;
     assert_eq!(me["guest"]["display_name"], "Maria (interpreter)");
     assert_eq!(me["visit_status"], "in_consult");
     let patient_path = format!("/fhir/Patient/{}", visit.patient_id);
@@ -84,23 +79,13 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     patient.join(&visit.id).await;
     patient.joined().await;
     let guests_path = format!("/api/v1/visits/{}/guests", visit.id);
-    let listed: Value = app
-        .get(&guests_path, Some(&clinic.clinician))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json(&guests_path, &clinic.clinician).await;
     assert_eq!(listed[0]["online"], false, "not there yet: {listed}");
     let mut guest_socket = Socket::hello(&app, guest).await;
     guest_socket.join(&visit.id).await;
     assert_eq!(guest_socket.error().await, ErrorCode::Forbidden);
     // The clinician sees the guest waiting with its page open.
-    let listed: Value = app
-        .get(&guests_path, Some(&clinic.clinician))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json(&guests_path, &clinic.clinician).await;
     assert_eq!(listed[0]["online"], true, "waiting: {listed}");
     assert_eq!(listed[0]["status"], "invited");
 
@@ -284,12 +269,7 @@ async fn invitations_are_checked_and_a_revoked_or_expired_link_stops_working() {
     let invited = invite(&app, &visit, &clinic.scheduler, "Tom").await;
     let response = let_in(&app, &visit, &invited, &clinic.clinician).await;
     assert_problem(response, StatusCode::CONFLICT).await;
-    let listed: Value = app
-        .get(&path, Some(&clinic.clinician))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json(&path, &clinic.clinician).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
     // Revoked: the link no longer signs anyone in.

@@ -195,15 +195,12 @@ async fn a_patient_checks_the_network_and_the_clinician_sees_the_result_before_a
         let stored: Value = response.json().await.expect("result JSON");
         assert_eq!(stored, result);
     }
-    let queue: Value = app
-        .get(
+    let queue = app
+        .get_json(
             &format!("/api/v1/queues/{}", clinic.queue_id),
-            Some(&clinic.clinician),
+            &clinic.clinician,
         )
-        .await
-        .json()
-        .await
-        .expect("queue JSON");
+        .await;
     let entry = queue["entries"]
         .as_array()
         .expect("entries")
