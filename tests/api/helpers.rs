@@ -2,7 +2,7 @@
 //! a SQLite file in a temporary folder, or a fresh PostgreSQL database when
 //! `BEDSIDE_TEST_STORE=postgres` — and what every test file shares: JSON
 //! answers checked, FHIR validated, bounded waits, free ports. Its typed
-//! helper per route are in `app.rs`.
+//! helpers, one per route, are in `app.rs`.
 
 use std::future::Future;
 use std::io::Write;
