@@ -1,19 +1,7 @@
 use bedside::store::Backend;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::helpers::{ada, assert_problem, spawn_app};
-
-async fn events(app: &crate::helpers::TestApp, admin: &str, patient_id: &str) -> Vec<Value> {
-    let response = app
-        .get(
-            &format!("/api/v1/audit?patient_id={patient_id}"),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
 
 #[tokio::test]
 async fn every_read_and_write_of_a_patient_is_audited_with_who_what_when_and_where() {
@@ -27,7 +15,7 @@ async fn every_read_and_write_of_a_patient_is_audited_with_who_what_when_and_whe
         .await;
 
     let admin = app.admin_token().await;
-    let trail = events(&app, &admin, id).await;
+    let trail = app.audit_trail(&admin, id).await;
     let actions: Vec<&str> = trail
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -48,7 +36,7 @@ async fn every_read_and_write_of_a_patient_is_audited_with_who_what_when_and_whe
         assert_eq!(event["hash"].as_str().unwrap().len(), 64);
     }
     // Reading the trail is itself in the trail.
-    let again = events(&app, &admin, id).await;
+    let again = app.audit_trail(&admin, id).await;
     assert_eq!(again[0]["action"], "audit.read");
     assert_eq!(again[0]["actor_role"], "admin");
 }
@@ -60,7 +48,7 @@ async fn a_read_of_a_missing_patient_is_audited_as_not_found() {
     let id = uuid::Uuid::new_v4().to_string();
     app.get(&format!("/api/v1/patients/{id}"), Some(&admin))
         .await;
-    let trail = events(&app, &admin, &id).await;
+    let trail = app.audit_trail(&admin, &id).await;
     assert_eq!(trail.last().unwrap()["outcome"], "not_found");
 }
 
@@ -94,7 +82,7 @@ async fn the_audit_chain_links_each_event_to_the_one_before() {
         app.get(&format!("/api/v1/patients/{id}"), Some(&admin))
             .await;
     }
-    let trail = events(&app, &admin, id).await;
+    let trail = app.audit_trail(&admin, id).await;
     for pair in trail.windows(2) {
         assert_eq!(
             pair[0]["prev_hash"], pair[1]["hash"],
@@ -105,12 +93,7 @@ async fn the_audit_chain_links_each_event_to_the_one_before() {
             pair[1]["seq"].as_i64().unwrap() + 1
         );
     }
-    let report: Value = app
-        .get("/api/v1/audit/verify", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app.get_json("/api/v1/audit/verify", &admin).await;
     assert_eq!(report["valid"], true);
     assert_eq!(report["events_checked"], 5);
 }
@@ -122,12 +105,7 @@ async fn concurrent_writes_keep_one_unbroken_chain() {
     let body = ada();
     let writes = (0..12).map(|_| app.create_patient(&admin, &body));
     futures_util::future::join_all(writes).await;
-    let report: Value = app
-        .get("/api/v1/audit/verify", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app.get_json("/api/v1/audit/verify", &admin).await;
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["events_checked"], 12);
 }
@@ -167,12 +145,7 @@ async fn the_audit_log_refuses_changes_and_tampering_shows_in_verification() {
         .await
         .unwrap();
 
-    let report: Value = app
-        .get("/api/v1/audit/verify", Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = app.get_json("/api/v1/audit/verify", &admin).await;
     assert_eq!(report["valid"], false);
     assert_eq!(report["first_broken_seq"], 2);
 }

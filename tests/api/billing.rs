@@ -13,8 +13,9 @@ use bedside::store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::clinic::{Clinic, admit, check_in, close, close_body, get_json, id};
-use crate::helpers::{TestApp, ada, assert_problem, spawn_app_on, spawn_app_with};
+use crate::app::Visit;
+use crate::clinic::{Clinic, close_body, consent};
+use crate::helpers::{TestApp, ada, assert_problem, assert_valid_fhir, spawn_app_with};
 
 const WEBHOOK_SECRET: &str = "webhook-secret-for-tests";
 
@@ -43,9 +44,7 @@ impl Billing {
 
     async fn start_with(configure: fn(Source) -> Source) -> Self {
         let app = spawn_app_with(configure).await;
-        let url = app.db.as_ref().unwrap().url.clone();
-        let config = Config::from_source(&configure(Source::default().set("DATABASE_URL", url)))
-            .expect("test config is valid");
+        let config = worker_config(&app, configure);
         let clinic = Clinic::open(&app).await;
         let biller = app.staff_token("biller", "billing").await;
         Self {
@@ -53,6 +52,19 @@ impl Billing {
             config,
             clinic,
             biller,
+        }
+    }
+
+    /// Restarts the app on its database with `configure`, which the
+    /// worker's config follows; the clinic and the biller stay.
+    async fn restart(self, configure: fn(Source) -> Source) -> Self {
+        let app = self.app.restart(configure).await;
+        let config = worker_config(&app, configure);
+        Self {
+            app,
+            config,
+            clinic: self.clinic,
+            biller: self.biller,
         }
     }
 
@@ -72,42 +84,37 @@ impl Billing {
     }
 
     /// Books, checks in and admits a visit for `patient`.
-    async fn in_consult(&self, patient: &Value) -> Value {
-        let body = json!({"patient_id": patient["id"], "queue_id": self.clinic.queue_id, "reason": "Cough"});
-        let response = self
-            .app
-            .post("/api/v1/visits", Some(&self.clinic.scheduler), &body)
+    async fn in_consult(&self, patient: &Value) -> Visit {
+        let (app, clinic) = (&self.app, &self.clinic);
+        let visit = app
+            .book_visit(&clinic.scheduler, patient, &clinic.queue_id, "Cough")
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let visit: Value = response.json().await.unwrap();
-        let response = check_in(&self.app, &visit, json!({"consent_to_telehealth": true})).await;
+        let response = app.check_in(&visit, &consent()).await;
         assert_eq!(response.status(), StatusCode::OK);
-        let response = admit(&self.app, &visit, &self.clinic.clinician).await;
+        let response = app.admit(&visit, &clinic.clinician).await;
         assert_eq!(response.status(), StatusCode::OK);
         visit
     }
 
     /// A whole consult closed with `body`; returns the visit.
-    async fn consult(&self, patient: &Value, body: &Value) -> Value {
+    async fn consult(&self, patient: &Value, body: &Value) -> Visit {
         let visit = self.in_consult(patient).await;
-        let response = close(&self.app, &visit, &self.clinic.clinician, body).await;
+        let response = self.app.close(&visit, &self.clinic.clinician, body).await;
         assert_eq!(response.status(), StatusCode::OK);
         visit
     }
 
-    async fn claims_of(&self, visit: &Value) -> Vec<Value> {
-        let path = format!(
-            "/api/v1/claims?encounter_id={}",
-            visit["encounter_id"].as_str().unwrap()
-        );
-        get_json(&self.app, &path, &self.biller)
+    async fn claims_of(&self, visit: &Visit) -> Vec<Value> {
+        let path = format!("/api/v1/claims?encounter_id={}", visit.encounter_id);
+        self.app
+            .get_json(&path, &self.biller)
             .await
             .as_array()
             .unwrap()
             .clone()
     }
 
-    async fn claim_of(&self, visit: &Value) -> Value {
+    async fn claim_of(&self, visit: &Visit) -> Value {
         let claims = self.claims_of(visit).await;
         assert_eq!(claims.len(), 1, "one claim per encounter");
         claims[0].clone()
@@ -121,6 +128,13 @@ impl Billing {
     async fn claims_in_store(&self) -> i64 {
         count(&self.app.store, "SELECT COUNT(*) FROM claims").await
     }
+}
+
+/// The config a billing worker beside `app` runs with.
+fn worker_config(app: &TestApp, configure: fn(Source) -> Source) -> Config {
+    let url = &app.db.as_ref().expect("the app owns its database").url;
+    Config::from_source(&configure(Source::default().set("DATABASE_URL", url)))
+        .expect("test config is valid")
 }
 
 async fn count(store: &Store, sql: &'static str) -> i64 {
@@ -194,30 +208,27 @@ async fn a_closed_consult_becomes_one_ready_claim_coded_without_help() {
     assert_eq!(line["charge_cents"], 7_500);
     assert_eq!(claim["total_cents"], 7_500);
 
-    let visit_now = get_json(
-        &b.app,
-        &format!("/api/v1/visits/{}", id(&visit)),
-        &b.clinic.admin,
-    )
-    .await;
+    let visit_now = b.app.visit(&visit, &b.clinic.admin).await;
     assert_eq!(visit_now["claim_id"], claim["id"]);
-    let read = get_json(
-        &b.app,
-        &format!("/api/v1/claims/{}", claim["id"].as_str().unwrap()),
-        &b.clinic.admin,
-    )
-    .await;
+    let read = b
+        .app
+        .get_json(
+            &format!("/api/v1/claims/{}", claim["id"].as_str().unwrap()),
+            &b.clinic.admin,
+        )
+        .await;
     assert_eq!(read["id"], claim["id"]);
 
-    let account = get_json(
-        &b.app,
-        &format!(
-            "/api/v1/patients/{}/account",
-            patient["id"].as_str().unwrap()
-        ),
-        &b.biller,
-    )
-    .await;
+    let account = b
+        .app
+        .get_json(
+            &format!(
+                "/api/v1/patients/{}/account",
+                patient["id"].as_str().unwrap()
+            ),
+            &b.biller,
+        )
+        .await;
     assert_eq!(account["charges_cents"], 7_500);
     assert_eq!(account["balance_cents"], 7_500);
 
@@ -229,21 +240,11 @@ async fn a_closed_consult_becomes_one_ready_claim_coded_without_help() {
     )
     .await;
     assert_problem(b.app.get(&path, None).await, StatusCode::UNAUTHORIZED).await;
-    let audit = get_json(
-        &b.app,
-        &format!(
-            "/api/v1/audit?patient_id={}",
-            patient["id"].as_str().unwrap()
-        ),
-        &b.clinic.admin,
-    )
-    .await;
-    let actions: Vec<&str> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let audit = b
+        .app
+        .audit_trail(&b.clinic.admin, patient["id"].as_str().unwrap())
+        .await;
+    let actions: Vec<&str> = audit.iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(
         actions.contains(&"claim.create") && actions.contains(&"claim.read"),
         "{actions:?}"
@@ -414,7 +415,10 @@ async fn a_short_consult_waits_in_review_until_a_biller_fixes_and_releases_it() 
     assert_eq!(claim["total_cents"], 0);
     assert_problem(b.x12(&claim).await, StatusCode::CONFLICT).await;
     let claim_path = format!("/api/v1/claims/{}", claim["id"].as_str().unwrap());
-    let listed = get_json(&b.app, "/api/v1/claims?status=needs_review", &b.biller).await;
+    let listed = b
+        .app
+        .get_json("/api/v1/claims?status=needs_review", &b.biller)
+        .await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
     // A fee-less code or a pointer past the diagnoses is refused, naming the field.
@@ -463,15 +467,16 @@ async fn a_short_consult_waits_in_review_until_a_biller_fixes_and_releases_it() 
     assert!(released["review_reason"].is_null());
     let again = b.app.post(&release, Some(&b.biller), &json!({})).await;
     assert_problem(again, StatusCode::CONFLICT).await;
-    let account = get_json(
-        &b.app,
-        &format!(
-            "/api/v1/patients/{}/account",
-            patient["id"].as_str().unwrap()
-        ),
-        &b.biller,
-    )
-    .await;
+    let account = b
+        .app
+        .get_json(
+            &format!(
+                "/api/v1/patients/{}/account",
+                patient["id"].as_str().unwrap()
+            ),
+            &b.biller,
+        )
+        .await;
     assert_eq!(account["charges_cents"], 6_000);
     assert_valid_837(&b.x12(&released).await.text().await.unwrap());
 }
@@ -503,29 +508,7 @@ async fn without_billing_config_a_claim_waits_in_review_and_is_released_once_con
     assert_problem(b.x12(&claim).await, StatusCode::CONFLICT).await;
 
     // Restart with billing configured: the same claim is coded on release.
-    let url = b.app.db.as_ref().unwrap().url.clone();
-    let Billing {
-        app,
-        clinic,
-        biller,
-        ..
-    } = b;
-    let db = {
-        let mut app = app;
-        let db = app.db.take();
-        app.stop().await;
-        db
-    };
-    let mut app = spawn_app_on(&url, billing_source).await;
-    app.db = db;
-    let config =
-        Config::from_source(&billing_source(Source::default().set("DATABASE_URL", url))).unwrap();
-    let b = Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    };
+    let b = b.restart(billing_source).await;
     let release = format!("/api/v1/claims/{}/release", claim["id"].as_str().unwrap());
     let response = b.app.post(&release, Some(&b.biller), &json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -552,7 +535,10 @@ async fn closing_a_consult_twice_creates_one_claim() {
     let b = Billing::start().await;
     let patient = b.patient(demo_insurance()).await;
     let visit = b.consult(&patient, &close_body()).await;
-    let again = close(&b.app, &visit, &b.clinic.clinician, &close_body()).await;
+    let again = b
+        .app
+        .close(&visit, &b.clinic.clinician, &close_body())
+        .await;
     assert_problem(again, StatusCode::CONFLICT).await;
     assert_eq!(b.drain().await, 1);
     assert_eq!(b.drain().await, 0);
@@ -567,8 +553,8 @@ async fn concurrent_closes_of_one_consult_create_one_claim() {
     let visit = b.in_consult(&patient).await;
     let body = close_body();
     let (one, two) = tokio::join!(
-        close(&b.app, &visit, &b.clinic.clinician, &body),
-        close(&b.app, &visit, &b.clinic.clinician, &body)
+        b.app.close(&visit, &b.clinic.clinician, &body),
+        b.app.close(&visit, &b.clinic.clinician, &body)
     );
     let mut statuses = [one.status(), two.status()];
     statuses.sort();
@@ -656,25 +642,7 @@ async fn a_restart_between_close_and_claim_loses_nothing() {
     let b = Billing::start().await;
     let patient = b.patient(demo_insurance()).await;
     let visit = b.consult(&patient, &close_body()).await;
-    let url = b.app.db.as_ref().unwrap().url.clone();
-    let Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    } = b;
-    let mut app = app;
-    let db = app.db.take();
-    app.stop().await;
-
-    let mut app = spawn_app_on(&url, billing_source).await;
-    app.db = db;
-    let b = Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    };
+    let b = b.restart(billing_source).await;
     assert_eq!(b.drain().await, 1);
     assert_eq!(b.claim_of(&visit).await["status"], "ready");
 }
@@ -798,7 +766,7 @@ async fn an_835_posts_payments_and_adjustments_and_the_account_balances() {
     let b = Billing::start().await;
     let patient = b.patient(demo_insurance()).await;
     let patient_id = patient["id"].as_str().unwrap().to_owned();
-    let paid = b
+    let paid_visit = b
         .consult(&patient, &closing(18, json!({"new_patient": true})))
         .await;
     let denied = b
@@ -810,7 +778,7 @@ async fn an_835_posts_payments_and_adjustments_and_the_account_balances() {
         .post("/api/v1/claims/batch", Some(&b.biller), &json!({}))
         .await;
     assert_eq!(batch.status(), StatusCode::OK);
-    let paid = b.claim_of(&paid).await;
+    let paid = b.claim_of(&paid_visit).await;
     let denied = b.claim_of(&denied).await;
     assert_eq!(paid["total_cents"], 7_500);
 
@@ -843,23 +811,22 @@ async fn an_835_posts_payments_and_adjustments_and_the_account_balances() {
         "body"
     );
 
-    let paid = b
-        .claim_of(&json!({"encounter_id": paid["encounter_id"]}))
-        .await;
+    let paid = b.claim_of(&paid_visit).await;
     assert_eq!(
         (paid["status"].clone(), paid["paid_cents"].clone()),
         (json!("paid"), json!(6_000))
     );
-    let denied_now = get_json(
-        &b.app,
-        &format!("/api/v1/claims/{}", denied["id"].as_str().unwrap()),
-        &b.biller,
-    )
-    .await;
+    let denied_now = b
+        .app
+        .get_json(
+            &format!("/api/v1/claims/{}", denied["id"].as_str().unwrap()),
+            &b.biller,
+        )
+        .await;
     assert_eq!(denied_now["status"], "denied");
 
     let account_path = format!("/api/v1/patients/{patient_id}/account");
-    let account = get_json(&b.app, &account_path, &b.biller).await;
+    let account = b.app.get_json(&account_path, &b.biller).await;
     assert_eq!(account["charges_cents"], 15_000);
     assert_eq!(account["insurer_payments_cents"], 6_000);
     assert_eq!(account["adjustments_cents"], 8_500);
@@ -886,7 +853,7 @@ async fn an_835_posts_payments_and_adjustments_and_the_account_balances() {
         assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await["field"],
         "amount_cents"
     );
-    let account = get_json(&b.app, &account_path, &b.clinic.admin).await;
+    let account = b.app.get_json(&account_path, &b.clinic.admin).await;
     assert_eq!(account["patient_payments_cents"], 500);
     assert_eq!(account["balance_cents"], 0);
     assert_eq!(account["entries"].as_array().unwrap().len(), 6);
@@ -957,15 +924,16 @@ async fn claim_status_moves_as_the_contract_allows() {
         .post(&path, Some(&b.clinic.admin), &json!({"status": "denied"}))
         .await;
     assert_problem(admin, StatusCode::FORBIDDEN).await;
-    let account = get_json(
-        &b.app,
-        &format!(
-            "/api/v1/patients/{}/account",
-            patient["id"].as_str().unwrap()
-        ),
-        &b.biller,
-    )
-    .await;
+    let account = b
+        .app
+        .get_json(
+            &format!(
+                "/api/v1/patients/{}/account",
+                patient["id"].as_str().unwrap()
+            ),
+            &b.biller,
+        )
+        .await;
     assert_eq!(account["insurer_payments_cents"], 7_000);
     assert_eq!(account["balance_cents"], 500);
 }
@@ -1054,24 +1022,7 @@ async fn each_new_claim_reaches_the_webhook_signed_retried_and_across_a_restart(
     assert_eq!(seen.lock().unwrap().len(), 1);
 
     // A restart keeps the delivery; the next due attempt fails, the one after lands.
-    let url = b.app.db.as_ref().unwrap().url.clone();
-    let Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    } = b;
-    let mut app = app;
-    let db = app.db.take();
-    app.stop().await;
-    let mut app = spawn_app_on(&url, with_hook).await;
-    app.db = db;
-    let b = Billing {
-        app,
-        config,
-        clinic,
-        biller,
-    };
+    let b = b.restart(with_hook).await;
     let hour = 3_600_000;
     assert_eq!(deliver(&b, now + hour).await, 0);
     assert_eq!(deliver(&b, now + 3 * hour).await, 1);
@@ -1096,43 +1047,6 @@ async fn each_new_claim_reaches_the_webhook_signed_retried_and_across_a_restart(
     assert_eq!(seen[2].2["claim"]["total_cents"], claim["total_cents"]);
 }
 
-/// Validates a FHIR R4 resource with `tests/fhir_validate.py`; fails, never
-/// skips, when the validator is missing.
-fn assert_valid_fhir(resource: &Value) {
-    use std::io::Write;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fhir_validate.py");
-    let mut child = std::process::Command::new("python3")
-        .arg(&script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs (pip install -r tests/requirements.txt)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(resource.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_ne!(
-        output.status.code(),
-        Some(2),
-        "fhir.resources is required: {stderr}"
-    );
-    assert!(
-        output.status.success(),
-        "not valid FHIR R4: {stderr}\n{resource:#}"
-    );
-}
-
-async fn fhir(b: &Billing, path: &str, token: &str) -> Value {
-    let response = b.app.get(path, Some(token)).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn claims_read_and_search_as_valid_fhir_r4() {
     let b = Billing::start().await;
@@ -1146,12 +1060,13 @@ async fn claims_read_and_search_as_valid_fhir_r4() {
     let ready_claim = b.claim_of(&ready).await;
     let review_claim = b.claim_of(&review).await;
 
-    let claim = fhir(
-        &b,
-        &format!("/fhir/Claim/{}", ready_claim["id"].as_str().unwrap()),
-        &b.biller,
-    )
-    .await;
+    let claim = b
+        .app
+        .get_json(
+            &format!("/fhir/Claim/{}", ready_claim["id"].as_str().unwrap()),
+            &b.biller,
+        )
+        .await;
     assert_valid_fhir(&claim);
     assert_eq!(claim["resourceType"], "Claim");
     assert_eq!(claim["status"], "active");
@@ -1182,44 +1097,45 @@ async fn claims_read_and_search_as_valid_fhir_r4() {
     let total = ready_claim["total_cents"].as_f64().unwrap() / 100.0;
     assert_eq!(claim["total"]["value"].as_f64(), Some(total));
 
-    let draft = fhir(
-        &b,
-        &format!("/fhir/Claim/{}", review_claim["id"].as_str().unwrap()),
-        &b.clinic.admin,
-    )
-    .await;
+    let draft = b
+        .app
+        .get_json(
+            &format!("/fhir/Claim/{}", review_claim["id"].as_str().unwrap()),
+            &b.clinic.admin,
+        )
+        .await;
     assert_valid_fhir(&draft);
     assert_eq!(draft["status"], "draft");
     assert!(draft.get("item").is_none());
 
-    let by_patient = fhir(
-        &b,
-        &format!("/fhir/Claim?patient=Patient/{patient_id}"),
-        &b.biller,
-    )
-    .await;
+    let by_patient = b
+        .app
+        .get_json(
+            &format!("/fhir/Claim?patient=Patient/{patient_id}"),
+            &b.biller,
+        )
+        .await;
     assert_valid_fhir(&by_patient);
     assert_eq!(by_patient["total"], 2);
-    let by_encounter = fhir(
-        &b,
-        &format!(
-            "/fhir/Claim?encounter={}",
-            ready["encounter_id"].as_str().unwrap()
-        ),
-        &b.biller,
-    )
-    .await;
+    let by_encounter = b
+        .app
+        .get_json(
+            &format!("/fhir/Claim?encounter={}", ready.encounter_id),
+            &b.biller,
+        )
+        .await;
     assert_eq!(by_encounter["total"], 1);
     assert_eq!(
         by_encounter["entry"][0]["resource"]["id"],
         ready_claim["id"]
     );
-    let drafts = fhir(
-        &b,
-        &format!("/fhir/Claim?patient={patient_id}&status=draft"),
-        &b.biller,
-    )
-    .await;
+    let drafts = b
+        .app
+        .get_json(
+            &format!("/fhir/Claim?patient={patient_id}&status=draft"),
+            &b.biller,
+        )
+        .await;
     assert_valid_fhir(&drafts);
     assert_eq!(drafts["total"], 1);
     assert_eq!(drafts["entry"][0]["resource"]["id"], review_claim["id"]);
@@ -1237,7 +1153,7 @@ async fn claims_read_and_search_as_valid_fhir_r4() {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let outcome: Value = refused.json().await.unwrap();
     assert_eq!(outcome["resourceType"], "OperationOutcome");
-    let metadata = fhir(&b, "/fhir/metadata", &b.biller).await;
+    let metadata = b.app.get_json("/fhir/metadata", &b.biller).await;
     let kinds: Vec<&str> = metadata["rest"][0]["resource"]
         .as_array()
         .unwrap()
@@ -1282,7 +1198,7 @@ async fn a_claim_search_by_status_returns_only_the_matching_claims_among_many() 
             .unwrap_or_default()
     };
 
-    let drafts = fhir(&b, "/fhir/Claim?status=draft", &b.biller).await;
+    let drafts = b.app.get_json("/fhir/Claim?status=draft", &b.biller).await;
     assert_valid_fhir(&drafts);
     assert_eq!(drafts["total"], 4);
     assert_eq!(ids(&drafts), draft_ids, "the drafts, oldest first");
@@ -1296,19 +1212,23 @@ async fn a_claim_search_by_status_returns_only_the_matching_claims_among_many() 
             "each claim names its consult's practitioner"
         );
     }
-    let actives = fhir(&b, "/fhir/Claim?status=active", &b.biller).await;
+    let actives = b.app.get_json("/fhir/Claim?status=active", &b.biller).await;
     assert_eq!(ids(&actives), active_ids);
-    let both = fhir(&b, "/fhir/Claim?status=draft,active", &b.biller).await;
+    let both = b
+        .app
+        .get_json("/fhir/Claim?status=draft,active", &b.biller)
+        .await;
     assert_eq!(both["total"], 8);
-    let grace_drafts = fhir(
-        &b,
-        &format!(
-            "/fhir/Claim?patient={}&status=http://hl7.org/fhir/fm-status|draft",
-            grace["id"].as_str().unwrap()
-        ),
-        &b.biller,
-    )
-    .await;
+    let grace_drafts = b
+        .app
+        .get_json(
+            &format!(
+                "/fhir/Claim?patient={}&status=http://hl7.org/fhir/fm-status|draft",
+                grace["id"].as_str().unwrap()
+            ),
+            &b.biller,
+        )
+        .await;
     assert_eq!(
         ids(&grace_drafts),
         [draft_ids[1].clone(), draft_ids[3].clone()]
@@ -1318,7 +1238,7 @@ async fn a_claim_search_by_status_returns_only_the_matching_claims_among_many() 
         "/fhir/Claim?status=entered-in-error",
         "/fhir/Claim?status=urn:other|draft",
     ] {
-        let none = fhir(&b, nothing, &b.biller).await;
+        let none = b.app.get_json(nothing, &b.biller).await;
         assert_valid_fhir(&none);
         assert_eq!(none["total"], 0, "{nothing}");
     }

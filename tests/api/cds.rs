@@ -4,8 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::clinic::{Clinic, admit, check_in, get_json, id, queue_order};
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::app::Visit;
+use crate::clinic::Clinic;
+use crate::helpers::{TestApp, ada, assert_problem, spawn_app, spawn_app_with};
 
 /// Checks a card against CDS Hooks 2.0: required fields, the summary's
 /// length, the indicator's values, selectionBehavior with suggestions, and
@@ -58,12 +59,9 @@ async fn abnormal_check_in_vitals_move_a_patient_to_the_front_of_the_queue() {
     clinic.waiting(&app, "Bob").await;
     let sick = clinic.book(&app, "Cy").await;
     let vitals = json!({"respiratory_rate": 26, "spo2": 90, "systolic_bp": 95, "heart_rate": 128, "temperature_c": 39.4, "consciousness": "alert"});
-    let response = check_in(
-        &app,
-        &sick,
-        json!({"consent_to_telehealth": true, "symptoms": ["fever", "cough"], "vitals": vitals}),
-    )
-    .await;
+    let body =
+        json!({"consent_to_telehealth": true, "symptoms": ["fever", "cough"], "vitals": vitals});
+    let response = app.check_in(&sick, &body).await;
     assert_eq!(response.status(), StatusCode::OK);
     let checked_in: Value = response.json().await.unwrap();
     assert_eq!(checked_in["triage"]["news2"]["score"], 3 + 3 + 2 + 2 + 2);
@@ -77,19 +75,16 @@ async fn abnormal_check_in_vitals_move_a_patient_to_the_front_of_the_queue() {
             .contains("emergency")
     );
     assert_eq!(
-        queue_order(&app, &clinic).await,
+        clinic.queue_order(&app).await,
         ["Cy Lovelace", "Ada Lovelace", "Bob Lovelace"]
     );
 
-    let history = get_json(
-        &app,
-        &format!(
-            "/api/v1/patients/{}/history",
-            sick["patient_id"].as_str().unwrap()
-        ),
-        &clinic.clinician,
-    )
-    .await;
+    let history = app
+        .get_json(
+            &format!("/api/v1/patients/{}/history", sick.patient_id),
+            &clinic.clinician,
+        )
+        .await;
     let news2 = history["vitals"]
         .as_array()
         .unwrap()
@@ -105,15 +100,15 @@ async fn a_red_flag_symptom_makes_the_visit_emergent_and_tells_the_patient() {
     let clinic = Clinic::open(&app).await;
     clinic.waiting(&app, "Ada").await;
     let visit = clinic.book(&app, "Bob").await;
-    let checked_in: Value = check_in(
-        &app,
-        &visit,
-        json!({"consent_to_telehealth": true, "symptoms": ["crushing chest pain"]}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let checked_in: Value = app
+        .check_in(
+            &visit,
+            &json!({"consent_to_telehealth": true, "symptoms": ["crushing chest pain"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(checked_in["triage"]["red_flags"][0]["id"], "chest-pain");
     assert_eq!(checked_in["priority"], "emergent");
     assert_eq!(checked_in["red_flags"], json!(["chest-pain"]));
@@ -123,25 +118,25 @@ async fn a_red_flag_symptom_makes_the_visit_emergent_and_tells_the_patient() {
             .unwrap()
             .contains("heart attack")
     );
-    assert_eq!(queue_order(&app, &clinic).await[0], "Bob Lovelace");
+    assert_eq!(clinic.queue_order(&app).await[0], "Bob Lovelace");
 
     let calm = clinic.book(&app, "Cy").await;
-    let calm: Value = check_in(
-        &app,
-        &calm,
-        json!({"consent_to_telehealth": true, "symptoms": ["sore throat"]}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let calm: Value = app
+        .check_in(
+            &calm,
+            &json!({"consent_to_telehealth": true, "symptoms": ["sore throat"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(calm["priority"], "routine");
     assert!(calm["triage"]["patient_advice"].is_null());
 }
 
-async fn acknowledge(app: &TestApp, visit: &Value, token: &str) -> reqwest::Response {
+async fn acknowledge(app: &TestApp, visit: &Visit, token: &str) -> reqwest::Response {
     app.post(
-        &format!("/api/v1/visits/{}/emergency/acknowledge", id(visit)),
+        &format!("/api/v1/visits/{}/emergency/acknowledge", visit.id),
         Some(token),
         &json!({}),
     )
@@ -155,15 +150,15 @@ async fn the_emergency_advice_stays_on_the_visit_reaches_staff_and_is_acknowledg
     let clinic = Clinic::open(&app).await;
     let calm = clinic.waiting(&app, "Ada").await;
     let visit = clinic.book(&app, "Bob").await;
-    let checked_in: Value = check_in(
-        &app,
-        &visit,
-        json!({"consent_to_telehealth": true, "symptoms": ["crushing chest pain"]}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let checked_in: Value = app
+        .check_in(
+            &visit,
+            &json!({"consent_to_telehealth": true, "symptoms": ["crushing chest pain"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let emergency = &checked_in["emergency"];
     assert_eq!(emergency["number"], "911");
     assert_eq!(emergency["findings"], json!(["Chest pain"]));
@@ -178,25 +173,25 @@ async fn the_emergency_advice_stays_on_the_visit_reaches_staff_and_is_acknowledg
     assert!(emergency["acknowledged_at"].is_null());
 
     // The patient's page reads it again after a reload.
-    let patient = crate::clinic::patient_token(&visit);
-    let again = get_json(&app, &format!("/api/v1/visits/{}", id(&visit)), patient).await;
+    let patient = &visit.patient_token;
+    let again = app.visit(&visit, patient).await;
     assert_eq!(again["emergency"]["findings"], json!(["Chest pain"]));
 
     // Staff watching the queue see it on the entry.
-    let queue = get_json(
-        &app,
-        &format!("/api/v1/queues/{}", clinic.queue_id),
-        &clinic.clinician,
-    )
-    .await;
+    let queue = app
+        .get_json(
+            &format!("/api/v1/queues/{}", clinic.queue_id),
+            &clinic.clinician,
+        )
+        .await;
     let entry = &queue["entries"][0];
-    assert_eq!(entry["visit_id"], id(&visit));
+    assert_eq!(entry["visit_id"], visit.id);
     assert_eq!(entry["emergency"]["findings"], json!(["Chest pain"]));
     assert!(queue["entries"][1]["emergency"].is_null());
 
     // Only the visit's own patient acknowledges it.
     assert_problem(
-        acknowledge(&app, &visit, crate::clinic::patient_token(&calm)).await,
+        acknowledge(&app, &visit, &calm.patient_token).await,
         StatusCode::FORBIDDEN,
     )
     .await;
@@ -216,33 +211,23 @@ async fn the_emergency_advice_stays_on_the_visit_reaches_staff_and_is_acknowledg
         .await
         .unwrap();
     assert_eq!(repeated["emergency"]["acknowledged_at"], at);
-    let queue = get_json(
-        &app,
-        &format!("/api/v1/queues/{}", clinic.queue_id),
-        &clinic.clinician,
-    )
-    .await;
+    let queue = app
+        .get_json(
+            &format!("/api/v1/queues/{}", clinic.queue_id),
+            &clinic.clinician,
+        )
+        .await;
     assert_eq!(queue["entries"][0]["emergency"]["acknowledged_at"], at);
 
     // A visit without an emergency has nothing to acknowledge.
     assert_problem(
-        acknowledge(&app, &calm, crate::clinic::patient_token(&calm)).await,
+        acknowledge(&app, &calm, &calm.patient_token).await,
         StatusCode::CONFLICT,
     )
     .await;
 
-    let audit = get_json(
-        &app,
-        &format!(
-            "/api/v1/audit?patient_id={}",
-            visit["patient_id"].as_str().unwrap()
-        ),
-        &clinic.admin,
-    )
-    .await;
+    let audit = app.audit_trail(&clinic.admin, &visit.patient_id).await;
     let acknowledgements = audit
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|e| e["action"] == "visit.emergency_acknowledged")
         .count();
@@ -259,15 +244,15 @@ async fn a_clinic_in_great_britain_advises_999_with_nhs_sources() {
     );
     let clinic = Clinic::open(&app).await;
     let visit = clinic.book(&app, "Bob").await;
-    let checked_in: Value = check_in(
-        &app,
-        &visit,
-        json!({"consent_to_telehealth": true, "symptoms": ["I feel suicidal"]}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let checked_in: Value = app
+        .check_in(
+            &visit,
+            &json!({"consent_to_telehealth": true, "symptoms": ["I feel suicidal"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let advice = checked_in["triage"]["patient_advice"].as_str().unwrap();
     assert!(
         advice.contains("call 999") && advice.contains("116 123"),
@@ -298,7 +283,7 @@ async fn the_console_shows_cards_for_a_visit_and_audits_each_one() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.book(&app, "Ada").await;
-    let patient = visit["patient_id"].as_str().unwrap();
+    let patient = &visit.patient_id;
     let base = format!("/api/v1/patients/{patient}");
     app.post(
         &format!("{base}/allergies"),
@@ -319,20 +304,19 @@ async fn the_console_shows_cards_for_a_visit_and_audits_each_one() {
     )
     .await;
     let vitals = json!({"respiratory_rate": 22, "spo2": 95, "heart_rate": 112});
-    check_in(
-        &app,
+    app.check_in(
         &visit,
-        json!({"consent_to_telehealth": true, "vitals": vitals}),
+        &json!({"consent_to_telehealth": true, "vitals": vitals}),
     )
     .await;
-    admit(&app, &visit, &clinic.clinician).await;
+    app.admit(&visit, &clinic.clinician).await;
 
-    let body = get_json(
-        &app,
-        &format!("/api/v1/visits/{}/cds", id(&visit)),
-        &clinic.clinician,
-    )
-    .await;
+    let body = app
+        .get_json(
+            &format!("/api/v1/visits/{}/cds", visit.id),
+            &clinic.clinician,
+        )
+        .await;
     let cards = body["cards"].as_array().unwrap();
     for card in cards {
         assert_card_shape(card);
@@ -354,22 +338,15 @@ async fn the_console_shows_cards_for_a_visit_and_audits_each_one() {
 
     assert_problem(
         app.get(
-            &format!("/api/v1/visits/{}/cds", id(&visit)),
+            &format!("/api/v1/visits/{}/cds", visit.id),
             Some(&clinic.scheduler),
         )
         .await,
         StatusCode::FORBIDDEN,
     )
     .await;
-    let trail = get_json(
-        &app,
-        &format!("/api/v1/audit?patient_id={patient}"),
-        &clinic.admin,
-    )
-    .await;
+    let trail = app.audit_trail(&clinic.admin, patient).await;
     let shown = trail
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|e| e["action"] == "cds.card_shown")
         .count();
@@ -380,7 +357,7 @@ async fn the_console_shows_cards_for_a_visit_and_audits_each_one() {
 async fn discovery_lists_the_three_hooks_with_prefetch_templates() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    let body = get_json(&app, "/cds-services", &clinic.clinician).await;
+    let body = app.get_json("/cds-services", &clinic.clinician).await;
     let services = body["services"].as_array().unwrap();
     let hooks: Vec<&str> = services
         .iter()
@@ -409,9 +386,7 @@ async fn discovery_lists_the_three_hooks_with_prefetch_templates() {
 async fn patient_view_reads_the_store_when_nothing_is_prefetched() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    let patient = app
-        .create_patient(&clinic.scheduler, &crate::helpers::ada())
-        .await;
+    let patient = app.create_patient(&clinic.scheduler, &ada()).await;
     let pid = patient["id"].as_str().unwrap();
     for name in ["Simvastatin 40 mg", "Clarithromycin 500 mg"] {
         app.post(

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestDb, spawn_app_on};
+use crate::helpers::{TestDb, free_port, spawn_app_on};
 
 fn bedside(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bedside"));
@@ -15,14 +15,6 @@ fn bedside(dir: &std::path::Path) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
     command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

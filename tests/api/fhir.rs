@@ -3,50 +3,11 @@
 //! search parameters, a patient token's reach, OperationOutcome errors and
 //! the audit trail.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, ada, spawn_app};
-
-/// Validates `resource` as FHIR R4. A missing validator fails under CI and
-/// is reported (not checked) elsewhere.
-fn assert_valid_fhir(resource: &Value) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fhir_validate.py");
-    let child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let in_ci = std::env::var_os("CI").is_some();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) if !in_ci => {
-            eprintln!("python3 is missing ({e}); FHIR validation skipped outside CI");
-            return;
-        }
-        Err(e) => panic!("python3 is needed to validate FHIR: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(resource.to_string().as_bytes())
-        .expect("write the resource");
-    let output = child.wait_with_output().expect("the validator runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    match output.status.code() {
-        Some(0) => {}
-        Some(2) if !in_ci => eprintln!("{stderr}; FHIR validation skipped outside CI"),
-        _ => panic!(
-            "invalid FHIR ({}): {stderr}\n{resource:#}",
-            resource["resourceType"]
-        ),
-    }
-}
+use crate::app::Visit;
+use crate::helpers::{TestApp, ada, assert_valid_fhir, spawn_app};
 
 /// Asserts a FHIR JSON answer with `status`, returning its body.
 async fn fhir_body(response: Response, status: StatusCode) -> Value {
@@ -104,42 +65,23 @@ fn id(value: &Value) -> &str {
     value["id"].as_str().expect("id")
 }
 
-/// A clinic: a queue, a scheduler and a clinician (with its user id).
-struct Clinic {
-    queue: String,
+/// A clinic with one clinician, so that Practitioner searches find exactly
+/// one: a queue, a scheduler, and the clinician with its user id.
+struct FhirClinic {
+    queue_id: String,
     scheduler: String,
     clinician: String,
     clinician_id: String,
 }
 
-impl Clinic {
+impl FhirClinic {
     async fn open(app: &TestApp) -> Self {
         let scheduler = app.staff_token("fhir.sched", "scheduler").await;
         let clinician = app.staff_token("fhir.doc", "clinician").await;
-        let users: Value = app
-            .get("/api/v1/users?role=clinician", Some(&scheduler))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let clinician_id = users
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["username"] == "fhir.doc")
-            .map(|u| u["id"].as_str().unwrap().to_owned())
-            .expect("the clinician is listed");
-        let response = app
-            .post(
-                "/api/v1/queues",
-                Some(&scheduler),
-                &json!({"name": "FHIR clinic"}),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let queue: Value = response.json().await.unwrap();
+        let clinician_id = app.user_id(&scheduler, "fhir.doc").await;
+        let queue_id = app.create_queue(&scheduler, "FHIR clinic").await;
         Self {
-            queue: id(&queue).to_owned(),
+            queue_id,
             scheduler,
             clinician,
             clinician_id,
@@ -154,48 +96,37 @@ impl Clinic {
         app.create_patient(&self.scheduler, &body).await
     }
 
-    /// Books a visit for `patient`; returns the visit (with `patient_token`).
-    async fn book(&self, app: &TestApp, patient: &Value) -> Value {
-        let body =
-            json!({"patient_id": patient["id"], "queue_id": self.queue, "reason": "Sore throat"});
-        let response = app
-            .post("/api/v1/visits", Some(&self.scheduler), &body)
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.json().await.unwrap()
+    /// Books a visit for `patient`.
+    async fn book(&self, app: &TestApp, patient: &Value) -> Visit {
+        app.book_visit(&self.scheduler, patient, &self.queue_id, "Sore throat")
+            .await
     }
 
     /// Books, checks in with vitals, admits and closes a visit with two diagnoses.
-    async fn closed_visit(&self, app: &TestApp, patient: &Value) -> Value {
+    async fn closed_visit(&self, app: &TestApp, patient: &Value) -> Visit {
         self.closed_visit_with(app, patient, &["J06.9", "R50.9"])
             .await
     }
 
     /// A closed visit, as `closed_visit`, with these diagnoses.
-    async fn closed_visit_with(&self, app: &TestApp, patient: &Value, diagnoses: &[&str]) -> Value {
+    async fn closed_visit_with(&self, app: &TestApp, patient: &Value, diagnoses: &[&str]) -> Visit {
         let visit = self.book(app, patient).await;
-        let path = |step: &str| format!("/api/v1/visits/{}/{step}", id(&visit));
         let check_in = json!({
             "consent_to_telehealth": true,
             "symptoms": ["sore throat", "fever"],
             "vitals": {"heart_rate": 88, "respiratory_rate": 16, "spo2": 97, "systolic_bp": 122,
                        "temperature_c": 38.1, "consciousness": "alert"}
         });
-        let token = visit["patient_token"].as_str().unwrap();
-        let response = app.post(&path("check-in"), Some(token), &check_in).await;
+        let response = app.check_in(&visit, &check_in).await;
         assert_eq!(response.status(), StatusCode::OK, "check-in");
-        let response = app
-            .post(&path("admit"), Some(&self.clinician), &json!({}))
-            .await;
+        let response = app.admit(&visit, &self.clinician).await;
         assert_eq!(response.status(), StatusCode::OK, "admit");
         let close = json!({
             "diagnoses": diagnoses,
             "note": {"subjective": "Sore throat", "objective": "Red pharynx", "assessment": "Viral URI", "plan": "Rest"},
             "total_minutes": 18
         });
-        let response = app
-            .post(&path("close"), Some(&self.clinician), &close)
-            .await;
+        let response = app.close(&visit, &self.clinician, &close).await;
         assert_eq!(response.status(), StatusCode::OK, "close");
         visit
     }
@@ -233,7 +164,7 @@ async fn the_capability_statement_is_valid_fhir() {
 #[tokio::test]
 async fn a_closed_visit_reads_as_valid_fhir_resources() {
     let app = spawn_app().await;
-    let clinic = Clinic::open(&app).await;
+    let clinic = FhirClinic::open(&app).await;
     let patient = clinic.patient(&app, "Ada", "Lovelace", "1985-12-10").await;
     let visit = clinic.closed_visit(&app, &patient).await;
     clinic.allergy(&app, &patient).await;
@@ -245,7 +176,7 @@ async fn a_closed_visit_reads_as_valid_fhir_resources() {
     assert_eq!(fhir_patient["birthDate"], "1985-12-10");
     assert_eq!(fhir_patient["gender"], "female");
 
-    let encounter_id = visit["encounter_id"].as_str().unwrap();
+    let encounter_id = &visit.encounter_id;
     let encounter = read(&app, token, &format!("/fhir/Encounter/{encounter_id}")).await;
     assert_eq!(encounter["status"], "finished");
     assert_eq!(
@@ -348,7 +279,7 @@ async fn a_closed_visit_reads_as_valid_fhir_resources() {
 #[tokio::test]
 async fn search_parameters_filter_the_matches() {
     let app = spawn_app().await;
-    let clinic = Clinic::open(&app).await;
+    let clinic = FhirClinic::open(&app).await;
     let ada = clinic.patient(&app, "Ada", "Lovelace", "1985-12-10").await;
     let grace = clinic.patient(&app, "Grace", "Hopper", "1906-12-09").await;
     clinic.closed_visit(&app, &ada).await;
@@ -396,7 +327,7 @@ async fn search_parameters_filter_the_matches() {
     );
     let planned = search(&app, token, "/fhir/Encounter?status=planned").await;
     assert_eq!(planned.len(), 1);
-    assert_eq!(planned[0]["id"], booked["encounter_id"]);
+    assert_eq!(planned[0]["id"], booked.encounter_id);
     let either = search(&app, token, "/fhir/Encounter?status=planned,finished").await;
     assert_eq!(either.len(), 2);
     let grace_encounters = search(
@@ -463,7 +394,7 @@ async fn search_parameters_filter_the_matches() {
 #[tokio::test]
 async fn an_encounter_search_gives_each_encounter_its_own_diagnoses_and_history() {
     let app = spawn_app().await;
-    let clinic = Clinic::open(&app).await;
+    let clinic = FhirClinic::open(&app).await;
     let ada = clinic.patient(&app, "Ada", "Lovelace", "1985-12-10").await;
     let grace = clinic.patient(&app, "Grace", "Hopper", "1906-12-09").await;
     let first = clinic
@@ -479,7 +410,7 @@ async fn an_encounter_search_gives_each_encounter_its_own_diagnoses_and_history(
     let found = search(&app, token, "/fhir/Encounter").await;
     assert_eq!(found.len(), 4);
     let finished = ["planned", "arrived", "in-progress", "finished"];
-    let expected: [(&Value, &[&str], &[&str]); 4] = [
+    let expected: [(&Visit, &[&str], &[&str]); 4] = [
         (&first, &["J06.9", "R50.9"], &finished),
         (&second, &["J02.9"], &finished),
         (&third, &["R05.9", "J06.9", "R50.9"], &finished),
@@ -488,7 +419,7 @@ async fn an_encounter_search_gives_each_encounter_its_own_diagnoses_and_history(
     for (visit, codes, statuses) in expected {
         let encounter = found
             .iter()
-            .find(|e| e["id"] == visit["encounter_id"])
+            .find(|e| e["id"] == visit.encounter_id.as_str())
             .expect("every encounter is found");
         let history: Vec<&str> = encounter["statusHistory"]
             .as_array()
@@ -503,7 +434,7 @@ async fn an_encounter_search_gives_each_encounter_its_own_diagnoses_and_history(
             let condition = read(&app, token, &format!("/fhir/{reference}")).await;
             assert_eq!(
                 condition["encounter"]["reference"],
-                format!("Encounter/{}", visit["encounter_id"].as_str().unwrap())
+                format!("Encounter/{}", visit.encounter_id)
             );
             found_codes.push(condition["code"]["coding"][0]["code"].clone());
         }
@@ -514,23 +445,20 @@ async fn an_encounter_search_gives_each_encounter_its_own_diagnoses_and_history(
 #[tokio::test]
 async fn a_patient_token_reaches_its_own_record_only() {
     let app = spawn_app().await;
-    let clinic = Clinic::open(&app).await;
+    let clinic = FhirClinic::open(&app).await;
     let ada = clinic.patient(&app, "Ada", "Lovelace", "1985-12-10").await;
     let grace = clinic.patient(&app, "Grace", "Hopper", "1906-12-09").await;
     let ada_visit = clinic.closed_visit(&app, &ada).await;
     let grace_visit = clinic.closed_visit(&app, &grace).await;
     clinic.allergy(&app, &grace).await;
-    let token = ada_visit["patient_token"].as_str().unwrap();
+    let token = &ada_visit.patient_token;
 
     let own = read(&app, token, &format!("/fhir/Patient/{}", id(&ada))).await;
     assert_eq!(own["id"], ada["id"]);
     read(
         &app,
         token,
-        &format!(
-            "/fhir/Encounter/{}",
-            ada_visit["encounter_id"].as_str().unwrap()
-        ),
+        &format!("/fhir/Encounter/{}", ada_visit.encounter_id),
     )
     .await;
     read(
@@ -549,10 +477,7 @@ async fn a_patient_token_reaches_its_own_record_only() {
     .await;
     outcome(
         app.get(
-            &format!(
-                "/fhir/Encounter/{}",
-                grace_visit["encounter_id"].as_str().unwrap()
-            ),
+            &format!("/fhir/Encounter/{}", grace_visit.encounter_id),
             Some(token),
         )
         .await,
@@ -567,7 +492,7 @@ async fn a_patient_token_reaches_its_own_record_only() {
     assert_eq!(patients[0]["id"], ada["id"]);
     let encounters = search(&app, token, "/fhir/Encounter").await;
     assert_eq!(encounters.len(), 1);
-    assert_eq!(encounters[0]["id"], ada_visit["encounter_id"]);
+    assert_eq!(encounters[0]["id"], ada_visit.encounter_id);
     // Six vital signs and the NEWS2 score triage made of them.
     assert_eq!(search(&app, token, "/fhir/Observation").await.len(), 7);
     for kind in [
@@ -663,23 +588,17 @@ async fn errors_answer_operation_outcomes() {
 #[tokio::test]
 async fn fhir_reads_and_searches_are_in_the_audit_trail() {
     let app = spawn_app().await;
-    let clinic = Clinic::open(&app).await;
+    let clinic = FhirClinic::open(&app).await;
     let ada = clinic.patient(&app, "Ada", "Lovelace", "1985-12-10").await;
     let visit = clinic.closed_visit(&app, &ada).await;
     let pid = id(&ada);
     read(&app, &clinic.clinician, &format!("/fhir/Patient/{pid}")).await;
     search(&app, &clinic.clinician, "/fhir/Observation?code=8867-4").await;
-    let patient_token = visit["patient_token"].as_str().unwrap();
+    let patient_token = &visit.patient_token;
     search(&app, patient_token, "/fhir/Encounter").await;
 
     let admin = app.admin_token().await;
-    let events: Value = app
-        .get(&format!("/api/v1/audit?patient_id={pid}"), Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let events = events.as_array().unwrap();
+    let events = app.audit_trail(&admin, pid).await;
     let has = |action: &str, kind: &str, role: &str| {
         events.iter().any(|e| {
             e["action"] == action

@@ -5,16 +5,19 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use signaling::protocol::{ErrorCode, LeaveReason, ParticipantInfo, Role};
 
-use crate::clinic::{Clinic, admit, id, patient_token};
+use crate::app::Visit;
+use crate::clinic::Clinic;
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 use crate::media::{LiveKitDouble, decode_join_token, spawn_livekit_app};
-use crate::peers::{Manner, Media, Peer, Signal};
+use crate::peers::{Manner, Media, Peer};
+use crate::socket::Socket;
 
-async fn invite(app: &TestApp, visit: &Value, token: &str, name: &str) -> Value {
+async fn invite(app: &TestApp, visit: &Visit, token: &str, name: &str) -> Value {
     let response = app
         .post(
-            &format!("/api/v1/visits/{}/guests", id(visit)),
+            &format!("/api/v1/visits/{}/guests", visit.id),
             Some(token),
             &json!({"display_name": name, "kind": "interpreter"}),
         )
@@ -23,10 +26,10 @@ async fn invite(app: &TestApp, visit: &Value, token: &str, name: &str) -> Value 
     response.json().await.expect("invitation JSON")
 }
 
-async fn let_in(app: &TestApp, visit: &Value, guest: &Value, clinician: &str) -> reqwest::Response {
+async fn let_in(app: &TestApp, visit: &Visit, guest: &Value, clinician: &str) -> reqwest::Response {
     let path = format!(
         "/api/v1/visits/{}/guests/{}/admit",
-        id(visit),
+        visit.id,
         guest["guest"]["id"].as_str().expect("guest id")
     );
     app.post(&path, Some(clinician), &json!({})).await
@@ -36,44 +39,31 @@ fn token(invited: &Value) -> &str {
     invited["token"].as_str().expect("a guest token")
 }
 
-/// A visit in consult with dr.grey.
-async fn in_consult(app: &TestApp, clinic: &Clinic, name: &str) -> Value {
-    let visit = clinic.waiting(app, name).await;
-    let response = admit(app, &visit, &clinic.clinician).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    visit
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    let visit = in_consult(&app, &clinic, "Ada").await;
+    let visit = clinic.in_consult(&app, "Ada").await;
     let invited = invite(&app, &visit, &clinic.clinician, "Maria (interpreter)").await;
     assert_eq!(invited["guest"]["status"], "invited");
     assert_eq!(invited["guest"]["kind"], "interpreter");
     let url = invited["join_url"].as_str().expect("a link");
     assert!(
-        url.contains(&format!("/guest/{}?t=", id(&visit))),
+        url.contains(&format!("/guest/{}?t=", visit.id)),
         "a guest link for this visit: {url}"
     );
     let guest = token(&invited);
 
     // The guest knows itself and nothing else.
-    let me: Value = app
-        .get("/api/v1/guests/me", Some(guest))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = app.get_json("/api/v1/guests/me", guest).await;
     assert_eq!(me["guest"]["display_name"], "Maria (interpreter)");
     assert_eq!(me["visit_status"], "in_consult");
-    let patient_path = format!("/fhir/Patient/{}", visit["patient_id"].as_str().unwrap());
+    let patient_path = format!("/fhir/Patient/{}", visit.patient_id);
     for path in [
-        format!("/api/v1/visits/{}", id(&visit)),
-        format!("/api/v1/visits/{}/media", id(&visit)),
-        format!("/api/v1/patients/{}", visit["patient_id"].as_str().unwrap()),
-        format!("/api/v1/visits/{}/guests", id(&visit)),
+        format!("/api/v1/visits/{}", visit.id),
+        format!("/api/v1/visits/{}/media", visit.id),
+        format!("/api/v1/patients/{}", visit.patient_id),
+        format!("/api/v1/visits/{}/guests", visit.id),
     ] {
         let response = app.get(&path, Some(guest)).await;
         assert_problem(response, StatusCode::FORBIDDEN).await;
@@ -82,31 +72,20 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     // The patient and the clinician are in the call; the guest is not yet.
-    let mut clinician = Signal::hello(&app, &clinic.clinician).await;
-    clinician.join(id(&visit)).await;
-    clinician.expect("joined").await;
-    let mut patient = Signal::hello(&app, patient_token(&visit)).await;
-    patient.join(id(&visit)).await;
-    patient.expect("joined").await;
-    let guests_path = format!("/api/v1/visits/{}/guests", id(&visit));
-    let listed: Value = app
-        .get(&guests_path, Some(&clinic.clinician))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mut clinician = Socket::hello(&app, &clinic.clinician).await;
+    clinician.join(&visit.id).await;
+    clinician.joined().await;
+    let mut patient = Socket::hello(&app, &visit.patient_token).await;
+    patient.join(&visit.id).await;
+    patient.joined().await;
+    let guests_path = format!("/api/v1/visits/{}/guests", visit.id);
+    let listed = app.get_json(&guests_path, &clinic.clinician).await;
     assert_eq!(listed[0]["online"], false, "not there yet: {listed}");
-    let mut guest_socket = Signal::hello(&app, guest).await;
-    guest_socket.join(id(&visit)).await;
-    let refused = guest_socket.expect_error().await;
-    assert_eq!(refused["code"], "forbidden");
+    let mut guest_socket = Socket::hello(&app, guest).await;
+    guest_socket.join(&visit.id).await;
+    assert_eq!(guest_socket.error().await, ErrorCode::Forbidden);
     // The clinician sees the guest waiting with its page open.
-    let listed: Value = app
-        .get(&guests_path, Some(&clinic.clinician))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json(&guests_path, &clinic.clinician).await;
     assert_eq!(listed[0]["online"], true, "waiting: {listed}");
     assert_eq!(listed[0]["status"], "invited");
 
@@ -117,40 +96,33 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     assert_eq!(response.status(), StatusCode::OK);
     let admitted: Value = response.json().await.unwrap();
     assert_eq!(admitted["status"], "admitted");
-    guest_socket.expect("visit").await;
-    guest_socket.join(id(&visit)).await;
-    let joined = guest_socket.expect("joined").await;
-    let roles: Vec<&str> = joined["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["role"].as_str())
-        .collect();
-    assert_eq!(roles.len(), 2, "{joined}");
+    guest_socket.visit_update(|_| true).await;
+    guest_socket.join(&visit.id).await;
+    let (_, others) = guest_socket.joined().await;
+    let roles: Vec<Role> = others.iter().map(|p| p.role).collect();
+    assert_eq!(roles.len(), 2, "{others:?}");
     assert!(
-        roles.contains(&"patient") && roles.contains(&"clinician"),
-        "{joined}"
+        roles.contains(&Role::Patient) && roles.contains(&Role::Clinician),
+        "{others:?}"
     );
     for socket in [&mut clinician, &mut patient] {
         // The clinician heard of the patient first.
         let arrived = loop {
-            let arrived = socket.expect("peer_joined").await;
-            if arrived["role"] != "patient" {
+            let arrived = socket.peer_joined().await;
+            if arrived.role != Role::Patient {
                 break arrived;
             }
         };
-        assert_eq!(arrived["role"], "guest");
-        assert_eq!(arrived["display_name"], "Maria (interpreter)");
+        assert_eq!(arrived.role, Role::Guest);
+        assert_eq!(arrived.display_name, "Maria (interpreter)");
     }
 
     // A real connection from the guest to the clinician, addressed by id.
-    let to_clinician = json!({"participants": joined["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["role"] == "clinician")
-        .collect::<Vec<_>>()});
-    let mut at_clinician = Peer::start(clinician, Manner::Polite, Media::default(), None).await;
+    let to_clinician: Vec<ParticipantInfo> = others
+        .into_iter()
+        .filter(|p| p.role == Role::Clinician)
+        .collect();
+    let mut at_clinician = Peer::start(clinician, Manner::Polite, Media::default(), &[]).await;
     let mut at_guest = Peer::start(
         guest_socket,
         Manner::Impolite,
@@ -158,7 +130,7 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
             data_channel: true,
             video: false,
         },
-        Some(to_clinician),
+        &to_clinician,
     )
     .await;
     at_guest.connected().await;
@@ -172,58 +144,43 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
     at_clinician.close().await;
 
     // Admitted, the guest gets its call's media plan.
-    let response = app
-        .get(&format!("/api/v1/visits/{}/media", id(&visit)), Some(guest))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    app.media_plan(&visit, guest).await;
 
     // Revoked mid-call: the others hear it leave, and its link is dead.
-    let mut guest_again = Signal::hello(&app, guest).await;
-    guest_again.join(id(&visit)).await;
-    guest_again.expect("joined").await;
+    let mut guest_again = Socket::hello(&app, guest).await;
+    guest_again.join(&visit.id).await;
+    guest_again.joined().await;
     let revoke = format!(
         "/api/v1/visits/{}/guests/{}/revoke",
-        id(&visit),
+        visit.id,
         invited["guest"]["id"].as_str().unwrap()
     );
     let response = app.post(&revoke, Some(&clinic.clinician), &json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let left = loop {
-        let left = patient.expect("peer_left").await;
-        if left["participant_id"] == guest_again.participant_id.as_str() {
-            break left;
+    let reason = loop {
+        let (left, reason) = patient.peer_left().await;
+        if left == guest_again.participant_id {
+            break reason;
         }
     };
-    assert_eq!(left["reason"], "removed");
+    assert_eq!(reason, LeaveReason::Removed);
     guest_again.expect_closed().await;
     let response = app.get("/api/v1/guests/me", Some(guest)).await;
     assert_problem(response, StatusCode::UNAUTHORIZED).await;
 
     // All of it is audited.
-    let audit: Value = app
-        .get(
-            &format!(
-                "/api/v1/audit?patient_id={}",
-                visit["patient_id"].as_str().unwrap()
-            ),
-            Some(&clinic.admin),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let events = audit.as_array().unwrap();
+    let events = app.audit_trail(&clinic.admin, &visit.patient_id).await;
     for action in ["visit.guest.invite", "visit.guest.admit"] {
         assert!(
             events.iter().any(|e| e["action"] == action),
-            "{action} in {audit}"
+            "{action} in {events:?}"
         );
     }
     assert!(
         events
             .iter()
             .any(|e| e["action"] == "visit.join" && e["actor_type"] == "guest"),
-        "the guest's join is audited: {audit}"
+        "the guest's join is audited: {events:?}"
     );
     app.stop().await;
 }
@@ -232,7 +189,7 @@ async fn an_invited_interpreter_joins_the_call_once_the_clinician_lets_them_in()
 async fn a_peer_to_peer_call_holds_four_and_livekit_more() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    let visit = in_consult(&app, &clinic, "Grace").await;
+    let visit = clinic.in_consult(&app, "Grace").await;
     let mut guests = Vec::new();
     for name in ["Interpreter", "Daughter", "Son"] {
         guests.push(invite(&app, &visit, &clinic.scheduler, name).await);
@@ -258,7 +215,7 @@ async fn a_peer_to_peer_call_holds_four_and_livekit_more() {
     let double = LiveKitDouble::start().await;
     let app = spawn_livekit_app(&double).await;
     let clinic = Clinic::open(&app).await;
-    let visit = in_consult(&app, &clinic, "Hedy").await;
+    let visit = clinic.in_consult(&app, "Hedy").await;
     for name in ["Interpreter", "Daughter", "Son"] {
         let guest = invite(&app, &visit, &clinic.clinician, name).await;
         let response = let_in(&app, &visit, &guest, &clinic.clinician).await;
@@ -267,15 +224,7 @@ async fn a_peer_to_peer_call_holds_four_and_livekit_more() {
             StatusCode::OK,
             "LiveKit carries {name} too"
         );
-        let plan: Value = app
-            .get(
-                &format!("/api/v1/visits/{}/media", id(&visit)),
-                Some(token(&guest)),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let plan = app.media_plan(&visit, token(&guest)).await;
         assert_eq!(plan["mode"], "livekit");
         let claims = decode_join_token(plan["livekit"]["token"].as_str().unwrap());
         assert_eq!(
@@ -283,7 +232,7 @@ async fn a_peer_to_peer_call_holds_four_and_livekit_more() {
             format!("guest-{}", guest["guest"]["id"].as_str().unwrap())
         );
         assert_eq!(claims["name"], name);
-        assert_eq!(claims["video"]["room"], format!("visit-{}", id(&visit)));
+        assert_eq!(claims["video"]["room"], format!("visit-{}", visit.id));
     }
     app.stop().await;
 }
@@ -293,7 +242,7 @@ async fn invitations_are_checked_and_a_revoked_or_expired_link_stops_working() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.book(&app, "Dorothy").await;
-    let path = format!("/api/v1/visits/{}/guests", id(&visit));
+    let path = format!("/api/v1/visits/{}/guests", visit.id);
     for (body, field) in [
         (
             json!({"display_name": " ", "kind": "family"}),
@@ -311,7 +260,7 @@ async fn invitations_are_checked_and_a_revoked_or_expired_link_stops_working() {
     }
     let biller = app.staff_token("biller", "billing").await;
     let body = json!({"display_name": "Tom", "kind": "family"});
-    for token in [biller.as_str(), patient_token(&visit)] {
+    for token in [biller.as_str(), visit.patient_token.as_str()] {
         let response = app.post(&path, Some(token), &body).await;
         assert_problem(response, StatusCode::FORBIDDEN).await;
     }
@@ -320,12 +269,7 @@ async fn invitations_are_checked_and_a_revoked_or_expired_link_stops_working() {
     let invited = invite(&app, &visit, &clinic.scheduler, "Tom").await;
     let response = let_in(&app, &visit, &invited, &clinic.clinician).await;
     assert_problem(response, StatusCode::CONFLICT).await;
-    let listed: Value = app
-        .get(&path, Some(&clinic.clinician))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json(&path, &clinic.clinician).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
     // Revoked: the link no longer signs anyone in.
@@ -355,13 +299,7 @@ async fn invitations_are_checked_and_a_revoked_or_expired_link_stops_working() {
     assert_problem(response, StatusCode::UNAUTHORIZED).await;
 
     // An ended visit takes no more guests.
-    let response = app
-        .post(
-            &format!("/api/v1/visits/{}/cancel", id(&visit)),
-            Some(&clinic.scheduler),
-            &json!({}),
-        )
-        .await;
+    let response = app.cancel(&visit, &clinic.scheduler).await;
     assert_eq!(response.status(), StatusCode::OK);
     let response = app.post(&path, Some(&clinic.scheduler), &body).await;
     assert_problem(response, StatusCode::CONFLICT).await;

@@ -1,13 +1,20 @@
 //! `TestApp`: the server started in-process on port 0 with a fresh store —
 //! a SQLite file in a temporary folder, or a fresh PostgreSQL database when
-//! `BEDSIDE_TEST_STORE=postgres` — and one typed helper per route.
+//! `BEDSIDE_TEST_STORE=postgres` — and what every test file shares: JSON
+//! answers checked, FHIR validated, bounded waits, free ports. Its typed
+//! helpers, one per route, are in `app.rs`.
 
+use std::future::Future;
+use std::io::Write;
 use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use bedside::config::{Config, Source};
 use bedside::model::clock::Clock;
 use bedside::store::Store;
 use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -171,6 +178,16 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and starts another on the same database, which the
+    /// new app then owns: a restart, with `configure` for the new process.
+    pub async fn restart(mut self, configure: impl FnOnce(Source) -> Source) -> TestApp {
+        let db = self.db.take().expect("the app owns its database");
+        self.stop().await;
+        let mut app = spawn_app_on(&db.url, configure).await;
+        app.db = Some(db);
+        app
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
@@ -185,47 +202,6 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         request.send().await.expect("POST")
-    }
-
-    /// `POST /auth/login`, raw.
-    pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post(
-            "/api/v1/auth/login",
-            None,
-            &json!({"username": username, "password": password}),
-        )
-        .await
-    }
-
-    /// Signs in and returns the token; panics unless it works.
-    pub async fn token(&self, username: &str, password: &str) -> String {
-        let response = self.login(username, password).await;
-        assert_eq!(response.status(), StatusCode::OK, "sign-in of {username}");
-        let body: Value = response.json().await.expect("login JSON");
-        body["token"].as_str().expect("token").to_owned()
-    }
-
-    pub async fn admin_token(&self) -> String {
-        self.token("admin", ADMIN_PASSWORD).await
-    }
-
-    /// Creates a staff user with `STAFF_PASSWORD` and signs it in.
-    pub async fn staff_token(&self, username: &str, role: &str) -> String {
-        let admin = self.admin_token().await;
-        let mut body = json!({"username": username, "password": STAFF_PASSWORD, "role": role, "display_name": username});
-        if role == "clinician" {
-            body["npi"] = json!("1234567893");
-        }
-        let response = self.post("/api/v1/users", Some(&admin), &body).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "create {username}");
-        self.token(username, STAFF_PASSWORD).await
-    }
-
-    /// Creates a patient and returns its JSON.
-    pub async fn create_patient(&self, token: &str, body: &Value) -> Value {
-        let response = self.post("/api/v1/patients", Some(token), body).await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        response.json().await.expect("patient JSON")
     }
 }
 
@@ -262,4 +238,68 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(body["status"], status.as_u16());
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
     body
+}
+
+/// Asserts an answer with `status`, returning its JSON body; the body is
+/// shown when the status is not the one expected.
+pub async fn assert_json<T: DeserializeOwned>(response: Response, status: StatusCode) -> T {
+    let url = response.url().clone();
+    let got = response.status();
+    let text = response.text().await.expect("a body");
+    assert_eq!(got, status, "{url}: {text}");
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{url}: not the JSON expected ({e}): {text}"))
+}
+
+/// Validates a FHIR R4 resource with `tests/fhir_validate.py` (fhir.resources'
+/// models); fails, never skips, when the validator is missing.
+pub fn assert_valid_fhir(resource: &Value) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fhir_validate.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (pip install -r tests/requirements.txt)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(resource.to_string().as_bytes())
+        .expect("write the resource");
+    let output = child.wait_with_output().expect("the validator runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(
+        output.status.code(),
+        Some(2),
+        "fhir.resources is required: {stderr}"
+    );
+    assert!(
+        output.status.success(),
+        "not valid FHIR R4 ({}): {stderr}\n{resource:#}",
+        resource["resourceType"]
+    );
+}
+
+/// The longest any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Awaits `future` for at most [`WAIT`], failing the test with `what`.
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(WAIT, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
+    }
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+        let port = udp.local_addr().expect("its address").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }

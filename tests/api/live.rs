@@ -3,11 +3,11 @@
 //! the consult.
 
 use serde_json::{Value, json};
+use signaling::protocol::{ClientMessage, ErrorCode, PresenceStatus, Role, VisitId, VisitStatus};
 
-use crate::clinic::{
-    Clinic, Socket, admit, check_in, close, close_body, get_json, id, patient_token,
-};
+use crate::clinic::{Clinic, close_body, consent};
 use crate::helpers::spawn_app;
+use crate::socket::Socket;
 
 #[tokio::test]
 async fn a_waiting_patient_hears_its_place_change_and_its_admission() {
@@ -16,61 +16,53 @@ async fn a_waiting_patient_hears_its_place_change_and_its_admission() {
     let first = clinic.waiting(&app, "Ada").await;
     let second = clinic.book(&app, "Bob").await;
 
-    let (mut socket, welcome) = Socket::connect(&app, patient_token(&second)).await;
-    assert_eq!(welcome["role"], "patient");
-    socket
-        .send(json!({"type": "join", "visit_id": id(&second)}))
-        .await;
-    let scheduled = socket.next_of("visit").await;
-    assert_eq!(scheduled["status"], "scheduled");
+    let mut socket = Socket::hello(&app, &second.patient_token).await;
+    assert_eq!(socket.role, Role::Patient);
+    socket.join(&second.id).await;
+    let (_, scheduled) = socket.visit_update(|_| true).await;
+    assert_eq!(scheduled.status, VisitStatus::Scheduled);
 
-    check_in(&app, &second, json!({"consent_to_telehealth": true})).await;
-    let place = socket
-        .until(|f| f["type"] == "visit" && f["status"] == "waiting")
+    app.check_in(&second, &consent()).await;
+    let (_, place) = socket
+        .visit_update(|u| u.status == VisitStatus::Waiting)
         .await;
-    assert_eq!(place["position"], 2);
-    assert!(place["estimated_wait_seconds"].as_i64().unwrap() > 0);
+    assert_eq!(place.position, Some(2));
+    assert!(place.estimated_wait_seconds.unwrap() > 0);
 
-    admit(&app, &first, &clinic.clinician).await;
-    let moved = socket
-        .until(|f| f["type"] == "visit" && f["position"] == 1)
-        .await;
-    assert_eq!(moved["status"], "waiting");
+    app.admit(&first, &clinic.clinician).await;
+    let (_, moved) = socket.visit_update(|u| u.position == Some(1)).await;
+    assert_eq!(moved.status, VisitStatus::Waiting);
 
-    admit(&app, &second, &clinic.other_clinician).await;
-    let admitted = socket
-        .until(|f| f["type"] == "visit" && f["status"] == "in_consult")
+    app.admit(&second, &clinic.other_clinician).await;
+    let (visit_id, _) = socket
+        .visit_update(|u| u.status == VisitStatus::InConsult)
         .await;
-    assert_eq!(admitted["visit_id"], id(&second));
+    assert_eq!(visit_id, VisitId::new(&second.id));
 }
 
 #[tokio::test]
 async fn staff_watching_a_queue_hear_each_change() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    let (mut board, _) = Socket::connect(&app, &clinic.scheduler).await;
-    board
-        .send(json!({"type": "subscribe", "queue_id": clinic.queue_id}))
-        .await;
-    let snapshot = board.next_of("queue").await;
-    assert_eq!(snapshot["entries"], json!([]));
+    let mut board = Socket::hello(&app, &clinic.scheduler).await;
+    board.subscribe(&clinic.queue_id).await;
+    let snapshot = board.queue_update(|_| true).await;
+    assert_eq!(snapshot, json!([]));
 
     let visit = clinic.book(&app, "Ada").await;
-    let booked = board.next_of("queue").await;
-    assert_eq!(booked["entries"][0]["status"], "scheduled");
-    check_in(&app, &visit, json!({"consent_to_telehealth": true})).await;
+    let booked = board.queue_update(|_| true).await;
+    assert_eq!(booked[0]["status"], "scheduled");
+    app.check_in(&visit, &consent()).await;
     let waiting = board
-        .until(|f| f["type"] == "queue" && f["entries"][0]["status"] == "waiting")
+        .queue_update(|entries| entries[0]["status"] == "waiting")
         .await;
-    assert_eq!(waiting["entries"][0]["position"], 1);
-    admit(&app, &visit, &clinic.clinician).await;
+    assert_eq!(waiting[0]["position"], 1);
+    app.admit(&visit, &clinic.clinician).await;
     board
-        .until(|f| f["type"] == "queue" && f["entries"][0]["status"] == "in_consult")
+        .queue_update(|entries| entries[0]["status"] == "in_consult")
         .await;
-    close(&app, &visit, &clinic.clinician, &close_body()).await;
-    board
-        .until(|f| f["type"] == "queue" && f["entries"] == json!([]))
-        .await;
+    app.close(&visit, &clinic.clinician, &close_body()).await;
+    board.queue_update(|entries| entries == &json!([])).await;
 }
 
 #[tokio::test]
@@ -79,22 +71,16 @@ async fn a_patient_may_join_only_its_own_visit_and_billing_may_not_watch_queues(
     let clinic = Clinic::open(&app).await;
     let mine = clinic.book(&app, "Ada").await;
     let theirs = clinic.book(&app, "Bob").await;
-    let (mut socket, _) = Socket::connect(&app, patient_token(&mine)).await;
-    socket
-        .send(json!({"type": "join", "visit_id": id(&theirs)}))
-        .await;
-    assert_eq!(socket.next_of("error").await["code"], "forbidden");
-    socket
-        .send(json!({"type": "subscribe", "queue_id": clinic.queue_id}))
-        .await;
-    assert_eq!(socket.next_of("error").await["code"], "forbidden");
+    let mut socket = Socket::hello(&app, &mine.patient_token).await;
+    socket.join(&theirs.id).await;
+    assert_eq!(socket.error().await, ErrorCode::Forbidden);
+    socket.subscribe(&clinic.queue_id).await;
+    assert_eq!(socket.error().await, ErrorCode::Forbidden);
 
     let billing = app.staff_token("bea", "billing").await;
-    let (mut staff, _) = Socket::connect(&app, &billing).await;
-    staff
-        .send(json!({"type": "subscribe", "queue_id": clinic.queue_id}))
-        .await;
-    assert_eq!(staff.next_of("error").await["code"], "forbidden");
+    let mut staff = Socket::hello(&app, &billing).await;
+    staff.subscribe(&clinic.queue_id).await;
+    assert_eq!(staff.error().await, ErrorCode::Forbidden);
 }
 
 #[tokio::test]
@@ -102,56 +88,54 @@ async fn the_clinician_and_patient_meet_in_the_call_room_once_admitted() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.waiting(&app, "Ada").await;
-    let (mut patient, _) = Socket::connect(&app, patient_token(&visit)).await;
-    patient
-        .send(json!({"type": "join", "visit_id": id(&visit)}))
-        .await;
-    patient.next_of("visit").await;
+    let mut patient = Socket::hello(&app, &visit.patient_token).await;
+    patient.join(&visit.id).await;
+    patient.visit_update(|_| true).await;
 
-    let (mut doctor, _) = Socket::connect(&app, &clinic.clinician).await;
-    doctor
-        .send(json!({"type": "join", "visit_id": id(&visit)}))
-        .await;
+    let mut doctor = Socket::hello(&app, &clinic.clinician).await;
+    doctor.join(&visit.id).await;
     assert_eq!(
-        doctor.next_of("error").await["code"],
-        "forbidden",
+        doctor.error().await,
+        ErrorCode::Forbidden,
         "not before admitting"
     );
 
-    admit(&app, &visit, &clinic.clinician).await;
-    patient.until(|f| f["type"] == "joined").await;
-    doctor
-        .send(json!({"type": "join", "visit_id": id(&visit)}))
-        .await;
-    let joined = doctor.next_of("joined").await;
-    let peers = joined["participants"].as_array().unwrap();
+    app.admit(&visit, &clinic.clinician).await;
+    patient.joined().await;
+    doctor.join(&visit.id).await;
+    let (_, peers) = doctor.joined().await;
     assert_eq!(peers.len(), 1);
-    let patient_peer = peers[0]["participant_id"].as_str().unwrap().to_owned();
-    let doctor_peer = patient.next_of("peer_joined").await;
-    assert_eq!(doctor_peer["role"], "clinician");
+    let patient_peer = peers[0].participant_id.clone();
+    let doctor_peer = patient.peer_joined().await;
+    assert_eq!(doctor_peer.role, Role::Clinician);
 
     doctor
-        .send(json!({"type": "offer", "to": patient_peer, "sdp": "v=0 fake"}))
+        .send(&ClientMessage::Offer {
+            to: patient_peer,
+            sdp: "v=0 fake".to_owned(),
+        })
         .await;
-    let offer = patient.next_of("offer").await;
-    assert_eq!(offer["from"], doctor_peer["participant_id"]);
-    assert_eq!(offer["sdp"], "v=0 fake");
+    let (from, sdp) = patient.offer().await;
+    assert_eq!(from, doctor_peer.participant_id);
+    assert_eq!(sdp, "v=0 fake");
 
-    close(&app, &visit, &clinic.clinician, &close_body()).await;
-    let ended = patient
-        .until(|f| f["type"] == "visit" && f["status"] == "closed")
+    app.close(&visit, &clinic.clinician, &close_body()).await;
+    let (visit_id, _) = patient
+        .visit_update(|u| u.status == VisitStatus::Closed)
         .await;
-    assert_eq!(ended["visit_id"], id(&visit));
+    assert_eq!(visit_id, VisitId::new(&visit.id));
 }
 
 #[tokio::test]
 async fn a_clinicians_presence_is_in_consult_during_a_call() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    let (mut doctor, welcome) = Socket::connect(&app, &clinic.clinician).await;
-    assert_eq!(welcome["role"], "clinician");
+    let mut doctor = Socket::hello(&app, &clinic.clinician).await;
+    assert_eq!(doctor.role, Role::Clinician);
     doctor
-        .send(json!({"type": "presence", "status": "available"}))
+        .send(&ClientMessage::Presence {
+            status: PresenceStatus::Available,
+        })
         .await;
     let status = |list: &Value, name: &str| {
         list.as_array()
@@ -162,16 +146,22 @@ async fn a_clinicians_presence_is_in_consult_during_a_call() {
     };
     // Every staff socket hears presence changes, its own included.
     doctor
-        .until(|f| f["type"] == "presence" && f["status"] == "available")
+        .presence_update(|_, status| status == PresenceStatus::Available)
         .await;
-    let list = get_json(&app, "/api/v1/presence?role=clinician", &clinic.scheduler).await;
+    let list = app
+        .get_json("/api/v1/presence?role=clinician", &clinic.scheduler)
+        .await;
     assert_eq!(status(&list, "dr.grey").unwrap(), "available");
 
     let visit = clinic.waiting(&app, "Ada").await;
-    admit(&app, &visit, &clinic.clinician).await;
-    let list = get_json(&app, "/api/v1/presence?role=clinician", &clinic.scheduler).await;
+    app.admit(&visit, &clinic.clinician).await;
+    let list = app
+        .get_json("/api/v1/presence?role=clinician", &clinic.scheduler)
+        .await;
     assert_eq!(status(&list, "dr.grey").unwrap(), "in_consult");
-    close(&app, &visit, &clinic.clinician, &close_body()).await;
-    let list = get_json(&app, "/api/v1/presence?role=clinician", &clinic.scheduler).await;
+    app.close(&visit, &clinic.clinician, &close_body()).await;
+    let list = app
+        .get_json("/api/v1/presence?role=clinician", &clinic.scheduler)
+        .await;
     assert_eq!(status(&list, "dr.grey").unwrap(), "available");
 }

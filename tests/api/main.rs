@@ -2,6 +2,7 @@
 //! fresh store, driven by real HTTP clients. The suite runs on SQLite by
 //! default and on PostgreSQL with `BEDSIDE_TEST_STORE=postgres`.
 
+mod app;
 mod audit;
 mod auth;
 mod billing;
@@ -20,6 +21,7 @@ mod ops;
 mod patients;
 mod peers;
 mod precall;
+mod socket;
 mod users;
 mod visits;
 mod web;

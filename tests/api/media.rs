@@ -27,88 +27,26 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::helpers::{TestApp, ada, assert_problem, spawn_app_with};
-use crate::peers::{Manner, Media, Peer, Signal, gather_relay_candidates, turn_servers, within};
+use crate::clinic::{Booked, book_waiting_visit};
+use crate::helpers::{TestApp, assert_problem, free_port, spawn_app_with, within};
+use crate::peers::{Manner, Media, Peer, gather_relay_candidates, turn_servers};
+use crate::socket::Socket;
 
 const LK_KEY: &str = "bedside-test-key";
 const LK_SECRET: &str = "bedside-test-secret-at-least-32-bytes";
 const TURN_SECRET: &str = "turn-shared-secret-for-tests";
 const TURN_REALM: &str = "bedside.test";
 
-// ---------------------------------------------------------------------------
-// Visits
-
-/// A booked, checked-in visit and the clinician who will admit it.
-struct Booked {
-    visit_id: String,
-    encounter_id: String,
-    patient_token: String,
-    clinician: String,
-}
-
-async fn book_waiting_visit(app: &TestApp, clinician_name: &str) -> Booked {
-    let clinician = app.staff_token(clinician_name, "clinician").await;
-    let admin = app.admin_token().await;
-    let response = app
-        .post(
-            "/api/v1/queues",
-            Some(&admin),
-            &json!({"name": format!("Video visits {clinician_name}")}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED, "create the queue");
-    let queue: Value = response.json().await.expect("queue JSON");
-    let patient = app.create_patient(&clinician, &ada()).await;
-    let body = json!({"patient_id": patient["id"], "queue_id": queue["id"], "reason": "Rash"});
-    let response = app.post("/api/v1/visits", Some(&clinician), &body).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "book the visit");
-    let visit: Value = response.json().await.expect("visit JSON");
-    let booked = Booked {
-        visit_id: visit["id"].as_str().expect("visit id").to_owned(),
-        encounter_id: visit["encounter_id"]
-            .as_str()
-            .expect("encounter id")
-            .to_owned(),
-        patient_token: visit["patient_token"]
-            .as_str()
-            .expect("patient token")
-            .to_owned(),
-        clinician,
-    };
-    let response = app
-        .post(
-            &format!("/api/v1/visits/{}/check-in", booked.visit_id),
-            Some(&booked.patient_token),
-            &json!({"consent_to_telehealth": true}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK, "check in");
-    booked
-}
-
-async fn admit(app: &TestApp, booked: &Booked) {
-    let path = format!("/api/v1/visits/{}/admit", booked.visit_id);
-    let response = app.post(&path, Some(&booked.clinician), &json!({})).await;
-    assert_eq!(response.status(), StatusCode::OK, "admit the visit");
-}
-
-async fn close(app: &TestApp, booked: &Booked) {
-    let body = json!({
+/// How the clinician closes a rash consult; `minutes` unless left out.
+fn rash_close(minutes: Option<u32>) -> Value {
+    let mut body = json!({
         "diagnoses": ["L30.9"],
-        "note": {"subjective": "Itchy rash", "objective": "Erythema", "assessment": "Dermatitis", "plan": "Emollients"},
-        "total_minutes": 15
+        "note": {"subjective": "Itchy rash", "objective": "Erythema", "assessment": "Dermatitis", "plan": "Emollients"}
     });
-    let path = format!("/api/v1/visits/{}/close", booked.visit_id);
-    let response = app.post(&path, Some(&booked.clinician), &body).await;
-    assert_eq!(response.status(), StatusCode::OK, "close the visit");
-}
-
-async fn media_plan(app: &TestApp, visit_id: &str, token: &str) -> Value {
-    let response = app
-        .get(&format!("/api/v1/visits/{visit_id}/media"), Some(token))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK, "GET media");
-    response.json().await.expect("media JSON")
+    if let Some(minutes) = minutes {
+        body["total_minutes"] = json!(minutes);
+    }
+    body
 }
 
 fn unix_now() -> i64 {
@@ -167,29 +105,25 @@ async fn each_participant_gets_turn_credentials_that_verify_against_the_shared_s
     let urls = "turn:turn.example.org:3478?transport=udp,turn:turn.example.org:3478?transport=tcp";
     let app = spawn_app_with(turn_source(urls)).await;
     let booked = book_waiting_visit(&app, "dr.turn").await;
-    admit(&app, &booked).await;
+    booked.admit(&app).await;
     let url_list = [
         "turn:turn.example.org:3478?transport=udp",
         "turn:turn.example.org:3478?transport=tcp",
     ];
 
-    let patient = media_plan(&app, &booked.visit_id, &booked.patient_token).await;
+    let patient = app
+        .media_plan(&booked.visit, &booked.visit.patient_token)
+        .await;
     assert_eq!(patient["mode"], "p2p");
     assert!(
         patient.get("livekit").is_none(),
         "no LiveKit without config"
     );
-    let patient_user = format!("patient-{}", booked.visit_id);
+    let patient_user = format!("patient-{}", booked.visit.id);
     checked_turn_entry(&patient, &url_list, &patient_user);
 
-    let clinician = media_plan(&app, &booked.visit_id, &booked.clinician).await;
-    let me: Value = app
-        .get("/api/v1/users?role=clinician", Some(&booked.clinician))
-        .await
-        .json()
-        .await
-        .expect("users JSON");
-    let clinician_id = me[0]["id"].as_str().expect("clinician id");
+    let clinician = app.media_plan(&booked.visit, &booked.clinician).await;
+    let clinician_id = app.user_id(&booked.clinician, "dr.turn").await;
     checked_turn_entry(&clinician, &url_list, &format!("clinician-{clinician_id}"));
     app.stop().await;
 }
@@ -275,53 +209,44 @@ impl Coturn {
     }
 }
 
-/// A port free for both UDP and TCP on 127.0.0.1 right now.
-fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
-        let port = udp.local_addr().expect("its address").port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_peers_connect_only_through_coturn_with_credentials_from_bedside() {
     let coturn = Coturn::start().await;
     let app = spawn_app_with(turn_source(&coturn.url())).await;
     let booked = book_waiting_visit(&app, "dr.relay").await;
-    admit(&app, &booked).await;
+    booked.admit(&app).await;
 
-    let clinician_plan = media_plan(&app, &booked.visit_id, &booked.clinician).await;
-    let patient_plan = media_plan(&app, &booked.visit_id, &booked.patient_token).await;
+    let clinician_plan = app.media_plan(&booked.visit, &booked.clinician).await;
+    let patient_plan = app
+        .media_plan(&booked.visit, &booked.visit.patient_token)
+        .await;
     let clinician_turn = turn_servers(&clinician_plan["ice_servers"]);
     let patient_turn = turn_servers(&patient_plan["ice_servers"]);
     assert_eq!(clinician_turn.len(), 1);
     assert_eq!(patient_turn.len(), 1);
 
-    let mut clinician_signal = Signal::hello(&app, &booked.clinician).await;
-    clinician_signal.join(&booked.visit_id).await;
-    clinician_signal.expect("joined").await;
+    let mut clinician_socket = Socket::hello(&app, &booked.clinician).await;
+    clinician_socket.join(&booked.visit.id).await;
+    clinician_socket.joined().await;
     let mut clinician = Peer::start_relayed(
-        clinician_signal,
+        clinician_socket,
         Manner::Impolite,
         Media {
             data_channel: true,
             video: false,
         },
-        None,
+        &[],
         clinician_turn,
     )
     .await;
-    let mut patient_signal = Signal::hello(&app, &booked.patient_token).await;
-    patient_signal.join(&booked.visit_id).await;
-    patient_signal.expect("joined").await;
+    let mut patient_socket = Socket::hello(&app, &booked.visit.patient_token).await;
+    patient_socket.join(&booked.visit.id).await;
+    patient_socket.joined().await;
     let mut patient = Peer::start_relayed(
-        patient_signal,
+        patient_socket,
         Manner::Polite,
         Media::default(),
-        None,
+        &[],
         patient_turn,
     )
     .await;
@@ -353,7 +278,9 @@ async fn coturn_grants_a_relay_for_a_fresh_credential_and_refuses_an_expired_one
     let coturn = Coturn::start().await;
     let app = spawn_app_with(turn_source(&coturn.url())).await;
     let booked = book_waiting_visit(&app, "dr.expiry").await;
-    let plan = media_plan(&app, &booked.visit_id, &booked.patient_token).await;
+    let plan = app
+        .media_plan(&booked.visit, &booked.visit.patient_token)
+        .await;
 
     let fresh = gather_relay_candidates(turn_servers(&plan["ice_servers"])).await;
     assert!(
@@ -363,7 +290,7 @@ async fn coturn_grants_a_relay_for_a_fresh_credential_and_refuses_an_expired_one
 
     // The same scheme and secret, but an expiry a minute ago.
     let secret = secrecy::SecretString::from(TURN_SECRET.to_owned());
-    let user = format!("patient-{}", booked.visit_id);
+    let user = format!("patient-{}", booked.visit.id);
     let expired = bedside::media::turn::credential(&secret, &user, unix_now() - 60);
     let refused = gather_relay_candidates(vec![webrtc::peer_connection::RTCIceServer {
         urls: vec![coturn.url()],
@@ -610,10 +537,12 @@ async fn livekit_tokens_open_only_the_visits_room_with_the_sources_each_role_nee
     let app = spawn_livekit_app(&double).await;
     let booked = book_waiting_visit(&app, "dr.livekit").await;
     let other = book_waiting_visit(&app, "dr.other").await;
-    admit(&app, &booked).await;
-    let room = format!("visit-{}", booked.visit_id);
+    booked.admit(&app).await;
+    let room = format!("visit-{}", booked.visit.id);
 
-    let patient = media_plan(&app, &booked.visit_id, &booked.patient_token).await;
+    let patient = app
+        .media_plan(&booked.visit, &booked.visit.patient_token)
+        .await;
     assert_eq!(patient["mode"], "livekit");
     assert_eq!(
         patient["livekit"]["url"],
@@ -624,11 +553,11 @@ async fn livekit_tokens_open_only_the_visits_room_with_the_sources_each_role_nee
     assert_join_grants(
         &claims,
         &room,
-        &format!("patient-{}", booked.visit_id),
+        &format!("patient-{}", booked.visit.id),
         &["camera", "microphone"],
     );
 
-    let clinician = media_plan(&app, &booked.visit_id, &booked.clinician).await;
+    let clinician = app.media_plan(&booked.visit, &booked.clinician).await;
     let claims = decode_join_token(clinician["livekit"]["token"].as_str().expect("token"));
     let identity = claims["sub"].as_str().expect("sub").to_owned();
     assert!(identity.starts_with("clinician-"), "{identity}");
@@ -641,13 +570,15 @@ async fn livekit_tokens_open_only_the_visits_room_with_the_sources_each_role_nee
     assert_eq!(claims["name"], "dr.livekit");
 
     // Another visit's patient gets that visit's room, never this one.
-    let elsewhere = media_plan(&app, &other.visit_id, &other.patient_token).await;
+    let elsewhere = app
+        .media_plan(&other.visit, &other.visit.patient_token)
+        .await;
     let claims = decode_join_token(elsewhere["livekit"]["token"].as_str().expect("token"));
-    assert_eq!(claims["video"]["room"], format!("visit-{}", other.visit_id));
+    assert_eq!(claims["video"]["room"], format!("visit-{}", other.visit.id));
     let response = app
         .get(
-            &format!("/api/v1/visits/{}/media", booked.visit_id),
-            Some(&other.patient_token),
+            &format!("/api/v1/visits/{}/media", booked.visit.id),
+            Some(&other.visit.patient_token),
         )
         .await;
     assert_problem(response, StatusCode::FORBIDDEN).await;
@@ -671,10 +602,10 @@ async fn closing_a_visit_removes_its_participants_revoking_their_tokens_and_dele
     let double = LiveKitDouble::start().await;
     let app = spawn_livekit_app(&double).await;
     let booked = book_waiting_visit(&app, "dr.close").await;
-    admit(&app, &booked).await;
-    let room = format!("visit-{}", booked.visit_id);
-    let patient = format!("patient-{}", booked.visit_id);
-    let plan = media_plan(&app, &booked.visit_id, &booked.clinician).await;
+    booked.admit(&app).await;
+    let room = format!("visit-{}", booked.visit.id);
+    let patient = format!("patient-{}", booked.visit.id);
+    let plan = app.media_plan(&booked.visit, &booked.clinician).await;
     let clinician = decode_join_token(plan["livekit"]["token"].as_str().expect("token"))["sub"]
         .as_str()
         .expect("sub")
@@ -689,7 +620,10 @@ async fn closing_a_visit_removes_its_participants_revoking_their_tokens_and_dele
     double.seat(&room, &[&patient, &clinician]);
 
     let before = chrono::Utc::now().timestamp_millis();
-    close(&app, &booked).await;
+    let response = app
+        .close(&booked.visit, &booked.clinician, &rash_close(Some(15)))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "close the visit");
     let calls = double
         .wait_for("the room to be deleted", |calls| {
             calls.contains(&RoomCall::Delete(room.clone()))
@@ -730,8 +664,8 @@ async fn closing_a_visit_removes_its_participants_revoking_their_tokens_and_dele
     // A closed visit has no call to join any more.
     let response = app
         .get(
-            &format!("/api/v1/visits/{}/media", booked.visit_id),
-            Some(&booked.patient_token),
+            &format!("/api/v1/visits/{}/media", booked.visit.id),
+            Some(&booked.visit.patient_token),
         )
         .await;
     assert_problem(response, StatusCode::FORBIDDEN).await;
@@ -796,15 +730,15 @@ async fn post_webhook(app: &TestApp, body: &str, authorization: Option<&str>) ->
 /// The visit's room and the LiveKit identities of its clinician (as its
 /// join token names it) and its patient.
 async fn call_identities(app: &TestApp, booked: &Booked) -> (String, String, String) {
-    let plan = media_plan(app, &booked.visit_id, &booked.clinician).await;
+    let plan = app.media_plan(&booked.visit, &booked.clinician).await;
     let clinician = decode_join_token(plan["livekit"]["token"].as_str().expect("token"))["sub"]
         .as_str()
         .expect("sub")
         .to_owned();
     (
-        format!("visit-{}", booked.visit_id),
+        format!("visit-{}", booked.visit.id),
         clinician,
-        format!("patient-{}", booked.visit_id),
+        format!("patient-{}", booked.visit.id),
     )
 }
 
@@ -838,8 +772,8 @@ async fn webhooks_with_a_bad_signature_body_or_expiry_get_401_and_change_nothing
     let double = LiveKitDouble::start().await;
     let app = spawn_livekit_app(&double).await;
     let booked = book_waiting_visit(&app, "dr.hooks").await;
-    let room = format!("visit-{}", booked.visit_id);
-    let patient = format!("patient-{}", booked.visit_id);
+    let room = format!("visit-{}", booked.visit.id);
+    let patient = format!("patient-{}", booked.visit.id);
     let body = webhook_event(
         "EV_join",
         "participant_joined",
@@ -880,13 +814,13 @@ async fn webhooks_with_a_bad_signature_body_or_expiry_get_401_and_change_nothing
     let response = post_webhook(&app, &body, Some("not-a-jwt")).await;
     assert_problem(response, StatusCode::UNAUTHORIZED).await;
 
-    assert!(presence(&app, &booked.encounter_id).await.is_empty());
+    assert!(presence(&app, &booked.visit.encounter_id).await.is_empty());
     assert_eq!(events_seen(&app).await, 0, "no refused event was noted");
 
     // The same body, properly signed, goes through.
     let response = post_webhook(&app, &body, Some(&signature)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(presence(&app, &booked.encounter_id).await.len(), 1);
+    assert_eq!(presence(&app, &booked.visit.encounter_id).await.len(), 1);
     app.stop().await;
 }
 
@@ -895,8 +829,8 @@ async fn a_redelivered_webhook_is_recorded_once() {
     let double = LiveKitDouble::start().await;
     let app = spawn_livekit_app(&double).await;
     let booked = book_waiting_visit(&app, "dr.dedupe").await;
-    let room = format!("visit-{}", booked.visit_id);
-    let patient = format!("patient-{}", booked.visit_id);
+    let room = format!("visit-{}", booked.visit.id);
+    let patient = format!("patient-{}", booked.visit.id);
     let joined_at = unix_now() - 30;
     let body = webhook_event(
         "EV_once",
@@ -923,7 +857,7 @@ async fn a_redelivered_webhook_is_recorded_once() {
     let response = post_webhook(&app, &reused, Some(&signature)).await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    let rows = presence(&app, &booked.encounter_id).await;
+    let rows = presence(&app, &booked.visit.encounter_id).await;
     assert_eq!(rows.len(), 1, "one connection recorded: {rows:?}");
     assert_eq!(rows[0].joined_at, Some(joined_at * 1000));
     assert_eq!(rows[0].left_at, None, "the reused id changed nothing");
@@ -936,7 +870,7 @@ async fn join_and_leave_times_are_stored_against_the_encounter_and_give_the_call
     let double = LiveKitDouble::start().await;
     let app = spawn_livekit_app(&double).await;
     let booked = book_waiting_visit(&app, "dr.length").await;
-    admit(&app, &booked).await;
+    booked.admit(&app).await;
     let (room, clinician, patient) = call_identities(&app, &booked).await;
     let t0 = unix_now() - 600;
     let events = [
@@ -960,7 +894,7 @@ async fn join_and_leave_times_are_stored_against_the_encounter_and_give_the_call
         deliver_signed(&app, &webhook_event(id, kind, &room, identity, at)).await;
     }
 
-    let rows = presence(&app, &booked.encounter_id).await;
+    let rows = presence(&app, &booked.visit.encounter_id).await;
     let find = |identity: &str| {
         rows.iter()
             .find(|r| r.identity == identity)
@@ -983,7 +917,7 @@ async fn join_and_leave_times_are_stored_against_the_encounter_and_give_the_call
     let mut tx = app.store.begin_read().await.expect("a transaction");
     let seconds = bedside::store::measured_call_seconds(
         &mut tx,
-        &EncounterId::from_trusted(booked.encounter_id.clone()),
+        &EncounterId::from_trusted(booked.visit.encounter_id.clone()),
     )
     .await
     .expect("call seconds");
@@ -1003,7 +937,7 @@ async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_state
     let double = LiveKitDouble::start().await;
     let app = spawn_livekit_app(&double).await;
     let booked = book_waiting_visit(&app, "dr.measured").await;
-    admit(&app, &booked).await;
+    booked.admit(&app).await;
     let (room, clinician, patient) = call_identities(&app, &booked).await;
     // Both were in the room together for 12 min 10 s, long before the
     // close; the clinician is still connected when closing.
@@ -1016,19 +950,16 @@ async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_state
         deliver_signed(&app, &webhook_event(id, kind, &room, Some(identity), at)).await;
     }
 
-    let body = json!({
-        "diagnoses": ["L30.9"],
-        "note": {"subjective": "Itchy rash", "objective": "Erythema", "assessment": "Dermatitis", "plan": "Emollients"}
-    });
-    let path = format!("/api/v1/visits/{}/close", booked.visit_id);
-    let response = app.post(&path, Some(&booked.clinician), &body).await;
+    let response = app
+        .close(&booked.visit, &booked.clinician, &rash_close(None))
+        .await;
     assert_eq!(response.status(), StatusCode::OK, "close the visit");
     let closed: Value = response.json().await.expect("visit JSON");
     assert_eq!(closed["total_minutes"], 13, "730 s rounds up to 13 minutes");
 
     // Billing reads the same minutes, and the clinician's connection was
     // ended at the close.
-    let visit = bedside::model::ids::VisitId::from_trusted(booked.visit_id.clone());
+    let visit = bedside::model::ids::VisitId::from_trusted(booked.visit.id.clone());
     let mut tx = app.store.begin_read().await.expect("a transaction");
     let facts = bedside::store::claim_facts(&mut tx, &visit)
         .await
@@ -1036,7 +967,7 @@ async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_state
         .expect("the visit is closed");
     bedside::store::commit(tx).await.expect("commit");
     assert_eq!(facts.total_minutes, 13);
-    let rows = presence(&app, &booked.encounter_id).await;
+    let rows = presence(&app, &booked.visit.encounter_id).await;
     assert!(rows.iter().all(|r| r.left_at.is_some()), "{rows:?}");
     app.stop().await;
 }

@@ -34,12 +34,9 @@ async fn staff_create_a_patient_and_read_it_back() {
     assert_eq!(created["insurance"]["member_id"], "M123");
 
     let id = created["id"].as_str().unwrap();
-    let read: Value = app
-        .get(&format!("/api/v1/patients/{id}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read = app
+        .get_json(&format!("/api/v1/patients/{id}"), &token)
+        .await;
     assert_eq!(read, created);
 }
 
@@ -63,37 +60,17 @@ async fn patients_are_found_by_the_start_of_a_name() {
     alan["family_name"] = json!("Turing");
     app.create_patient(&token, &alan).await;
 
-    let found: Vec<Value> = app
-        .get("/api/v1/patients?name=lov", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let found = app.get_list("/api/v1/patients?name=lov", &token).await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["family_name"], "Lovelace");
-    let by_given: Vec<Value> = app
-        .get("/api/v1/patients?name=ALA", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let by_given = app.get_list("/api/v1/patients?name=ALA", &token).await;
     assert_eq!(by_given.len(), 1);
-    let wildcard: Vec<Value> = app
-        .get("/api/v1/patients?name=%25", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let wildcard = app.get_list("/api/v1/patients?name=%25", &token).await;
     assert!(
         wildcard.is_empty(),
         "LIKE wildcards in the query are literal"
     );
-    let all: Vec<Value> = app
-        .get("/api/v1/patients", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all = app.get_list("/api/v1/patients", &token).await;
     assert_eq!(all.len(), 2);
 }
 
@@ -172,12 +149,7 @@ async fn invalid_patient_fields_are_422_naming_the_field_and_nothing_is_stored()
     .await;
     assert_eq!(problem["field"], "ssn");
 
-    let all: Vec<Value> = app
-        .get("/api/v1/patients", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all = app.get_list("/api/v1/patients", &token).await;
     assert!(all.is_empty(), "no invalid patient was stored");
 }
 
@@ -209,11 +181,6 @@ async fn an_oversized_body_is_refused_and_nothing_is_stored() {
     body["given_name"] = json!("x".repeat(300 * 1024));
     let response = app.post("/api/v1/patients", Some(&token), &body).await;
     assert!(response.status().is_client_error());
-    let all: Vec<Value> = app
-        .get("/api/v1/patients", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all = app.get_list("/api/v1/patients", &token).await;
     assert!(all.is_empty());
 }

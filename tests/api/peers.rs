@@ -1,7 +1,7 @@
 //! Real WebRTC peers for call tests: a webrtc-rs connection on 127.0.0.1
 //! whose negotiation goes through Bedside's `/ws`, one socket per peer.
 //!
-//! [`Signal`] is the socket client (hello, join, frames as JSON). [`Peer`]
+//! A [`Socket`] is the signaling client (hello, join, protocol frames). [`Peer`]
 //! hands a joined socket to a session task that runs perfect negotiation
 //! (the polite peer yields on an offer collision), trickles ICE both ways
 //! and buffers remote candidates until the remote description is set. The
@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
@@ -22,10 +21,10 @@ use rtc::peer_connection::transport::RTCDtlsRole;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
+use signaling::protocol::{ClientMessage, ParticipantId, ParticipantInfo, ServerMessage};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
@@ -40,115 +39,8 @@ use webrtc::peer_connection::{RTCIceGatheringState, RTCIceServer, RTCIceTranspor
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::TokioRuntime;
 
-use crate::helpers::TestApp;
-
-/// The longest any single step may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(15);
-
-/// Awaits `future` for at most [`WAIT`], failing the test with `what`.
-pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, future).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-    }
-}
-
-type WsStream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// One signaling socket to `/ws`, frames as JSON values.
-#[derive(Debug)]
-pub struct Signal {
-    stream: WsStream,
-    /// This socket's `participant_id` from `welcome`.
-    pub participant_id: String,
-}
-
-impl Signal {
-    /// Opens a socket and says `hello`; panics unless `welcome` comes back.
-    pub async fn hello(app: &TestApp, token: &str) -> Self {
-        let url = format!("ws://{}/ws", app.addr);
-        let (stream, _) = within("the socket to open", tokio_tungstenite::connect_async(url))
-            .await
-            .expect("the socket opens");
-        let mut signal = Self {
-            stream,
-            participant_id: String::new(),
-        };
-        signal.send(&json!({"type": "hello", "token": token})).await;
-        let welcome = signal.expect("welcome").await;
-        signal.participant_id = welcome["participant_id"]
-            .as_str()
-            .expect("welcome names the participant")
-            .to_owned();
-        signal
-    }
-
-    pub async fn send(&mut self, frame: &Value) {
-        self.stream
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .expect("the socket takes the frame");
-    }
-
-    /// The next JSON frame, or `None` when the socket closed.
-    async fn next(&mut self) -> Option<Value> {
-        loop {
-            match self.stream.next().await? {
-                Ok(Message::Text(text)) => {
-                    return Some(serde_json::from_str(&text).expect("frames are JSON"));
-                }
-                Ok(Message::Close(_)) | Err(_) => return None,
-                Ok(_) => {}
-            }
-        }
-    }
-
-    /// Waits for the server to close the socket.
-    pub async fn expect_closed(&mut self) {
-        within("the socket to close", async {
-            while self.next().await.is_some() {}
-        })
-        .await;
-    }
-
-    /// Skips frames until an `error` frame arrives, and returns it.
-    pub async fn expect_error(&mut self) -> Value {
-        within("an `error` frame", async {
-            loop {
-                let frame = self.next().await.expect("the socket closed before `error`");
-                if frame["type"] == "error" {
-                    return frame;
-                }
-            }
-        })
-        .await
-    }
-
-    /// Skips frames until one of `kind` arrives; an `error` frame fails.
-    pub async fn expect(&mut self, kind: &str) -> Value {
-        within(&format!("a `{kind}` frame"), async {
-            loop {
-                let frame = self
-                    .next()
-                    .await
-                    .unwrap_or_else(|| panic!("the socket closed before `{kind}`"));
-                match frame["type"].as_str() {
-                    Some(t) if t == kind => return frame,
-                    Some("error") => panic!("error frame while waiting for `{kind}`: {frame}"),
-                    _ => {}
-                }
-            }
-        })
-        .await
-    }
-
-    /// Sends `join {visit_id}`.
-    pub async fn join(&mut self, visit_id: &str) {
-        self.send(&json!({"type": "join", "visit_id": visit_id}))
-            .await;
-    }
-}
+use crate::helpers::{WAIT, within};
+use crate::socket::Socket;
 
 /// Where a peer stands in perfect negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,36 +123,36 @@ pub struct Media {
 }
 
 impl Peer {
-    /// Builds the connection and starts negotiating over `signal`, a socket
-    /// that has already joined the call room. The impolite peer offers to the
-    /// first participant it hears of, from `joined` (pass it in `joined`) or
-    /// a later `peer_joined`.
+    /// Builds the connection and starts negotiating over `socket`, which has
+    /// already joined the call room. The impolite peer offers to the first
+    /// participant it hears of: the first of `others` (those `joined` listed
+    /// as already in the room) or, when there are none, a later `peer_joined`.
     pub async fn start(
-        signal: Signal,
+        socket: Socket,
         manner: Manner,
         media: Media,
-        joined: Option<Value>,
+        others: &[ParticipantInfo],
     ) -> Self {
-        Self::start_with(signal, manner, media, joined, None).await
+        Self::start_with(socket, manner, media, others, None).await
     }
 
     /// Like [`Peer::start`], but ICE may use only relay candidates, through
     /// the TURN servers in `ice_servers` (transport policy `relay`).
     pub async fn start_relayed(
-        signal: Signal,
+        socket: Socket,
         manner: Manner,
         media: Media,
-        joined: Option<Value>,
+        others: &[ParticipantInfo],
         ice_servers: Vec<RTCIceServer>,
     ) -> Self {
-        Self::start_with(signal, manner, media, joined, Some(ice_servers)).await
+        Self::start_with(socket, manner, media, others, Some(ice_servers)).await
     }
 
     async fn start_with(
-        signal: Signal,
+        socket: Socket,
         manner: Manner,
         media: Media,
-        joined: Option<Value>,
+        others: &[ParticipantInfo],
         relay: Option<Vec<RTCIceServer>>,
     ) -> Self {
         let (local_tx, local_rx) = mpsc::unbounded_channel();
@@ -294,7 +186,7 @@ impl Peer {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let session = Session {
             pc: Arc::clone(&pc),
-            signal,
+            socket,
             manner,
             remote: None,
             making_offer: false,
@@ -302,7 +194,8 @@ impl Peer {
             pending: Vec::new(),
             unsent: Vec::new(),
         };
-        let task = tokio::spawn(session.run(joined, local_rx, stop_rx));
+        let first = others.first().map(|p| p.participant_id.clone());
+        let task = tokio::spawn(session.run(first, local_rx, stop_rx));
         Self {
             pc,
             state: state_rx,
@@ -518,10 +411,10 @@ async fn add_video(pc: &Arc<dyn PeerConnection>) -> Video {
 /// The negotiation loop of one peer: owns its socket.
 struct Session {
     pc: Arc<dyn PeerConnection>,
-    signal: Signal,
+    socket: Socket,
     manner: Manner,
     /// The participant this peer negotiates with.
-    remote: Option<String>,
+    remote: Option<ParticipantId>,
     making_offer: bool,
     /// Whether a remote description has been applied yet.
     remote_set: bool,
@@ -534,13 +427,11 @@ struct Session {
 impl Session {
     async fn run(
         mut self,
-        joined: Option<Value>,
+        first: Option<ParticipantId>,
         mut local: mpsc::UnboundedReceiver<Local>,
         mut stop: tokio::sync::oneshot::Receiver<()>,
     ) -> Result<(), String> {
-        if let Some(joined) = joined
-            && let Some(first) = joined["participants"].as_array().and_then(|p| p.first())
-        {
+        if let Some(first) = first {
             self.meet(first).await?;
         }
         // The contract asks for a ping at least every 15 s.
@@ -548,9 +439,9 @@ impl Session {
         loop {
             tokio::select! {
                 _ = &mut stop => return Ok(()),
-                _ = ping.tick() => self.signal.send(&json!({"type": "ping"})).await,
+                _ = ping.tick() => self.socket.send(&ClientMessage::Ping).await,
                 Some(Local::Candidate(init)) = local.recv() => self.send_candidate(init).await,
-                frame = self.signal.next() => {
+                frame = self.socket.next() => {
                     let Some(frame) = frame else { return Ok(()) };
                     self.on_frame(frame).await?;
                 }
@@ -558,14 +449,19 @@ impl Session {
         }
     }
 
-    async fn on_frame(&mut self, frame: Value) -> Result<(), String> {
-        match frame["type"].as_str().unwrap_or_default() {
-            "peer_joined" => self.meet(&frame).await,
-            "offer" => self.on_description(&frame, RTCSdpType::Offer).await,
-            "answer" => self.on_description(&frame, RTCSdpType::Answer).await,
-            "candidate" => {
-                let init: RTCIceCandidateInit = serde_json::from_value(frame["candidate"].clone())
-                    .map_err(|e| format!("candidate {frame}: {e}"))?;
+    async fn on_frame(&mut self, frame: ServerMessage) -> Result<(), String> {
+        match frame {
+            ServerMessage::PeerJoined(info) => self.meet(info.participant_id).await,
+            ServerMessage::Offer { from, sdp } => {
+                self.on_description(from, sdp, RTCSdpType::Offer).await
+            }
+            ServerMessage::Answer { from, sdp } => {
+                self.on_description(from, sdp, RTCSdpType::Answer).await
+            }
+            ServerMessage::Candidate { from, candidate } => {
+                let init: RTCIceCandidateInit =
+                    serde_json::from_value(Value::Object(candidate.clone()))
+                        .map_err(|e| format!("candidate from {from} {candidate:?}: {e}"))?;
                 if self.remote_set {
                     self.pc
                         .add_ice_candidate(init)
@@ -576,21 +472,18 @@ impl Session {
                 }
                 Ok(())
             }
-            "error" => Err(format!("signaling error frame: {frame}")),
+            ServerMessage::Error { .. } => Err(format!("signaling error frame: {frame:?}")),
             // pong, visit, presence, chat, peer_left: nothing to negotiate.
             _ => Ok(()),
         }
     }
 
     /// A participant is in the room: the impolite peer offers to it.
-    async fn meet(&mut self, participant: &Value) -> Result<(), String> {
+    async fn meet(&mut self, participant: ParticipantId) -> Result<(), String> {
         if self.manner != Manner::Impolite || self.remote.is_some() {
             return Ok(());
         }
-        let id = participant["participant_id"]
-            .as_str()
-            .ok_or_else(|| format!("no participant_id in {participant}"))?;
-        self.remote = Some(id.to_owned());
+        self.remote = Some(participant.clone());
         self.making_offer = true;
         let offer = self
             .pc
@@ -602,17 +495,22 @@ impl Session {
             .await
             .map_err(|e| format!("set_local_description(offer): {e}"))?;
         self.making_offer = false;
-        let to = id.to_owned();
-        self.signal
-            .send(&json!({"type": "offer", "to": to, "sdp": offer.sdp}))
+        self.socket
+            .send(&ClientMessage::Offer {
+                to: participant,
+                sdp: offer.sdp,
+            })
             .await;
         self.flush_unsent().await;
         Ok(())
     }
 
-    async fn on_description(&mut self, frame: &Value, kind: RTCSdpType) -> Result<(), String> {
-        let from = frame["from"].as_str().ok_or("a description without from")?;
-        let sdp = frame["sdp"].as_str().ok_or("a description without sdp")?;
+    async fn on_description(
+        &mut self,
+        from: ParticipantId,
+        sdp: String,
+        kind: RTCSdpType,
+    ) -> Result<(), String> {
         if kind == RTCSdpType::Offer {
             let collision =
                 self.making_offer || self.pc.pending_local_description().await.is_some();
@@ -628,10 +526,10 @@ impl Session {
                     .map_err(|e| format!("set_local_description(rollback): {e}"))?;
             }
         }
-        self.remote = Some(from.to_owned());
+        self.remote = Some(from.clone());
         let description = match kind {
-            RTCSdpType::Offer => RTCSessionDescription::offer(sdp.to_owned()),
-            _ => RTCSessionDescription::answer(sdp.to_owned()),
+            RTCSdpType::Offer => RTCSessionDescription::offer(sdp),
+            _ => RTCSessionDescription::answer(sdp),
         }
         .map_err(|e| format!("parse the {kind}: {e}"))?;
         self.pc
@@ -655,8 +553,11 @@ impl Session {
                 .set_local_description(answer.clone())
                 .await
                 .map_err(|e| format!("set_local_description(answer): {e}"))?;
-            self.signal
-                .send(&json!({"type": "answer", "to": from, "sdp": answer.sdp}))
+            self.socket
+                .send(&ClientMessage::Answer {
+                    to: from,
+                    sdp: answer.sdp,
+                })
                 .await;
             self.flush_unsent().await;
         }
@@ -666,9 +567,13 @@ impl Session {
     async fn send_candidate(&mut self, init: RTCIceCandidateInit) {
         match self.remote.clone() {
             Some(to) => {
-                let candidate = serde_json::to_value(&init).expect("a candidate serializes");
-                self.signal
-                    .send(&json!({"type": "candidate", "to": to, "candidate": candidate}))
+                let Value::Object(candidate) =
+                    serde_json::to_value(&init).expect("a candidate serializes")
+                else {
+                    panic!("a candidate serializes to an object: {init:?}");
+                };
+                self.socket
+                    .send(&ClientMessage::Candidate { to, candidate })
                     .await;
             }
             None => self.unsent.push(init),

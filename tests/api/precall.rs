@@ -18,10 +18,10 @@ use webrtc::peer_connection::{
     RTCSessionDescription,
 };
 
-use crate::clinic::{Clinic, id, patient_token};
-use crate::helpers::{TestApp, assert_problem, spawn_app_with};
+use crate::clinic::{Clinic, consent};
+use crate::helpers::{TestApp, assert_problem, spawn_app_with, within};
 use crate::media::{Coturn, turn_source};
-use crate::peers::{build_connection, turn_servers, within};
+use crate::peers::{build_connection, turn_servers};
 
 /// The server's peer stays on loopback, where the test client is.
 fn loopback(source: bedside::config::Source) -> bedside::config::Source {
@@ -169,13 +169,13 @@ async fn a_patient_checks_the_network_and_the_clinician_sees_the_result_before_a
     let app = spawn_app_with(loopback).await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.waiting(&app, "Grace").await;
-    let token = patient_token(&visit);
-    let response = latest(&app, id(&visit), &clinic.clinician).await;
+    let token = &visit.patient_token;
+    let response = latest(&app, &visit.id, &clinic.clinician).await;
     assert_problem(response, StatusCode::NOT_FOUND).await;
 
-    let (started, result) = Client::new(None).await.check(&app, id(&visit), token).await;
+    let (started, result) = Client::new(None).await.check(&app, &visit.id, token).await;
     assert_eq!(result["id"], started["id"]);
-    assert_eq!(result["visit_id"], id(&visit));
+    assert_eq!(result["visit_id"], visit.id);
     assert_eq!(result["gathered"], json!(["host"]));
     assert_eq!(result["path"], "host", "a loopback host pair: {result}");
     let rtt = result["rtt_ms"].as_f64().expect("a round trip");
@@ -190,45 +190,26 @@ async fn a_patient_checks_the_network_and_the_clinician_sees_the_result_before_a
     // Stored: the clinician and the patient read the same result, the
     // queue shows the verdict, and both the check and the reads are audited.
     for reader in [clinic.clinician.as_str(), token] {
-        let response = latest(&app, id(&visit), reader).await;
+        let response = latest(&app, &visit.id, reader).await;
         assert_eq!(response.status(), StatusCode::OK);
         let stored: Value = response.json().await.expect("result JSON");
         assert_eq!(stored, result);
     }
-    let queue: Value = app
-        .get(
+    let queue = app
+        .get_json(
             &format!("/api/v1/queues/{}", clinic.queue_id),
-            Some(&clinic.clinician),
+            &clinic.clinician,
         )
-        .await
-        .json()
-        .await
-        .expect("queue JSON");
+        .await;
     let entry = queue["entries"]
         .as_array()
         .expect("entries")
         .iter()
-        .find(|e| e["visit_id"] == id(&visit))
+        .find(|e| e["visit_id"] == visit.id.as_str())
         .expect("the visit is queued");
     assert_eq!(entry["network"], result["verdict"]);
-    let audit: Value = app
-        .get(
-            &format!(
-                "/api/v1/audit?patient_id={}",
-                visit["patient_id"].as_str().unwrap()
-            ),
-            Some(&clinic.admin),
-        )
-        .await
-        .json()
-        .await
-        .expect("audit JSON");
-    let actions: Vec<&str> = audit
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let audit = app.audit_trail(&clinic.admin, &visit.patient_id).await;
+    let actions: Vec<&str> = audit.iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"visit.precall"), "{actions:?}");
     assert!(actions.contains(&"visit.precall.read"), "{actions:?}");
     app.stop().await;
@@ -240,18 +221,13 @@ async fn a_relay_only_browser_is_checked_through_coturn() {
     let app = spawn_app_with(|source| loopback(turn_source(&coturn.url())(source))).await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.waiting(&app, "Katherine").await;
-    let token = patient_token(&visit);
-    let plan: Value = app
-        .get(&format!("/api/v1/visits/{}/media", id(&visit)), Some(token))
-        .await
-        .json()
-        .await
-        .expect("media JSON");
+    let token = &visit.patient_token;
+    let plan = app.media_plan(&visit, token).await;
     let relay = turn_servers(&plan["ice_servers"]);
     assert_eq!(relay.len(), 1, "one TURN server in {plan}");
 
     let client = Client::new(Some(relay)).await;
-    let (_, result) = client.check(&app, id(&visit), token).await;
+    let (_, result) = client.check(&app, &visit.id, token).await;
     assert_eq!(result["gathered"], json!(["relay"]));
     assert_eq!(result["path"], "relay", "{result}");
     assert_ne!(result["verdict"], "failed");
@@ -264,16 +240,16 @@ async fn a_browser_that_never_connects_gets_a_failed_verdict_with_advice() {
     let app = spawn_app_with(loopback).await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.book(&app, "Dorothy").await;
-    let token = patient_token(&visit);
+    let token = &visit.patient_token;
     let client = Client::new(None).await;
-    let response = client.post(&app, id(&visit), token).await;
+    let response = client.post(&app, &visit.id, token).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     // The browser goes away without taking the answer.
     client.pc.close().await.expect("closed");
 
     let stored = within("the failed result to be stored", async {
         loop {
-            let response = latest(&app, id(&visit), token).await;
+            let response = latest(&app, &visit.id, token).await;
             if response.status() == StatusCode::OK {
                 return response.json::<Value>().await.expect("result JSON");
             }
@@ -301,30 +277,22 @@ async fn checks_beyond_the_limit_wait_with_503_until_one_finishes() {
     let second = clinic.waiting(&app, "Hedy").await;
 
     let running = Client::new(None).await;
-    let response = running.post(&app, id(&first), patient_token(&first)).await;
+    let response = running.post(&app, &first.id, &first.patient_token).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let waiting = Client::new(None).await;
-    let response = waiting
-        .post(&app, id(&second), patient_token(&second))
-        .await;
+    let response = waiting.post(&app, &second.id, &second.patient_token).await;
     assert_eq!(response.headers()["retry-after"], "5");
     assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
 
     // The first browser leaves; once its check has ended, the second runs.
     running.pc.close().await.expect("closed");
     within("the first check to end", async {
-        while latest(&app, id(&first), patient_token(&first))
-            .await
-            .status()
-            != StatusCode::OK
-        {
+        while latest(&app, &first.id, &first.patient_token).await.status() != StatusCode::OK {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     })
     .await;
-    let (_, result) = waiting
-        .check(&app, id(&second), patient_token(&second))
-        .await;
+    let (_, result) = waiting.check(&app, &second.id, &second.patient_token).await;
     assert_eq!(result["path"], "host");
     app.stop().await;
 }
@@ -335,10 +303,10 @@ async fn only_the_visits_patient_checks_and_a_bad_offer_names_its_field() {
     let clinic = Clinic::open(&app).await;
     let visit = clinic.book(&app, "Barbara").await;
     let other = clinic.book(&app, "Frances").await;
-    let path = format!("/api/v1/visits/{}/precall", id(&visit));
+    let path = format!("/api/v1/visits/{}/precall", visit.id);
     let offer = json!({"type": "offer", "sdp": "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"});
 
-    for token in [clinic.clinician.as_str(), patient_token(&other)] {
+    for token in [clinic.clinician.as_str(), other.patient_token.as_str()] {
         let response = app.post(&path, Some(token), &offer).await;
         assert_problem(response, StatusCode::FORBIDDEN).await;
     }
@@ -346,17 +314,17 @@ async fn only_the_visits_patient_checks_and_a_bad_offer_names_its_field() {
     assert_problem(response, StatusCode::UNAUTHORIZED).await;
     let biller = app.staff_token("biller", "billing").await;
     assert_problem(
-        latest(&app, id(&visit), &biller).await,
+        latest(&app, &visit.id, &biller).await,
         StatusCode::FORBIDDEN,
     )
     .await;
     assert_problem(
-        latest(&app, id(&visit), patient_token(&other)).await,
+        latest(&app, &visit.id, &other.patient_token).await,
         StatusCode::FORBIDDEN,
     )
     .await;
 
-    let token = patient_token(&visit);
+    let token = &visit.patient_token;
     for (body, field) in [
         (json!({"type": "answer", "sdp": offer["sdp"]}), "type"),
         (json!({"type": "offer", "sdp": "v=0\r\n"}), "sdp"),
@@ -376,13 +344,12 @@ async fn only_the_visits_patient_checks_and_a_bad_offer_names_its_field() {
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
 
     // A consult under way is past its pre-call check.
-    let response =
-        crate::clinic::check_in(&app, &visit, json!({"consent_to_telehealth": true})).await;
+    let response = app.check_in(&visit, &consent()).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = crate::clinic::admit(&app, &visit, &clinic.clinician).await;
+    let response = app.admit(&visit, &clinic.clinician).await;
     assert_eq!(response.status(), StatusCode::OK);
     let client = Client::new(None).await;
-    let response = client.post(&app, id(&visit), token).await;
+    let response = client.post(&app, &visit.id, token).await;
     assert_problem(response, StatusCode::CONFLICT).await;
     client.pc.close().await.expect("closed");
     app.stop().await;

@@ -86,19 +86,9 @@ async fn staff_list_users_by_role() {
     let app = spawn_app().await;
     let token = app.staff_token("sched", "scheduler").await;
     app.staff_token("dr.one", "clinician").await;
-    let all: Vec<Value> = app
-        .get("/api/v1/users", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all = app.get_list("/api/v1/users", &token).await;
     assert_eq!(all.len(), 3);
-    let clinicians: Vec<Value> = app
-        .get("/api/v1/users?role=clinician", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let clinicians = app.get_list("/api/v1/users?role=clinician", &token).await;
     assert_eq!(clinicians.len(), 1);
     assert_eq!(clinicians[0]["username"], "dr.one");
     let problem = assert_problem(

@@ -4,12 +4,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::clinic::{
-    Clinic, admit, check_in, close, close_body, get_json, id, patch, patient_token, queue_order,
-};
-use crate::helpers::{assert_problem, spawn_app};
+use crate::clinic::{Clinic, close_body, consent};
+use crate::helpers::{TestApp, ada, assert_problem, spawn_app};
 
-async fn outbox_rows(app: &crate::helpers::TestApp, visit_id: &str) -> i64 {
+async fn outbox_rows(app: &TestApp, visit_id: &str) -> i64 {
     let (count,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM billing_outbox WHERE visit_id = $1")
             .bind(visit_id)
@@ -24,16 +22,17 @@ async fn a_visit_moves_from_booking_to_a_finished_encounter() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.book(&app, "Ada").await;
-    assert_eq!(visit["status"], "scheduled");
-    assert!(visit["encounter_id"].is_string());
-    let join_url = visit["join_url"].as_str().unwrap();
+    assert_eq!(visit.status, "scheduled");
+    assert!(!visit.encounter_id.is_empty());
+    let join_url = &visit.join_url;
     assert!(
-        join_url.contains(&format!("/join/{}?t=", id(&visit))),
+        join_url.contains(&format!("/join/{}?t=", visit.id)),
         "{join_url}"
     );
 
     let vitals = json!({"heart_rate": 96, "respiratory_rate": 18, "spo2": 97, "systolic_bp": 128, "temperature_c": 38.1, "consciousness": "alert"});
-    let response = check_in(&app, &visit, json!({"consent_to_telehealth": true, "symptoms": ["sore throat", "fever"], "vitals": vitals})).await;
+    let body = json!({"consent_to_telehealth": true, "symptoms": ["sore throat", "fever"], "vitals": vitals});
+    let response = app.check_in(&visit, &body).await;
     assert_eq!(response.status(), StatusCode::OK);
     let waiting: Value = response.json().await.unwrap();
     assert_eq!(waiting["status"], "waiting");
@@ -41,7 +40,8 @@ async fn a_visit_moves_from_booking_to_a_finished_encounter() {
     assert_eq!(waiting["consent_version"], "telehealth-consent-2026-01");
     assert_eq!(waiting["symptoms"], json!(["sore throat", "fever"]));
 
-    let admitted: Value = admit(&app, &visit, &clinic.clinician)
+    let admitted: Value = app
+        .admit(&visit, &clinic.clinician)
         .await
         .json()
         .await
@@ -49,25 +49,25 @@ async fn a_visit_moves_from_booking_to_a_finished_encounter() {
     assert_eq!(admitted["status"], "in_consult");
     assert!(admitted["admitted_at"].is_string());
 
-    let response = close(&app, &visit, &clinic.clinician, &close_body()).await;
+    let response = app.close(&visit, &clinic.clinician, &close_body()).await;
     assert_eq!(response.status(), StatusCode::OK);
     let closed: Value = response.json().await.unwrap();
     assert_eq!(closed["status"], "closed");
     assert_eq!(closed["total_minutes"], 18);
     assert_eq!(closed["patient_location"], "home");
     assert_eq!(
-        outbox_rows(&app, id(&visit)).await,
+        outbox_rows(&app, &visit.id).await,
         1,
         "billing is handed the visit"
     );
 
-    let patient_id = visit["patient_id"].as_str().unwrap();
-    let history = get_json(
-        &app,
-        &format!("/api/v1/patients/{patient_id}/history"),
-        &clinic.clinician,
-    )
-    .await;
+    let patient_id = &visit.patient_id;
+    let history = app
+        .get_json(
+            &format!("/api/v1/patients/{patient_id}/history"),
+            &clinic.clinician,
+        )
+        .await;
     let encounter = &history["encounters"][0];
     assert_eq!(encounter["status"], "finished");
     assert!(encounter["period_start"].is_string() && encounter["period_end"].is_string());
@@ -103,15 +103,8 @@ async fn a_visit_moves_from_booking_to_a_finished_encounter() {
     );
     assert_eq!(history["notes"][0]["assessment"], "Viral pharyngitis");
 
-    let trail = get_json(
-        &app,
-        &format!("/api/v1/audit?patient_id={patient_id}"),
-        &clinic.admin,
-    )
-    .await;
+    let trail = app.audit_trail(&clinic.admin, patient_id).await;
     let actions: Vec<&str> = trail
-        .as_array()
-        .unwrap()
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
@@ -132,28 +125,23 @@ async fn check_in_needs_consent_and_changes_nothing_without_it() {
     let clinic = Clinic::open(&app).await;
     let visit = clinic.book(&app, "Ada").await;
     let problem = assert_problem(
-        check_in(&app, &visit, json!({"consent_to_telehealth": false})).await,
+        app.check_in(&visit, &json!({"consent_to_telehealth": false}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(problem["field"], "consent_to_telehealth");
     let problem = assert_problem(
-        check_in(
-            &app,
+        app.check_in(
             &visit,
-            json!({"consent_to_telehealth": true, "vitals": {"spo2": 140}}),
+            &json!({"consent_to_telehealth": true, "vitals": {"spo2": 140}}),
         )
         .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(problem["field"], "vitals.spo2");
-    let current = get_json(
-        &app,
-        &format!("/api/v1/visits/{}", id(&visit)),
-        patient_token(&visit),
-    )
-    .await;
+    let current = app.visit(&visit, &visit.patient_token).await;
     assert_eq!(current["status"], "scheduled");
 }
 
@@ -163,10 +151,10 @@ async fn only_the_visits_own_patient_checks_in_and_reads_it() {
     let clinic = Clinic::open(&app).await;
     let mine = clinic.book(&app, "Ada").await;
     let theirs = clinic.book(&app, "Alan").await;
-    let path = format!("/api/v1/visits/{}/check-in", id(&theirs));
+    let path = format!("/api/v1/visits/{}/check-in", theirs.id);
     let body = json!({"consent_to_telehealth": true});
     assert_problem(
-        app.post(&path, Some(patient_token(&mine)), &body).await,
+        app.post(&path, Some(&mine.patient_token), &body).await,
         StatusCode::FORBIDDEN,
     )
     .await;
@@ -177,15 +165,15 @@ async fn only_the_visits_own_patient_checks_in_and_reads_it() {
     .await;
     assert_problem(
         app.get(
-            &format!("/api/v1/visits/{}", id(&theirs)),
-            Some(patient_token(&mine)),
+            &format!("/api/v1/visits/{}", theirs.id),
+            Some(&mine.patient_token),
         )
         .await,
         StatusCode::FORBIDDEN,
     )
     .await;
     assert_problem(
-        app.get("/api/v1/queues", Some(patient_token(&mine))).await,
+        app.get("/api/v1/queues", Some(&mine.patient_token)).await,
         StatusCode::FORBIDDEN,
     )
     .await;
@@ -197,45 +185,30 @@ async fn a_wrong_transition_is_409_and_changes_nothing() {
     let clinic = Clinic::open(&app).await;
     let visit = clinic.book(&app, "Ada").await;
     assert_problem(
-        admit(&app, &visit, &clinic.clinician).await,
+        app.admit(&visit, &clinic.clinician).await,
         StatusCode::CONFLICT,
     )
     .await;
     assert_problem(
-        close(&app, &visit, &clinic.clinician, &close_body()).await,
+        app.close(&visit, &clinic.clinician, &close_body()).await,
         StatusCode::CONFLICT,
     )
     .await;
-    check_in(&app, &visit, json!({"consent_to_telehealth": true})).await;
+    app.check_in(&visit, &consent()).await;
+    assert_problem(app.check_in(&visit, &consent()).await, StatusCode::CONFLICT).await;
+    app.admit(&visit, &clinic.clinician).await;
     assert_problem(
-        check_in(&app, &visit, json!({"consent_to_telehealth": true})).await,
-        StatusCode::CONFLICT,
-    )
-    .await;
-    admit(&app, &visit, &clinic.clinician).await;
-    let cancel = format!("/api/v1/visits/{}/cancel", id(&visit));
-    assert_problem(
-        app.post(&cancel, Some(&clinic.scheduler), &json!({})).await,
+        app.cancel(&visit, &clinic.scheduler).await,
         StatusCode::CONFLICT,
     )
     .await;
     assert_problem(
-        patch(
-            &app,
-            &visit,
-            &clinic.scheduler,
-            json!({"priority": "urgent"}),
-        )
-        .await,
+        app.patch_visit(&visit, &clinic.scheduler, &json!({"priority": "urgent"}))
+            .await,
         StatusCode::CONFLICT,
     )
     .await;
-    let current = get_json(
-        &app,
-        &format!("/api/v1/visits/{}", id(&visit)),
-        &clinic.scheduler,
-    )
-    .await;
+    let current = app.visit(&visit, &clinic.scheduler).await;
     assert_eq!(current["status"], "in_consult");
     assert_eq!(current["priority"], "routine");
 }
@@ -247,8 +220,8 @@ async fn two_clinicians_admitting_at_once_exactly_one_wins() {
     for round in 0..3 {
         let visit = clinic.waiting(&app, &format!("P{round}")).await;
         let (a, b) = tokio::join!(
-            admit(&app, &visit, &clinic.clinician),
-            admit(&app, &visit, &clinic.other_clinician)
+            app.admit(&visit, &clinic.clinician),
+            app.admit(&visit, &clinic.other_clinician)
         );
         let mut statuses = [a.status().as_u16(), b.status().as_u16()];
         statuses.sort_unstable();
@@ -261,21 +234,21 @@ async fn closing_a_consult_twice_hands_billing_one_visit() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.waiting(&app, "Ada").await;
-    admit(&app, &visit, &clinic.clinician).await;
+    app.admit(&visit, &clinic.clinician).await;
     let body = close_body();
     let (a, b) = tokio::join!(
-        close(&app, &visit, &clinic.clinician, &body),
-        close(&app, &visit, &clinic.clinician, &body)
+        app.close(&visit, &clinic.clinician, &body),
+        app.close(&visit, &clinic.clinician, &body)
     );
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409]);
     assert_problem(
-        close(&app, &visit, &clinic.clinician, &close_body()).await,
+        app.close(&visit, &clinic.clinician, &close_body()).await,
         StatusCode::CONFLICT,
     )
     .await;
-    assert_eq!(outbox_rows(&app, id(&visit)).await, 1);
+    assert_eq!(outbox_rows(&app, &visit.id).await, 1);
 }
 
 #[tokio::test]
@@ -283,42 +256,38 @@ async fn only_the_admitting_clinician_closes_and_diagnoses_must_be_icd10() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
     let visit = clinic.waiting(&app, "Ada").await;
-    admit(&app, &visit, &clinic.clinician).await;
+    app.admit(&visit, &clinic.clinician).await;
     assert_problem(
-        close(&app, &visit, &clinic.other_clinician, &close_body()).await,
+        app.close(&visit, &clinic.other_clinician, &close_body())
+            .await,
         StatusCode::FORBIDDEN,
     )
     .await;
     assert_problem(
-        close(&app, &visit, &clinic.scheduler, &close_body()).await,
+        app.close(&visit, &clinic.scheduler, &close_body()).await,
         StatusCode::FORBIDDEN,
     )
     .await;
     let mut bad = close_body();
     bad["diagnoses"] = json!(["J06.9", "sore throat"]);
     let problem = assert_problem(
-        close(&app, &visit, &clinic.clinician, &bad).await,
+        app.close(&visit, &clinic.clinician, &bad).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(problem["field"], "diagnoses[1]");
     bad["diagnoses"] = json!([]);
     assert_problem(
-        close(&app, &visit, &clinic.clinician, &bad).await,
+        app.close(&visit, &clinic.clinician, &bad).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(
-        outbox_rows(&app, id(&visit)).await,
+        outbox_rows(&app, &visit.id).await,
         0,
         "nothing reached billing"
     );
-    let current = get_json(
-        &app,
-        &format!("/api/v1/visits/{}", id(&visit)),
-        &clinic.scheduler,
-    )
-    .await;
+    let current = app.visit(&visit, &clinic.scheduler).await;
     assert_eq!(current["status"], "in_consult");
 }
 
@@ -330,38 +299,38 @@ async fn the_queue_orders_by_priority_then_arrival_and_schedulers_reorder_it() {
     let _bob = clinic.waiting(&app, "Bob").await;
     let cy = clinic.waiting(&app, "Cy").await;
     assert_eq!(
-        queue_order(&app, &clinic).await,
+        clinic.queue_order(&app).await,
         ["Ada Lovelace", "Bob Lovelace", "Cy Lovelace"]
     );
 
     assert_eq!(
-        patch(&app, &cy, &clinic.scheduler, json!({"priority": "urgent"}))
+        app.patch_visit(&cy, &clinic.scheduler, &json!({"priority": "urgent"}))
             .await
             .status(),
         StatusCode::OK
     );
     assert_eq!(
-        queue_order(&app, &clinic).await,
+        clinic.queue_order(&app).await,
         ["Cy Lovelace", "Ada Lovelace", "Bob Lovelace"]
     );
 
     assert_eq!(
-        patch(&app, &ada, &clinic.scheduler, json!({"position": 2}))
+        app.patch_visit(&ada, &clinic.scheduler, &json!({"position": 2}))
             .await
             .status(),
         StatusCode::OK
     );
     assert_eq!(
-        queue_order(&app, &clinic).await,
+        clinic.queue_order(&app).await,
         ["Cy Lovelace", "Bob Lovelace", "Ada Lovelace"]
     );
 
-    let queue = get_json(
-        &app,
-        &format!("/api/v1/queues/{}", clinic.queue_id),
-        &clinic.scheduler,
-    )
-    .await;
+    let queue = app
+        .get_json(
+            &format!("/api/v1/queues/{}", clinic.queue_id),
+            &clinic.scheduler,
+        )
+        .await;
     let entries = queue["entries"].as_array().unwrap();
     let positions: Vec<i64> = entries
         .iter()
@@ -378,18 +347,14 @@ async fn the_queue_orders_by_priority_then_arrival_and_schedulers_reorder_it() {
     );
 
     assert_problem(
-        patch(
-            &app,
-            &ada,
-            &clinic.clinician,
-            json!({"priority": "emergent"}),
-        )
-        .await,
+        app.patch_visit(&ada, &clinic.clinician, &json!({"priority": "emergent"}))
+            .await,
         StatusCode::FORBIDDEN,
     )
     .await;
     let problem = assert_problem(
-        patch(&app, &ada, &clinic.scheduler, json!({"priority": "asap"})).await,
+        app.patch_visit(&ada, &clinic.scheduler, &json!({"priority": "asap"}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -408,20 +373,12 @@ async fn next_admits_the_first_waiting_visit_the_clinician_may_take() {
         StatusCode::NO_CONTENT
     );
 
-    let house = get_json(&app, "/api/v1/users?role=clinician", &clinic.scheduler).await;
-    let house_id = house
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "dr.house")
-        .unwrap()["id"]
-        .clone();
+    let house_id = app.user_id(&clinic.scheduler, "dr.house").await;
     let first = clinic.waiting(&app, "Ada").await;
-    patch(
-        &app,
+    app.patch_visit(
         &first,
         &clinic.scheduler,
-        json!({"clinician_id": house_id}),
+        &json!({"clinician_id": house_id}),
     )
     .await;
     let second = clinic.waiting(&app, "Bob").await;
@@ -433,7 +390,7 @@ async fn next_admits_the_first_waiting_visit_the_clinician_may_take() {
         .await
         .unwrap();
     assert_eq!(
-        taken["id"], second["id"],
+        taken["id"], second.id,
         "Ada is assigned to another clinician"
     );
     assert_eq!(taken["status"], "in_consult");
@@ -443,7 +400,7 @@ async fn next_admits_the_first_waiting_visit_the_clinician_may_take() {
         .json()
         .await
         .unwrap();
-    assert_eq!(taken["id"], first["id"]);
+    assert_eq!(taken["id"], first.id);
     assert_problem(
         app.post(&next, Some(&clinic.scheduler), &json!({})).await,
         StatusCode::FORBIDDEN,
@@ -458,54 +415,36 @@ async fn cancel_and_no_show_end_the_visit_and_cancel_its_encounter() {
     let booked = clinic.book(&app, "Ada").await;
     let waiting = clinic.waiting(&app, "Bob").await;
     let cancelled: Value = app
-        .post(
-            &format!("/api/v1/visits/{}/cancel", id(&booked)),
-            Some(&clinic.scheduler),
-            &json!({}),
-        )
+        .cancel(&booked, &clinic.scheduler)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     let no_show: Value = app
-        .post(
-            &format!("/api/v1/visits/{}/no-show", id(&waiting)),
-            Some(&clinic.clinician),
-            &json!({}),
-        )
+        .no_show(&waiting, &clinic.clinician)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(no_show["status"], "no_show");
-    let history = get_json(
-        &app,
-        &format!(
-            "/api/v1/patients/{}/history",
-            waiting["patient_id"].as_str().unwrap()
-        ),
-        &clinic.clinician,
-    )
-    .await;
+    let history = app
+        .get_json(
+            &format!("/api/v1/patients/{}/history", waiting.patient_id),
+            &clinic.clinician,
+        )
+        .await;
     assert_eq!(history["encounters"][0]["status"], "cancelled");
-    assert!(queue_order(&app, &clinic).await.is_empty());
+    assert!(clinic.queue_order(&app).await.is_empty());
     let billing = app.staff_token("bea", "billing").await;
-    let path = format!("/api/v1/visits/{}/cancel", id(&waiting));
-    assert_problem(
-        app.post(&path, Some(&billing), &json!({})).await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+    assert_problem(app.cancel(&waiting, &billing).await, StatusCode::FORBIDDEN).await;
 }
 
 #[tokio::test]
 async fn bad_visit_bookings_name_the_field() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    let patient = app
-        .create_patient(&clinic.scheduler, &crate::helpers::ada())
-        .await;
+    let patient = app.create_patient(&clinic.scheduler, &ada()).await;
     let good = json!({"patient_id": patient["id"], "queue_id": clinic.queue_id, "reason": "Cough"});
     let cases = [
         (
@@ -531,20 +470,15 @@ async fn bad_visit_bookings_name_the_field() {
         let mut body = good.clone();
         body[key] = value;
         let problem = assert_problem(
-            app.post("/api/v1/visits", Some(&clinic.scheduler), &body)
-                .await,
+            app.post_visit(&clinic.scheduler, &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
         assert_eq!(problem["field"], field, "{problem}");
     }
     assert_problem(
-        app.post(
-            "/api/v1/visits",
-            Some(&app.staff_token("bea", "billing").await),
-            &good,
-        )
-        .await,
+        app.post_visit(&app.staff_token("bea", "billing").await, &good)
+            .await,
         StatusCode::FORBIDDEN,
     )
     .await;
@@ -554,9 +488,7 @@ async fn bad_visit_bookings_name_the_field() {
 async fn clinicians_record_allergies_medications_and_conditions() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    let patient = app
-        .create_patient(&clinic.scheduler, &crate::helpers::ada())
-        .await;
+    let patient = app.create_patient(&clinic.scheduler, &ada()).await;
     let base = format!("/api/v1/patients/{}", patient["id"].as_str().unwrap());
     let allergy = json!({"substance": "Penicillin", "code": "7980", "reaction": "Hives", "severity": "moderate"});
     assert_eq!(
@@ -617,7 +549,9 @@ async fn clinicians_record_allergies_medications_and_conditions() {
     )
     .await;
 
-    let history = get_json(&app, &format!("{base}/history"), &clinic.clinician).await;
+    let history = app
+        .get_json(&format!("{base}/history"), &clinic.clinician)
+        .await;
     assert_eq!(history["allergies"][0]["substance"], "Penicillin");
     assert_eq!(history["medications"][0]["code"], "11289");
     assert_eq!(history["conditions"][0]["code"], "I48.91");
@@ -627,6 +561,8 @@ async fn clinicians_record_allergies_medications_and_conditions() {
         StatusCode::FORBIDDEN,
     )
     .await;
-    let allergies = get_json(&app, &format!("{base}/allergies"), &clinic.scheduler).await;
+    let allergies = app
+        .get_json(&format!("{base}/allergies"), &clinic.scheduler)
+        .await;
     assert_eq!(allergies.as_array().unwrap().len(), 1);
 }
