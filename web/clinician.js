@@ -222,6 +222,19 @@ function showPatientPresence(text) {
 }
 
 $('#n-audio-only').addEventListener('change', () => { if (state.consult) state.consult.audioTouched = true; });
+$('#close-anyway').addEventListener('click', () => {
+  if (!state.consult) return;
+  state.consult.reviewAccepted = true;
+  $('#billing-warning').hidden = true;
+  $('#note-form').requestSubmit();
+});
+for (const id of ['#n-minutes', '#n-diagnoses', '#n-audio-only', '#n-location']) {
+  $(id).addEventListener('input', () => {
+    if (!state.consult) return;
+    state.consult.reviewAccepted = false;
+    $('#billing-warning').hidden = true;
+  });
+}
 
 // ---- guests ----
 
@@ -319,6 +332,7 @@ function endConsult(message) {
   if (!consult) return;
   clearTimeout(consult.guestPoll);
   consult.draft?.stop();
+  $('#billing-warning').hidden = true;
   showPatientPresence('');
   consult.call?.hangUp();
   consult.view?.destroy();
@@ -486,6 +500,20 @@ $('#note-form').addEventListener('submit', async (event) => {
   if (form.minutes.value) body.total_minutes = Number(form.minutes.value);
   const button = $('[data-testid=close-visit]', form);
   button.disabled = true;
+  // Before the claim is made: tell the clinician when billing would hold
+  // it for review, while the minutes can still be corrected.
+  if (!consult.reviewAccepted) {
+    const { note: _, ...coding } = body;
+    const preview = await api(`/visits/${encodeURIComponent(consult.visit.id)}/close/preview`, { method: 'POST', body: coding })
+      .catch(() => null);
+    if (preview?.status === 'needs_review') {
+      $('#billing-warning-text').textContent = preview.review_reason;
+      $('#billing-warning').hidden = false;
+      form.minutes.focus();
+      button.disabled = false;
+      return;
+    }
+  }
   try {
     await consult.draft?.flush();
     await api(`/visits/${encodeURIComponent(consult.visit.id)}/close`, { method: 'POST', body });

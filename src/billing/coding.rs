@@ -6,7 +6,7 @@
 use super::codes::{CodeFamily, Cpt, FeeSchedule, Modifier, PayerRule, PlaceOfService};
 use crate::model::claim::ClaimLine;
 use crate::model::codes::Icd10;
-use crate::visits::PatientLocation;
+use crate::model::visit::PatientLocation;
 
 /// Most diagnosis pointers one service line carries (SV107).
 pub const MAX_POINTERS: usize = 4;

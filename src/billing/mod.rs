@@ -28,7 +28,7 @@ pub use crate::model::claim::{
 pub use codes::{CodeFamily, Cpt, FeeSchedule, Modifier, PayerRule, PayerRules, PlaceOfService};
 pub use settings::{BillingProvider, BillingSettings, BillingWebhook, X12Usage};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::audit::{Actor, AuditEntry};
@@ -37,8 +37,8 @@ use crate::model::clock::Clock;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::{FieldError, Text};
+use crate::model::visit::PatientLocation;
 use crate::store::{self, NewEntry, Store, StoreError, Tx};
-use crate::visits::PatientLocation;
 use coding::{Coded, CodingInput, code_consult, place_of_service};
 
 /// Most claims one batch interchange carries.
@@ -112,6 +112,75 @@ pub fn is_new_patient(service_start: Timestamp, previous_end: Option<Timestamp>)
     previous_end.is_none_or(|end| end + THREE_YEARS < service_start)
 }
 
+/// How a consult's facts code: the input coding used, and its outcome.
+fn code_facts(
+    config: &BillingSettings,
+    facts: &ClaimFacts,
+) -> (CodingInput, ClaimStatus, Vec<ClaimLine>, Option<String>) {
+    let new_patient = facts.new_patient.unwrap_or_else(|| {
+        is_new_patient(
+            facts.period_start.unwrap_or(facts.period_end),
+            facts.previous_encounter_end,
+        )
+    });
+    // Closing refuses more than the 837's twelve, so none is dropped here.
+    let input = CodingInput {
+        total_minutes: facts.total_minutes,
+        new_patient,
+        audio_only: facts.audio_only,
+        location: facts.patient_location.unwrap_or(PatientLocation::Home),
+        diagnoses: facts.diagnoses.clone(),
+    };
+    let (status, lines, reason) = code_and_judge(config, &input, facts.payer.as_ref());
+    (input, status, lines, reason)
+}
+
+/// What closing with these facts would hand billing, told to the
+/// clinician before they close, while the minutes can still be corrected.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct BillingPreview {
+    /// `ready`, or `needs_review` when a biller must look at the claim.
+    pub status: ClaimStatus,
+    pub total_minutes: i64,
+    pub new_patient: bool,
+    /// Each line's code with its modifiers, e.g. `99213-95`.
+    pub codes: Vec<String>,
+    /// Why the claim would wait for review, in a sentence for the clinician.
+    pub review_reason: Option<String>,
+}
+
+pub fn preview(config: &BillingSettings, facts: &ClaimFacts) -> BillingPreview {
+    let (input, status, lines, reason) = code_facts(config, facts);
+    let rule = config
+        .payer_rules
+        .for_payer(facts.payer.as_ref().map(|p| p.payer_id.as_str()));
+    let shortest = coding::em_code(rule.family, input.new_patient, input.audio_only, 0).err();
+    let review_reason = reason.map(|reason| match shortest {
+        Some(minimum) if input.total_minutes < minimum => format!(
+            "{minimum} minutes is the shortest billable time for this visit; it was {} {}. \
+             Correct the minutes if it took longer; otherwise the claim waits for a biller's review.",
+            input.total_minutes,
+            if input.total_minutes == 1 { "minute" } else { "minutes" }
+        ),
+        _ => format!("The claim will wait for a biller's review: {reason}."),
+    });
+    BillingPreview {
+        status,
+        total_minutes: input.total_minutes,
+        new_patient: input.new_patient,
+        codes: lines
+            .iter()
+            .map(|line| {
+                std::iter::once(line.cpt.to_string())
+                    .chain(line.modifiers.iter().map(|m| m.as_str().to_owned()))
+                    .collect::<Vec<_>>()
+                    .join("-")
+            })
+            .collect(),
+        review_reason,
+    }
+}
+
 /// The claim for a closed consult, as the rules and config code it.
 pub fn build_claim(
     config: &BillingSettings,
@@ -121,23 +190,8 @@ pub fn build_claim(
     number: String,
     now: i64,
 ) -> Claim {
-    let new_patient = facts.new_patient.unwrap_or_else(|| {
-        is_new_patient(
-            facts.period_start.unwrap_or(facts.period_end),
-            facts.previous_encounter_end,
-        )
-    });
-    let location = facts.patient_location.unwrap_or(PatientLocation::Home);
-    // Closing refuses more than the 837's twelve, so none is dropped here.
-    let diagnoses = facts.diagnoses.clone();
-    let input = CodingInput {
-        total_minutes: facts.total_minutes,
-        new_patient,
-        audio_only: facts.audio_only,
-        location,
-        diagnoses: diagnoses.clone(),
-    };
-    let (status, lines, review_reason) = code_and_judge(config, &input, facts.payer.as_ref());
+    let (input, status, lines, review_reason) = code_facts(config, facts);
+    let (new_patient, location, diagnoses) = (input.new_patient, input.location, input.diagnoses);
     Claim {
         id: ClaimId::new(),
         number,
@@ -534,12 +588,9 @@ pub async fn release(
     if claim.payer.is_none() {
         // The patient's insurance may have been added since.
         let patient = store::get_patient(&mut tx, &claim.patient_id).await?;
-        claim.payer = patient.and_then(|p| p.insurance).map(|i| ClaimPayer {
-            payer_id: i.payer_id.as_str().to_owned(),
-            payer_name: i.payer_name.as_str().to_owned(),
-            member_id: i.member_id.as_str().to_owned(),
-            group_number: i.group_number.map(|g| g.as_str().to_owned()),
-        });
+        claim.payer = patient
+            .and_then(|p| p.insurance)
+            .map(|i| ClaimPayer::from(&i));
     }
     if let Some(new_patient) = fix.new_patient {
         claim.new_patient = new_patient;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::billing_codes::{Cpt, Modifier, PlaceOfService};
 use crate::model::codes::Icd10;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
+use crate::model::patient::Insurance;
 use crate::model::timestamp::Timestamp;
 use crate::model::visit::PatientLocation;
 
@@ -142,6 +143,20 @@ pub struct ClaimPayer {
     pub payer_name: String,
     pub member_id: String,
     pub group_number: Option<String>,
+}
+
+impl From<&Insurance> for ClaimPayer {
+    fn from(insurance: &Insurance) -> Self {
+        Self {
+            payer_id: insurance.payer_id.as_str().to_owned(),
+            payer_name: insurance.payer_name.as_str().to_owned(),
+            member_id: insurance.member_id.as_str().to_owned(),
+            group_number: insurance
+                .group_number
+                .as_ref()
+                .map(|g| g.as_str().to_owned()),
+        }
+    }
 }
 
 /// `GET /claims/{id}`.

@@ -138,17 +138,12 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
     .bind(&encounter)
     .fetch_all(&mut **tx)
     .await?;
-    let service_start = start.unwrap_or(period_end);
-    let (previous,): (Option<i64>,) = sqlx::query_as(
-        "SELECT MAX(period_end) FROM encounters
-         WHERE patient_id = $1 AND id <> $2 AND status = $4
-           AND period_end IS NOT NULL AND period_end <= $3",
+    let previous = previous_encounter_end(
+        tx,
+        &PatientId::from_trusted(patient.clone()),
+        &EncounterId::from_trusted(encounter.clone()),
+        Timestamp(start.unwrap_or(period_end)),
     )
-    .bind(&patient)
-    .bind(&encounter)
-    .bind(service_start)
-    .bind(EncounterStatus::Finished.as_str())
-    .fetch_one(&mut **tx)
     .await?;
     let payer = match payer {
         (Some(payer_id), Some(payer_name), Some(member_id), group_number) => Some(ClaimPayer {
@@ -179,8 +174,30 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
         period_end: Timestamp(period_end),
         payer,
         diagnoses,
-        previous_encounter_end: previous.map(Timestamp),
+        previous_encounter_end: previous,
     }))
+}
+
+/// When the patient's latest finished encounter other than `encounter`
+/// ended, at or before `before`.
+pub async fn previous_encounter_end(
+    tx: &mut Tx,
+    patient: &PatientId,
+    encounter: &EncounterId,
+    before: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    let (previous,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MAX(period_end) FROM encounters
+         WHERE patient_id = $1 AND id <> $2 AND status = $4
+           AND period_end IS NOT NULL AND period_end <= $3",
+    )
+    .bind(patient.as_str())
+    .bind(encounter.as_str())
+    .bind(before.millis())
+    .bind(EncounterStatus::Finished.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(previous.map(Timestamp))
 }
 
 /// The next value of a named counter; each value is handed out once.

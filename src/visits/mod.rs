@@ -11,13 +11,17 @@ mod queue;
 pub use crate::model::visit::{
     Emergency, EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
 };
-pub use model::{CheckIn, CheckedIn, CloseVisit, CreatedVisit, NewVisit, QueueView, VisitChange};
+pub use model::{
+    CheckIn, CheckedIn, ClosePreview, CloseVisit, CreatedVisit, NewVisit, QueueView, VisitChange,
+};
 pub use queue::{DEFAULT_CONSULT_SECONDS, QueueEntry, WaitBasis, key_for_position, order};
 
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{TokenKeys, User};
+use crate::billing::{self, BillingPreview, BillingSettings};
 use crate::cdss::{self, Knowledge};
 use crate::ehr::Measurement;
+use crate::model::claim::{ClaimFacts, ClaimPayer};
 use crate::model::clock::Clock;
 use crate::model::ids::{QueueId, UserId, VisitId};
 use crate::model::validation::{FieldError, Text};
@@ -381,6 +385,67 @@ pub async fn admit_next(
     Ok(None)
 }
 
+/// What closing now would hand billing, for the admitting clinician to see
+/// (and correct the minutes) before closing; changes nothing.
+#[tracing::instrument(skip_all)]
+pub async fn close_preview(
+    store: &Store,
+    clock: &Clock,
+    billing: &BillingSettings,
+    clinician: &User,
+    id: &VisitId,
+    input: &ClosePreview,
+) -> Result<BillingPreview, VisitError> {
+    let now = clock.now();
+    let mut tx = store.begin_read().await?;
+    let visit = load(&mut tx, id).await?;
+    if visit.admitted_by.as_ref() != Some(&clinician.id) {
+        return Err(VisitError::Forbidden);
+    }
+    if visit.status != VisitStatus::InConsult {
+        return Err(wrong_state(&visit, "preview the closing of"));
+    }
+    let call_minutes = call_minutes(&mut tx, &visit, now.millis()).await?;
+    let payer = store::get_patient(&mut tx, &visit.patient_id)
+        .await?
+        .and_then(|p| p.insurance)
+        .map(|i| ClaimPayer::from(&i));
+    let start = visit.admitted_at.unwrap_or(now);
+    let previous =
+        store::previous_encounter_end(&mut tx, &visit.patient_id, &visit.encounter_id, start)
+            .await?;
+    store::commit(tx).await?;
+    let facts = ClaimFacts {
+        patient_id: visit.patient_id.clone(),
+        total_minutes: input.total_minutes.unwrap_or(call_minutes),
+        new_patient: input.new_patient,
+        audio_only: input.audio_only.unwrap_or(false),
+        patient_location: input.patient_location,
+        period_start: Some(start),
+        period_end: now,
+        payer,
+        diagnoses: input
+            .diagnoses
+            .iter()
+            .take(MAX_DIAGNOSES)
+            .cloned()
+            .collect(),
+        previous_encounter_end: previous,
+    };
+    Ok(billing::preview(billing, &facts))
+}
+
+/// The call's length in whole minutes, rounded up: what LiveKit measured
+/// (patient and staff both connected) when it carried the call, else the
+/// time since admission.
+async fn call_minutes(tx: &mut Tx, visit: &Visit, now: i64) -> Result<i64, StoreError> {
+    let call_millis = match store::measured_call_seconds(tx, &visit.encounter_id).await? {
+        Some(seconds) if seconds > 0 => seconds * 1000,
+        _ => visit.admitted_at.map_or(0, |at| now - at.millis()),
+    };
+    Ok(((call_millis + 59_999) / 60_000).max(1))
+}
+
 /// The admitting clinician closes the consult: note, diagnoses, minutes and
 /// location are stored, the encounter finished, and billing handed the
 /// visit through the outbox — all in one transaction.
@@ -426,15 +491,9 @@ pub async fn close(
     if visit.status == VisitStatus::InConsult && visit.admitted_by.as_ref() != Some(&clinician.id) {
         return Err(VisitError::Forbidden);
     }
-    // The call ends with the consult. Its length is what LiveKit measured
-    // (patient and staff both connected) when it carried the call, else the
-    // time since admission; either rounded up to whole minutes.
+    // The call ends with the consult; its length is the default minutes.
     store::end_call_presence(&mut tx, &visit.encounter_id, now).await?;
-    let call_millis = match store::measured_call_seconds(&mut tx, &visit.encounter_id).await? {
-        Some(seconds) if seconds > 0 => seconds * 1000,
-        _ => visit.admitted_at.map_or(0, |at| now - at.millis()),
-    };
-    let call_minutes = ((call_millis + 59_999) / 60_000).max(1);
+    let call_minutes = call_minutes(&mut tx, &visit, now).await?;
     let location = input.patient_location.unwrap_or(PatientLocation::Home);
     let closing = store::Closing {
         total_minutes: input.total_minutes.unwrap_or(call_minutes),

@@ -95,3 +95,20 @@ pub struct CloseVisit {
     #[serde(default)]
     pub patient_location: Option<PatientLocation>,
 }
+
+/// The body of `POST /visits/{id}/close/preview`: the close form as it
+/// stands; what is missing takes its default, as closing would.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosePreview {
+    #[serde(default)]
+    pub diagnoses: Vec<Icd10>,
+    #[serde(default)]
+    pub total_minutes: Option<i64>,
+    #[serde(default)]
+    pub new_patient: Option<bool>,
+    #[serde(default)]
+    pub audio_only: Option<bool>,
+    #[serde(default)]
+    pub patient_location: Option<PatientLocation>,
+}

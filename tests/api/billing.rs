@@ -1243,3 +1243,66 @@ async fn a_claim_search_by_status_returns_only_the_matching_claims_among_many() 
         assert_eq!(none["total"], 0, "{nothing}");
     }
 }
+
+#[tokio::test]
+async fn before_closing_the_clinician_sees_what_billing_will_do_with_the_minutes() {
+    let b = Billing::start().await;
+    let patient = b.patient(demo_insurance()).await;
+    let visit = b.in_consult(&patient).await;
+    let path = format!("/api/v1/visits/{}/close/preview", visit.id);
+    let preview = |body: Value| {
+        let (app, token, path) = (&b.app, b.clinic.clinician.clone(), path.clone());
+        async move { app.post(&path, Some(&token), &body).await }
+    };
+
+    // A 3-minute consult is below the shortest billable time: said in a sentence.
+    let short: Value = preview(json!({"diagnoses": ["J06.9"], "total_minutes": 3}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(short["status"], "needs_review");
+    assert_eq!(short["codes"], json!([]));
+    let reason = short["review_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "15 minutes is the shortest billable time for this visit; it was 3 minutes."
+        ),
+        "{reason}"
+    );
+
+    // Corrected to 22 minutes it codes, as the claim will.
+    let corrected: Value = preview(json!({"diagnoses": ["J06.9"], "total_minutes": 22}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(corrected["status"], "ready", "{corrected}");
+    assert_eq!(corrected["codes"], json!(["99202-95"]));
+    assert!(corrected["review_reason"].is_null());
+
+    // Only the admitting clinician asks, and nothing changed: the close still works.
+    let other = b
+        .app
+        .post(
+            &path,
+            Some(&b.clinic.other_clinician),
+            &json!({"diagnoses": ["J06.9"]}),
+        )
+        .await;
+    assert_problem(other, StatusCode::FORBIDDEN).await;
+    let mut body = close_body();
+    body["total_minutes"] = json!(22);
+    body["diagnoses"] = json!(["J06.9"]);
+    let closed = b.app.close(&visit, &b.clinic.clinician, &body).await;
+    assert_eq!(closed.status(), StatusCode::OK);
+    b.drain().await;
+    let claim = b.claim_of(&visit).await;
+    assert_eq!(claim["status"], "ready");
+    assert_eq!(claim["lines"][0]["cpt"], "99202");
+    assert_problem(
+        preview(json!({"diagnoses": ["J06.9"]})).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+}

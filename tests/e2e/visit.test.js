@@ -222,6 +222,12 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await console_.getByTestId('note-assessment').fill('Viral pharyngitis.');
   await console_.getByTestId('note-plan').fill('Fluids, rest, paracetamol. Return if worse.');
   await console_.getByTestId('diagnosis').fill('J02.9');
+  // Too short to bill: the clinician is told why before the claim is made,
+  // and corrects the minutes.
+  await console_.getByTestId('minutes').fill('3');
+  await console_.getByTestId('close-visit').click();
+  await console_.getByTestId('billing-warning').getByText(/shortest billable time/).waitFor();
+  assert.equal(await console_.evaluate(() => document.activeElement?.id), 'n-minutes');
   await console_.getByTestId('minutes').fill('15');
   await console_.getByTestId('close-visit').click();
   await console_.getByText('Visit closed').waitFor();

@@ -6,12 +6,14 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::billing::BillingPreview;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Caller, Clinicians, Schedulers, Staff, VisitCreators};
 use crate::model::ids::VisitId;
 use crate::state::AppState;
 use crate::visits::{
-    self, CheckIn, CheckedIn, CloseVisit, CreatedVisit, NewVisit, Visit, VisitChange, VisitStatus,
+    self, CheckIn, CheckedIn, ClosePreview, CloseVisit, CreatedVisit, NewVisit, Visit, VisitChange,
+    VisitStatus,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -22,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(acknowledge_emergency))
         .routes(routes!(admit_visit))
         .routes(routes!(close_visit))
+        .routes(routes!(preview_close))
         .routes(routes!(cancel_visit))
         .routes(routes!(no_show_visit))
 }
@@ -157,6 +160,29 @@ async fn admit_visit(
     .await?;
     state.live.consult_started(&clinician.user, &visit).await;
     Ok(Json(visit))
+}
+
+/// `POST /visits/{id}/close/preview` (the admitting clinician): what closing
+/// now would hand billing, and why a claim would wait for review.
+#[utoipa::path(post, path = "/visits/{id}/close/preview", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = ClosePreview, responses((status = 200, body = BillingPreview), (status = 403, body = Problem), (status = 409, body = Problem)))]
+async fn preview_close(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ClosePreview>,
+) -> Result<Json<BillingPreview>, ApiError> {
+    Ok(Json(
+        visits::close_preview(
+            &state.store,
+            &state.clock,
+            &state.billing,
+            &clinician.user,
+            &visit_id(&id)?,
+            &body,
+        )
+        .await?,
+    ))
 }
 
 /// CONTRACT: `POST /visits/{id}/close` (the admitting clinician).
