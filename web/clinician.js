@@ -188,6 +188,7 @@ function startCall() {
     remoteLabel: consult.patientName,
     onLeave: hangUp,
     leave: { label: 'End call', testid: 'hang-up' },
+    heading: 'h3', // under the patient's name, an h2
   });
   call.addEventListener('stats', () => {
     if (!state.consult?.audioTouched) $('#n-audio-only').checked = call.remoteVideoFrames === 0 && !call.sendingVideo;

@@ -20,8 +20,9 @@ const DETAIL = {
  * @param {string} o.remoteLabel   e.g. "Your clinician"
  * @param {() => void} [o.onLeave]  shows a Leave button when given
  * @param {{label: string, testid: string}} [o.leave]  that button's words and test hook
+ * @param {string} [o.heading]  the chat heading's element, one below the page's: `h2` under a page's `h1`
  */
-export function mountCall(root, { call, signal, remoteLabel, onLeave, leave = { label: 'Leave call', testid: 'leave' } }) {
+export function mountCall(root, { call, signal, remoteLabel, onLeave, leave = { label: 'Leave call', testid: 'leave' }, heading = 'h2' }) {
   const names = new Map();
   const remoteVideo = h('video', {
     'data-testid': 'remote-video', class: 'remote', autoplay: true, playsInline: true,
@@ -85,7 +86,7 @@ export function mountCall(root, { call, signal, remoteLabel, onLeave, leave = { 
     input.value = '';
   });
   const chat = h('section', { class: 'chat', 'aria-labelledby': 'chat-title' },
-    h('h3', { id: 'chat-title' }, 'Chat'), log, form);
+    h(heading, { id: 'chat-title' }, 'Chat'), log, form);
 
   function addMessage(who, text, at, mine = false) {
     log.append(h('li', { class: mine ? 'mine' : 'theirs' },
