@@ -46,6 +46,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
@@ -229,6 +230,13 @@ pub async fn serve(
     let billing =
         billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Signaling frames are small and a call waits on each: send them at once
+    // rather than holding one back for the next (Nagle's algorithm).
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "TCP_NODELAY could not be set");
+        }
+    });
     let shutdown = async move {
         shutdown.await;
         if let Some(worker) = billing {
