@@ -629,6 +629,22 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_lasts_thirty_days_unless_configured_in_whole_days() {
+        let thirty = Duration::from_secs(30 * 24 * 3600);
+        assert_eq!(parse(&[]).unwrap().summary.available_for, thirty);
+        let config = parse(&[("BEDSIDE_SUMMARY_DAYS", "14")]).unwrap();
+        assert_eq!(
+            config.summary.available_for,
+            Duration::from_secs(14 * 24 * 3600)
+        );
+        assert!(config.summary.clinic.is_none());
+        for bad in ["0", "two", "-3"] {
+            let error = parse(&[("BEDSIDE_SUMMARY_DAYS", bad)]).unwrap_err();
+            assert_eq!(error.key, "BEDSIDE_SUMMARY_DAYS");
+        }
+    }
+
+    #[test]
     fn defaults_run_the_embedded_store_on_localhost() {
         let config = parse(&[]).unwrap();
         assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
