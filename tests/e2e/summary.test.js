@@ -1,6 +1,7 @@
 // The after-visit summary in real Chromium: once the clinician closes the
 // visit, the patient's link shows the summary in plain words (and again
-// after a reload), fits 375 px and passes axe-core there and on a desktop.
+// after a reload), fits 375 px and passes axe-core there and on a desktop;
+// after its days the page says so and how to reach the clinic.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,3 +90,30 @@ for (const [label, viewport] of [['375 px', { width: 375, height: 740 }], ['desk
     await context.close();
   });
 }
+
+test('after its days the link says plainly the summary is no longer available and how to reach the clinic', async () => {
+  const visit = await closedVisit('Lovelace', 'Summary past its days');
+  const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
+  const page = await context.newPage();
+  const problems = watchPage(page, 'patient');
+  // The server's answer once the days are over (the API tests move its clock there).
+  await page.route('**/api/v1/visits/*/summary', (route) => route.fulfill({
+    status: 410,
+    contentType: 'application/problem+json',
+    body: JSON.stringify({
+      type: 'about:blank',
+      title: 'Gone',
+      status: 410,
+      detail: "This visit's summary was available for 30 days after the visit and is no longer available. Please contact Bedside Demo Clinic on (217) 555-0100.",
+    }),
+  }));
+  await page.goto(visit.join_url);
+  await page.getByText('Your visit summary is no longer available').waitFor();
+  assert.match(await page.locator('#end-text').textContent(), /Please contact Bedside Demo Clinic on \(217\) 555-0100/);
+  assert.equal(await page.getByTestId('visit-summary').isVisible(), false);
+  assert.equal(await page.evaluate(() => Object.keys(sessionStorage).length), 0, 'the token is forgotten');
+  await assertAccessible(page, 'summary no longer available at 375 px');
+  await assertFits(page);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
