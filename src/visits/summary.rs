@@ -9,6 +9,7 @@ use crate::audit::Actor;
 use crate::model::codes::Icd10;
 use crate::model::ids::VisitId;
 use crate::model::summary::{AfterVisitSummary, ClinicContact, SummaryDiagnosis};
+use crate::model::timestamp::Timestamp;
 use crate::model::visit::VisitStatus;
 use crate::store::{self, Store};
 
@@ -113,9 +114,7 @@ pub async fn read(
             )));
         }
     };
-    let available_until = crate::model::timestamp::Timestamp(
-        closed_at.millis() + settings.available_for.as_millis() as i64,
-    );
+    let available_until = Timestamp(closed_at.millis() + settings.available_for.as_millis() as i64);
     if actor.at >= available_until {
         let contact = match &settings.clinic {
             Some(ClinicContact {
