@@ -17,7 +17,9 @@ use crate::media::precall::PreCallConfig;
 use crate::media::turn::TurnConfig;
 use crate::model::codes::{Npi, PostalCode};
 use crate::model::region::Region;
+use crate::model::summary::ClinicContact;
 pub use crate::store::{DatabaseUrl, redact_url};
+use crate::visits::{self, SummarySettings};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -50,6 +52,10 @@ pub struct Config {
     /// `BEDSIDE_REGION`: `US` (the default) or `GB`; the emergency number,
     /// temperature unit, spelling and knowledge sources patients and staff see.
     pub region: Region,
+    /// `BEDSIDE_SUMMARY_DAYS` (default 30): how long after close the
+    /// patient's link shows the after-visit summary; the clinic named on it
+    /// is the billing provider with `BEDSIDE_BILLING_PHONE`, when set.
+    pub summary: SummarySettings,
 }
 
 /// A configuration value that cannot be used.
@@ -101,6 +107,7 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_PRECALL_MAX",
     "BEDSIDE_PRECALL_UDP_ADDRS",
     "BEDSIDE_REGION",
+    "BEDSIDE_SUMMARY_DAYS",
     "LIVEKIT_URL",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
@@ -252,6 +259,8 @@ impl Config {
             }
         };
 
+        let billing = parse_billing_settings(source)?;
+        let summary = parse_summary(source, &billing)?;
         Ok(Self {
             addr,
             database_url,
@@ -262,11 +271,12 @@ impl Config {
             public_url,
             session_lifetime: Duration::from_secs(60 * session_ttl_minutes as u64),
             log_json,
-            billing: parse_billing_settings(source)?,
+            billing,
             turn: parse_turn(source)?,
             stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
             livekit: parse_livekit(source)?,
             precall: parse_precall(source)?,
+            summary,
             region: match source.get("BEDSIDE_REGION") {
                 None => Region::default(),
                 Some(v) => Region::parse(v)
@@ -324,6 +334,30 @@ fn parse_phone(source: &Source) -> Result<Option<String>, ConfigError> {
             "must be a ten-digit US phone number",
         )),
     }
+}
+
+fn parse_summary(
+    source: &Source,
+    billing: &BillingSettings,
+) -> Result<SummarySettings, ConfigError> {
+    let days = parse_int(
+        "BEDSIDE_SUMMARY_DAYS",
+        source,
+        visits::summary::DEFAULT_SUMMARY_DAYS as i64,
+        1,
+        3650,
+    )?;
+    let clinic = billing.provider.as_ref().map(|p| ClinicContact {
+        name: p.name.clone(),
+        phone: billing
+            .phone
+            .as_ref()
+            .map(|d| format!("({}) {}-{}", &d[..3], &d[3..6], &d[6..])),
+    });
+    Ok(SummarySettings {
+        available_for: Duration::from_secs(days as u64 * 24 * 3600),
+        clinic,
+    })
 }
 
 fn parse_billing_settings(source: &Source) -> Result<BillingSettings, ConfigError> {
@@ -592,6 +626,22 @@ mod tests {
             .iter()
             .fold(Source::default(), |s, (k, v)| s.set(k, *v));
         Config::from_source(&source)
+    }
+
+    #[test]
+    fn the_summary_lasts_thirty_days_unless_configured_in_whole_days() {
+        let thirty = Duration::from_secs(30 * 24 * 3600);
+        assert_eq!(parse(&[]).unwrap().summary.available_for, thirty);
+        let config = parse(&[("BEDSIDE_SUMMARY_DAYS", "14")]).unwrap();
+        assert_eq!(
+            config.summary.available_for,
+            Duration::from_secs(14 * 24 * 3600)
+        );
+        assert!(config.summary.clinic.is_none());
+        for bad in ["0", "two", "-3"] {
+            let error = parse(&[("BEDSIDE_SUMMARY_DAYS", bad)]).unwrap_err();
+            assert_eq!(error.key, "BEDSIDE_SUMMARY_DAYS");
+        }
     }
 
     #[test]

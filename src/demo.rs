@@ -55,6 +55,7 @@ pub async fn seed(
     clock: &Clock,
     keys: &TokenKeys,
     public_url: &str,
+    summary: &visits::SummarySettings,
 ) -> anyhow::Result<DemoClinic> {
     let staff = DEMO_STAFF
         .iter()
@@ -65,7 +66,7 @@ pub async fn seed(
     let patients = store::search_patients(&mut tx, None, 1).await?;
     store::commit(tx).await?;
     if users > 1 || !patients.is_empty() {
-        let join_url = join_link(store, clock, keys, public_url).await?;
+        let join_url = join_link(store, clock, keys, public_url, summary).await?;
         return Ok(DemoClinic {
             seeded_now: false,
             staff,
@@ -110,9 +111,9 @@ pub async fn seed(
             reason: Text::parse(reason).expect("demo text is valid"),
             priority: None,
         };
-        visits::create_visit(store, clock, &actor, &visit, keys, public_url).await?;
+        visits::create_visit(store, clock, &actor, &visit, keys, public_url, summary).await?;
     }
-    let join_url = join_link(store, clock, keys, public_url).await?;
+    let join_url = join_link(store, clock, keys, public_url, summary).await?;
     Ok(DemoClinic {
         seeded_now: true,
         staff,
@@ -127,6 +128,7 @@ async fn join_link(
     clock: &Clock,
     keys: &TokenKeys,
     public_url: &str,
+    summary: &visits::SummarySettings,
 ) -> anyhow::Result<Option<String>> {
     let queues = visits::list_queues(store).await?;
     let Some(queue) = queues.iter().find(|q| q.name == DEMO_QUEUE) else {
@@ -149,7 +151,7 @@ async fn join_link(
             &visit.id,
             &visit.patient_id,
             now,
-            visits::PATIENT_TOKEN_TTL_SECONDS,
+            visits::patient_token_ttl_seconds(summary),
         );
         format!("{public_url}/join/{}?t={}", visit.id, token.expose())
     }))

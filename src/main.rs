@@ -136,6 +136,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             &state.clock,
             &state.tokens,
             &state.config.public_url,
+            &state.config.summary,
         )
         .await?;
         print_demo(&clinic, &state.config.public_url);

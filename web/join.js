@@ -2,7 +2,7 @@
 // the waiting room, the call, and a clear end.
 
 import { apiClient } from './lib/api.js';
-import { h, $, $$, duration } from './lib/dom.js';
+import { h, $, $$, duration, date } from './lib/dom.js';
 import { showSection, visitLink } from './lib/visitlink.js';
 import { openDevices, watchLevel, playTestSound, stopStream } from './lib/devices.js';
 import { Signal } from './lib/socket.js';
@@ -69,10 +69,53 @@ function end(title, text, { rejoin = false, forget = false } = {}) {
 }
 
 const ENDED = {
-  closed: ['Your visit has ended', 'Thank you. Your clinician has finished the visit. You can close this page.'],
+  closed: ['Your visit has ended', 'Thank you. Your clinician has finished the visit. Your summary is below.'],
   cancelled: ['This visit was cancelled', 'Please contact the clinic if you still need to be seen.'],
   no_show: ['This visit was closed', 'The visit was marked as missed. Please contact the clinic to book again.'],
 };
+
+// ---- the after-visit summary ----
+
+function fillList(list, lines, empty) {
+  list.replaceChildren(...(lines.length ? lines : [empty]).map((line) => h('li', {}, line)));
+}
+
+// A closed visit shows its summary; the token is kept while the summary is
+// available, so a reload shows it again. After its days the page says so and
+// how to reach the clinic, and the token is forgotten.
+async function showSummary() {
+  const [title, text] = ENDED.closed;
+  end(title, text);
+  let summary;
+  try {
+    summary = await api(`/visits/${encodeURIComponent(visitId)}/summary`);
+  } catch (e) {
+    if (e.status === 410) {
+      end('Your visit summary is no longer available', e.message, { forget: true });
+    } else {
+      $('#end-text').textContent = 'Thank you. Your clinician has finished the visit. Your summary could not be loaded; reload this page to try again.';
+    }
+    return;
+  }
+  $('#summary-date').textContent = date(summary.visit_date);
+  $('#summary-clinician').textContent = summary.clinician_name ?? 'Your clinician';
+  fillList($('#summary-diagnoses'), summary.diagnoses.map((d) => (d.description
+    ? `${d.description} (${d.code})` : d.code)), 'None recorded');
+  const instructions = summary.instructions.length ? summary.instructions
+    : (summary.plan.trim() ? [summary.plan.trim()] : []);
+  fillList($('#summary-instructions'), instructions, 'None recorded');
+  fillList($('#summary-follow-up'), summary.follow_up, 'No follow-up was set. Contact the clinic if you are not getting better.');
+  if (summary.clinic) {
+    $('#summary-clinic-text').textContent = summary.clinic.phone
+      ? `${summary.clinic.name}: ${summary.clinic.phone}` : summary.clinic.name;
+    $('#summary-clinic').hidden = false;
+  }
+  $('#summary-until').textContent = `This summary is available here until ${date(summary.available_until)}. Print it to keep a copy.`;
+  $('#summary').hidden = false;
+  document.title = 'Your visit summary — Bedside';
+}
+
+$('#summary-print').addEventListener('click', () => window.print());
 
 // ---- device check ----
 
@@ -301,6 +344,8 @@ function onVisit(frame) {
     document.title = 'Your clinician is ready — Bedside';
     playTestSound().catch(() => {});
     startCall();
+  } else if (frame.status === 'closed') {
+    showSummary();
   } else if (ENDED[frame.status]) {
     const [title, text] = ENDED[frame.status];
     end(title, text, { forget: true });
@@ -349,6 +394,10 @@ async function load() {
       end('The clinic could not be reached', 'Check your internet connection and reload this page.', { rejoin: true });
       $('#rejoin').textContent = 'Try again';
     }
+    return;
+  }
+  if (visit.status === 'closed') {
+    await showSummary();
     return;
   }
   if (ENDED[visit.status]) {

@@ -62,7 +62,7 @@ pub fn outcome(severity: &str, code: &str, diagnostics: &str) -> Value {
 /// What this server does: read and search of each resource type, with
 /// their search parameters.
 pub fn capability_statement(now: Timestamp, base: &str) -> Value {
-    let resources: Vec<Value> = ResourceType::ALL
+    let mut resources: Vec<Value> = ResourceType::ALL
         .iter()
         .map(|kind| {
             let params: Vec<Value> = kind
@@ -80,6 +80,8 @@ pub fn capability_statement(now: Timestamp, base: &str) -> Value {
             resource
         })
         .collect();
+    // The after-visit summary is read by its visit's id; it is not searched.
+    resources.push(json!({"type": "Composition", "interaction": [{"code": "read"}]}));
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -158,7 +160,8 @@ mod tests {
                 "Observation",
                 "Condition",
                 "AllergyIntolerance",
-                "Claim"
+                "Claim",
+                "Composition"
             ]
         );
         assert_eq!(cs["fhirVersion"], "4.0.1");

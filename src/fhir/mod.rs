@@ -49,6 +49,11 @@ pub mod system {
     pub const NPI: &str = "http://hl7.org/fhir/sid/us-npi";
 }
 
+/// The after-visit summary as a FHIR Composition; its id is the visit's.
+pub fn composition(summary: &crate::model::summary::AfterVisitSummary) -> Value {
+    resources::composition(summary)
+}
+
 /// Most resources one search answers.
 pub const SEARCH_LIMIT: i64 = 100;
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::system;
 use crate::auth::User;
 use crate::ehr::{Allergy, Condition, Encounter, Observation, Patient};
+use crate::model::summary::AfterVisitSummary;
 use crate::model::timestamp::Timestamp;
 
 /// Builds a JSON object, skipping the fields whose value is `None`.
@@ -340,6 +341,93 @@ pub fn allergy(a: &Allergy) -> Value {
         .with("patient", reference("Patient", a.patient_id.as_str()))
         .with("recordedDate", instant(a.recorded_at))
         .list("reaction", reaction.into_iter().collect())
+        .build()
+}
+
+/// Text made safe for XHTML narrative.
+fn xhtml_escape(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A generated narrative holding these lines as a list.
+fn narrative(lines: &[String]) -> Value {
+    let items: String = lines
+        .iter()
+        .map(|l| format!("<li>{}</li>", xhtml_escape(l)))
+        .collect();
+    json!({
+        "status": "generated",
+        "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\"><ul>{items}</ul></div>"),
+    })
+}
+
+/// A section with a title and a list narrative; none when it has no lines.
+fn section(title: &str, lines: Vec<String>) -> Option<Value> {
+    (!lines.is_empty()).then(|| json!({"title": title, "text": narrative(&lines)}))
+}
+
+/// Composition (STANDARDS-2 §2.1): the after-visit summary as a final
+/// document, LOINC 34133-9 "Summary of episode note", one section per part.
+pub fn composition(s: &AfterVisitSummary) -> Value {
+    let author = match &s.clinician_id {
+        Some(id) => Object::default()
+            .with("reference", json!(format!("Practitioner/{}", id.as_str())))
+            .maybe("display", s.clinician_name.as_deref().map(|n| json!(n)))
+            .build(),
+        None => json!({"display": s.clinic.as_ref().map_or("The clinic", |c| c.name.as_str())}),
+    };
+    let diagnoses = s
+        .diagnoses
+        .iter()
+        .map(|d| match &d.description {
+            Some(description) => format!("{description} ({})", d.code.as_str()),
+            None => d.code.as_str().to_owned(),
+        })
+        .collect();
+    let plan = if s.instructions.is_empty() {
+        text(Some(&s.plan))
+            .map(|_| vec![s.plan.trim().to_owned()])
+            .unwrap_or_default()
+    } else {
+        s.instructions.clone()
+    };
+    let clinic = s
+        .clinic
+        .iter()
+        .map(|c| match &c.phone {
+            Some(phone) => format!("{}: {phone}", c.name),
+            None => c.name.clone(),
+        })
+        .collect();
+    let sections: Vec<Value> = [
+        section("Diagnoses", diagnoses),
+        section("Plan and instructions", plan),
+        section("Follow-up", s.follow_up.clone()),
+        section("Contact the clinic", clinic),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Object::resource("Composition", s.visit_id.as_str())
+        .with("status", json!("final"))
+        .with(
+            "type",
+            concept(coding(
+                system::LOINC,
+                "34133-9",
+                Some("Summary of episode note"),
+            )),
+        )
+        .with("subject", reference("Patient", s.patient_id.as_str()))
+        .with("encounter", reference("Encounter", s.encounter_id.as_str()))
+        .with("date", instant(s.visit_date))
+        .with("author", json!([author]))
+        .with("title", json!("After-visit summary"))
+        .list("section", sections)
         .build()
 }
 

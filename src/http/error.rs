@@ -25,6 +25,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// 410: it existed and is no longer offered.
+    #[error("{0}")]
+    Gone(String),
     #[error(transparent)]
     Invalid(FieldError),
     #[error("{0}")]
@@ -65,6 +68,7 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -176,6 +180,7 @@ impl From<crate::visits::VisitError> for ApiError {
         match error {
             VisitError::NotFound(what) => Self::NotFound(what),
             VisitError::WrongState(detail) => Self::Conflict(detail),
+            VisitError::Gone(detail) => Self::Gone(detail),
             VisitError::Forbidden => Self::Forbidden,
             VisitError::Invalid(e) => Self::Invalid(e),
             VisitError::Store(e) => e.into(),

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod patient;
 pub mod precall;
 pub mod region;
+pub mod summary;
 pub mod timestamp;
 pub mod validation;
 pub mod visit;

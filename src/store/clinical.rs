@@ -435,3 +435,33 @@ pub async fn medications_for_patient(
         })
         .collect())
 }
+
+/// The note written at an encounter's close, if any.
+#[tracing::instrument(skip_all)]
+pub async fn note_for_encounter(
+    tx: &mut Tx,
+    encounter: &EncounterId,
+) -> Result<Option<Note>, StoreError> {
+    type Row = (String, String, String, String, String, String, String, i64);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, encounter_id, author_id, subjective, objective, assessment, plan, created_at
+         FROM notes WHERE encounter_id = $1 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(encounter.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(
+        |(id, encounter, author, subjective, objective, assessment, plan, at)| Note {
+            id,
+            encounter_id: EncounterId::from_trusted(encounter),
+            author_id: UserId::from_trusted(author),
+            soap: SoapNote {
+                subjective,
+                objective,
+                assessment,
+                plan,
+            },
+            created_at: Timestamp(at),
+        },
+    ))
+}

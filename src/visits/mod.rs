@@ -7,6 +7,7 @@ pub mod drafts;
 pub mod guests;
 mod model;
 mod queue;
+pub mod summary;
 
 pub use crate::model::visit::{
     Emergency, EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Visit, VisitStatus,
@@ -15,6 +16,7 @@ pub use model::{
     CheckIn, CheckedIn, ClosePreview, CloseVisit, CreatedVisit, NewVisit, QueueView, VisitChange,
 };
 pub use queue::{DEFAULT_CONSULT_SECONDS, QueueEntry, WaitBasis, key_for_position, order};
+pub use summary::SummarySettings;
 
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::{TokenKeys, User};
@@ -29,8 +31,15 @@ use crate::store::{self, Store, StoreError, Tx};
 
 /// The consent text version a patient agrees to at check-in.
 pub const CONSENT_VERSION: &str = "telehealth-consent-2026-01";
-/// How long a patient's join link works.
+/// How long a patient's join link works for joining the visit.
 pub const PATIENT_TOKEN_TTL_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The lifetime a patient's token is minted with: the joining window plus
+/// the summary's days, because the same link shows the after-visit summary
+/// and a visit may close as late as the end of the joining window.
+pub fn patient_token_ttl_seconds(summary: &SummarySettings) -> i64 {
+    PATIENT_TOKEN_TTL_SECONDS + summary.available_for.as_secs() as i64
+}
 /// Most diagnoses one visit carries (the 837P's limit).
 pub const MAX_DIAGNOSES: usize = 12;
 
@@ -40,6 +49,9 @@ pub enum VisitError {
     NotFound(&'static str),
     #[error("{0}")]
     WrongState(String),
+    /// What was asked for existed and is no longer offered.
+    #[error("{0}")]
+    Gone(String),
     #[error("not allowed")]
     Forbidden,
     #[error(transparent)]
@@ -121,6 +133,7 @@ pub async fn create_visit(
     new: &NewVisit,
     keys: &TokenKeys,
     public_url: &str,
+    summary: &SummarySettings,
 ) -> Result<CreatedVisit, VisitError> {
     let now = clock.now().millis();
     let mut tx = store.begin().await?;
@@ -164,7 +177,7 @@ pub async fn create_visit(
         &visit.id,
         &visit.patient_id,
         now / 1000,
-        PATIENT_TOKEN_TTL_SECONDS,
+        patient_token_ttl_seconds(summary),
     );
     let join_url = format!("{public_url}/join/{}?t={}", visit.id, token.expose());
     Ok(CreatedVisit {

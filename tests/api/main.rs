@@ -22,6 +22,7 @@ mod patients;
 mod peers;
 mod precall;
 mod socket;
+mod summary;
 mod users;
 mod visits;
 mod web;

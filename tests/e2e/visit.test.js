@@ -233,10 +233,15 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await console_.getByText('Visit closed').waitFor();
   assert.equal(await console_.locator('#chart').textContent(), '', 'no chart left on screen after close');
 
-  // The patient sees a clear end; the board drops the visit and frees the clinician.
+  // The patient sees a clear end and the after-visit summary at once, and
+  // keeps the token while it is available; the board drops the visit and
+  // frees the clinician.
   await eventually(async () => (await patient.getByTestId('call-state').textContent()) === 'ended', { message: 'patient call ended' });
   await patient.getByText('Your visit has ended').waitFor();
-  assert.equal(await patient.evaluate(() => Object.keys(sessionStorage).length), 0, 'the patient token is forgotten');
+  await patient.getByTestId('visit-summary').waitFor();
+  assert.match(await patient.getByTestId('visit-summary').textContent(), /Acute pharyngitis, unspecified \(J02\.9\)/);
+  assert.match(await patient.getByTestId('visit-summary').textContent(), /Return if worse\./);
+  assert.ok(await patient.evaluate(() => Object.keys(sessionStorage).length > 0), 'the patient token is kept for the summary');
   await assertFits(patient);
   await patient.screenshot({ path: artifactPath('patient-6-ended-375.png'), fullPage: true });
   await assertAccessible(patient, 'patient-6-ended-375');

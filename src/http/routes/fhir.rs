@@ -13,11 +13,14 @@ use serde_json::Value;
 use crate::fhir::{self, FhirError, Requester, ResourceType};
 use crate::http::error::ApiError;
 use crate::http::extract::Caller;
+use crate::model::ids::VisitId;
 use crate::state::AppState;
+use crate::visits::{self, VisitError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(capability_statement))
+        .route("/Composition/{id}", get(read_composition))
         .route("/{kind}", get(search_resources))
         .route("/{kind}/{id}", get(read_resource))
         .fallback(|| async {
@@ -63,6 +66,8 @@ impl IntoResponse for FhirResponse {
 enum FhirApiError {
     Fhir(FhirError),
     Login,
+    /// A status, an issue type and a sentence for the client.
+    Outcome(StatusCode, &'static str, String),
     Internal(anyhow::Error),
 }
 
@@ -101,6 +106,7 @@ impl IntoResponse for FhirApiError {
             Self::Fhir(e @ FhirError::Forbidden) => {
                 (StatusCode::FORBIDDEN, "forbidden", e.to_string())
             }
+            Self::Outcome(status, code, why) => (status, code, why),
             Self::Fhir(FhirError::Store(e)) => return Self::Internal(e.into()).into_response(),
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "FHIR request failed");
@@ -149,6 +155,33 @@ async fn read_resource(
     };
     let resource = fhir::read(&state.store, who, kind, &id).await?;
     Ok(FhirResponse(StatusCode::OK, resource))
+}
+
+/// `GET /fhir/Composition/{id}` (the visit's patient, or staff): the
+/// after-visit summary of visit `id`, on the same terms as
+/// `GET /visits/{id}/summary`.
+async fn read_composition(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<String>,
+) -> Result<FhirResponse, FhirApiError> {
+    let caller = caller?;
+    let not_found = || FhirError::NotFound(format!("Composition {id} is not known"));
+    let visit = VisitId::parse(&id).ok_or_else(not_found)?;
+    if caller.patient().is_some_and(|(_, own)| *own != visit) {
+        return Err(FhirError::Forbidden.into());
+    }
+    let summary = visits::summary::read(&state.store, &caller.actor, &state.config.summary, &visit)
+        .await
+        .map_err(|e| match e {
+            VisitError::NotFound(_) => FhirApiError::Fhir(not_found()),
+            VisitError::WrongState(why) => {
+                FhirApiError::Outcome(StatusCode::CONFLICT, "conflict", why)
+            }
+            VisitError::Gone(why) => FhirApiError::Outcome(StatusCode::GONE, "deleted", why),
+            other => ApiError::from(other).into(),
+        })?;
+    Ok(FhirResponse(StatusCode::OK, fhir::composition(&summary)))
 }
 
 /// CONTRACT: search `GET /fhir/{type}?…` (staff; a patient within its own record).

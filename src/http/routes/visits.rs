@@ -10,6 +10,7 @@ use crate::billing::BillingPreview;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Caller, Clinicians, Schedulers, Staff, VisitCreators};
 use crate::model::ids::VisitId;
+use crate::model::summary::AfterVisitSummary;
 use crate::state::AppState;
 use crate::visits::{
     self, CheckIn, CheckedIn, ClosePreview, CloseVisit, CreatedVisit, NewVisit, Visit, VisitChange,
@@ -22,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_visit, update_visit))
         .routes(routes!(check_in))
         .routes(routes!(acknowledge_emergency))
+        .routes(routes!(get_summary))
         .routes(routes!(admit_visit))
         .routes(routes!(close_visit))
         .routes(routes!(preview_close))
@@ -48,6 +50,7 @@ async fn create_visit(
         &body,
         &state.tokens,
         &state.config.public_url,
+        &state.config.summary,
     )
     .await?;
     state.live.queue_changed(&created.visit.queue_id).await;
@@ -116,6 +119,26 @@ async fn acknowledge_emergency(
         visits::acknowledge_emergency(&state.store, &state.clock, &caller.actor, &id).await?;
     state.live.queue_changed(&visit.queue_id).await;
     Ok(Json(visit))
+}
+
+/// `GET /visits/{id}/summary` (the visit's patient, or staff): the
+/// after-visit summary, once closed (409 before) and for the configured
+/// days after (410 after).
+#[utoipa::path(get, path = "/visits/{id}/summary", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = AfterVisitSummary), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 410, body = Problem)))]
+async fn get_summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AfterVisitSummary>, ApiError> {
+    let id = visit_id(&id)?;
+    if caller.patient().is_some_and(|(_, own)| *own != id) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(Json(
+        visits::summary::read(&state.store, &caller.actor, &state.config.summary, &id).await?,
+    ))
 }
 
 /// CONTRACT: `PATCH /visits/{id}` (scheduler, admin).
