@@ -203,6 +203,14 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await eventually(async () => (await console_.getByTestId('note-assessment').inputValue()) === 'Viral pharyngitis, likely.', { message: 'draft restored after a reload' });
   assert.equal(await console_.getByTestId('diagnosis').inputValue(), 'J02.9');
   await console_.getByTestId('draft-status').getByText('Draft restored').waitFor();
+  // The chat so far is part of the visit's record: it is back after the
+  // reload, each message once, the clinician's own marked as theirs.
+  const chatLog = console_.getByTestId('chat-log');
+  for (const text of ['Hello doctor, I can see you.', 'Hello Ada, I can see you too.', 'Still there after the blip?']) {
+    await chatLog.getByText(text).waitFor();
+    assert.equal(await chatLog.getByText(text).count(), 1, `${text} shown once`);
+  }
+  assert.equal(await chatLog.locator('li.mine').getByText('Hello Ada, I can see you too.').count(), 1);
   await eventually(async () => (await console_.getByTestId('call-state').textContent()) === 'connected', { message: 'clinician back in the call after a reload', timeout: 30_000 });
   await eventually(async () => (await patient.getByTestId('call-state').textContent()) === 'connected', { message: 'patient connected again', timeout: 30_000 });
   await framesArrive(console_);
