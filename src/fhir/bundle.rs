@@ -158,6 +158,7 @@ mod tests {
                 "Observation",
                 "Condition",
                 "AllergyIntolerance",
+                "Communication",
                 "Claim"
             ]
         );

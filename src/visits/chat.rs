@@ -11,6 +11,7 @@ use crate::audit::Actor;
 use crate::auth::{Principal, Role};
 use crate::model::chat::{ChatMessage, NewChatMessage, SenderRole};
 use crate::model::ids::VisitId;
+use crate::model::timestamp::Timestamp;
 use crate::store::{self, Store, StoreError};
 
 /// A kept message as one of the visit's participants reads it.
@@ -23,7 +24,7 @@ pub struct VisitMessage {
 }
 
 /// The audit trail's actor for a message's sender.
-fn sender_actor(new: &NewChatMessage, at: crate::model::timestamp::Timestamp) -> Actor {
+fn sender_actor(new: &NewChatMessage, at: Timestamp) -> Actor {
     let kind = match new.sender.role {
         SenderRole::Patient => "patient",
         SenderRole::Guest => "guest",
@@ -44,7 +45,7 @@ fn sender_actor(new: &NewChatMessage, at: crate::model::timestamp::Timestamp) ->
 pub async fn record(
     store: &Store,
     new: &NewChatMessage,
-    now: crate::model::timestamp::Timestamp,
+    now: Timestamp,
 ) -> Result<ChatMessage, VisitError> {
     let mut tries = 0;
     loop {
@@ -59,7 +60,7 @@ pub async fn record(
 async fn record_once(
     store: &Store,
     new: &NewChatMessage,
-    now: crate::model::timestamp::Timestamp,
+    now: Timestamp,
 ) -> Result<ChatMessage, VisitError> {
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, &new.visit_id).await?;

@@ -205,3 +205,40 @@ async fn chat_is_kept_in_the_order_relayed_and_still_relayed_when_it_cannot_be()
     patient.expect_error(ErrorCode::NotRecorded).await;
     assert_eq!(kept.messages.lock().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn messages_sent_at_once_are_kept_in_the_order_the_room_hears_them() {
+    let kept = std::sync::Arc::new(Kept::default());
+    let app = spawn_app_with(Parts {
+        chat: Some(kept.clone()),
+        ..Parts::default()
+    })
+    .await;
+    let ((mut patient, _), (mut clinician, _)) = call_in_v1(&app).await;
+    let (mut guest, _) = app.signed_in("guest-v1").await;
+    guest.join("v1").await;
+    assert!(matches!(guest.frame().await, ServerMessage::Joined { .. }));
+
+    for i in 0..5 {
+        patient
+            .send_json(json!({"type": "chat", "text": format!("patient {i}")}))
+            .await;
+        clinician
+            .send_json(json!({"type": "chat", "text": format!("clinician {i}")}))
+            .await;
+    }
+    let mut heard = Vec::new();
+    while heard.len() < 10 {
+        if let ServerMessage::Chat { text, .. } = guest.frame().await {
+            heard.push(text);
+        }
+    }
+    let texts: Vec<String> = kept
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, _, text)| text.clone())
+        .collect();
+    assert_eq!(texts, heard);
+}
