@@ -146,7 +146,10 @@ async fn start_hub(
         max_sockets: socket_capacity(defaults.max_sockets),
         ..defaults
     };
-    let mut builder = signaling::Hub::builder(authoriser).config(config);
+    let chat = Arc::new(live::StoreChatRecorder::new(store.clone(), clock.clone()));
+    let mut builder = signaling::Hub::builder(authoriser)
+        .config(config)
+        .chat(chat);
     if let Some(client) = redis {
         let connection =
             signaling::redis_connection(client.clone()).context("Failed to set up Redis")?;

@@ -2,7 +2,7 @@
 // the call, the note and close.
 
 import { requireStaff, staffApi as api } from './lib/session.js';
-import { h, $, $$, duration, secondsSince, date, focusStep } from './lib/dom.js';
+import { h, $, $$, clock, duration, secondsSince, date, focusStep } from './lib/dom.js';
 import { openDevices, stopStream } from './lib/devices.js';
 import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
@@ -189,6 +189,7 @@ function startCall() {
     onLeave: hangUp,
     leave: { label: 'End call', testid: 'hang-up' },
     heading: 'h3', // under the patient's name, an h2
+    loadMessages: () => api(`/visits/${encodeURIComponent(consult.visit.id)}/messages`),
   });
   call.addEventListener('stats', () => {
     if (!state.consult?.audioTouched) $('#n-audio-only').checked = call.remoteVideoFrames === 0 && !call.sendingVideo;
@@ -441,10 +442,21 @@ function renderChart(visit, history) {
         ? h('ul', {}, history.encounters.filter((e) => e.id !== visit.encounter_id).map((e) => {
           const note = history.notes?.find((n) => n.encounter_id === e.id);
           return h('li', {}, h('strong', {}, date(e.period_start ?? e.created_at)), ` ${e.reason} (${e.status})`,
-            note?.assessment ? h('p', { class: 'meta' }, `Assessment: ${note.assessment}`) : null);
+            note?.assessment ? h('p', { class: 'meta' }, `Assessment: ${note.assessment}`) : null,
+            pastChat(e, history.messages ?? []));
         }))
         : h('p', { class: 'empty' }, 'No earlier visits.')),
   );
+}
+
+// A past visit's chat, kept in its record: folded under the visit.
+function pastChat(encounter, messages) {
+  const own = messages.filter((m) => m.encounter_id === encounter.id);
+  if (!own.length) return null;
+  return h('details', { class: 'past-chat', 'data-testid': `past-chat-${encounter.id}` },
+    h('summary', {}, `Chat (${own.length} ${own.length === 1 ? 'message' : 'messages'})`),
+    h('ol', { class: 'chat-log' }, own.map((m) => h('li', {},
+      h('span', { class: 'who' }, m.sender.display_name), ' ', h('time', { datetime: m.at }, clock(m.at)), h('p', {}, m.text)))));
 }
 
 async function loadCds(visit) {

@@ -366,6 +366,7 @@ function startCall() {
     call,
     signal: page.signal,
     remoteLabel: 'Your clinician',
+    loadMessages: () => api(`/visits/${encodeURIComponent(visitId)}/messages`),
     onLeave: () => {
       page.signal?.send({ type: 'leave' });
       end('You left the call', 'Your visit is still open. If you left by mistake, rejoin now.', { rejoin: true });

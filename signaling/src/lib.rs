@@ -7,6 +7,7 @@
 //!
 //! - [`protocol`]: the frames of CONTRACT.md's `GET /ws`, typed ids, error codes.
 //! - [`authoriser`]: the trait the server implements (token, join, subscribe).
+//! - [`chat`]: the [`ChatRecorder`] the hub hands each chat message before relaying it.
 //! - [`config`]: [`HubConfig`] timeouts and limits, the upgrade settings.
 //! - [`hub`]: [`Hub`], this node's sessions and rooms, and the server-facing API.
 //! - `socket`: [`serve_socket`], one actor task per connection.
@@ -18,7 +19,9 @@
 //!
 //! - `joined.participants` lists the others already in the call, not the
 //!   joiner; a client treats a `peer_joined` for someone it knows as a no-op.
-//! - `chat` goes to the others in the call, not back to the sender.
+//! - `chat` goes to the others in the call, not back to the sender, after
+//!   the server's [`ChatRecorder`] kept it; one it could not keep is still
+//!   relayed, and the sender hears `error not_recorded`.
 //! - `presence` frames go to every staff socket.
 //! - [`Hub::open_room`] also tells the visit's patients `visit {in_consult}`.
 //! - A resume is honoured by the node that held the session; elsewhere it
@@ -26,6 +29,7 @@
 
 pub mod authoriser;
 pub mod bus;
+pub mod chat;
 pub mod config;
 pub mod events;
 pub mod hub;
@@ -35,6 +39,7 @@ mod socket;
 
 pub use authoriser::{Authoriser, Denied, Identity, JoinAccess};
 pub use bus::{Bus, MemoryBus, RedisBus, redis_connection};
+pub use chat::{ChatRecord, ChatRecorder, NoRecord, NotRecorded};
 pub use config::{HubConfig, configure_upgrade};
 pub use events::{EventSink, HubEvent, NoEvents};
 pub use hub::{Hub, HubBuilder};

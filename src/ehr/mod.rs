@@ -10,6 +10,7 @@ pub use crate::model::patient::{Address, Insurance, NewPatient, Patient, Sex};
 pub use crate::model::vitals::{Consciousness, Measurement, SNOMED_ALERT, Vitals, loinc};
 
 use crate::audit::{Actor, AuditEntry, Outcome};
+use crate::model::chat::ChatMessage;
 use crate::model::clock::Clock;
 use crate::model::ids::{PatientId, UserId};
 use crate::model::validation::FieldError;
@@ -103,6 +104,8 @@ pub struct History {
     pub conditions: Vec<Condition>,
     pub allergies: Vec<Allergy>,
     pub medications: Vec<Medication>,
+    /// The chat of the patient's visits, oldest first.
+    pub messages: Vec<ChatMessage>,
 }
 
 async fn require_patient(tx: &mut store::Tx, id: &PatientId) -> Result<Patient, EhrError> {
@@ -253,6 +256,7 @@ pub async fn history(
         conditions: store::conditions(&mut tx, Some(patient), None).await?,
         allergies: store::allergies_for_patient(&mut tx, patient).await?,
         medications: store::medications_for_patient(&mut tx, patient).await?,
+        messages: store::patient_messages(&mut tx, patient).await?,
         patient: record,
     };
     store::append_audit(

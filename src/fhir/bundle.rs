@@ -160,6 +160,7 @@ mod tests {
                 "Observation",
                 "Condition",
                 "AllergyIntolerance",
+                "Communication",
                 "Claim",
                 "Composition"
             ]

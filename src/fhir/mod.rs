@@ -1,6 +1,7 @@
 //! The FHIR R4 facade (CONTRACT.md "FHIR R4"): the health record read as
 //! FHIR resources — Patient, Practitioner, Encounter, Observation,
-//! Condition, AllergyIntolerance, and billing's Claim — one at a time or
+//! Condition, AllergyIntolerance, Communication (a call's chat), and
+//! billing's Claim — one at a time or
 //! by search into a searchset Bundle. Staff read everything (claims only
 //! billing and admins); a patient's token reads its own patient's record
 //! only (another patient's resource is forbidden, a search is narrowed to
@@ -23,7 +24,8 @@ use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::auth::{Principal, Role};
 use crate::billing::{Claim, ClaimId};
 use crate::ehr::{Allergy, Condition, Encounter, Observation, Patient};
-use crate::model::ids::{EncounterId, PatientId, UserId};
+use crate::model::chat::ChatMessage;
+use crate::model::ids::{ChatMessageId, EncounterId, PatientId, UserId};
 use crate::model::timestamp::Timestamp;
 use crate::store::{self, StaffRecord, Store, StoreError, Tx};
 
@@ -47,6 +49,8 @@ pub mod system {
     pub const UCUM: &str = "http://unitsofmeasure.org";
     pub const ICD10_CM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
     pub const NPI: &str = "http://hl7.org/fhir/sid/us-npi";
+    pub const PARTICIPATION_MODE: &str =
+        "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode";
 }
 
 /// The after-visit summary as a FHIR Composition; its id is the visit's.
@@ -83,17 +87,19 @@ pub enum ResourceType {
     Observation,
     Condition,
     AllergyIntolerance,
+    Communication,
     Claim,
 }
 
 impl ResourceType {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Patient,
         Self::Practitioner,
         Self::Encounter,
         Self::Observation,
         Self::Condition,
         Self::AllergyIntolerance,
+        Self::Communication,
         Self::Claim,
     ];
 
@@ -105,6 +111,7 @@ impl ResourceType {
             Self::Observation => "Observation",
             Self::Condition => "Condition",
             Self::AllergyIntolerance => "AllergyIntolerance",
+            Self::Communication => "Communication",
             Self::Claim => "Claim",
         }
     }
@@ -130,6 +137,7 @@ impl ResourceType {
             ],
             Self::Condition => &[("patient", "reference"), ("encounter", "reference")],
             Self::AllergyIntolerance => &[("patient", "reference")],
+            Self::Communication => &[("patient", "reference"), ("encounter", "reference")],
             Self::Claim => &[
                 ("patient", "reference"),
                 ("encounter", "reference"),
@@ -243,6 +251,13 @@ fn condition(c: Condition) -> Found {
     }
 }
 
+fn communication(m: ChatMessage) -> Found {
+    Found {
+        resource: resources::communication(&m),
+        patient: Some(m.patient_id),
+    }
+}
+
 fn allergy(a: Allergy) -> Found {
     Found {
         resource: resources::allergy(&a),
@@ -279,6 +294,10 @@ async fn load(
         ResourceType::Observation => store::get_observation(tx, id).await?.map(observation),
         ResourceType::Condition => store::get_condition(tx, id).await?.map(condition),
         ResourceType::AllergyIntolerance => store::get_allergy(tx, id).await?.map(allergy),
+        ResourceType::Communication => match ChatMessageId::parse(id) {
+            Some(id) => store::get_chat_message(tx, &id).await?.map(communication),
+            None => None,
+        },
         ResourceType::Claim => match ClaimId::parse(id) {
             Some(id) => {
                 let found = store::get_claim(tx, &id).await?;
@@ -463,6 +482,13 @@ async fn find(
             .into_iter()
             .map(allergy)
             .collect(),
+        ResourceType::Communication => {
+            store::fhir_communications(tx, c.patient.as_ref(), c.encounter.as_ref(), limit)
+                .await?
+                .into_iter()
+                .map(communication)
+                .collect()
+        }
         ResourceType::Claim => {
             let statuses = c.statuses.as_deref().map(claim::stored_statuses);
             let query = store::ClaimQuery {

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::system;
 use crate::auth::User;
 use crate::ehr::{Allergy, Condition, Encounter, Observation, Patient};
+use crate::model::chat::{ChatMessage, SenderRole};
 use crate::model::summary::AfterVisitSummary;
 use crate::model::timestamp::Timestamp;
 
@@ -428,6 +429,54 @@ pub fn composition(s: &AfterVisitSummary) -> Value {
         .with("author", json!([author]))
         .with("title", json!("After-visit summary"))
         .list("section", sections)
+        .build()
+}
+
+/// Communication (STANDARDS-2 §2.1): one chat message of a visit's call,
+/// on its encounter, with its text as the payload. The patient is a
+/// Patient and a clinician a Practitioner; other staff and guests have no
+/// resource here and are named by display only.
+pub fn communication(m: &ChatMessage) -> Value {
+    let sender = match m.sender.role {
+        SenderRole::Patient => Some("Patient"),
+        SenderRole::Clinician => Some("Practitioner"),
+        _ => None,
+    };
+    let display = match m.sender.role {
+        SenderRole::Guest => format!("{} (guest)", m.sender.display_name),
+        _ => m.sender.display_name.clone(),
+    };
+    let sender = Object::default()
+        .maybe(
+            "reference",
+            sender.map(|kind| json!(format!("{kind}/{}", m.sender.id))),
+        )
+        .maybe("display", text(Some(&display)))
+        .build();
+    Object::resource("Communication", m.id.as_str())
+        .with("status", json!("completed"))
+        .with(
+            "medium",
+            json!([concept(coding(
+                system::PARTICIPATION_MODE,
+                "WRITTEN",
+                Some("written")
+            ))]),
+        )
+        .with("subject", reference("Patient", m.patient_id.as_str()))
+        .with("encounter", reference("Encounter", m.encounter_id.as_str()))
+        .with("sent", instant(m.at))
+        .maybe(
+            "sender",
+            (sender.as_object().is_some_and(|o| !o.is_empty())).then_some(sender),
+        )
+        .list(
+            "payload",
+            text(Some(&m.text))
+                .map(|t| json!({"contentString": t}))
+                .into_iter()
+                .collect(),
+        )
         .build()
 }
 

@@ -58,6 +58,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::queues::router())
         .merge(routes::visits::router())
         .merge(routes::drafts::router())
+        .merge(routes::messages::router())
         .merge(routes::claims::router())
         .merge(routes::remittances::router())
         .merge(routes::accounts::router())

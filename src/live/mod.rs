@@ -1,11 +1,14 @@
-//! The server's side of signaling: the authoriser the hub asks, and the
+//! The server's side of signaling: the authoriser the hub asks, the
+//! recorder that keeps each chat message in the visit's record, and the
 //! live updates the domain triggers after each commit — `visit` frames to a
 //! waiting patient, `queue` frames to watching staff, rooms opened and
 //! closed, and clinicians' presence around a consult.
 
 mod authoriser;
+mod chat;
 
 pub use authoriser::StoreAuthoriser;
+pub use chat::StoreChatRecorder;
 
 use signaling::protocol::{self as wire, PresenceStatus, VisitUpdate};
 use signaling::{Hub, PresenceEntry, PresenceUser};

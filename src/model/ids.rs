@@ -72,3 +72,7 @@ typed_id!(
     /// A guest invited to one visit (an interpreter, a family member).
     GuestId
 );
+typed_id!(
+    /// One chat message of a visit's call.
+    ChatMessageId
+);

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod billing_codes;
+pub mod chat;
 pub mod claim;
 pub mod clinical;
 pub mod clock;
@@ -42,6 +43,7 @@ macro_rules! string_forms {
 string_forms!(
     audit::Outcome,
     auth::Role,
+    chat::SenderRole,
     claim::ClaimStatus,
     claim::EntryKind,
     clinical::Severity,
@@ -78,6 +80,7 @@ mod tests {
     fn each_status_has_one_string_form_that_serde_and_sql_share() {
         agree::<audit::Outcome>();
         agree::<auth::Role>();
+        agree::<chat::SenderRole>();
         agree::<claim::ClaimStatus>();
         agree::<claim::EntryKind>();
         agree::<clinical::Severity>();

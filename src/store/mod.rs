@@ -6,6 +6,7 @@
 mod audit;
 mod billing;
 mod cds;
+mod chat;
 mod clinical;
 mod drafts;
 mod encounters;
@@ -23,6 +24,9 @@ mod visits;
 pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
 pub use billing::*;
 pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encounter};
+pub use chat::{
+    fhir_communications, get_chat_message, insert_chat_message, patient_messages, visit_messages,
+};
 pub use clinical::*;
 pub use drafts::{delete_draft, get_draft, save_draft};
 pub use encounters::{encounter_practitioners, find_encounters, get_encounter};

@@ -3,6 +3,7 @@
 //! transaction that moves the visit, its encounter and the audit trail
 //! together; a transition from the wrong state changes nothing.
 
+pub mod chat;
 pub mod drafts;
 pub mod guests;
 mod model;

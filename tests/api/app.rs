@@ -194,6 +194,11 @@ impl TestApp {
         self.get(&visit_path(visit, "draft"), Some(token)).await
     }
 
+    /// `GET /visits/{id}/messages`: the chat kept in the visit's record.
+    pub async fn messages(&self, visit: &Visit, token: &str) -> Response {
+        self.get(&visit_path(visit, "messages"), Some(token)).await
+    }
+
     /// `GET /visits/{id}/media`: the call's media plan; panics unless 200.
     pub async fn media_plan(&self, visit: &Visit, token: &str) -> Value {
         self.get_json(&visit_path(visit, "media"), token).await

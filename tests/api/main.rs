@@ -17,6 +17,7 @@ mod helpers;
 mod layers;
 mod live;
 mod media;
+mod messages;
 mod ops;
 mod patients;
 mod peers;

@@ -82,6 +82,23 @@ impl Socket {
         .await;
     }
 
+    /// Sends `chat {text}`.
+    pub async fn chat(&mut self, text: &str) {
+        self.send(&ClientMessage::Chat {
+            text: text.to_owned(),
+        })
+        .await;
+    }
+
+    /// The next relayed `chat`: its sender and text.
+    pub async fn chat_message(&mut self) -> (ParticipantId, String) {
+        self.until("a `chat` frame", |frame| match frame {
+            ServerMessage::Chat { from, text, .. } => Some((from.clone(), text.clone())),
+            _ => None,
+        })
+        .await
+    }
+
     /// The next frame, or `None` once the socket closed; no time limit.
     pub async fn next(&mut self) -> Option<ServerMessage> {
         read(&mut self.stream).await

@@ -203,9 +203,31 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   await eventually(async () => (await console_.getByTestId('note-assessment').inputValue()) === 'Viral pharyngitis, likely.', { message: 'draft restored after a reload' });
   assert.equal(await console_.getByTestId('diagnosis').inputValue(), 'J02.9');
   await console_.getByTestId('draft-status').getByText('Draft restored').waitFor();
+  // The chat so far is part of the visit's record: it is back after the
+  // reload, each message once, the clinician's own marked as theirs.
+  const chatLog = console_.getByTestId('chat-log');
+  for (const text of ['Hello doctor, I can see you.', 'Hello Ada, I can see you too.', 'Still there after the blip?']) {
+    await chatLog.getByText(text).waitFor();
+    assert.equal(await chatLog.getByText(text).count(), 1, `${text} shown once`);
+  }
+  assert.equal(await chatLog.locator('li.mine').getByText('Hello Ada, I can see you too.').count(), 1);
   await eventually(async () => (await console_.getByTestId('call-state').textContent()) === 'connected', { message: 'clinician back in the call after a reload', timeout: 30_000 });
   await eventually(async () => (await patient.getByTestId('call-state').textContent()) === 'connected', { message: 'patient connected again', timeout: 30_000 });
   await framesArrive(console_);
+
+  // The patient reloads too: back through the device check into the call,
+  // with the chat so far, each message once.
+  await patient.reload();
+  await eventually(() => patient.locator('#preview').evaluate((v) => v.videoWidth > 0), { message: 'camera preview after a reload' });
+  await patient.getByTestId('device-continue').click();
+  await eventually(async () => (await patient.getByTestId('call-state').textContent()) === 'connected', { message: 'patient back in the call after a reload', timeout: 30_000 });
+  const patientLog = patient.getByTestId('chat-log');
+  for (const text of ['Hello doctor, I can see you.', 'Hello Ada, I can see you too.', 'Still there after the blip?']) {
+    await patientLog.getByText(text).waitFor();
+    assert.equal(await patientLog.getByText(text).count(), 1, `${text} shown once to the patient`);
+  }
+  assert.equal(await patientLog.locator('li.mine').getByText('Hello doctor, I can see you.').count(), 1);
+  await eventually(async () => (await console_.getByTestId('call-state').textContent()) === 'connected', { message: 'clinician connected to the reloaded patient', timeout: 30_000 });
 
   // Ending the call is not closing the visit: the note stays, and the
   // clinician can call the patient again.

@@ -21,8 +21,11 @@ const DETAIL = {
  * @param {() => void} [o.onLeave]  shows a Leave button when given
  * @param {{label: string, testid: string}} [o.leave]  that button's words and test hook
  * @param {string} [o.heading]  the chat heading's element, one below the page's: `h2` under a page's `h1`
+ * @param {() => Promise<object[]>} [o.loadMessages]  the chat kept so far (`GET /visits/{id}/messages`)
  */
-export function mountCall(root, { call, signal, remoteLabel, onLeave, leave = { label: 'Leave call', testid: 'leave' }, heading = 'h2' }) {
+export function mountCall(root, {
+  call, signal, remoteLabel, onLeave, leave = { label: 'Leave call', testid: 'leave' }, heading = 'h2', loadMessages,
+}) {
   const names = new Map();
   const remoteVideo = h('video', {
     'data-testid': 'remote-video', class: 'remote', autoplay: true, playsInline: true,
@@ -82,15 +85,43 @@ export function mountCall(root, { call, signal, remoteLabel, onLeave, leave = { 
     const text = input.value.trim();
     if (!text) return;
     signal.send({ type: 'chat', text });
+    sentHere.push(text);
     addMessage('You', text, new Date().toISOString(), true);
     input.value = '';
   });
   const chat = h('section', { class: 'chat', 'aria-labelledby': 'chat-title' },
     h(heading, { id: 'chat-title' }, 'Chat'), log, form);
 
+  function message(who, text, at, mine) {
+    return h('li', { class: mine ? 'mine' : 'theirs' },
+      h('span', { class: 'who' }, who), ' ', h('time', { datetime: at }, clock(at)), h('p', {}, text));
+  }
   function addMessage(who, text, at, mine = false) {
-    log.append(h('li', { class: mine ? 'mine' : 'theirs' },
-      h('span', { class: 'who' }, who), ' ', h('time', { datetime: at }, clock(at)), h('p', {}, text)));
+    log.append(message(who, text, at, mine));
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // The chat kept in the visit's record comes back when the view mounts
+  // (after a reload, or on another device). A message can be both kept and
+  // heard live while the list loads, or be one typed here meanwhile: those
+  // are shown once. A live frame and its kept copy share sender, second and text.
+  const heardLive = new Map();
+  const sentHere = [];
+  const liveKey = (from, at, text) => `${from}|${Math.floor(Date.parse(at) / 1000)}|${text}`;
+  let mounted = true;
+  async function showKept() {
+    let kept;
+    try { kept = await loadMessages(); } catch { return; }
+    if (!mounted || !Array.isArray(kept)) return;
+    const earlier = [];
+    for (const m of kept) {
+      const key = liveKey(m.participant_id, m.at, m.text);
+      if (heardLive.get(key) > 0) { heardLive.set(key, heardLive.get(key) - 1); continue; }
+      const typed = m.mine ? sentHere.indexOf(m.text) : -1;
+      if (typed >= 0) { sentHere.splice(typed, 1); continue; }
+      earlier.push(message(m.mine ? 'You' : m.sender.display_name, m.text, m.at, m.mine));
+    }
+    log.prepend(...earlier);
     log.scrollTop = log.scrollHeight;
   }
 
@@ -159,7 +190,16 @@ export function mountCall(root, { call, signal, remoteLabel, onLeave, leave = { 
     [signal, 'state', (e) => showSignal(e.detail)],
   ];
   for (const [target, type, fn] of listeners) target.addEventListener(type, fn);
-  const offChat = signal.on('chat', (f) => addMessage(names.get(f.from) || remoteLabel, f.text, f.at));
+  const offChat = signal.on('chat', (f) => {
+    const key = liveKey(f.from, f.at, f.text);
+    heardLive.set(key, (heardLive.get(key) ?? 0) + 1);
+    addMessage(names.get(f.from) || remoteLabel, f.text, f.at);
+  });
+  // Delivered, but the server could not keep it in the visit's record.
+  const offError = signal.on('error', (f) => {
+    if (f.code === 'not_recorded') showNotice('Your last message reached the call but could not be saved to the visit record. Please repeat anything important.');
+  });
+  if (loadMessages) showKept();
   if (call.audioOnlyReason === 'no-camera') showNotice('Your camera is not available: the call is audio only.');
   showState(call.state);
 
@@ -172,6 +212,8 @@ export function mountCall(root, { call, signal, remoteLabel, onLeave, leave = { 
     destroy() {
       for (const [target, type, fn] of listeners) target.removeEventListener(type, fn);
       offChat();
+      offError();
+      mounted = false;
       remoteVideo.srcObject = null;
       localVideo.srcObject = null;
       for (const id of [...tiles.keys()]) dropOther(id);

@@ -9,6 +9,7 @@
 mod session;
 mod state;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub(crate) use self::session::{AttachGuard, Attached, Departure};
 use self::state::State;
 use crate::authoriser::Authoriser;
 use crate::bus::{Bus, BusMessage, Envelope, MemoryBus};
+use crate::chat::{ChatRecorder, NoRecord};
 use crate::config::{HubConfig, configure_upgrade};
 use crate::events::{EventSink, HubEvent, NoEvents};
 use crate::presence::{MemoryPresence, Presence, PresenceEntry, PresenceError, PresenceUser};
@@ -58,6 +60,10 @@ struct Shared {
     presence: Arc<dyn Presence>,
     bus: Arc<dyn Bus>,
     events: Arc<dyn EventSink>,
+    chat: Arc<dyn ChatRecorder>,
+    /// One turn per room with chat under way: a message is recorded and
+    /// relayed before the next one of that room is.
+    chat_turns: std::sync::Mutex<HashMap<VisitId, Arc<tokio::sync::Mutex<()>>>>,
     state: std::sync::Mutex<State>,
     sockets: AtomicUsize,
     /// A directory write failed: rewrite this node's members when the bus
@@ -73,6 +79,7 @@ pub struct HubBuilder {
     presence: Option<Arc<dyn Presence>>,
     bus: Option<Arc<dyn Bus>>,
     events: Arc<dyn EventSink>,
+    chat: Arc<dyn ChatRecorder>,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -108,6 +115,12 @@ impl HubBuilder {
         self
     }
 
+    /// Where each chat message is kept before it is relayed (default: nowhere).
+    pub fn chat(mut self, chat: Arc<dyn ChatRecorder>) -> Self {
+        self.chat = chat;
+        self
+    }
+
     /// Subscribes to the bus, then starts the background tasks. Must run
     /// inside a tokio runtime. Returns once the bus subscription is in place
     /// (or its first try failed; it keeps retrying).
@@ -122,6 +135,8 @@ impl HubBuilder {
             node,
             authoriser: self.authoriser,
             events: self.events,
+            chat: self.chat,
+            chat_turns: std::sync::Mutex::new(HashMap::new()),
             state: std::sync::Mutex::new(State::default()),
             sockets: AtomicUsize::new(0),
             directory_stale: AtomicBool::new(false),
@@ -144,6 +159,7 @@ impl Hub {
             presence: None,
             bus: None,
             events: Arc::new(NoEvents),
+            chat: Arc::new(NoRecord),
         }
     }
 

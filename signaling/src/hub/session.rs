@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::state::{Link, Session};
 use super::{Hub, encode};
 use crate::authoriser::{Denied, Identity, JoinAccess};
 use crate::bus::{BusMessage, MemberRecord};
+use crate::chat::ChatRecord;
 use crate::events::HubEvent;
 use crate::protocol::{
     ErrorCode, LeaveReason, ParticipantId, ParticipantInfo, PresenceStatus, QueueId, ServerMessage,
@@ -387,22 +388,84 @@ impl Hub {
         Ok(())
     }
 
-    /// `chat {text}`: to everyone else in the call.
+    /// `chat {text}`: kept by the server's recorder, then to everyone else
+    /// in the call, one message of a room at a time so the record and the
+    /// room see the same order.
+    ///
+    /// A message the recorder could not keep is still relayed: in a consult
+    /// a message such as "my chest hurts" must reach the clinician even when
+    /// the store is down. The sender then hears `error not_recorded`, so the
+    /// person who wrote it knows it is missing from the record.
     pub(crate) async fn chat(
         &self,
         participant_id: &ParticipantId,
         link: u64,
         text: String,
     ) -> Result<(), ErrorCode> {
-        let visit_id = self.call_of(&self.state(), participant_id, link)?;
-        let frame = ServerMessage::Chat {
-            from: participant_id.clone(),
-            text,
-            at: Utc::now(),
+        let (visit_id, sender) = {
+            let state = self.state();
+            let visit_id = self.call_of(&state, participant_id, link)?;
+            let sender = state
+                .sessions
+                .get(participant_id)
+                .map(|session| Arc::clone(&session.identity))
+                .ok_or(ErrorCode::NotAuthenticated)?;
+            (visit_id, sender)
         };
-        self.broadcast_call(&visit_id, Some(participant_id), frame)
-            .await;
-        Ok(())
+        let turn = self.chat_turn(&visit_id);
+        let recorded = {
+            let _turn = turn.lock().await;
+            // Whole milliseconds: the time kept is the time relayed.
+            let now = Utc::now();
+            let at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+            let recorded = self
+                .shared
+                .chat
+                .record(ChatRecord {
+                    visit_id: &visit_id,
+                    participant_id,
+                    sender: &sender,
+                    text: &text,
+                    at,
+                })
+                .await;
+            let frame = ServerMessage::Chat {
+                from: participant_id.clone(),
+                text,
+                at,
+            };
+            self.broadcast_call(&visit_id, Some(participant_id), frame)
+                .await;
+            recorded
+        };
+        drop(turn);
+        self.end_chat_turn(&visit_id);
+        recorded.map_err(|_| ErrorCode::NotRecorded)
+    }
+
+    /// The room's chat turn, made when the room's first message comes.
+    fn chat_turn(&self, visit_id: &VisitId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self
+            .shared
+            .chat_turns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(turns.entry(visit_id.clone()).or_default())
+    }
+
+    /// Forgets a room's turn once no message of it is under way.
+    fn end_chat_turn(&self, visit_id: &VisitId) {
+        let mut turns = self
+            .shared
+            .chat_turns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if turns
+            .get(visit_id)
+            .is_some_and(|turn| Arc::strong_count(turn) == 1)
+        {
+            turns.remove(visit_id);
+        }
     }
 
     /// `leave`: out of the room, the socket stays.

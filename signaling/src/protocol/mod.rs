@@ -392,6 +392,8 @@ pub enum ErrorCode {
     ResumeFailed,
     /// A dependency (store, Redis) did not answer.
     Unavailable,
+    /// A chat message was relayed but could not be kept in the visit's record.
+    NotRecorded,
 }
 
 impl ErrorCode {
@@ -410,6 +412,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::ResumeFailed => "resume_failed",
             Self::Unavailable => "unavailable",
+            Self::NotRecorded => "not_recorded",
         }
     }
 
@@ -428,6 +431,7 @@ impl ErrorCode {
             Self::RateLimited => "too many frames",
             Self::ResumeFailed => "session could not be resumed",
             Self::Unavailable => "try again later",
+            Self::NotRecorded => "message delivered, but not saved to the visit's record",
         }
     }
 }

@@ -15,7 +15,7 @@ use signaling::protocol::{
     ErrorCode, ParticipantId, PresenceStatus, QueueId, Role, ServerMessage, UserId, VisitId,
     VisitStatus, VisitUpdate,
 };
-use signaling::{Authoriser, Denied, Hub, HubConfig, HubEvent, Identity, JoinAccess};
+use signaling::{Authoriser, ChatRecorder, Denied, Hub, HubConfig, HubEvent, Identity, JoinAccess};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -138,6 +138,7 @@ pub struct Parts {
     pub bus: Option<Arc<dyn Bus>>,
     pub presence: Option<Arc<dyn Presence>>,
     pub authoriser: Option<Arc<TestAuthoriser>>,
+    pub chat: Option<Arc<dyn ChatRecorder>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -155,6 +156,9 @@ pub async fn spawn_app_with(parts: Parts) -> TestApp {
     }
     if let Some(presence) = parts.presence {
         builder = builder.presence(presence);
+    }
+    if let Some(chat) = parts.chat {
+        builder = builder.chat(chat);
     }
     let hub = builder.start().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

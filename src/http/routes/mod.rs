@@ -11,6 +11,7 @@ pub mod fhir;
 pub mod guests;
 pub mod livekit;
 pub mod media;
+pub mod messages;
 pub mod ops;
 pub mod patients;
 pub mod precall;
