@@ -55,6 +55,11 @@ fn levels(family: CodeFamily, new_patient: bool, audio_only: bool) -> [(&'static
 }
 
 /// The E/M code for `minutes`, or the lowest code's minimum when short.
+/// The fewest minutes the lowest code of a family and modality needs.
+pub fn shortest_billable_minutes(family: CodeFamily, new_patient: bool, audio_only: bool) -> i64 {
+    levels(family, new_patient, audio_only)[0].1
+}
+
 pub fn em_code(
     family: CodeFamily,
     new_patient: bool,

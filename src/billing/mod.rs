@@ -154,15 +154,19 @@ pub fn preview(config: &BillingSettings, facts: &ClaimFacts) -> BillingPreview {
     let rule = config
         .payer_rules
         .for_payer(facts.payer.as_ref().map(|p| p.payer_id.as_str()));
-    let shortest = coding::em_code(rule.family, input.new_patient, input.audio_only, 0).err();
-    let review_reason = reason.map(|reason| match shortest {
-        Some(minimum) if input.total_minutes < minimum => format!(
-            "{minimum} minutes is the shortest billable time for this visit; it was {} {}. \
-             Correct the minutes if it took longer; otherwise the claim waits for a biller's review.",
-            input.total_minutes,
-            if input.total_minutes == 1 { "minute" } else { "minutes" }
-        ),
-        _ => format!("The claim will wait for a biller's review: {reason}."),
+    let minimum =
+        coding::shortest_billable_minutes(rule.family, input.new_patient, input.audio_only);
+    let review_reason = reason.map(|reason| {
+        if input.total_minutes < minimum {
+            format!(
+                "{minimum} minutes is the shortest billable time for this visit; it was {} {}. \
+                 Correct the minutes if it took longer; otherwise the claim waits for a biller's review.",
+                input.total_minutes,
+                if input.total_minutes == 1 { "minute" } else { "minutes" }
+            )
+        } else {
+            format!("The claim will wait for a biller's review: {reason}.")
+        }
     });
     BillingPreview {
         status,

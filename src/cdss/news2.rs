@@ -10,8 +10,11 @@ use crate::ehr::{Consciousness, Vitals};
 use crate::model::region::Region;
 
 /// The clinical risk NEWS2 assigns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Risk {
     Low,
     /// A score of 3 in any single parameter.

@@ -70,14 +70,15 @@ pub fn triage(knowledge: &Knowledge, vitals: Option<&Vitals>, symptoms: &[String
         .collect();
     let risk = news2.as_ref().map(|n| n.risk);
     let high_risk = risk == Some(Risk::High);
-    let priority = if !red_flags.is_empty() || high_risk {
+    let is_emergency = !red_flags.is_empty() || high_risk;
+    let priority = if is_emergency {
         Some(Priority::Emergent)
     } else if matches!(risk, Some(Risk::Medium | Risk::LowMedium)) {
         Some(Priority::Urgent)
     } else {
         None
     };
-    let emergency = (!red_flags.is_empty() || high_risk).then(|| {
+    let emergency = is_emergency.then(|| {
         let mut findings: Vec<String> = red_flags.iter().map(|f| f.name.clone()).collect();
         if let Some(news2) = news2.as_ref().filter(|_| high_risk) {
             findings.push(format!("NEWS2 {}: high clinical risk", news2.score));

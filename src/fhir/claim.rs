@@ -4,6 +4,7 @@
 //! `needs_review` is a `draft`; every other one is `active`.
 
 use serde_json::{Map, Value, json};
+use strum::IntoEnumIterator;
 
 use super::{FhirError, system};
 use crate::auth::{Principal, Role};
@@ -38,8 +39,7 @@ pub fn fhir_status(status: ClaimStatus) -> &'static str {
 
 /// The stored statuses whose claims read as any of these `fm-status` codes.
 pub fn stored_statuses(fhir: &[String]) -> Vec<ClaimStatus> {
-    ClaimStatus::ALL
-        .into_iter()
+    ClaimStatus::iter()
         .filter(|status| fhir.iter().any(|code| code == fhir_status(*status)))
         .collect()
 }
@@ -194,11 +194,11 @@ mod tests {
             vec![ClaimStatus::NeedsReview]
         );
         let active = stored_statuses(&codes(&["active"]));
-        assert_eq!(active.len(), ClaimStatus::ALL.len() - 1);
+        assert_eq!(active.len(), ClaimStatus::iter().count() - 1);
         assert!(!active.contains(&ClaimStatus::NeedsReview));
         assert_eq!(
             stored_statuses(&codes(&["draft", "active"])).len(),
-            ClaimStatus::ALL.len()
+            ClaimStatus::iter().count()
         );
         assert!(stored_statuses(&codes(&["cancelled", "entered-in-error"])).is_empty());
         assert!(stored_statuses(&[]).is_empty());

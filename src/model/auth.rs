@@ -29,9 +29,7 @@ pub enum Role {
     Billing,
 }
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Scheduler, Role::Clinician, Role::Billing];
-}
+impl Role {}
 
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -94,16 +94,6 @@ pub enum ClaimStatus {
 }
 
 impl ClaimStatus {
-    pub const ALL: [Self; 7] = [
-        Self::NeedsReview,
-        Self::Ready,
-        Self::Submitted,
-        Self::Accepted,
-        Self::Rejected,
-        Self::Paid,
-        Self::Denied,
-    ];
-
     /// The claim state machine: whether a claim may move from `self` to
     /// `to`. A reviewed claim is released to ready; a rejected one may be
     /// sent again; a remittance is the payer's last word, even after a

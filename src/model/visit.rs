@@ -58,15 +58,6 @@ pub enum EncounterStatus {
 }
 
 impl VisitStatus {
-    pub const ALL: [Self; 6] = [
-        Self::Scheduled,
-        Self::Waiting,
-        Self::InConsult,
-        Self::Closed,
-        Self::Cancelled,
-        Self::NoShow,
-    ];
-
     /// Closed, cancelled or a no-show: nothing more happens to the visit.
     pub fn has_ended(self) -> bool {
         matches!(self, Self::Closed | Self::Cancelled | Self::NoShow)
@@ -272,8 +263,9 @@ mod tests {
             (Waiting, Cancelled),
             (Waiting, NoShow),
         ];
-        for from in VisitStatus::ALL {
-            for to in VisitStatus::ALL {
+        use strum::IntoEnumIterator;
+        for from in VisitStatus::iter() {
+            for to in VisitStatus::iter() {
                 assert_eq!(
                     from.can_become(to),
                     allowed.contains(&(from, to)),

@@ -279,7 +279,7 @@ pub async fn check_in(
     let news2 = triage
         .news2
         .as_ref()
-        .map(|n| (i64::from(n.score), risk_code(n.risk)));
+        .map(|n| (i64::from(n.score), <&str>::from(n.risk)));
     let flags: Vec<String> = triage.red_flags.iter().map(|f| f.id.clone()).collect();
     store::record_triage(
         &mut tx,
@@ -312,31 +312,21 @@ pub async fn acknowledge_emergency(
             "this visit has no emergency advice to acknowledge".to_owned(),
         ));
     }
-    if store::acknowledge_emergency(&mut tx, id, clock.now().millis()).await? {
+    // Only the first confirmation changes the visit and is audited.
+    let visit = if store::acknowledge_emergency(&mut tx, id, clock.now().millis()).await? {
         let visit = load(&mut tx, id).await?;
-        store::append_audit(
-            &mut tx,
-            &audit(actor, "visit.emergency_acknowledged", &visit),
-        )
-        .await?;
-        store::commit(tx).await?;
-        return Ok(visit);
-    }
+        let entry = audit(actor, "visit.emergency_acknowledged", &visit);
+        store::append_audit(&mut tx, &entry).await?;
+        visit
+    } else {
+        visit
+    };
     store::commit(tx).await?;
     Ok(visit)
 }
 
 /// LOINC for the NEWS2 total score observation.
 pub const NEWS2_LOINC: &str = "88330-6";
-
-fn risk_code(risk: cdss::Risk) -> &'static str {
-    match risk {
-        cdss::Risk::Low => "low",
-        cdss::Risk::LowMedium => "low-medium",
-        cdss::Risk::Medium => "medium",
-        cdss::Risk::High => "high",
-    }
-}
 
 /// A clinician admits a waiting visit; of two racing, exactly one wins.
 #[tracing::instrument(skip_all)]
