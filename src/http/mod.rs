@@ -61,6 +61,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::messages::router())
         .merge(routes::claims::router())
         .merge(routes::remittances::router())
+        .merge(routes::codes::router())
         .merge(routes::accounts::router())
         .merge(routes::media::router())
         .merge(routes::precall::router())
