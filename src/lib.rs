@@ -50,11 +50,17 @@ use axum::serve::ListenerExt;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
-use crate::auth::{LoginThrottle, Role, TokenKeys};
+use crate::auth::{LoginThrottle, PasswordPool, Role, TokenKeys};
 use crate::config::Config;
 use crate::model::clock::Clock;
 use crate::state::AppState;
 use crate::store::Store;
+
+/// The log filter when `RUST_LOG` is unset. The WebRTC crates (`webrtc*`,
+/// `rtc*`) log every failed ICE pair and DTLS retry as a warning, hundreds
+/// per failed pre-call check: only their errors are kept. Bedside's own
+/// warnings stay.
+pub const LOG_FILTER: &str = "info,sqlx=warn,webrtc=error,rtc=error";
 
 /// Connects the store (running migrations), creates the first admin when
 /// asked, and assembles the shared state.
@@ -103,6 +109,8 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
     ));
     let knowledge =
         cdss::Knowledge::bundled_for(config.region).context("Failed to load the knowledge base")?;
+    let throttle = Arc::new(LoginThrottle::new(config.throttle));
+    let hashing = Arc::new(PasswordPool::start(config.hashing));
     Ok(AppState {
         clock,
         billing: Arc::new(config.billing.clone()),
@@ -120,7 +128,8 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         knowledge: Arc::new(knowledge),
         store,
         tokens,
-        throttle: Arc::new(LoginThrottle::default()),
+        throttle,
+        hashing,
         metrics: Arc::new(metrics::Metrics::new()),
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+mod origin;
 mod routes;
 
 use std::sync::Arc;
