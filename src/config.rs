@@ -270,10 +270,15 @@ impl Config {
                 ));
             }
         };
+        let scheme = if source.get("BEDSIDE_TLS_CERT").is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let public_url = source
             .get("BEDSIDE_PUBLIC_URL")
             .map(|v| v.trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| format!("http://{addr}"));
+            .unwrap_or_else(|| format!("{scheme}://{addr}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(ConfigError::new(
                 "BEDSIDE_PUBLIC_URL",

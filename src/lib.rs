@@ -42,11 +42,9 @@ pub mod store;
 pub mod visits;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
@@ -241,14 +239,10 @@ pub async fn serve(
     // The billing outbox worker runs beside the server and stops with it.
     let billing =
         billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
-    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Signaling frames are small and a call waits on each: send them at once
-    // rather than holding one back for the next (Nagle's algorithm).
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::warn!(%error, "TCP_NODELAY could not be set");
-        }
-    });
+    let tls = state.config.tls.clone();
+    let redirect_addr = state.config.http_redirect_addr;
+    let public_url = state.config.public_url.clone();
+    let app = http::app(state).into_make_service_with_connect_info::<http::listen::PeerAddr>();
     let shutdown = async move {
         shutdown.await;
         if let Some(worker) = billing {
@@ -257,10 +251,41 @@ pub async fn serve(
         // Sockets never finish by themselves: close them so the server can.
         hub.shutdown();
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("Failed to serve")?;
+    match tls {
+        None => axum::serve(http::listen::PlainListener(listener), app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("Failed to serve")?,
+        Some(files) => {
+            let certificates = http::tls::Certificates::load(&files)
+                .context("Failed to load BEDSIDE_TLS_CERT and BEDSIDE_TLS_KEY")?;
+            let config = certificates
+                .server_config()
+                .context("Failed to set up TLS")?;
+            let https_port = listener.local_addr()?.port();
+            let listener = http::tls::TlsListener::new(listener, config)?;
+            let watcher = certificates.watch();
+            let redirecting = match redirect_addr {
+                None => None,
+                Some(addr) => {
+                    let plain = TcpListener::bind(addr).await.with_context(|| {
+                        format!("Failed to listen on {addr} (BEDSIDE_HTTP_REDIRECT_ADDR)")
+                    })?;
+                    let app = http::tls::redirect(&public_url, https_port);
+                    Some(tokio::spawn(async move { axum::serve(plain, app).await }))
+                }
+            };
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("Failed to serve");
+            watcher.abort();
+            if let Some(redirecting) = redirecting {
+                redirecting.abort();
+            }
+            served?;
+        }
+    }
     store.close().await;
     Ok(())
 }

@@ -6,3 +6,4 @@ mod origin;
 mod precall_limit;
 mod sign_in;
 mod throttle;
+mod tls;
