@@ -108,3 +108,39 @@ async fn a_forwarded_address_from_a_trusted_proxy_is_the_client() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     app.stop().await;
 }
+
+/// Creates a patient as the admin, through a client claiming `forwarded_for`;
+/// the address the audit trail recorded for it.
+async fn audited_address(app: &TestApp, forwarded_for: &str) -> String {
+    let admin = app.admin_token().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/patients"))
+        .bearer_auth(&admin)
+        .header("x-forwarded-for", forwarded_for)
+        .json(&crate::helpers::ada())
+        .send()
+        .await
+        .expect("POST");
+    let patient: serde_json::Value =
+        crate::helpers::assert_json(response, StatusCode::CREATED).await;
+    let trail = app
+        .audit_trail(&admin, patient["id"].as_str().unwrap())
+        .await;
+    let created = trail
+        .iter()
+        .find(|e| e["action"] == "patient.create")
+        .expect("the creation is audited");
+    created["ip"].as_str().expect("an address").to_owned()
+}
+
+#[tokio::test]
+async fn the_audit_trail_records_the_address_the_throttle_uses() {
+    let app = spawn_app_with(|s| s.set("BEDSIDE_TRUSTED_PROXIES", "127.0.0.1")).await;
+    assert_eq!(audited_address(&app, "203.0.113.7").await, "203.0.113.7");
+    app.stop().await;
+
+    let app = spawn_app_with(slow_backoff).await;
+    assert_eq!(audited_address(&app, "203.0.113.7").await, "127.0.0.1");
+    app.stop().await;
+}
