@@ -3,7 +3,10 @@
 
 pub mod error;
 pub mod extract;
+pub mod listen;
+mod origin;
 mod routes;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
