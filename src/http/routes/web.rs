@@ -77,6 +77,7 @@ pub fn router(livekit: Option<&str>) -> Router<AppState> {
         .route("/guest/{visit_id}", page_route("guest.html"))
         .route("/clinician", page_route("clinician.html"))
         .route("/scheduler", page_route("scheduler.html"))
+        .route("/billing", page_route("billing.html"))
         .merge(assets)
         .fallback(move |request: HeaderMap| async move { not_found(&request, csp) })
 }
