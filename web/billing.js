@@ -8,6 +8,7 @@ import { loadSession, staffApi as api } from './lib/session.js';
 import { h, $, date } from './lib/dom.js';
 import { mountHeader } from './lib/staff.js';
 import { ApiError } from './lib/api.js';
+import { attachCodeSearch } from './lib/codesearch.js';
 
 const STATUS_LABEL = {
   needs_review: 'Needs review', ready: 'Ready', submitted: 'Submitted', accepted: 'Accepted',
@@ -179,20 +180,7 @@ function renderChosen() {
 }
 
 // The diagnosis field searches ICD-10-CM as the biller types.
-let searchTimer;
-$('#fix-dx').addEventListener('input', () => {
-  clearTimeout(searchTimer);
-  const q = $('#fix-dx').value.trim();
-  if (q.length < 2) return;
-  searchTimer = setTimeout(async () => {
-    try {
-      const matches = await api(`/codes/icd10cm?q=${encodeURIComponent(q)}&limit=20`);
-      state.matches = matches;
-      $('#fix-dx-options').replaceChildren(...matches.filter((m) => m.billable).map((m) =>
-        h('option', { value: m.code }, `${m.code} — ${m.description}`)));
-    } catch { /* the search is a help; a failure leaves typing the code */ }
-  }, 200);
-});
+attachCodeSearch($('#fix-dx'), $('#fix-dx-options'), api);
 
 $('#fix-dx-add').addEventListener('click', async () => {
   const input = $('#fix-dx');

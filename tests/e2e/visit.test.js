@@ -197,6 +197,10 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   // console mid-call loses nothing, and the console goes back to the
   // consult and its call by itself.
   await console_.getByTestId('note-assessment').fill('Viral pharyngitis, likely.');
+  // The diagnosis field searches ICD-10-CM by words for the code being typed.
+  await console_.getByTestId('diagnosis').pressSequentially('J02.9, streptococcal pharyng');
+  await eventually(async () => (await console_.locator('#n-diagnoses-options option[value="J02.9, J02.0"]').count()) === 1,
+    { message: 'J02.0 offered for "streptococcal pharyng"' });
   await console_.getByTestId('diagnosis').fill('J02.9');
   await eventually(async () => /Draft saved/.test(await console_.getByTestId('draft-status').textContent()), { message: 'draft saved' });
   await console_.reload();

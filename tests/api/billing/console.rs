@@ -398,10 +398,7 @@ async fn a_paid_or_denied_claim_is_corrected_with_7_or_voided_with_8_naming_the_
     }
     let paid = b
         .app
-        .get_json(
-            &path(&corrected, "").trim_end_matches('/').to_owned(),
-            &b.biller,
-        )
+        .get_json(path(&corrected, "").trim_end_matches('/'), &b.biller)
         .await;
     assert_eq!(paid["status"], "paid");
     assert_eq!(paid["payer_claim_number"], "PAYERREF1");
