@@ -45,7 +45,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   const schedulerContext = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const board = await signIn(schedulerContext, 'scheduler', 'scheduler');
   await board.waitForURL('**/scheduler');
-  await board.getByTestId('queue-board').getByText('General practice').waitFor();
+  await board.getByTestId('queue-board').getByRole('heading', { name: /^General practice/ }).waitFor();
   await eventually(() => board.locator('#live').evaluate((el) => el.dataset.state === 'open'), { message: 'board socket' });
 
   // The clinician signs in and lands on the console.

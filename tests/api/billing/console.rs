@@ -373,6 +373,17 @@ async fn a_paid_or_denied_claim_is_corrected_with_7_or_voided_with_8_naming_the_
         format!("/api/v1/claims/{}/{action}", claim["id"].as_str().unwrap())
     };
 
+    // A field the API does not know is refused, not ignored.
+    let unknown = b
+        .app
+        .post(
+            &path(&corrected, "correct"),
+            Some(&b.biller),
+            &json!({"frequency": "7"}),
+        )
+        .await;
+    assert!(unknown.status().is_client_error(), "{}", unknown.status());
+    assert_ne!(unknown.status(), StatusCode::CONFLICT);
     // Not before the payer has answered.
     let early = b
         .app
