@@ -231,7 +231,7 @@ $('#close-anyway').addEventListener('click', () => {
   $('#billing-warning').hidden = true;
   $('#note-form').requestSubmit();
 });
-attachCodeSearch($('#n-diagnoses'), $('#n-diagnoses-options'), api);
+attachCodeSearch($('#n-diagnoses'), $('#n-diagnoses-options'), api, { several: true });
 for (const id of ['#n-minutes', '#n-diagnoses', '#n-audio-only', '#n-location']) {
   $(id).addEventListener('input', () => {
     if (!state.consult) return;

@@ -142,6 +142,16 @@ for (const [label, viewport] of [['375 px', { width: 375, height: 740 }], ['desk
     await page.getByTestId('remit-upload').click();
     await page.getByTestId('remit-posted').getByText('Paid: paid $50.00, adjusted $10.00, patient owes $0.00').waitFor();
     assert.equal(await page.getByTestId('remit-held').locator('li').count(), 0);
+
+    // An answer naming no claim of ours is held, with the reason, and stays on the holds list.
+    const stranger = `BS9${viewport.width}`;
+    const unknown = path.join(dir, 'unknown.835');
+    writeFileSync(unknown, remittance(`U${viewport.width}`, stranger));
+    await page.getByTestId('remit-file').setInputFiles(unknown);
+    await page.getByTestId('remit-upload').click();
+    await page.getByTestId('remit-held').getByText(`Claim ${stranger}: no claim has this number`).waitFor();
+    assert.equal(await page.getByTestId('remit-posted').locator('li').count(), 0);
+    await page.getByTestId('holds-list').getByTestId(`hold-${stranger}`).waitFor();
     await page.getByTestId(`open-claim-${claim.number}`).or(page.getByTestId('count-paid')).first().waitFor();
     await page.getByTestId('count-paid').click();
     await page.getByTestId(`open-claim-${claim.number}`).click();
