@@ -72,6 +72,14 @@ pub async fn correct(
             "cannot resubmit: {reason}"
         )));
     }
+    // The payer's money already on the claim stays; a charge below it would owe the payer.
+    if claim.total_cents < claim.paid_cents {
+        return Err(BillingError::WrongState(format!(
+            "the corrected charge of {} is below the {} the payer already paid",
+            super::remit::dollars(claim.total_cents),
+            super::remit::dollars(claim.paid_cents)
+        )));
+    }
     claim.frequency = ClaimFrequency::Replacement;
     claim.status = ClaimStatus::Ready;
     claim.status_reason = None;

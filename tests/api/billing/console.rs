@@ -428,6 +428,21 @@ async fn a_paid_or_denied_claim_is_corrected_with_7_or_voided_with_8_naming_the_
         "lines[0].cpt"
     );
 
+    // Nor one whose charge ($55) would fall below what the payer paid ($60).
+    let below = b
+        .app
+        .post(
+            &path(&corrected, "correct"),
+            Some(&b.biller),
+            &json!({"lines": [{"cpt": "98012"}]}),
+        )
+        .await;
+    let problem = assert_problem(below, StatusCode::CONFLICT).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("already paid"),
+        "{problem}"
+    );
+
     let response = b
         .app
         .post(
