@@ -8,6 +8,7 @@ import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 import { mountAlerts } from './lib/alerts.js';
 import { keepDraft } from './lib/draft.js';
+import { attachCodeSearch } from './lib/codesearch.js';
 import { clinicSettings, temperature } from './lib/clinic.js';
 import { mountHeader, liveSocket, NETWORK_LABEL, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
 
@@ -230,6 +231,7 @@ $('#close-anyway').addEventListener('click', () => {
   $('#billing-warning').hidden = true;
   $('#note-form').requestSubmit();
 });
+attachCodeSearch($('#n-diagnoses'), $('#n-diagnoses-options'), api, { several: true });
 for (const id of ['#n-minutes', '#n-diagnoses', '#n-audio-only', '#n-location']) {
   $(id).addEventListener('input', () => {
     if (!state.consult) return;

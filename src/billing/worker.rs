@@ -15,7 +15,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::BillingSettings;
-use super::{BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charge, webhook};
+use super::{
+    BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charge, record_step, webhook,
+};
 use crate::audit::{Actor, AuditEntry};
 use crate::model::clock::Clock;
 use crate::store::{self, Backend, Store, Tx};
@@ -80,6 +82,16 @@ async fn process_row(
     if claim.status == ClaimStatus::Ready {
         post_charge(tx, &claim, now).await?;
     }
+    let worker = Actor::system(crate::model::timestamp::Timestamp(now));
+    record_step(
+        tx,
+        &worker,
+        &claim,
+        None,
+        claim.review_reason.as_deref(),
+        now,
+    )
+    .await?;
     if config.webhook.is_some() {
         let payload = webhook::payload(&claim);
         store::insert_webhook_delivery(tx, &claim.id, &payload, now).await?;

@@ -66,6 +66,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::remittances::router())
         .merge(routes::codes::router())
         .merge(routes::accounts::router())
+        .merge(routes::reports::router())
         .merge(routes::media::router())
         .merge(routes::precall::router())
         .merge(routes::guests::router())

@@ -7,6 +7,7 @@ mod audit;
 mod billing;
 mod cds;
 mod chat;
+mod claim_work;
 mod clinical;
 mod drafts;
 mod encounters;
@@ -27,6 +28,7 @@ pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encount
 pub use chat::{
     fhir_communications, get_chat_message, insert_chat_message, patient_messages, visit_messages,
 };
+pub use claim_work::*;
 pub use clinical::*;
 pub use drafts::{delete_draft, get_draft, save_draft};
 pub use encounters::{encounter_practitioners, find_encounters, get_encounter};
