@@ -64,7 +64,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// As [`build_state`], reading time from `clock` (tests move it).
 pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Result<AppState> {
-    let store = Store::connect(&config.database_url, 10)
+    let store = Store::connect_with(&config.database_url, 10, config.store_timeout)
         .await
         .with_context(|| {
             format!(
@@ -122,6 +122,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         tokens,
         throttle: Arc::new(LoginThrottle::default()),
         metrics: Arc::new(metrics::Metrics::new()),
+        draining: state::Draining::default(),
     })
 }
 

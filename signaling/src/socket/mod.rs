@@ -9,6 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::{Instant, sleep_until, timeout};
 
+use crate::Denied;
 use crate::hub::{Attached, Departure, Hub};
 use crate::protocol::{ClientMessage, ErrorCode, ParticipantId, ServerMessage};
 
@@ -46,7 +47,8 @@ pub async fn serve_socket(mut socket: WebSocket, hub: Hub) {
     guard.detach(how).await;
 }
 
-/// Waits for `hello` and attaches; closes with 1008 (1009, 1011) otherwise.
+/// Waits for `hello` and attaches; closes with 1008 (1009, 1011, or 1013
+/// when the token cannot be checked now) otherwise.
 async fn greet(socket: &mut WebSocket, hub: &Hub) -> Option<(Attached, Option<ErrorCode>)> {
     let first = match timeout(hub.config().hello_timeout, next_text(socket)).await {
         Err(_) => {
@@ -68,9 +70,21 @@ async fn greet(socket: &mut WebSocket, hub: &Hub) -> Option<(Attached, Option<Er
         close(socket, close_code::POLICY, "hello first").await;
         return None;
     };
-    let Ok(identity) = hub.authenticate(token.expose()).await else {
-        close(socket, close_code::POLICY, "not authenticated").await;
-        return None;
+    let identity = match hub.authenticate(token.expose()).await {
+        Ok(identity) => identity,
+        // The server cannot check the token now: say "retry" (1013), never
+        // 1008, which a client takes as a refused token.
+        Err(Denied::Unavailable) => {
+            let _ = socket
+                .send(text(&ServerMessage::error(ErrorCode::Unavailable)))
+                .await;
+            close(socket, close_code::AGAIN, "try again later").await;
+            return None;
+        }
+        Err(_) => {
+            close(socket, close_code::POLICY, "not authenticated").await;
+            return None;
+        }
     };
     let role = identity.role;
     let Some(attached) = hub
