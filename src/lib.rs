@@ -230,6 +230,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
     let hub = state.live.hub().clone();
+    let draining = state.draining.clone();
+    let drain_for = state.config.drain_for;
     // The billing outbox worker runs beside the server and stops with it.
     let billing =
         billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
@@ -243,10 +245,16 @@ pub async fn serve(
     });
     let shutdown = async move {
         shutdown.await;
-        if let Some(worker) = billing {
-            worker.stop().await;
-        }
-        // Sockets never finish by themselves: close them so the server can.
+        // Take nothing new; send sockets elsewhere while billing finishes
+        // the row in hand.
+        draining.start();
+        let billing = async {
+            if let Some(worker) = billing {
+                worker.stop().await;
+            }
+        };
+        tokio::join!(billing, drain_sockets(&hub, drain_for));
+        // Sockets never finish by themselves: close those left.
         hub.shutdown();
     };
     axum::serve(listener, app)
@@ -255,6 +263,28 @@ pub async fn serve(
         .context("Failed to serve")?;
     store.close().await;
     Ok(())
+}
+
+/// Tells this node's sockets to reconnect elsewhere and waits, at most
+/// `window` (`BEDSIDE_DRAIN_SECONDS`), for them to go. A zero window skips
+/// it: sockets are closed at once.
+async fn drain_sockets(hub: &signaling::Hub, window: std::time::Duration) {
+    if window.is_zero() {
+        return;
+    }
+    hub.drain(window);
+    let gone = async {
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));
+        while hub.socket_count() > 0 {
+            poll.tick().await;
+        }
+    };
+    if tokio::time::timeout(window, gone).await.is_err() {
+        tracing::info!(
+            sockets = hub.socket_count(),
+            "drain window over; closing the sockets left"
+        );
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
