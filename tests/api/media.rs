@@ -613,7 +613,10 @@ async fn a_livekit_that_cannot_be_reached_answers_503_with_retry_after_in_plain_
 
     for token in [&booked.visit.patient_token, &booked.clinician] {
         let response = app
-            .get(&format!("/api/v1/visits/{}/media", booked.visit.id), Some(token))
+            .get(
+                &format!("/api/v1/visits/{}/media", booked.visit.id),
+                Some(token),
+            )
             .await;
         assert!(
             response.headers().contains_key("retry-after"),
