@@ -1,7 +1,7 @@
 //! SIGTERM on a `bedside` process: its sockets hear `reconnect {after_ms}`
 //! and are closed (1012) soon after, new requests and sockets get 503 with
 //! `Retry-After`, `/readyz` says `draining`, and the process exits within
-//! the drain window.
+//! the drain window, even with a webhook delivery hanging at the time.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use serde_json::Value;
 use tokio::process::Command;
 
 use crate::app::{ADMIN_PASSWORD, App, SERVICE_RESTART, eventually, free_port, within};
+use crate::webhooks::hanging_receiver;
 
 /// `BEDSIDE_DRAIN_SECONDS` for the process under test.
 const DRAIN_SECONDS: u64 = 4;
@@ -19,6 +20,7 @@ const DRAIN_SECONDS: u64 = 4;
 async fn sigterm_sends_sockets_elsewhere_refuses_new_work_and_exits_within_the_drain_window() {
     let dir = tempfile::tempdir().expect("a folder");
     let port = free_port();
+    let (hook, attempts) = hanging_receiver().await;
     let mut node = Command::new(env!("CARGO_BIN_EXE_bedside"))
         .arg("serve")
         .current_dir(dir.path())
@@ -30,6 +32,11 @@ async fn sigterm_sends_sockets_elsewhere_refuses_new_work_and_exits_within_the_d
         .env("BEDSIDE_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("BEDSIDE_DRAIN_SECONDS", DRAIN_SECONDS.to_string())
         .env("BEDSIDE_BILLING_POLL_SECONDS", "1")
+        .env("BEDSIDE_BILLING_WEBHOOK_URL", hook)
+        .env(
+            "BEDSIDE_BILLING_WEBHOOK_SECRET",
+            "a-secret-of-enough-length",
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -42,7 +49,14 @@ async fn sigterm_sends_sockets_elsewhere_refuses_new_work_and_exits_within_the_d
         (ready.status() == StatusCode::OK).then_some(())
     })
     .await;
-    let admin = app.sign_in("admin", ADMIN_PASSWORD).await;
+    let clinic = app.clinic().await;
+    clinic.close_a_consult(&app, "Ada").await;
+    // Its claim's webhook delivery now waits on a receiver that never answers.
+    eventually(Duration::from_secs(10), "a delivery to hang", || async {
+        (!attempts.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let admin = clinic.admin.clone();
     let mut socket = app.hello(&admin).await;
     socket.frame("welcome", Duration::from_secs(5)).await;
 
@@ -80,8 +94,10 @@ async fn sigterm_sends_sockets_elsewhere_refuses_new_work_and_exits_within_the_d
             .await,
         Some(SERVICE_RESTART)
     );
+    // Neither the hanging delivery (10 s per attempt) nor the billing loop
+    // holds the exit beyond the sockets' drain.
     let exit = within(
-        Duration::from_secs(DRAIN_SECONDS + 10),
+        Duration::from_secs(DRAIN_SECONDS + 4),
         "the node to exit",
         node.wait(),
     )

@@ -15,11 +15,11 @@ use tokio::net::TcpListener;
 use crate::app::{App, Clinic, eventually};
 
 /// Attempts seen, by `X-Bedside-Delivery` id.
-type Attempts = Arc<Mutex<HashMap<String, usize>>>;
+pub type Attempts = Arc<Mutex<HashMap<String, usize>>>;
 
 /// Reads each request's head, counts it, and then holds the connection
 /// open without a word until the test ends.
-async fn hanging_receiver() -> (String, Attempts) {
+pub async fn hanging_receiver() -> (String, Attempts) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("address"));
     let attempts = Attempts::default();
