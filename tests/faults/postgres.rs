@@ -144,6 +144,14 @@ async fn a_postgresql_outage_answers_503_quickly_and_recovers_without_restarting
         response.headers()["content-type"],
         "application/problem+json"
     );
+    let fhir = within(QUICKLY, "FHIR during the outage", async {
+        app.get("/fhir/Patient?name=Ada", Some(&clinic.admin)).await
+    })
+    .await;
+    assert_eq!(fhir.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(fhir.headers().contains_key("retry-after"));
+    let outcome: Value = fhir.json().await.expect("an OperationOutcome");
+    assert_eq!(outcome["issue"][0]["code"], "transient", "{outcome}");
     let ready = within(
         QUICKLY,
         "/readyz during the outage",
