@@ -20,9 +20,10 @@ const SQLITE_CANTOPEN: i64 = 14;
 
 /// PostgreSQL SQLSTATE classes that mean the server cannot serve now:
 /// connection exceptions, insufficient resources (disk full, out of
-/// memory, too many connections), operator intervention (shutting down,
-/// starting up) and system errors.
-const POSTGRES_UNAVAILABLE_CLASSES: [&str; 4] = ["08", "53", "57", "58"];
+/// memory, too many connections) and system errors.
+const POSTGRES_UNAVAILABLE_CLASSES: [&str; 3] = ["08", "53", "58"];
+/// And the server shutting down, crashed, or still starting up.
+const POSTGRES_UNAVAILABLE_CODES: [&str; 3] = ["57P01", "57P02", "57P03"];
 
 /// True when `error` says the database is unreachable, shutting down or out
 /// of space: the request may succeed later, unchanged.
@@ -33,16 +34,25 @@ pub(super) fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        sqlx::Error::Database(db) => {
+            let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+            db.code().is_some_and(|code| {
+                if sqlite {
+                    sqlite_unavailable(&code)
+                } else {
+                    postgres_unavailable(&code)
+                }
+            })
+        }
         _ => false,
     }
 }
 
-fn unavailable_code(code: &str) -> bool {
-    // SQLite reports its extended result code in decimal; the low byte is
-    // the primary code. PostgreSQL reports a five-character SQLSTATE.
-    if let Ok(extended) = code.parse::<i64>() {
-        return matches!(
+/// SQLite reports its extended result code in decimal; the low byte is
+/// the primary code.
+fn sqlite_unavailable(code: &str) -> bool {
+    code.parse::<i64>().is_ok_and(|extended| {
+        matches!(
             extended & 0xff,
             SQLITE_BUSY
                 | SQLITE_LOCKED
@@ -51,11 +61,16 @@ fn unavailable_code(code: &str) -> bool {
                 | SQLITE_IOERR
                 | SQLITE_FULL
                 | SQLITE_CANTOPEN
-        );
-    }
+        )
+    })
+}
+
+/// PostgreSQL reports a five-character SQLSTATE; its first two name the class.
+fn postgres_unavailable(code: &str) -> bool {
     POSTGRES_UNAVAILABLE_CLASSES
         .iter()
         .any(|class| code.starts_with(class))
+        || POSTGRES_UNAVAILABLE_CODES.contains(&code)
 }
 
 /// The pool's check before a connection is handed out: one still inside a
@@ -88,15 +103,19 @@ mod tests {
     fn full_disks_and_lost_servers_are_unavailable_and_query_faults_are_not() {
         // SQLITE_FULL, SQLITE_IOERR_WRITE (778), SQLITE_BUSY.
         for code in ["13", "778", "5"] {
-            assert!(unavailable_code(code), "{code}");
+            assert!(sqlite_unavailable(code), "{code}");
+        }
+        // SQLITE_CONSTRAINT_UNIQUE (2067), SQLITE_ERROR.
+        for code in ["2067", "1"] {
+            assert!(!sqlite_unavailable(code), "{code}");
         }
         // PostgreSQL: admin shutdown, cannot connect now, disk full, connection failure.
         for code in ["57P01", "57P03", "53100", "08006"] {
-            assert!(unavailable_code(code), "{code}");
+            assert!(postgres_unavailable(code), "{code}");
         }
-        // SQLITE_CONSTRAINT_UNIQUE (2067), unique_violation, syntax error.
-        for code in ["2067", "23505", "42601"] {
-            assert!(!unavailable_code(code), "{code}");
+        // unique_violation, syntax error, query canceled by a statement timeout.
+        for code in ["23505", "42601", "57014"] {
+            assert!(!postgres_unavailable(code), "{code}");
         }
         assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
         assert!(!is_unavailable(&sqlx::Error::RowNotFound));
