@@ -49,10 +49,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
         tokio::time::timeout(LIMIT, state.store.ping()),
         tokio::time::timeout(LIMIT, state.store.can_write(now)),
     );
-    let store = match (reads.unwrap_or(false), writes.unwrap_or(false)) {
-        (true, true) => "up",
-        (true, false) => "read_only",
-        (false, _) => "down",
+    let store = match (reads, writes) {
+        (Ok(true), Ok(false)) => "read_only",
+        // A probe still queued behind other writers is busy, not broken.
+        (Ok(true), _) => "up",
+        _ => "down",
     };
     // The hub's own connections answer for Redis (presence and the bus's
     // subscriber), so a probe opens nothing new.
