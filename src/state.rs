@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::auth::{LoginThrottle, SessionSettings, TokenKeys};
+use crate::auth::{LoginThrottle, PasswordPool, SessionSettings, TokenKeys};
 use crate::billing::BillingSettings;
 use crate::cdss::Knowledge;
 use crate::config::Config;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub store: Store,
     pub tokens: TokenKeys,
     pub throttle: Arc<LoginThrottle>,
+    /// The bounded threads that check sign-in passwords.
+    pub hashing: Arc<PasswordPool>,
     pub metrics: Arc<Metrics>,
     /// Signaling and live updates.
     pub live: Live,

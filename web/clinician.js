@@ -555,6 +555,8 @@ $('#note-form').addEventListener('submit', async (event) => {
 function closeError(e, diagnoses) {
   const index = /^diagnoses\[(\d+)\]/.exec(e.field ?? '')?.[1];
   if (index !== undefined) {
+    // The code set's answer names the code and, for a heading, the codes under it.
+    if (e.status === 422) return `${e.message.replace(/^diagnoses\[\d+\]: /, '')}. Correct it before closing.`;
     const code = diagnoses[Number(index)] ?? '';
     return `${code || 'A diagnosis code'} is not a billable ICD-10-CM code: check it (for example J06.9) before closing.`;
   }

@@ -1,17 +1,19 @@
 //! Who is asking: staff accounts and roles, password hashing, revocable
 //! session tokens, the patient's visit token and the sign-in throttle.
 
+mod hashing;
 mod password;
 mod sign_in;
 mod throttle;
 mod tokens;
 
-pub use password::{PasswordError, hash_password, verify_password};
+pub use hashing::{HashingBusy, HashingSettings, PasswordPool};
+pub use password::{PasswordError, hash_password};
 pub use sign_in::{
-    CreateUserError, SessionSettings, SignInError, SignedIn, authenticate, create_user, list_users,
-    sign_in, sign_out,
+    CreateUserError, Gate, SessionSettings, SignInError, SignedIn, authenticate, create_user,
+    list_users, retry_seconds, sign_in, sign_out,
 };
-pub use throttle::LoginThrottle;
+pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use tokens::{GuestToken, PatientToken, SessionToken, TokenKeys, VisitClaims};
 
 pub use crate::model::auth::{Principal, Role, User};

@@ -24,6 +24,7 @@ pub mod x12;
 
 pub use crate::model::claim::{
     Account, AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
+    RemittanceHold,
 };
 pub use codes::{CodeFamily, Cpt, FeeSchedule, Modifier, PayerRule, PayerRules, PlaceOfService};
 pub use settings::{BillingProvider, BillingSettings, BillingWebhook, X12Usage};
@@ -451,6 +452,18 @@ pub async fn change_status(
             change.status.as_str()
         )));
     }
+    let paid = change.paid_cents.unwrap_or(0);
+    if before.paid_cents + paid > before.total_cents {
+        return Err(FieldError::new(
+            "paid_cents",
+            format!(
+                "would bring the claim's payments to {}, over its charge of {}",
+                remit::dollars(before.paid_cents + paid),
+                remit::dollars(before.total_cents)
+            ),
+        )
+        .into());
+    }
     let mut claim = before.clone();
     claim.status = change.status;
     claim.updated_at = Timestamp(now);
@@ -458,7 +471,6 @@ pub async fn change_status(
     if change.status == ClaimStatus::Submitted {
         claim.submitted_at = Some(Timestamp(now));
     }
-    let paid = change.paid_cents.unwrap_or(0);
     claim.paid_cents += paid;
     if !store::update_claim(&mut tx, &claim, before.status).await? {
         return Err(BillingError::WrongState(
@@ -650,6 +662,9 @@ pub struct RemittanceResult {
     pub posted: Vec<PostedPayment>,
     /// CLP01 numbers that matched no claim open to payment.
     pub unmatched: Vec<String>,
+    /// Every answer not posted (the unmatched among them), with its reason;
+    /// they wait on `GET /remittances/holds`.
+    pub held: Vec<RemittanceHold>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]
@@ -661,9 +676,91 @@ pub struct PostedPayment {
     pub patient_responsibility_cents: i64,
 }
 
+/// Why a payment that balances still does not fit its claim: the payer
+/// billed another amount, or it would pay more than was charged.
+fn misfit(claim: &Claim, payment: &remit::ClaimPayment) -> Option<String> {
+    if payment.charge_cents != claim.total_cents {
+        return Some(format!(
+            "the payer's charge of {} does not match the claim's {}",
+            remit::dollars(payment.charge_cents),
+            remit::dollars(claim.total_cents)
+        ));
+    }
+    let paid = claim.paid_cents + payment.paid_cents;
+    if paid > claim.total_cents {
+        return Some(format!(
+            "it would bring the claim's payments to {}, over its charge of {}",
+            remit::dollars(paid),
+            remit::dollars(claim.total_cents)
+        ));
+    }
+    None
+}
+
+/// Why one answer of a remittance was not posted.
+enum Refusal {
+    /// No claim open to this payment has its number.
+    Unmatched(String),
+    /// Its claim exists, but the answer does not balance or fit it.
+    Unfit(ClaimId, PatientId, String),
+}
+
+/// One answer of a remittance, about to be posted to its claim.
+struct Posting<'a> {
+    outcome: ClaimStatus,
+    payment: &'a remit::ClaimPayment,
+    remittance: &'a str,
+    trace: &'a str,
+}
+
+/// Moves the claim to paid or denied and posts the payment and write-offs
+/// to the account; `None` when the claim changed meanwhile.
+async fn post_payment(
+    tx: &mut Tx,
+    actor: &Actor,
+    before: &Claim,
+    posting: &Posting<'_>,
+    now: i64,
+) -> Result<Option<Claim>, BillingError> {
+    let mut claim = before.clone();
+    claim.status = posting.outcome;
+    claim.paid_cents += posting.payment.paid_cents;
+    claim.updated_at = Timestamp(now);
+    if !store::update_claim(tx, &claim, before.status).await? {
+        return Ok(None);
+    }
+    let note = format!("remittance {}", posting.trace);
+    for (kind, amount) in [
+        (EntryKind::InsurerPayment, posting.payment.paid_cents),
+        (EntryKind::Adjustment, posting.payment.write_off_cents()),
+    ] {
+        if amount != 0 {
+            store::insert_account_entry(
+                tx,
+                NewEntry {
+                    patient: &claim.patient_id,
+                    claim: Some(&claim.id),
+                    kind,
+                    amount_cents: amount,
+                    note: Some(&note),
+                    remittance: Some(posting.remittance),
+                    created_by: actor.id.as_deref(),
+                    at: now,
+                },
+            )
+            .await?;
+        }
+    }
+    store::append_audit(tx, &audit(actor, "claim.remit", &claim)).await?;
+    Ok(Some(claim))
+}
+
 /// Posts an 835: for each claim it names, the insurer's payment and the
 /// write-offs go to the account and the claim becomes paid or denied.
-/// The same trace number twice is refused, so a file posts once.
+/// A file that does not balance is refused whole; an answer that matches
+/// no open claim, does not balance or does not fit its claim is held for
+/// review, never posted. The same trace number twice is refused, so a
+/// file posts once.
 #[tracing::instrument(skip_all)]
 pub async fn import_remittance(
     store: &Store,
@@ -672,6 +769,7 @@ pub async fn import_remittance(
     text: &str,
 ) -> Result<RemittanceResult, BillingError> {
     let remittance = remit::parse_835(text)?;
+    remittance.check_balance()?;
     let now = clock.now().millis();
     let id = uuid::Uuid::now_v7().to_string();
     let mut tx = store.begin().await?;
@@ -686,6 +784,7 @@ pub async fn import_remittance(
     .await?;
     let mut posted = Vec::new();
     let mut unmatched = Vec::new();
+    let mut held = Vec::new();
     for payment in &remittance.payments {
         let outcome = if payment.is_denied() {
             ClaimStatus::Denied
@@ -693,49 +792,68 @@ pub async fn import_remittance(
             ClaimStatus::Paid
         };
         let claim = store::claim_by_number(&mut tx, &payment.claim_number).await?;
-        let Some(before) = claim.filter(|c| c.status.may_become(outcome)) else {
-            unmatched.push(payment.claim_number.clone());
-            continue;
+        let checked = match claim {
+            None => Err(Refusal::Unmatched("no claim has this number".to_owned())),
+            Some(c) if !c.status.may_become(outcome) => Err(Refusal::Unmatched(format!(
+                "its claim is {} and cannot become {}",
+                c.status.as_str(),
+                outcome.as_str()
+            ))),
+            Some(c) => match payment.imbalance().or_else(|| misfit(&c, payment)) {
+                Some(reason) => Err(Refusal::Unfit(c.id, c.patient_id, reason)),
+                None => Ok(c),
+            },
         };
-        let mut claim = before.clone();
-        claim.status = outcome;
-        claim.paid_cents += payment.paid_cents;
-        claim.updated_at = Timestamp(now);
-        if !store::update_claim(&mut tx, &claim, before.status).await? {
-            unmatched.push(payment.claim_number.clone());
-            continue;
-        }
-        let write_off = payment.write_off_cents();
-        let note = format!("remittance {}", remittance.trace_number);
-        for (kind, amount) in [
-            (EntryKind::InsurerPayment, payment.paid_cents),
-            (EntryKind::Adjustment, write_off),
-        ] {
-            if amount != 0 {
-                store::insert_account_entry(
-                    &mut tx,
-                    NewEntry {
-                        patient: &claim.patient_id,
-                        claim: Some(&claim.id),
-                        kind,
-                        amount_cents: amount,
-                        note: Some(&note),
-                        remittance: Some(&id),
-                        created_by: actor.id.as_deref(),
-                        at: now,
-                    },
-                )
-                .await?;
+        let result = match checked {
+            Ok(before) => {
+                let posting = Posting {
+                    outcome,
+                    payment,
+                    remittance: &id,
+                    trace: &remittance.trace_number,
+                };
+                post_payment(&mut tx, actor, &before, &posting, now)
+                    .await?
+                    .ok_or_else(|| Refusal::Unmatched("the claim changed meanwhile".to_owned()))
+            }
+            Err(refusal) => Err(refusal),
+        };
+        match result {
+            Ok(claim) => posted.push(PostedPayment {
+                claim_id: claim.id.clone(),
+                status: claim.status,
+                paid_cents: payment.paid_cents,
+                adjustment_cents: payment.write_off_cents(),
+                patient_responsibility_cents: payment.patient_responsibility_cents,
+            }),
+            Err(refusal) => {
+                let mut entry = AuditEntry::new(actor, "claim.remit_held", "Claim");
+                let (claim_id, reason) = match refusal {
+                    Refusal::Unmatched(reason) => {
+                        unmatched.push(payment.claim_number.clone());
+                        entry = entry.resource(&payment.claim_number);
+                        (None, reason)
+                    }
+                    Refusal::Unfit(claim, patient, reason) => {
+                        entry = entry.resource(&claim).patient(&patient);
+                        (Some(claim), reason)
+                    }
+                };
+                let hold = RemittanceHold {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    remittance_id: id.clone(),
+                    claim_number: payment.claim_number.clone(),
+                    claim_id,
+                    reason,
+                    charge_cents: payment.charge_cents,
+                    paid_cents: payment.paid_cents,
+                    created_at: Timestamp(now),
+                };
+                store::insert_remittance_hold(&mut tx, &hold).await?;
+                store::append_audit(&mut tx, &entry).await?;
+                held.push(hold);
             }
         }
-        store::append_audit(&mut tx, &audit(actor, "claim.remit", &claim)).await?;
-        posted.push(PostedPayment {
-            claim_id: claim.id.clone(),
-            status: claim.status,
-            paid_cents: payment.paid_cents,
-            adjustment_cents: write_off,
-            patient_responsibility_cents: payment.patient_responsibility_cents,
-        });
     }
     store::commit(tx).await?;
     Ok(RemittanceResult {
@@ -743,7 +861,22 @@ pub async fn import_remittance(
         trace_number: remittance.trace_number,
         posted,
         unmatched,
+        held,
     })
+}
+
+/// Remittance answers held for review, oldest first (`GET /remittances/holds`).
+#[tracing::instrument(skip_all)]
+pub async fn remittance_holds(
+    store: &Store,
+    actor: &Actor,
+) -> Result<Vec<RemittanceHold>, BillingError> {
+    let mut tx = store.begin().await?;
+    let holds = store::open_remittance_holds(&mut tx).await?;
+    let entry = AuditEntry::new(actor, "remittance.holds_read", "Claim");
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(holds)
 }
 
 async fn require_patient(tx: &mut Tx, patient: &PatientId) -> Result<(), BillingError> {

@@ -4,7 +4,10 @@
 mod drain;
 pub mod error;
 pub mod extract;
+pub mod listen;
+mod origin;
 mod routes;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +65,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::messages::router())
         .merge(routes::claims::router())
         .merge(routes::remittances::router())
+        .merge(routes::codes::router())
         .merge(routes::accounts::router())
         .merge(routes::media::router())
         .merge(routes::precall::router())

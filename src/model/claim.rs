@@ -223,6 +223,25 @@ pub struct AccountEntry {
     pub at: Timestamp,
 }
 
+/// A remittance's answer on one claim that was not posted: it matched no
+/// claim open to payment, or its amounts do not balance or fit the claim.
+/// It waits for a biller instead of touching the patient's account.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RemittanceHold {
+    pub id: String,
+    pub remittance_id: String,
+    /// CLP01 as the payer sent it.
+    pub claim_number: String,
+    /// The claim it names, when one has that number.
+    pub claim_id: Option<ClaimId>,
+    /// Why it was held, in plain words.
+    pub reason: String,
+    /// CLP03 and CLP04 as the payer sent them.
+    pub charge_cents: i64,
+    pub paid_cents: i64,
+    pub created_at: Timestamp,
+}
+
 /// `GET /patients/{id}/account`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Account {

@@ -10,6 +10,7 @@ use super::{Backend, StoreError, Tx};
 use crate::model::billing_codes::PlaceOfService;
 use crate::model::claim::{
     AccountEntry, Claim, ClaimFacts, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
+    RemittanceHold,
 };
 use crate::model::codes::Icd10;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
@@ -539,6 +540,64 @@ pub async fn insert_remittance(
     .await
     .map_err(|e| StoreError::on_unique(e, "remittance trace number"))?;
     Ok(())
+}
+
+/// Holds a remittance's answer on one claim for review.
+#[tracing::instrument(skip_all)]
+pub async fn insert_remittance_hold(tx: &mut Tx, hold: &RemittanceHold) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO remittance_holds (id, remittance_id, claim_number, claim_id, reason, charge_cents, paid_cents, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&hold.id)
+    .bind(&hold.remittance_id)
+    .bind(&hold.claim_number)
+    .bind(hold.claim_id.as_ref().map(ClaimId::as_str))
+    .bind(&hold.reason)
+    .bind(hold.charge_cents)
+    .bind(hold.paid_cents)
+    .bind(hold.created_at.millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Held remittance answers not yet resolved, oldest first.
+#[tracing::instrument(skip_all)]
+pub async fn open_remittance_holds(tx: &mut Tx) -> Result<Vec<RemittanceHold>, StoreError> {
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        i64,
+        i64,
+        i64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, remittance_id, claim_number, claim_id, reason, charge_cents, paid_cents, created_at
+         FROM remittance_holds WHERE resolved_at IS NULL ORDER BY created_at, id LIMIT 1000",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, remittance_id, claim_number, claim, reason, charge_cents, paid_cents, at)| {
+                RemittanceHold {
+                    id,
+                    remittance_id,
+                    claim_number,
+                    claim_id: claim.map(ClaimId::from_trusted),
+                    reason,
+                    charge_cents,
+                    paid_cents,
+                    created_at: Timestamp(at),
+                }
+            },
+        )
+        .collect())
 }
 
 /// Queues a claim's webhook delivery, due at once.

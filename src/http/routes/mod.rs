@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cds;
 pub mod claims;
 pub mod clinic;
+pub mod codes;
 pub mod drafts;
 pub mod fhir;
 pub mod guests;
