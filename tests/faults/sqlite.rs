@@ -67,10 +67,11 @@ async fn truncate_the_log(url: &str) {
     let mut conn = sqlx::SqliteConnection::connect(url)
         .await
         .expect("a connection of the test's own");
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut conn)
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut conn)
         .await
         .expect("checkpoint");
+    assert_eq!(busy, 0, "the log could not be emptied");
     conn.close().await.expect("close");
 }
 
@@ -86,7 +87,11 @@ async fn a_full_disk_answers_503_tells_readyz_and_the_node_recovers_once_space_i
         }
     };
     let url = format!("sqlite://{}", tmpfs.path().join("bedside.db").display());
-    let app = App::start(&url, |source| source).await;
+    // No billing worker: only the test's requests write.
+    let app = App::start(&url, |source| {
+        source.set("BEDSIDE_BILLING_POLL_SECONDS", "0")
+    })
+    .await;
     let clinic = app.clinic().await;
 
     truncate_the_log(&url).await;
