@@ -69,7 +69,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// As [`build_state`], reading time from `clock` (tests move it).
 pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Result<AppState> {
-    let store = Store::connect(&config.database_url, 10)
+    let store = Store::connect_with(&config.database_url, 10, config.store_timeout)
         .await
         .with_context(|| {
             format!(
@@ -130,6 +130,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         throttle,
         hashing,
         metrics: Arc::new(metrics::Metrics::new()),
+        draining: state::Draining::default(),
     })
 }
 
@@ -237,6 +238,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
     let hub = state.live.hub().clone();
+    let draining = state.draining.clone();
+    let drain_for = state.config.drain_for;
     // The billing outbox worker runs beside the server and stops with it.
     let billing =
         billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
@@ -246,10 +249,16 @@ pub async fn serve(
     let app = http::app(state).into_make_service_with_connect_info::<http::listen::PeerAddr>();
     let shutdown = async move {
         shutdown.await;
-        if let Some(worker) = billing {
-            worker.stop().await;
-        }
-        // Sockets never finish by themselves: close them so the server can.
+        // Take nothing new; send sockets elsewhere while billing finishes
+        // the row in hand.
+        draining.start();
+        let billing = async {
+            if let Some(worker) = billing {
+                worker.stop().await;
+            }
+        };
+        tokio::join!(billing, drain_sockets(&hub, drain_for));
+        // Sockets never finish by themselves: close those left.
         hub.shutdown();
     };
     match tls {
@@ -289,6 +298,28 @@ pub async fn serve(
     }
     store.close().await;
     Ok(())
+}
+
+/// Tells this node's sockets to reconnect elsewhere and waits, at most
+/// `window` (`BEDSIDE_DRAIN_SECONDS`), for them to go. A zero window skips
+/// it: sockets are closed at once.
+async fn drain_sockets(hub: &signaling::Hub, window: std::time::Duration) {
+    if window.is_zero() {
+        return;
+    }
+    hub.drain(window);
+    let gone = async {
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));
+        while hub.socket_count() > 0 {
+            poll.tick().await;
+        }
+    };
+    if tokio::time::timeout(window, gone).await.is_err() {
+        tracing::info!(
+            sockets = hub.socket_count(),
+            "drain window over; closing the sockets left"
+        );
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

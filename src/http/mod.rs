@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, extractors and problem+json errors. Handlers are
 //! thin; they parse, call the domain, and answer.
 
+mod drain;
 pub mod error;
 pub mod extract;
 pub mod listen;
@@ -102,6 +103,10 @@ pub fn app(state: AppState) -> Router {
             "/api/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.draining.clone(),
+            drain::refuse_while_draining,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,
