@@ -6,6 +6,7 @@
 //! std mutex held for a few lines and never across `.await`; the async work
 //! (directory, bus, presence) happens after the lock is released.
 
+mod cluster;
 mod session;
 mod state;
 
@@ -66,8 +67,8 @@ struct Shared {
     chat_turns: std::sync::Mutex<HashMap<VisitId, Arc<tokio::sync::Mutex<()>>>>,
     state: std::sync::Mutex<State>,
     sockets: AtomicUsize,
-    /// A directory write failed: rewrite this node's members when the bus
-    /// answers again.
+    /// A write to the bus failed, or the bus forgot this node: rebuild this
+    /// node's share (directory, sessions, presence) on the next beat.
     directory_stale: AtomicBool,
     shutdown: watch::Sender<bool>,
 }
@@ -143,9 +144,15 @@ impl HubBuilder {
             shutdown: watch::channel(false).0,
         });
         let envelopes = shared.bus.subscribe().await;
+        let connections = shared.bus.connections();
         let hub = Hub { shared };
         tokio::spawn(consume_bus(Arc::downgrade(&hub.shared), envelopes));
         tokio::spawn(keep_presence(Arc::downgrade(&hub.shared)));
+        tokio::spawn(cluster::keep_lease(Arc::downgrade(&hub.shared)));
+        tokio::spawn(cluster::rebuild_on_reconnect(
+            Arc::downgrade(&hub.shared),
+            connections,
+        ));
         hub
     }
 }
@@ -254,12 +261,20 @@ impl Hub {
         .await;
     }
 
-    /// Sets a user's chosen status from the server side.
+    /// Sets a user's chosen status (from the server, or a staff socket).
+    /// Every node holding their sockets remembers it, to restore it should
+    /// the presence store lose it.
     pub async fn set_presence(
         &self,
         user: &PresenceUser,
         status: PresenceStatus,
     ) -> Result<(), PresenceError> {
+        self.state().chose(&user.user_id, status);
+        self.publish(BusMessage::PresenceChosen {
+            user_id: user.user_id.clone(),
+            status,
+        })
+        .await;
         let change = self.shared.presence.set_status(user, status).await?;
         if let Some(change) = change {
             self.announce_presence(change).await;
@@ -306,14 +321,18 @@ impl Hub {
     }
 
     /// Sends to the other nodes; a failing bus leaves this node serving
-    /// its own sockets.
-    async fn publish(&self, message: BusMessage) {
+    /// its own sockets. Answers whether the bus took the message.
+    async fn publish(&self, message: BusMessage) -> bool {
         let envelope = Envelope {
             origin: self.shared.node.clone(),
             message,
         };
-        if let Err(error) = self.shared.bus.publish(&envelope).await {
-            tracing::warn!(%error, "bus publish failed");
+        match self.shared.bus.publish(&envelope).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "bus publish failed");
+                false
+            }
         }
     }
 
@@ -375,26 +394,25 @@ impl Hub {
             BusMessage::RemoveSubject { visit_id, subject } => {
                 self.remove_subject_local(&visit_id, &subject).await;
             }
+            BusMessage::PresenceChosen { user_id, status } => {
+                self.state().chose(&user_id, status);
+            }
+            BusMessage::Takeover {
+                participant_id,
+                node,
+            } => {
+                if node != self.shared.node {
+                    self.drop_copy(&participant_id);
+                }
+            }
         }
     }
 
-    /// One presence round: say this node is alive, refresh its users, and
-    /// expire whoever lapsed anywhere.
+    /// One presence round: refresh this node's users (refilling what the
+    /// store may have lost), and expire whoever lapsed anywhere.
     async fn presence_round(&self) {
-        let interval = self.shared.config.presence_interval;
-        if let Err(error) = self
-            .shared
-            .bus
-            .announce_node(&self.shared.node, interval * 3)
-            .await
-        {
-            tracing::warn!(%error, "node liveness not recorded");
-        }
-        if self.shared.directory_stale.swap(false, Ordering::AcqRel) {
-            self.repair_directory().await;
-        }
         let users = self.state().live_users();
-        let mut changes = match self.shared.presence.heartbeat(&users).await {
+        let mut changes = match self.shared.presence.restore(&users).await {
             Ok(changes) => changes,
             Err(error) => {
                 tracing::warn!(%error, "presence heartbeat failed");

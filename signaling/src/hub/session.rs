@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use super::state::{Link, Session};
 use super::{Hub, encode};
 use crate::authoriser::{Denied, Identity, JoinAccess};
-use crate::bus::{BusMessage, MemberRecord};
+use crate::bus::{BusMessage, Claimant, MemberRecord, SessionRecord};
 use crate::chat::ChatRecord;
 use crate::events::HubEvent;
 use crate::protocol::{
@@ -74,7 +74,8 @@ impl Hub {
     }
 
     /// Attaches an authenticated socket: takes back the session named by
-    /// `resume` if it is this subject's and still kept, else starts one.
+    /// `resume` if it is this subject's and still kept (on this node or
+    /// another), else starts one.
     pub(crate) async fn attach(
         &self,
         identity: Identity,
@@ -82,21 +83,11 @@ impl Hub {
     ) -> Option<Attached> {
         let (sender, outbox) = mpsc::channel(self.shared.config.outbound_capacity);
         let resume_token = random_id(32)?;
-        let resumed =
-            resume.and_then(|token| self.resume(&identity, token, &sender, &resume_token));
-        if let Some((participant_id, link, room)) = resumed {
-            self.refresh_presence(&identity).await;
-            if let Some(visit_id) = room {
-                self.emit(HubEvent::ParticipantResumed {
-                    visit_id: visit_id.clone(),
-                    participant_id: participant_id.clone(),
-                    user_id: identity.subject.clone(),
-                });
-                // The client rebuilds its call from a fresh `joined`.
-                if self.state().in_call(&visit_id, &participant_id) {
-                    self.send_joined(&participant_id, &visit_id).await;
-                }
-            }
+        if let Some(token) = resume
+            && let Some((participant_id, link)) = self
+                .take_back(&identity, token, &sender, &resume_token)
+                .await
+        {
             return Some(Attached {
                 participant_id,
                 link,
@@ -131,6 +122,7 @@ impl Hub {
         if let Some(event) = event {
             self.emit(event);
         }
+        self.save_session(&participant_id).await;
         self.refresh_presence(&identity).await;
         Some(Attached {
             participant_id,
@@ -139,6 +131,214 @@ impl Hub {
             outbox,
             resume_failed: resume.is_some(),
         })
+    }
+
+    /// Claims the session of `token` on the bus, so that one socket alone
+    /// holds it, then rebinds it here: the local session, or one another
+    /// node held (that node drops its copy).
+    async fn take_back(
+        &self,
+        identity: &Identity,
+        token: &str,
+        sender: &mpsc::Sender<axum::extract::ws::Utf8Bytes>,
+        new_token: &str,
+    ) -> Option<(ParticipantId, u64)> {
+        let claimant = Claimant {
+            user_id: identity.subject.clone(),
+            role: identity.role,
+            node: self.shared.node.clone(),
+        };
+        let claimed = match self
+            .shared
+            .bus
+            .claim_session(token, new_token, &claimant)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                // No other node can claim it while the bus is away either:
+                // the node holding it may hand it back, and the next
+                // rebuild records the new token.
+                tracing::warn!(%error, "resume not claimed on the bus");
+                self.shared
+                    .directory_stale
+                    .store(true, std::sync::atomic::Ordering::Release);
+                return self.resume_here(identity, token, sender, new_token).await;
+            }
+        };
+        let Some(record) = claimed else {
+            // Unknown, expired or taken over elsewhere: a copy of this
+            // subject's kept here must not come back.
+            let stale = {
+                let state = self.state();
+                state.by_resume.get(token).cloned().filter(|id| {
+                    state.sessions.get(id).is_some_and(|session| {
+                        session.identity.subject == identity.subject
+                            && session.identity.role == identity.role
+                    })
+                })
+            };
+            if let Some(participant_id) = stale {
+                self.drop_copy(&participant_id);
+            }
+            return None;
+        };
+        if record.node == self.shared.node {
+            if let Some(resumed) = self.resume_here(identity, token, sender, new_token).await {
+                return Some(resumed);
+            }
+        } else if let Some(stale) = self.state().by_resume.get(token).cloned() {
+            // Another node held it last: what is kept here is out of date.
+            self.drop_copy(&stale);
+        }
+        self.take_over(identity, record, sender, new_token).await
+    }
+
+    /// Rebinds a session this node holds; `None` when it holds none.
+    async fn resume_here(
+        &self,
+        identity: &Identity,
+        token: &str,
+        sender: &mpsc::Sender<axum::extract::ws::Utf8Bytes>,
+        new_token: &str,
+    ) -> Option<(ParticipantId, u64)> {
+        let (participant_id, link, room) = self.resume(identity, token, sender, new_token)?;
+        self.refresh_presence(identity).await;
+        if let Some(visit_id) = room {
+            self.emit(HubEvent::ParticipantResumed {
+                visit_id: visit_id.clone(),
+                participant_id: participant_id.clone(),
+                user_id: identity.subject.clone(),
+            });
+            // The client rebuilds its call from a fresh `joined`.
+            if self.state().in_call(&visit_id, &participant_id) {
+                self.send_joined(&participant_id, &visit_id).await;
+            }
+        }
+        Some((participant_id, link))
+    }
+
+    /// Takes over a session another node held (alive or dead): the same
+    /// participant id, back in its room if it may still be there.
+    async fn take_over(
+        &self,
+        identity: &Identity,
+        record: SessionRecord,
+        sender: &mpsc::Sender<axum::extract::ws::Utf8Bytes>,
+        new_token: &str,
+    ) -> Option<(ParticipantId, u64)> {
+        let participant_id = record.participant_id;
+        self.publish(BusMessage::Takeover {
+            participant_id: participant_id.clone(),
+            node: self.shared.node.clone(),
+        })
+        .await;
+        let room = match record.room {
+            Some(visit_id) => self
+                .shared
+                .authoriser
+                .authorise_join(identity, &visit_id)
+                .await
+                .ok()
+                .map(|_| visit_id),
+            None => None,
+        };
+        let in_call = room.is_some() && record.in_call;
+        let identity = Arc::new(identity.clone());
+        let (link, event) = {
+            let mut state = self.state();
+            let link = state.next_link();
+            let event = state.socket_up(&identity);
+            state.insert_session(
+                participant_id.clone(),
+                Session {
+                    identity: Arc::clone(&identity),
+                    resume_token: new_token.to_owned(),
+                    link: Some(Link {
+                        id: link,
+                        outbox: Some(sender.clone()),
+                    }),
+                    dropped_link: None,
+                    room: room.clone(),
+                    queues: Vec::new(),
+                },
+            );
+            if let Some(visit_id) = &room {
+                state
+                    .rooms
+                    .entry(visit_id.clone())
+                    .or_default()
+                    .members
+                    .insert(participant_id.clone(), in_call);
+                if in_call {
+                    state.open_rooms.insert(visit_id.clone());
+                }
+            }
+            (link, event)
+        };
+        if let Some(event) = event {
+            self.emit(event);
+        }
+        self.update_session(&participant_id).await;
+        self.refresh_presence(&identity).await;
+        if let Some(visit_id) = room {
+            self.put_member(&visit_id, &participant_id, &identity, in_call)
+                .await;
+            self.emit(HubEvent::ParticipantResumed {
+                visit_id: visit_id.clone(),
+                participant_id: participant_id.clone(),
+                user_id: identity.subject.clone(),
+            });
+            if in_call {
+                self.announce_return(&participant_id, &visit_id).await;
+            }
+        }
+        Some((participant_id, link))
+    }
+
+    /// Records the session on the bus for any node to resume: for a day
+    /// while a socket holds it, for the resume window once it dropped.
+    /// `false` when the write failed.
+    pub(super) async fn save_session(&self, participant_id: &ParticipantId) -> bool {
+        let saved = {
+            let state = self.state();
+            state
+                .session_record(participant_id, &self.shared.node)
+                .zip(state.sessions.get(participant_id))
+                .map(|(record, session)| {
+                    let ttl = if session.link.is_some() {
+                        super::cluster::ATTACHED_SESSION_TTL
+                    } else {
+                        self.shared.config.resume_window + super::cluster::SESSION_GRACE
+                    };
+                    (record, session.resume_token.clone(), ttl)
+                })
+        };
+        let Some((record, token, ttl)) = saved else {
+            return true;
+        };
+        if let Err(error) = self.shared.bus.save_session(&token, &record, ttl).await {
+            tracing::warn!(%error, "session not recorded on the bus");
+            self.shared
+                .directory_stale
+                .store(true, std::sync::atomic::Ordering::Release);
+            return false;
+        }
+        true
+    }
+
+    /// The session's room changed: the bus's record follows.
+    async fn update_session(&self, participant_id: &ParticipantId) {
+        let record = self
+            .state()
+            .session_record(participant_id, &self.shared.node);
+        let Some(record) = record else { return };
+        if let Err(error) = self.shared.bus.update_session(&record).await {
+            tracing::warn!(%error, "session not updated on the bus");
+            self.shared
+                .directory_stale
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
     }
 
     /// Rebinds a kept session to a new socket, rotating its resume token.
@@ -209,6 +409,7 @@ impl Hub {
         };
         match how {
             Departure::Dropped => {
+                self.save_session(participant_id).await;
                 if let Some(visit_id) = room {
                     self.emit(HubEvent::ParticipantDisconnected {
                         visit_id,
@@ -244,6 +445,14 @@ impl Hub {
     async fn end_session(&self, participant_id: &ParticipantId, reason: LeaveReason) {
         self.leave_room(participant_id, reason).await;
         self.state().remove_session(participant_id);
+        if let Err(error) = self
+            .shared
+            .bus
+            .forget_session(participant_id, &self.shared.node)
+            .await
+        {
+            tracing::warn!(%error, "session not forgotten on the bus");
+        }
     }
 
     /// This node's part of [`Hub::remove_subject`].
@@ -324,6 +533,7 @@ impl Hub {
         });
         self.put_member(&visit_id, participant_id, &identity, in_call)
             .await;
+        self.update_session(participant_id).await;
         match access {
             JoinAccess::Open => {
                 if in_call {
@@ -379,13 +589,18 @@ impl Hub {
         if !remote {
             return Err(ErrorCode::NotInRoom);
         }
-        self.publish(BusMessage::Direct {
-            visit_id,
-            to,
-            frame,
-        })
-        .await;
-        Ok(())
+        let sent = self
+            .publish(BusMessage::Direct {
+                visit_id,
+                to,
+                frame,
+            })
+            .await;
+        if sent {
+            Ok(())
+        } else {
+            Err(ErrorCode::Unavailable)
+        }
     }
 
     /// `chat {text}`: kept by the server's recorder, then to everyone else
@@ -434,8 +649,17 @@ impl Hub {
                 text,
                 at,
             };
-            self.broadcast_call(&visit_id, Some(participant_id), frame)
+            let relayed = self
+                .broadcast_call(&visit_id, Some(participant_id), frame)
                 .await;
+            if !relayed {
+                // Those in the call on other nodes may not have it: the
+                // sender must know rather than believe it delivered.
+                self.tell(
+                    participant_id,
+                    &ServerMessage::error(ErrorCode::NotDelivered),
+                );
+            }
             recorded
         };
         drop(turn);
@@ -565,14 +789,15 @@ impl Hub {
         }
     }
 
-    /// Records a member in the shared directory.
-    async fn put_member(
+    /// Records a member in the shared directory; `false` when the write
+    /// failed (the directory is then rebuilt on the next beat).
+    pub(super) async fn put_member(
         &self,
         visit_id: &VisitId,
         participant_id: &ParticipantId,
         identity: &Identity,
         in_call: bool,
-    ) {
+    ) -> bool {
         let record = MemberRecord {
             participant_id: participant_id.clone(),
             user_id: identity.subject.clone(),
@@ -586,29 +811,9 @@ impl Hub {
             self.shared
                 .directory_stale
                 .store(true, std::sync::atomic::Ordering::Release);
+            return false;
         }
-    }
-
-    /// Rewrites this node's members into the directory after writes failed
-    /// (the bus was away), so other nodes see them again.
-    pub(super) async fn repair_directory(&self) {
-        let members: Vec<(VisitId, ParticipantId, Arc<Identity>, bool)> = {
-            let state = self.state();
-            state
-                .rooms
-                .iter()
-                .flat_map(|(visit_id, room)| {
-                    room.members.iter().filter_map(|(participant_id, in_call)| {
-                        let identity = Arc::clone(&state.sessions.get(participant_id)?.identity);
-                        Some((visit_id.clone(), participant_id.clone(), identity, *in_call))
-                    })
-                })
-                .collect()
-        };
-        for (visit_id, participant_id, identity, in_call) in members {
-            self.put_member(&visit_id, &participant_id, &identity, in_call)
-                .await;
-        }
+        true
     }
 
     /// Everyone in the call but `except`, on every node.
@@ -636,7 +841,7 @@ impl Hub {
         members
     }
 
-    async fn send_joined(&self, participant_id: &ParticipantId, visit_id: &VisitId) {
+    pub(super) async fn send_joined(&self, participant_id: &ParticipantId, visit_id: &VisitId) {
         let participants = self.call_members(visit_id, participant_id).await;
         let frame = ServerMessage::Joined {
             visit_id: visit_id.clone(),
@@ -645,20 +850,21 @@ impl Hub {
         self.state().deliver(participant_id, &encode(&frame));
     }
 
-    /// To the call's members here and on other nodes, but `except`.
-    async fn broadcast_call(
+    /// To the call's members here and on other nodes, but `except`;
+    /// `false` when the other nodes could not be reached.
+    pub(super) async fn broadcast_call(
         &self,
         visit_id: &VisitId,
         except: Option<&ParticipantId>,
         frame: ServerMessage,
-    ) {
+    ) -> bool {
         self.state().deliver_room(visit_id, except, &encode(&frame));
         self.publish(BusMessage::Room {
             visit_id: visit_id.clone(),
             except: except.cloned(),
             frame,
         })
-        .await;
+        .await
     }
 
     /// A member is in the call: it hears who is there, they hear of it.
@@ -706,6 +912,7 @@ impl Hub {
         while let Some((participant_id, identity)) = self.next_waiting(visit_id) {
             self.put_member(visit_id, &participant_id, &identity, true)
                 .await;
+            self.update_session(&participant_id).await;
             self.emit(HubEvent::ParticipantAdmitted {
                 visit_id: visit_id.clone(),
                 participant_id: participant_id.clone(),
@@ -758,6 +965,15 @@ impl Hub {
             leaving
         };
         for (participant_id, identity, in_call) in leaving {
+            if let Err(error) = self
+                .shared
+                .bus
+                .remove_member(visit_id, &participant_id, &self.shared.node)
+                .await
+            {
+                tracing::warn!(%error, visit.id = %visit_id, "room directory not updated");
+            }
+            self.update_session(&participant_id).await;
             self.after_leaving(
                 visit_id,
                 &participant_id,
@@ -785,11 +1001,12 @@ impl Hub {
         if let Err(error) = self
             .shared
             .bus
-            .remove_member(&visit_id, participant_id)
+            .remove_member(&visit_id, participant_id, &self.shared.node)
             .await
         {
             tracing::warn!(%error, visit.id = %visit_id, "room directory not updated");
         }
+        self.update_session(participant_id).await;
         if in_call {
             let frame = ServerMessage::PeerLeft {
                 participant_id: participant_id.clone(),
