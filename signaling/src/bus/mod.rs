@@ -24,8 +24,8 @@ use tokio::sync::watch;
 pub use self::in_memory::MemoryBus;
 pub use self::redis::{RedisBus, redis_connection};
 use crate::protocol::{
-    ParticipantId, ParticipantInfo, PresenceStatus, QueueId, Role, ServerMessage, UserId,
-    VisitId, VisitStatus,
+    ParticipantId, ParticipantInfo, PresenceStatus, QueueId, Role, ServerMessage, UserId, VisitId,
+    VisitStatus,
 };
 
 /// A message from one node to the others.

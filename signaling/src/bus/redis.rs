@@ -483,7 +483,11 @@ impl Bus for RedisBus {
             let mut redis = self.redis.clone();
             self.scripts
                 .save_session
-                .key(format!("{}{}", self.session_prefix(), session.participant_id))
+                .key(format!(
+                    "{}{}",
+                    self.session_prefix(),
+                    session.participant_id
+                ))
                 .arg(serde_json::to_string(session)?)
                 .arg(&session.node)
                 .arg(token)
@@ -529,7 +533,11 @@ impl Bus for RedisBus {
             let mut redis = self.redis.clone();
             self.scripts
                 .update_session
-                .key(format!("{}{}", self.session_prefix(), session.participant_id))
+                .key(format!(
+                    "{}{}",
+                    self.session_prefix(),
+                    session.participant_id
+                ))
                 .arg(serde_json::to_string(session)?)
                 .arg(&session.node)
                 .invoke_async::<Value>(&mut redis)

@@ -69,10 +69,13 @@ impl Hub {
                 .iter()
                 .flat_map(|(visit_id, room)| {
                     let state = &state;
-                    room.members.iter().filter_map(move |(participant_id, in_call)| {
-                        let identity = Arc::clone(&state.sessions.get(participant_id)?.identity);
-                        Some((visit_id.clone(), participant_id.clone(), identity, *in_call))
-                    })
+                    room.members
+                        .iter()
+                        .filter_map(move |(participant_id, in_call)| {
+                            let identity =
+                                Arc::clone(&state.sessions.get(participant_id)?.identity);
+                            Some((visit_id.clone(), participant_id.clone(), identity, *in_call))
+                        })
                 })
                 .collect();
             let open: Vec<VisitId> = state
@@ -168,29 +171,47 @@ impl Hub {
     }
 
     /// Another node took this session over: forget it here without telling
-    /// the room (the participant is still in it, elsewhere), and close its
-    /// socket if one is still attached.
-    pub(super) fn drop_copy(&self, participant_id: &ParticipantId) {
-        let event = {
+    /// the room (the participant is still in it, elsewhere), close its
+    /// socket if one is still attached, and drop it from this node's index
+    /// of members (the directory's record is the new node's now).
+    pub(super) async fn drop_copy(&self, participant_id: &ParticipantId) {
+        let Some(visit_id) = self.forget_copy(participant_id) else {
+            return;
+        };
+        if let Err(error) = self
+            .shared
+            .bus
+            .remove_member(&visit_id, participant_id, &self.shared.node)
+            .await
+        {
+            tracing::warn!(%error, visit.id = %visit_id, "room directory not updated");
+        }
+    }
+
+    /// The local part of [`Hub::drop_copy`]; answers the room it was in.
+    fn forget_copy(&self, participant_id: &ParticipantId) -> Option<VisitId> {
+        let (event, room) = {
             let mut state = self.state();
-            let Some(session) = state.sessions.get_mut(participant_id) else {
-                return;
-            };
+            let session = state.sessions.get_mut(participant_id)?;
             // Without its outbox the socket's writer ends and the socket closes.
             let linked = session.link.take().is_some();
             session.dropped_link = None;
             let identity = Arc::clone(&session.identity);
-            state.remove_member(participant_id);
+            let room = state
+                .remove_member(participant_id)
+                .map(|(visit_id, _)| visit_id);
             state.remove_session(participant_id);
-            if linked {
+            let event = if linked {
                 state.socket_down(&identity)
             } else {
                 None
-            }
+            };
+            (event, room)
         };
         if let Some(event) = event {
             self.emit(event);
         }
+        room
     }
 
     /// Sends the participant a fresh `joined` and the call a `peer_joined`

@@ -402,7 +402,7 @@ impl Hub {
                 node,
             } => {
                 if node != self.shared.node {
-                    self.drop_copy(&participant_id);
+                    self.drop_copy(&participant_id).await;
                 }
             }
         }

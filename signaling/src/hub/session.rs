@@ -179,7 +179,7 @@ impl Hub {
                 })
             };
             if let Some(participant_id) = stale {
-                self.drop_copy(&participant_id);
+                self.drop_copy(&participant_id).await;
             }
             return None;
         };
@@ -187,9 +187,12 @@ impl Hub {
             if let Some(resumed) = self.resume_here(identity, token, sender, new_token).await {
                 return Some(resumed);
             }
-        } else if let Some(stale) = self.state().by_resume.get(token).cloned() {
+        } else {
             // Another node held it last: what is kept here is out of date.
-            self.drop_copy(&stale);
+            let stale = self.state().by_resume.get(token).cloned();
+            if let Some(stale) = stale {
+                self.drop_copy(&stale).await;
+            }
         }
         self.take_over(identity, record, sender, new_token).await
     }

@@ -10,8 +10,8 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 
 use crate::authoriser::Identity;
-use crate::events::HubEvent;
 use crate::bus::SessionRecord;
+use crate::events::HubEvent;
 use crate::presence::{LiveUser, PresenceUser};
 use crate::protocol::{ParticipantId, ParticipantInfo, PresenceStatus, QueueId, UserId, VisitId};
 
@@ -291,7 +291,11 @@ impl State {
     }
 
     /// The shared record of a session held here.
-    pub fn session_record(&self, participant_id: &ParticipantId, node: &str) -> Option<SessionRecord> {
+    pub fn session_record(
+        &self,
+        participant_id: &ParticipantId,
+        node: &str,
+    ) -> Option<SessionRecord> {
         let session = self.sessions.get(participant_id)?;
         let in_call = session
             .room
