@@ -7,6 +7,7 @@
 //! (directory, bus, presence) happens after the lock is released.
 
 mod cluster;
+mod resume;
 mod session;
 mod state;
 
