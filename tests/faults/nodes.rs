@@ -82,6 +82,18 @@ async fn a_killed_nodes_participants_leave_the_call_on_the_survivors() {
         .query(redis::cmd("EXISTS").arg(format!("bedside:node:{lost_node}:members")))
         .await;
     assert!(!known && !index, "Redis still keeps the lost node");
+
+    // The lost node's patient reconnects to the survivor and is back in
+    // the call as the participant it was.
+    let tab = call.patient_tab.participant_id.clone();
+    let back = Socket::resume(survivor, &clinic.patient, &call.patient_tab.resume_token).await;
+    assert_eq!(back.participant_id, tab);
+    call.clinician_tab
+        .until("the patient's `peer_joined`", |frame| match frame {
+            ServerMessage::PeerJoined(info) if info.participant_id == tab => Some(()),
+            _ => None,
+        })
+        .await;
     call.hang_up().await;
 }
 

@@ -66,10 +66,11 @@ impl MemoryBus {
 }
 
 impl Bus for MemoryBus {
-    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BusError>> {
-        // No receiver just means no other hub: nothing to deliver.
-        let _ = self.inner.sender.send(envelope.clone());
-        Box::pin(future::ready(Ok(())))
+    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<bool, BusError>> {
+        // Every hub subscribes once, the sender's own included; no receiver
+        // just means no hub at all.
+        let receivers = self.inner.sender.send(envelope.clone()).unwrap_or(0);
+        Box::pin(future::ready(Ok(receivers > 1)))
     }
 
     fn subscribe(&self) -> BoxFuture<'_, BoxStream<'static, Envelope>> {

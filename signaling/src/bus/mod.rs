@@ -147,7 +147,9 @@ pub enum BusError {
 /// Messages between nodes and the room directory they share.
 pub trait Bus: Send + Sync + 'static {
     /// Sends to every node (the sender's own copy is skipped by `origin`).
-    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BusError>>;
+    /// Answers whether another node's subscription took it: a node whose
+    /// subscription is still reconnecting misses what is published meanwhile.
+    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<bool, BusError>>;
 
     /// Envelopes from every node, for as long as the stream is held. Returns
     /// once the first subscription is in place (or failed: the stream then

@@ -227,16 +227,17 @@ fn seconds(ttl: Duration) -> u64 {
 }
 
 impl Bus for RedisBus {
-    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BusError>> {
+    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<bool, BusError>> {
         Box::pin(async move {
             let payload = serde_json::to_string(envelope)?;
             let mut redis = self.redis.clone();
-            ::redis::cmd("PUBLISH")
+            let receivers: usize = ::redis::cmd("PUBLISH")
                 .arg(self.channel())
                 .arg(payload)
-                .query_async::<Value>(&mut redis)
+                .query_async(&mut redis)
                 .await?;
-            Ok(())
+            let own = usize::from(self.subscribed.load(Ordering::Relaxed));
+            Ok(receivers > own)
         })
     }
 

@@ -322,17 +322,18 @@ impl Hub {
     }
 
     /// Sends to the other nodes; a failing bus leaves this node serving
-    /// its own sockets. Answers whether the bus took the message.
-    async fn publish(&self, message: BusMessage) -> bool {
+    /// its own sockets. Answers how far the message went.
+    async fn publish(&self, message: BusMessage) -> Reach {
         let envelope = Envelope {
             origin: self.shared.node.clone(),
             message,
         };
         match self.shared.bus.publish(&envelope).await {
-            Ok(()) => true,
+            Ok(true) => Reach::OtherNodes,
+            Ok(false) => Reach::NoOtherNode,
             Err(error) => {
                 tracing::warn!(%error, "bus publish failed");
-                false
+                Reach::Failed
             }
         }
     }
@@ -428,6 +429,17 @@ impl Hub {
             self.announce_presence(change).await;
         }
     }
+}
+
+/// How far a message published on the bus went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Another node's subscription took it.
+    OtherNodes,
+    /// The bus took it, but no other node was listening.
+    NoOtherNode,
+    /// The bus did not answer.
+    Failed,
 }
 
 /// `GET /ws` (CONTRACT.md "WebSocket GET /ws").

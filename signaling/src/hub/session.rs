@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::state::{Link, Session};
-use super::{Hub, encode};
+use super::{Hub, Reach, encode};
 use crate::authoriser::{Denied, Identity, JoinAccess};
 use crate::bus::{BusMessage, MemberRecord};
 use crate::chat::ChatRecord;
@@ -340,17 +340,18 @@ impl Hub {
         if !remote {
             return Err(ErrorCode::NotInRoom);
         }
-        let sent = self
+        // The recipient's node must have heard it: one still reconnecting
+        // to the bus would drop it silently.
+        match self
             .publish(BusMessage::Direct {
                 visit_id,
                 to,
                 frame,
             })
-            .await;
-        if sent {
-            Ok(())
-        } else {
-            Err(ErrorCode::Unavailable)
+            .await
+        {
+            Reach::OtherNodes => Ok(()),
+            Reach::NoOtherNode | Reach::Failed => Err(ErrorCode::Unavailable),
         }
     }
 
@@ -400,10 +401,10 @@ impl Hub {
                 text,
                 at,
             };
-            let relayed = self
+            let reach = self
                 .broadcast_call(&visit_id, Some(participant_id), frame)
                 .await;
-            if !relayed {
+            if !self.reached_call(&visit_id, reach).await {
                 // Those in the call on other nodes may not have it: the
                 // sender must know rather than believe it delivered.
                 self.tell(
@@ -540,6 +541,22 @@ impl Hub {
         }
     }
 
+    /// Whether a frame for the call that went `reach` reached everyone in
+    /// it: when no other node heard it, only if the call has no one on
+    /// another node.
+    async fn reached_call(&self, visit_id: &VisitId, reach: Reach) -> bool {
+        match reach {
+            Reach::OtherNodes => true,
+            Reach::Failed => false,
+            Reach::NoOtherNode => match self.shared.bus.members(visit_id).await {
+                Ok(members) => !members
+                    .iter()
+                    .any(|member| member.in_call && member.node != self.shared.node),
+                Err(_) => false,
+            },
+        }
+    }
+
     /// Records a member in the shared directory; `false` when the write
     /// failed (the directory is then rebuilt on the next beat).
     pub(super) async fn put_member(
@@ -602,13 +619,13 @@ impl Hub {
     }
 
     /// To the call's members here and on other nodes, but `except`;
-    /// `false` when the other nodes could not be reached.
+    /// answers how far it went beyond this node.
     pub(super) async fn broadcast_call(
         &self,
         visit_id: &VisitId,
         except: Option<&ParticipantId>,
         frame: ServerMessage,
-    ) -> bool {
+    ) -> Reach {
         self.state().deliver_room(visit_id, except, &encode(&frame));
         self.publish(BusMessage::Room {
             visit_id: visit_id.clone(),
