@@ -124,6 +124,10 @@ pub struct SessionRecord {
     /// The room it is in, and whether in the call.
     pub room: Option<VisitId>,
     pub in_call: bool,
+    /// The queues it watches. Left out when empty: Redis's Lua would
+    /// write an empty list back as an object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueId>,
 }
 
 /// Who asks to take a session over: the resuming token's subject and role,

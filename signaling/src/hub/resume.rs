@@ -112,13 +112,13 @@ impl Hub {
         sender: &mpsc::Sender<axum::extract::ws::Utf8Bytes>,
         new_token: &str,
     ) -> Option<(ParticipantId, u64)> {
-        let participant_id = record.participant_id;
+        let participant_id = record.participant_id.clone();
         self.publish(BusMessage::Takeover {
             participant_id: participant_id.clone(),
             node: self.shared.node.clone(),
         })
         .await;
-        let room = match record.room {
+        let room = match record.room.clone() {
             Some(visit_id) => self
                 .shared
                 .authoriser
@@ -163,6 +163,17 @@ impl Hub {
         };
         if let Some(event) = event {
             self.emit(event);
+        }
+        // Its queue subscriptions come along, if still allowed.
+        for queue_id in record.queues {
+            if let Ok(snapshot) = self
+                .shared
+                .authoriser
+                .authorise_subscribe(&identity, &queue_id)
+                .await
+            {
+                let _ = self.watch_queue(&participant_id, queue_id, snapshot);
+            }
         }
         self.update_session(&participant_id).await;
         self.refresh_presence(&identity).await;

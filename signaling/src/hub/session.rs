@@ -489,6 +489,20 @@ impl Hub {
             .authorise_subscribe(&identity, &queue_id)
             .await
             .map_err(Denied::code)?;
+        self.watch_queue(participant_id, queue_id, snapshot)?;
+        // A resume on another node brings the subscription along.
+        self.update_session(participant_id).await;
+        Ok(())
+    }
+
+    /// Adds the queue to the session's subscriptions, and sends the
+    /// authoriser's snapshot of it.
+    pub(super) fn watch_queue(
+        &self,
+        participant_id: &ParticipantId,
+        queue_id: QueueId,
+        snapshot: Option<serde_json::Value>,
+    ) -> Result<(), ErrorCode> {
         let mut state = self.state();
         let Some(session) = state.sessions.get_mut(participant_id) else {
             return Err(ErrorCode::NotAuthenticated);

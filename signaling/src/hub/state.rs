@@ -308,6 +308,7 @@ impl State {
             node: node.to_owned(),
             room: session.room.clone(),
             in_call,
+            queues: session.queues.clone(),
         })
     }
 }

@@ -535,3 +535,44 @@ async fn a_session_resumes_on_another_node_and_its_copy_there_closes() {
     assert_ne!(stale_id, patient_id);
     stale.expect_error(ErrorCode::ResumeFailed).await;
 }
+
+#[tokio::test]
+async fn a_staff_session_resumed_on_another_node_keeps_watching_its_queues() {
+    let bus = MemoryBus::new();
+    let presence = MemoryPresence::new(Duration::from_secs(30));
+    let (a, b) = two_nodes(
+        Arc::new(bus.clone()),
+        Arc::new(bus),
+        [Arc::new(presence.clone()), Arc::new(presence)],
+    )
+    .await;
+    let mut board = a.connect().await;
+    let (board_id, token) = board.hello("scheduler-1").await;
+    board
+        .send_json(json!({"type": "subscribe", "queue_id": "q1"}))
+        .await;
+    board
+        .until(|f| matches!(f, ServerMessage::Queue { .. }))
+        .await;
+
+    board.drop_connection();
+    let mut moved = b.connect().await;
+    moved
+        .send_json(json!({"type": "hello", "token": "scheduler-1", "resume": token}))
+        .await;
+    let (moved_id, _) = moved.welcome().await;
+    assert_eq!(moved_id, board_id);
+    b.hub
+        .publish_queue(
+            &signaling::protocol::QueueId::new("q1"),
+            json!([{"visit_id": "v1"}]),
+        )
+        .await;
+
+    let update = moved
+        .until(|f| matches!(f, ServerMessage::Queue { entries, .. } if entries != &json!([])))
+        .await;
+    assert!(
+        matches!(update, ServerMessage::Queue { entries, .. } if entries == json!([{"visit_id": "v1"}]))
+    );
+}
