@@ -24,28 +24,41 @@ pub struct Socket {
     pub participant_id: ParticipantId,
     /// Whom the server took the token for, from `welcome`.
     pub role: Role,
+    /// The token that takes this session back after a drop, from `welcome`.
+    pub resume_token: String,
 }
 
 impl Socket {
     /// Opens a socket and says `hello`; panics unless `welcome` comes back.
     pub async fn hello(app: &TestApp, token: &str) -> Self {
+        Self::greet(app, token, None).await
+    }
+
+    /// Opens a socket and says `hello {resume}` to take back a dropped
+    /// session; panics unless `welcome` comes back (whether the session
+    /// came back is the participant id's and the next frames' to say).
+    pub async fn resume(app: &TestApp, token: &str, resume_token: &str) -> Self {
+        Self::greet(app, token, Some(resume_token)).await
+    }
+
+    async fn greet(app: &TestApp, token: &str, resume: Option<&str>) -> Self {
         let url = format!("ws://{}/ws", app.addr);
         let (mut stream, _) = within("the socket to open", tokio_tungstenite::connect_async(url))
             .await
             .expect("the socket opens");
         let hello = ClientMessage::Hello {
             token: Secret::new(token),
-            resume: None,
+            resume: resume.map(Secret::new),
         };
         send(&mut stream, &hello).await;
-        let (participant_id, role) = within("a `welcome` frame", async {
+        let (participant_id, role, resume_token) = within("a `welcome` frame", async {
             loop {
                 match read(&mut stream).await {
                     Some(ServerMessage::Welcome {
                         participant_id,
                         role,
-                        ..
-                    }) => return (participant_id, role),
+                        resume_token,
+                    }) => return (participant_id, role, resume_token.expose().to_owned()),
                     Some(error @ ServerMessage::Error { .. }) => {
                         panic!("an error frame instead of `welcome`: {error:?}")
                     }
@@ -59,6 +72,7 @@ impl Socket {
             stream,
             participant_id,
             role,
+            resume_token,
         }
     }
 

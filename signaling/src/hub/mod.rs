@@ -6,6 +6,8 @@
 //! std mutex held for a few lines and never across `.await`; the async work
 //! (directory, bus, presence) happens after the lock is released.
 
+mod cluster;
+mod resume;
 mod session;
 mod state;
 
@@ -66,8 +68,8 @@ struct Shared {
     chat_turns: std::sync::Mutex<HashMap<VisitId, Arc<tokio::sync::Mutex<()>>>>,
     state: std::sync::Mutex<State>,
     sockets: AtomicUsize,
-    /// A directory write failed: rewrite this node's members when the bus
-    /// answers again.
+    /// A write to the bus failed, or the bus forgot this node: rebuild this
+    /// node's share (directory, sessions, presence) on the next beat.
     directory_stale: AtomicBool,
     shutdown: watch::Sender<bool>,
     /// Set when the node drains: the window its sockets reconnect within.
@@ -146,9 +148,15 @@ impl HubBuilder {
             drain: watch::channel(None).0,
         });
         let envelopes = shared.bus.subscribe().await;
+        let connections = shared.bus.connections();
         let hub = Hub { shared };
         tokio::spawn(consume_bus(Arc::downgrade(&hub.shared), envelopes));
         tokio::spawn(keep_presence(Arc::downgrade(&hub.shared)));
+        tokio::spawn(cluster::keep_lease(Arc::downgrade(&hub.shared)));
+        tokio::spawn(cluster::rebuild_on_reconnect(
+            Arc::downgrade(&hub.shared),
+            connections,
+        ));
         hub
     }
 }
@@ -257,12 +265,20 @@ impl Hub {
         .await;
     }
 
-    /// Sets a user's chosen status from the server side.
+    /// Sets a user's chosen status (from the server, or a staff socket).
+    /// Every node holding their sockets remembers it, to restore it should
+    /// the presence store lose it.
     pub async fn set_presence(
         &self,
         user: &PresenceUser,
         status: PresenceStatus,
     ) -> Result<(), PresenceError> {
+        self.state().chose(&user.user_id, status);
+        self.publish(BusMessage::PresenceChosen {
+            user_id: user.user_id.clone(),
+            status,
+        })
+        .await;
         let change = self.shared.presence.set_status(user, status).await?;
         if let Some(change) = change {
             self.announce_presence(change).await;
@@ -322,14 +338,19 @@ impl Hub {
     }
 
     /// Sends to the other nodes; a failing bus leaves this node serving
-    /// its own sockets.
-    async fn publish(&self, message: BusMessage) {
+    /// its own sockets. Answers how far the message went.
+    async fn publish(&self, message: BusMessage) -> Reach {
         let envelope = Envelope {
             origin: self.shared.node.clone(),
             message,
         };
-        if let Err(error) = self.shared.bus.publish(&envelope).await {
-            tracing::warn!(%error, "bus publish failed");
+        match self.shared.bus.publish(&envelope).await {
+            Ok(true) => Reach::OtherNodes,
+            Ok(false) => Reach::NoOtherNode,
+            Err(error) => {
+                tracing::warn!(%error, "bus publish failed");
+                Reach::Failed
+            }
         }
     }
 
@@ -391,26 +412,25 @@ impl Hub {
             BusMessage::RemoveSubject { visit_id, subject } => {
                 self.remove_subject_local(&visit_id, &subject).await;
             }
+            BusMessage::PresenceChosen { user_id, status } => {
+                self.state().chose(&user_id, status);
+            }
+            BusMessage::Takeover {
+                participant_id,
+                node,
+            } => {
+                if node != self.shared.node {
+                    self.drop_copy(&participant_id).await;
+                }
+            }
         }
     }
 
-    /// One presence round: say this node is alive, refresh its users, and
-    /// expire whoever lapsed anywhere.
+    /// One presence round: refresh this node's users (refilling what the
+    /// store may have lost), and expire whoever lapsed anywhere.
     async fn presence_round(&self) {
-        let interval = self.shared.config.presence_interval;
-        if let Err(error) = self
-            .shared
-            .bus
-            .announce_node(&self.shared.node, interval * 3)
-            .await
-        {
-            tracing::warn!(%error, "node liveness not recorded");
-        }
-        if self.shared.directory_stale.swap(false, Ordering::AcqRel) {
-            self.repair_directory().await;
-        }
         let users = self.state().live_users();
-        let mut changes = match self.shared.presence.heartbeat(&users).await {
+        let mut changes = match self.shared.presence.restore(&users).await {
             Ok(changes) => changes,
             Err(error) => {
                 tracing::warn!(%error, "presence heartbeat failed");
@@ -425,6 +445,17 @@ impl Hub {
             self.announce_presence(change).await;
         }
     }
+}
+
+/// How far a message published on the bus went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Another node's subscription took it.
+    OtherNodes,
+    /// The bus took it, but no other node was listening.
+    NoOtherNode,
+    /// The bus did not answer.
+    Failed,
 }
 
 /// `GET /ws` (CONTRACT.md "WebSocket GET /ws").

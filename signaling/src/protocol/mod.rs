@@ -189,6 +189,8 @@ pub enum LeaveReason {
     Removed,
     /// The visit closed.
     RoomClosed,
+    /// The node holding the participant's socket stopped answering.
+    NodeLost,
 }
 
 /// A frame from the client.
@@ -399,6 +401,9 @@ pub enum ErrorCode {
     Unavailable,
     /// A chat message was relayed but could not be kept in the visit's record.
     NotRecorded,
+    /// A chat message may not have reached those in the call on other
+    /// nodes (the bus between nodes is down); send it again later.
+    NotDelivered,
 }
 
 impl ErrorCode {
@@ -418,6 +423,7 @@ impl ErrorCode {
             Self::ResumeFailed => "resume_failed",
             Self::Unavailable => "unavailable",
             Self::NotRecorded => "not_recorded",
+            Self::NotDelivered => "not_delivered",
         }
     }
 
@@ -437,6 +443,7 @@ impl ErrorCode {
             Self::ResumeFailed => "session could not be resumed",
             Self::Unavailable => "try again later",
             Self::NotRecorded => "message delivered, but not saved to the visit's record",
+            Self::NotDelivered => "message may not have reached everyone in the call",
         }
     }
 }
