@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub(crate) mod refusals;
 mod routes;
 
 use std::sync::Arc;
@@ -93,6 +94,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .nest("/fhir", routes::fhir::router())
         .route("/ws", get(routes::presence::open_socket))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refusals::audit_refusals,
+        ))
         .route(
             "/api/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),

@@ -66,6 +66,9 @@ pub enum BusMessage {
     /// A visit-scoped identity lost its access (a revoked guest): its
     /// sessions end and their sockets close.
     RemoveSubject { visit_id: VisitId, subject: UserId },
+    /// A credential ended (a sign-out, a revoked link): the sessions it
+    /// opened end and their sockets close.
+    EndCredential { credential: String },
 }
 
 /// A room member as the directory records it.

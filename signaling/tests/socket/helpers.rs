@@ -64,6 +64,8 @@ pub fn identity(token: &str) -> Option<Identity> {
         role,
         display_name: name.to_owned(),
         visit_id: visit.map(VisitId::new),
+        credential: None,
+        expires_at: None,
     })
 }
 

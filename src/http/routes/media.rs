@@ -31,6 +31,7 @@ async fn get_media(
         &state.ice,
         livekit,
         &caller.principal,
+        &caller.actor,
         &id,
     )
     .await
