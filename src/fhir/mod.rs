@@ -400,7 +400,10 @@ pub async fn search(
     let mut criteria = Criteria::parse(kind, pairs)?;
     if !access::reads_any(who.principal, kind.data()) {
         let mut tx = store.begin().await?;
-        let entry = AuditEntry::new(who.actor, "fhir.search", kind.as_str());
+        let mut entry = AuditEntry::new(who.actor, "fhir.search", kind.as_str());
+        if let Some(patient) = &criteria.patient {
+            entry = entry.patient(patient);
+        }
         store::append_audit(&mut tx, &entry.outcome(Outcome::Denied)).await?;
         store::commit(tx).await?;
         return Err(FhirError::Forbidden);

@@ -22,6 +22,7 @@ mod ops;
 mod patients;
 mod peers;
 mod precall;
+mod security;
 mod socket;
 mod summary;
 mod users;
