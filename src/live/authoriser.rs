@@ -110,9 +110,13 @@ impl StoreAuthoriser {
 
     /// `join`, with every refusal audited: who asked for which visit.
     async fn join(&self, who: &Identity, visit_id: &wire::VisitId) -> Result<JoinAccess, Denied> {
-        if let Err(denied) = self.session_stands(who).await {
-            self.audit_refusal(who, visit_id).await;
-            return Err(denied);
+        match self.session_stands(who).await {
+            Ok(()) => {}
+            Err(Denied::Unauthenticated) => {
+                self.audit_refusal(who, visit_id).await;
+                return Err(Denied::Unauthenticated);
+            }
+            Err(other) => return Err(other),
         }
         let result = self.decide_join(who, visit_id).await;
         if result == Err(Denied::Forbidden) {
