@@ -32,9 +32,9 @@ impl Credential {
         Self(format!("session:{hash}"))
     }
 
-    /// Every patient token of one visit.
-    pub fn visit_link(visit: &VisitId) -> Self {
-        Self(format!("link:{visit}"))
+    /// The patient tokens of one visit issued under one link version.
+    pub fn visit_link(visit: &VisitId, version: i64) -> Self {
+        Self(format!("link:{visit}:{version}"))
     }
 
     pub fn guest(guest: &GuestId) -> Self {
@@ -53,6 +53,12 @@ impl Credential {
     /// The session hash, for a staff session's credential.
     pub fn session_token_hash(&self) -> Option<&str> {
         self.0.strip_prefix("session:")
+    }
+
+    /// The link version, for a patient link's credential.
+    pub fn link_version(&self) -> Option<i64> {
+        let (_, version) = self.0.strip_prefix("link:")?.rsplit_once(':')?;
+        version.parse().ok()
     }
 }
 
@@ -116,6 +122,13 @@ mod tests {
         LinkSettings {
             after_close: Duration::from_secs(30 * 24 * 3600),
         }
+    }
+
+    #[test]
+    fn a_link_credential_names_its_version() {
+        let credential = Credential::visit_link(&VisitId::new(), 3);
+        assert_eq!(credential.link_version(), Some(3));
+        assert_eq!(Credential::session_hash("ab").link_version(), None);
     }
 
     #[test]

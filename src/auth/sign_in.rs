@@ -143,7 +143,7 @@ pub async fn grant(
         let until = link_live_until(&link, claims.ver, token_expires, &settings.links)
             .filter(|until| now < *until);
         return Ok(until.map(|expires_at| Grant {
-            credential: Credential::visit_link(&visit_id),
+            credential: Credential::visit_link(&visit_id, link.version),
             principal: Principal::Patient {
                 visit_id,
                 patient_id,

@@ -165,6 +165,16 @@ impl StoreAuthoriser {
                 {
                     return Err(Denied::Forbidden);
                 }
+                // A link revoked or replaced since `hello` stops here on
+                // every node, even one that missed the bus's word of it.
+                let link = store::visit_link(&mut tx, &id)
+                    .await
+                    .map_err(|_| Denied::Unavailable)?
+                    .ok_or(Denied::NotFound)?;
+                let credential = who.credential.as_deref().map(auth::Credential::from_name);
+                if credential.and_then(|c| c.link_version()) != Some(link.version) {
+                    return Err(Denied::Forbidden);
+                }
                 let actor = Actor {
                     kind: "patient",
                     id: Some(who.subject.to_string()),

@@ -5,11 +5,29 @@
 
 use super::{CreatedVisit, SummarySettings, VisitError, audit, load, patient_token_ttl_seconds};
 use crate::audit::Actor;
-use crate::auth::TokenKeys;
+use crate::auth::{Credential, TokenKeys};
 use crate::model::clock::Clock;
 use crate::model::ids::VisitId;
-use crate::model::visit::{Visit, VisitStatus};
+use crate::model::visit::VisitStatus;
 use crate::store::{self, Store};
+
+/// A fresh link, and the credential of the link it replaced (whose
+/// sockets are to close).
+#[derive(Debug)]
+pub struct Reissued {
+    pub created: CreatedVisit,
+    pub replaced: Credential,
+}
+
+/// The credential of the visit's current link.
+#[tracing::instrument(skip_all, fields(visit.id = %id))]
+pub async fn current(store: &Store, id: &VisitId) -> Result<Credential, VisitError> {
+    let mut tx = store.begin_read().await?;
+    let link = store::visit_link(&mut tx, id).await?;
+    store::commit(tx).await?;
+    let link = link.ok_or(VisitError::NotFound("visit"))?;
+    Ok(Credential::visit_link(id, link.version))
+}
 
 /// Replaces the visit's join link: the old token dies, a new one is
 /// issued. A cancelled or missed visit has no link to give (409); a closed
@@ -23,7 +41,7 @@ pub async fn reissue(
     public_url: &str,
     summary: &SummarySettings,
     id: &VisitId,
-) -> Result<CreatedVisit, VisitError> {
+) -> Result<Reissued, VisitError> {
     let now = clock.now();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
@@ -46,27 +64,31 @@ pub async fn reissue(
         patient_token_ttl_seconds(summary),
     );
     let join_url = format!("{public_url}/join/{}?t={}", visit.id, token.expose());
-    Ok(CreatedVisit {
-        visit,
-        patient_token: token.expose().to_owned(),
-        join_url,
+    Ok(Reissued {
+        replaced: Credential::visit_link(&visit.id, version - 1),
+        created: CreatedVisit {
+            visit,
+            patient_token: token.expose().to_owned(),
+            join_url,
+        },
     })
 }
 
 /// Revokes the visit's join link: every token issued for it stops working.
+/// Answers the credential of the revoked link.
 #[tracing::instrument(skip_all, fields(visit.id = %id))]
 pub async fn revoke(
     store: &Store,
     clock: &Clock,
     actor: &Actor,
     id: &VisitId,
-) -> Result<Visit, VisitError> {
+) -> Result<Credential, VisitError> {
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
-    store::bump_link_version(&mut tx, id, clock.now())
+    let version = store::bump_link_version(&mut tx, id, clock.now())
         .await?
         .ok_or(VisitError::NotFound("visit"))?;
     store::append_audit(&mut tx, &audit(actor, "visit.link_revoke", &visit)).await?;
     store::commit(tx).await?;
-    Ok(visit)
+    Ok(Credential::visit_link(id, version - 1))
 }

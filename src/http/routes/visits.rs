@@ -7,7 +7,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::{self, Data};
-use crate::auth::Credential;
 use crate::billing::BillingPreview;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Caller, Clinicians, Schedulers, Staff, VisitCreators};
@@ -260,10 +259,11 @@ async fn end_visit(
     end_call(state, &visit.id);
     state.live.visit_changed(&visit).await;
     // The patient has heard the visit ended; its link is dead now.
-    state
-        .live
-        .credential_ended(&Credential::visit_link(&visit.id))
-        .await;
+    match visits::links::current(&state.store, &visit.id).await {
+        Ok(link) => state.live.credential_ended(&link).await,
+        // The change is committed: the token is refused anyway.
+        Err(error) => tracing::warn!(%error, "the ended visit's sockets were not closed"),
+    }
     Ok(Json(visit))
 }
 
@@ -299,7 +299,7 @@ async fn reissue_link(
     staff: Staff<Schedulers>,
     Path(id): Path<String>,
 ) -> Result<Json<CreatedVisit>, ApiError> {
-    let issued = visits::links::reissue(
+    let reissued = visits::links::reissue(
         &state.store,
         &state.clock,
         &staff.actor,
@@ -309,11 +309,8 @@ async fn reissue_link(
         &visit_id(&id)?,
     )
     .await?;
-    state
-        .live
-        .credential_ended(&Credential::visit_link(&issued.visit.id))
-        .await;
-    Ok(Json(issued))
+    state.live.credential_ended(&reissued.replaced).await;
+    Ok(Json(reissued.created))
 }
 
 /// `POST /visits/{id}/link/revoke` (scheduler, admin): the patient's join
@@ -325,11 +322,8 @@ async fn revoke_link(
     staff: Staff<Schedulers>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let visit =
+    let revoked =
         visits::links::revoke(&state.store, &state.clock, &staff.actor, &visit_id(&id)?).await?;
-    state
-        .live
-        .credential_ended(&Credential::visit_link(&visit.id))
-        .await;
+    state.live.credential_ended(&revoked).await;
     Ok(StatusCode::NO_CONTENT)
 }
