@@ -26,6 +26,9 @@
 //! - [`Hub::open_room`] also tells the visit's patients `visit {in_consult}`.
 //! - A resume is honoured by the node that held the session; elsewhere it
 //!   fails with `error resume_failed` after a fresh `welcome`.
+//! - A socket lives no longer than its token's credential: when the server
+//!   ends it ([`Hub::end_credential`], on every node) or it reaches
+//!   [`Identity::expires_at`], the socket closes with 1008.
 
 pub mod authoriser;
 pub mod bus;
