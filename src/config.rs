@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use secrecy::SecretString;
 
+use crate::auth::{HashingSettings, ThrottleSettings};
 use crate::billing::{
     BillingProvider, BillingSettings, BillingWebhook, FeeSchedule, PayerRules, X12Usage,
 };
@@ -27,6 +29,9 @@ pub struct Config {
     pub addr: SocketAddr,
     /// `DATABASE_URL`: `sqlite://…` (default `sqlite://./data/bedside.db`) or `postgres://…`.
     pub database_url: DatabaseUrl,
+    /// `BEDSIDE_STORE_TIMEOUT_SECONDS` (default 3): how long a request
+    /// waits for a database connection before it answers 503.
+    pub store_timeout: Duration,
     /// `REDIS_URL`: presence and the cross-node bus; in memory when unset.
     pub redis_url: Option<String>,
     /// `BEDSIDE_ADMIN_PASSWORD`: creates user `admin` when the store has no users.
@@ -37,6 +42,9 @@ pub struct Config {
     pub session_lifetime: Duration,
     /// `BEDSIDE_LOG_FORMAT`: `text` or `json`.
     pub log_json: bool,
+    /// `BEDSIDE_DRAIN_SECONDS` (default 20): on SIGTERM, how long sockets
+    /// are given to reconnect elsewhere before the node closes them.
+    pub drain_for: Duration,
     /// `BEDSIDE_BILLING_*`, `BEDSIDE_X12_*`, `BEDSIDE_FEE_SCHEDULE`,
     /// `BEDSIDE_PAYER_RULES`, `BEDSIDE_BILLING_WEBHOOK_*`,
     /// `BEDSIDE_BILLING_POLL_SECONDS` (0 turns the worker off).
@@ -56,6 +64,34 @@ pub struct Config {
     /// patient's link shows the after-visit summary; the clinic named on it
     /// is the billing provider with `BEDSIDE_BILLING_PHONE`, when set.
     pub summary: SummarySettings,
+    /// `BEDSIDE_SIGNIN_WORKERS` (default: the cores), `BEDSIDE_SIGNIN_QUEUE`
+    /// (default: eight per worker), `BEDSIDE_SIGNIN_WAIT_MS` (default 2000):
+    /// password checks running at once, waiting, and how long one may wait
+    /// before the sign-in answers 503.
+    pub hashing: HashingSettings,
+    /// `BEDSIDE_SIGNIN_BACKOFF_SECONDS` (default 1): the first wait after
+    /// the free failed sign-ins for one username from one address; each
+    /// further failure doubles it, up to 15 minutes.
+    pub throttle: ThrottleSettings,
+    /// `BEDSIDE_TRUSTED_PROXIES`: addresses or CIDR ranges (comma-separated)
+    /// whose `Forwarded` / `X-Forwarded-For` headers name the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `BEDSIDE_ALLOWED_ORIGINS`: browser origins besides this server's own
+    /// that may open the socket (`https://app.example.org`, comma-separated).
+    pub allowed_origins: Vec<String>,
+    /// `BEDSIDE_TLS_CERT` and `BEDSIDE_TLS_KEY`: PEM files; HTTPS when set,
+    /// reloaded when they change.
+    pub tls: Option<TlsFiles>,
+    /// `BEDSIDE_HTTP_REDIRECT_ADDR`: a plain HTTP listener answering 308 to
+    /// the HTTPS URL (with TLS only).
+    pub http_redirect_addr: Option<SocketAddr>,
+}
+
+/// The certificate chain and private key, as PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// A configuration value that cannot be used.
@@ -79,11 +115,13 @@ impl ConfigError {
 pub const KEYS: &[&str] = &[
     "BEDSIDE_ADDR",
     "DATABASE_URL",
+    "BEDSIDE_STORE_TIMEOUT_SECONDS",
     "REDIS_URL",
     "BEDSIDE_ADMIN_PASSWORD",
     "BEDSIDE_PUBLIC_URL",
     "BEDSIDE_SESSION_TTL_MINUTES",
     "BEDSIDE_LOG_FORMAT",
+    "BEDSIDE_DRAIN_SECONDS",
     "BEDSIDE_BILLING_NAME",
     "BEDSIDE_BILLING_NPI",
     "BEDSIDE_BILLING_TAX_ID",
@@ -111,6 +149,15 @@ pub const KEYS: &[&str] = &[
     "LIVEKIT_URL",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
+    "BEDSIDE_SIGNIN_WORKERS",
+    "BEDSIDE_SIGNIN_QUEUE",
+    "BEDSIDE_SIGNIN_WAIT_MS",
+    "BEDSIDE_SIGNIN_BACKOFF_SECONDS",
+    "BEDSIDE_TRUSTED_PROXIES",
+    "BEDSIDE_ALLOWED_ORIGINS",
+    "BEDSIDE_TLS_CERT",
+    "BEDSIDE_TLS_KEY",
+    "BEDSIDE_HTTP_REDIRECT_ADDR",
 ];
 
 const BILLING_KEYS: &[&str] = &[
@@ -216,6 +263,8 @@ impl Config {
             })?,
         };
         let database_url = parse_database_url(source.get("DATABASE_URL"))?;
+        let store_timeout = parse_int("BEDSIDE_STORE_TIMEOUT_SECONDS", source, 3, 1, 60)?;
+        let drain_seconds = parse_int("BEDSIDE_DRAIN_SECONDS", source, 20, 0, 600)?;
         let redis_url = match source.get("REDIS_URL") {
             None => None,
             Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => {
@@ -231,10 +280,15 @@ impl Config {
                 ));
             }
         };
+        let scheme = if source.get("BEDSIDE_TLS_CERT").is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let public_url = source
             .get("BEDSIDE_PUBLIC_URL")
             .map(|v| v.trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| format!("http://{addr}"));
+            .unwrap_or_else(|| format!("{scheme}://{addr}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(ConfigError::new(
                 "BEDSIDE_PUBLIC_URL",
@@ -261,9 +315,34 @@ impl Config {
 
         let billing = parse_billing_settings(source)?;
         let summary = parse_summary(source, &billing)?;
+        let tls = parse_tls(source)?;
+        let http_redirect_addr = parse_redirect_addr(source, tls.is_some())?;
         Ok(Self {
+            hashing: parse_hashing(source)?,
+            throttle: ThrottleSettings {
+                first_wait: Duration::from_secs(parse_int(
+                    "BEDSIDE_SIGNIN_BACKOFF_SECONDS",
+                    source,
+                    1,
+                    1,
+                    3600,
+                )? as u64),
+                ..ThrottleSettings::default()
+            },
+            trusted_proxies: parse_trusted_proxies(source)?,
+            allowed_origins: parse_urls(
+                "BEDSIDE_ALLOWED_ORIGINS",
+                source,
+                &["http://", "https://"],
+            )?
+            .into_iter()
+            .map(|origin| origin.trim_end_matches('/').to_ascii_lowercase())
+            .collect(),
+            tls,
+            http_redirect_addr,
             addr,
             database_url,
+            store_timeout: Duration::from_secs(store_timeout as u64),
             redis_url,
             admin_password: source
                 .get("BEDSIDE_ADMIN_PASSWORD")
@@ -271,6 +350,7 @@ impl Config {
             public_url,
             session_lifetime: Duration::from_secs(60 * session_ttl_minutes as u64),
             log_json,
+            drain_for: Duration::from_secs(drain_seconds as u64),
             billing,
             turn: parse_turn(source)?,
             stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
@@ -413,6 +493,100 @@ fn parse_billing_webhook(source: &Source) -> Result<Option<BillingWebhook>, Conf
             "is required with BEDSIDE_BILLING_WEBHOOK_SECRET",
         )),
     }
+}
+
+fn parse_hashing(source: &Source) -> Result<HashingSettings, ConfigError> {
+    let defaults = HashingSettings::default();
+    let workers = parse_int(
+        "BEDSIDE_SIGNIN_WORKERS",
+        source,
+        defaults.workers as i64,
+        1,
+        256,
+    )?;
+    let queue = parse_int("BEDSIDE_SIGNIN_QUEUE", source, 8 * workers, 0, 10_000)?;
+    let wait_ms = parse_int(
+        "BEDSIDE_SIGNIN_WAIT_MS",
+        source,
+        defaults.wait.as_millis() as i64,
+        1,
+        60_000,
+    )?;
+    Ok(HashingSettings {
+        workers: workers as usize,
+        queue: queue as usize,
+        wait: Duration::from_millis(wait_ms as u64),
+    })
+}
+
+fn parse_trusted_proxies(source: &Source) -> Result<Vec<IpNet>, ConfigError> {
+    let Some(value) = source.get("BEDSIDE_TRUSTED_PROXIES") else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "BEDSIDE_TRUSTED_PROXIES",
+                        format!("{item:?} is not an address or CIDR range such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn parse_tls(source: &Source) -> Result<Option<TlsFiles>, ConfigError> {
+    let cert = source.get("BEDSIDE_TLS_CERT");
+    let key = source.get("BEDSIDE_TLS_KEY");
+    let (cert, key) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (PathBuf::from(cert), PathBuf::from(key)),
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_TLS_KEY",
+                "is required with BEDSIDE_TLS_CERT",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_TLS_CERT",
+                "is required with BEDSIDE_TLS_KEY",
+            ));
+        }
+    };
+    for (key_name, path) in [("BEDSIDE_TLS_CERT", &cert), ("BEDSIDE_TLS_KEY", &key)] {
+        if !path.is_file() {
+            return Err(ConfigError::new(
+                key_name,
+                format!("{} is not a readable file", path.display()),
+            ));
+        }
+    }
+    Ok(Some(TlsFiles { cert, key }))
+}
+
+fn parse_redirect_addr(source: &Source, tls: bool) -> Result<Option<SocketAddr>, ConfigError> {
+    const KEY: &str = "BEDSIDE_HTTP_REDIRECT_ADDR";
+    let Some(value) = source.get(KEY) else {
+        return Ok(None);
+    };
+    if !tls {
+        return Err(ConfigError::new(
+            KEY,
+            "needs BEDSIDE_TLS_CERT and BEDSIDE_TLS_KEY: it redirects to HTTPS",
+        ));
+    }
+    value.parse().map(Some).map_err(|_| {
+        ConfigError::new(
+            KEY,
+            format!("{value:?} is not a socket address such as 0.0.0.0:80"),
+        )
+    })
 }
 
 fn parse_database_url(value: Option<&str>) -> Result<DatabaseUrl, ConfigError> {
@@ -653,6 +827,8 @@ mod tests {
             DatabaseUrl::Sqlite("sqlite://./data/bedside.db".into())
         );
         assert!(config.redis_url.is_none() && config.billing.provider.is_none());
+        assert_eq!(config.store_timeout, Duration::from_secs(3));
+        assert_eq!(config.drain_for, Duration::from_secs(20));
     }
 
     #[test]
@@ -666,6 +842,8 @@ mod tests {
             ("BEDSIDE_TURN_TTL_SECONDS", "ten"),
             ("BEDSIDE_STUN_URLS", "http://x"),
             ("BEDSIDE_REGION", "FR"),
+            ("BEDSIDE_STORE_TIMEOUT_SECONDS", "0"),
+            ("BEDSIDE_DRAIN_SECONDS", "soon"),
         ];
         for (key, value) in cases {
             let err = parse(&[(key, value)]).unwrap_err();

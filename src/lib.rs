@@ -30,6 +30,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod cdss;
+pub mod codeset;
 pub mod config;
 pub mod demo;
 pub mod ehr;
@@ -44,19 +45,23 @@ pub mod store;
 pub mod visits;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
-use crate::auth::{LoginThrottle, Role, TokenKeys};
+use crate::auth::{LoginThrottle, PasswordPool, Role, TokenKeys};
 use crate::config::Config;
 use crate::model::clock::Clock;
 use crate::state::AppState;
 use crate::store::Store;
+
+/// The log filter when `RUST_LOG` is unset. The WebRTC crates (`webrtc*`,
+/// `rtc*`) log every failed ICE pair and DTLS retry as a warning, hundreds
+/// per failed pre-call check: only their errors are kept. Bedside's own
+/// warnings stay.
+pub const LOG_FILTER: &str = "info,sqlx=warn,webrtc=error,rtc=error";
 
 /// Connects the store (running migrations), creates the first admin when
 /// asked, and assembles the shared state.
@@ -66,7 +71,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// As [`build_state`], reading time from `clock` (tests move it).
 pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Result<AppState> {
-    let store = Store::connect(&config.database_url, 10)
+    let store = Store::connect_with(&config.database_url, 10, config.store_timeout)
         .await
         .with_context(|| {
             format!(
@@ -111,6 +116,8 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
     ));
     let knowledge =
         cdss::Knowledge::bundled_for(config.region).context("Failed to load the knowledge base")?;
+    let throttle = Arc::new(LoginThrottle::new(config.throttle));
+    let hashing = Arc::new(PasswordPool::start(config.hashing));
     Ok(AppState {
         clock,
         billing: Arc::new(config.billing.clone()),
@@ -126,8 +133,10 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         knowledge: Arc::new(knowledge),
         store,
         tokens,
-        throttle: Arc::new(LoginThrottle::default()),
+        throttle,
+        hashing,
         metrics: Arc::new(metrics::Metrics::new()),
+        draining: state::Draining::default(),
     })
 }
 
@@ -237,31 +246,88 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
     let hub = state.live.hub().clone();
+    let draining = state.draining.clone();
+    let drain_for = state.config.drain_for;
     // The billing outbox worker runs beside the server and stops with it.
     let billing =
         billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
-    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Signaling frames are small and a call waits on each: send them at once
-    // rather than holding one back for the next (Nagle's algorithm).
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::warn!(%error, "TCP_NODELAY could not be set");
-        }
-    });
+    let tls = state.config.tls.clone();
+    let redirect_addr = state.config.http_redirect_addr;
+    let public_url = state.config.public_url.clone();
+    let app = http::app(state).into_make_service_with_connect_info::<http::listen::PeerAddr>();
     let shutdown = async move {
         shutdown.await;
-        if let Some(worker) = billing {
-            worker.stop().await;
-        }
-        // Sockets never finish by themselves: close them so the server can.
+        // Take nothing new; send sockets elsewhere while billing finishes
+        // the row in hand.
+        draining.start();
+        let billing = async {
+            if let Some(worker) = billing {
+                worker.stop().await;
+            }
+        };
+        tokio::join!(billing, drain_sockets(&hub, drain_for));
+        // Sockets never finish by themselves: close those left.
         hub.shutdown();
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("Failed to serve")?;
+    match tls {
+        None => axum::serve(http::listen::PlainListener(listener), app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("Failed to serve")?,
+        Some(files) => {
+            let certificates = http::tls::Certificates::load(&files)
+                .context("Failed to load BEDSIDE_TLS_CERT and BEDSIDE_TLS_KEY")?;
+            let config = certificates
+                .server_config()
+                .context("Failed to set up TLS")?;
+            let https_port = listener.local_addr()?.port();
+            let listener = http::tls::TlsListener::new(listener, config)?;
+            let watcher = certificates.watch();
+            let redirecting = match redirect_addr {
+                None => None,
+                Some(addr) => {
+                    let plain = TcpListener::bind(addr).await.with_context(|| {
+                        format!("Failed to listen on {addr} (BEDSIDE_HTTP_REDIRECT_ADDR)")
+                    })?;
+                    let app = http::tls::redirect(&public_url, https_port);
+                    Some(tokio::spawn(async move { axum::serve(plain, app).await }))
+                }
+            };
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("Failed to serve");
+            watcher.abort();
+            if let Some(redirecting) = redirecting {
+                redirecting.abort();
+            }
+            served?;
+        }
+    }
     store.close().await;
     Ok(())
+}
+
+/// Tells this node's sockets to reconnect elsewhere and waits, at most
+/// `window` (`BEDSIDE_DRAIN_SECONDS`), for them to go. A zero window skips
+/// it: sockets are closed at once.
+async fn drain_sockets(hub: &signaling::Hub, window: std::time::Duration) {
+    if window.is_zero() {
+        return;
+    }
+    hub.drain(window);
+    let gone = async {
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));
+        while hub.socket_count() > 0 {
+            poll.tick().await;
+        }
+    };
+    if tokio::time::timeout(window, gone).await.is_err() {
+        tracing::info!(
+            sockets = hub.socket_count(),
+            "drain window over; closing the sockets left"
+        );
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,8 +1,9 @@
 //! The state every handler shares: cheap handles only.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::auth::{LoginThrottle, SessionSettings, TokenKeys};
+use crate::auth::{LoginThrottle, PasswordPool, SessionSettings, TokenKeys};
 use crate::billing::BillingSettings;
 use crate::cdss::Knowledge;
 use crate::config::Config;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub store: Store,
     pub tokens: TokenKeys,
     pub throttle: Arc<LoginThrottle>,
+    /// The bounded threads that check sign-in passwords.
+    pub hashing: Arc<PasswordPool>,
     pub metrics: Arc<Metrics>,
     /// Signaling and live updates.
     pub live: Live,
@@ -37,4 +40,20 @@ pub struct AppState {
     pub livekit: Option<Arc<LiveKit>>,
     /// The pre-call check's own WebRTC peer, with its concurrency limit.
     pub precall: Arc<PreCall>,
+    /// Set on SIGTERM: the node refuses new requests and sockets.
+    pub draining: Draining,
+}
+
+/// Whether this node is draining for a restart. Shared by every clone.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }

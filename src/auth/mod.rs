@@ -3,18 +3,20 @@
 //! link), the credentials sockets are closed by, and the sign-in throttle.
 
 mod credential;
+mod hashing;
 mod password;
 mod sign_in;
 mod throttle;
 mod tokens;
 
 pub use credential::{Credential, Grant, LinkSettings, link_live_until};
-pub use password::{PasswordError, hash_password, verify_password};
+pub use hashing::{HashingBusy, HashingSettings, PasswordPool};
+pub use password::{PasswordError, hash_password};
 pub use sign_in::{
-    CreateUserError, SessionSettings, SignInError, SignedIn, authenticate, create_user, grant,
-    list_users, sign_in, sign_out,
+    CreateUserError, Gate, SessionSettings, SignInError, SignedIn, authenticate, create_user,
+    grant, list_users, retry_seconds, sign_in, sign_out,
 };
-pub use throttle::LoginThrottle;
+pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use tokens::{GuestToken, PatientToken, SessionToken, TokenKeys, VisitClaims};
 
 pub use crate::model::auth::{Principal, Role, User};

@@ -6,19 +6,28 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::credential::{Credential, Grant, LinkSettings, link_live_until};
-use super::{LoginThrottle, Principal, SessionToken, TokenKeys, User, verify_password};
+use super::{LoginThrottle, PasswordPool, Principal, SessionToken, TokenKeys, User};
 use crate::model::clock::Clock;
 use crate::model::timestamp::Timestamp;
 use crate::store::{self, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    #[error("too many failed sign-ins; try again later")]
-    Throttled,
+    /// Too many recent failures for this username from this address.
+    #[error("too many failed sign-ins; try again in {} seconds", retry_seconds(*.0))]
+    Throttled(Duration),
+    /// Every password check is taken; nothing was checked.
+    #[error(transparent)]
+    Busy(#[from] super::HashingBusy),
     #[error("invalid username or password")]
     BadCredentials,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Whole seconds to wait, rounded up (at least one).
+pub fn retry_seconds(wait: Duration) -> u64 {
+    wait.as_millis().div_ceil(1000).max(1) as u64
 }
 
 /// How long a staff sign-in lasts (`BEDSIDE_SESSION_TTL_MINUTES`), and how
@@ -37,20 +46,27 @@ pub struct SignedIn {
     pub expires_at: Timestamp,
 }
 
+/// What checks a sign-in: the throttle and the hashing pool.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate<'a> {
+    pub throttle: &'a LoginThrottle,
+    pub hashing: &'a PasswordPool,
+}
+
 /// Checks a username and password and opens a session.
 #[tracing::instrument(skip_all)]
 pub async fn sign_in(
     store: &Store,
-    throttle: &LoginThrottle,
+    gate: Gate<'_>,
     username: &str,
     password: SecretString,
     ip: IpAddr,
     clock: &Clock,
     settings: &SessionSettings,
 ) -> Result<SignedIn, SignInError> {
-    if !throttle.allows(username, ip) {
-        return Err(SignInError::Throttled);
-    }
+    gate.throttle
+        .check(username, ip, clock.now())
+        .map_err(SignInError::Throttled)?;
     let found = {
         let mut tx = store.begin().await?;
         let found = store::find_login(&mut tx, username).await?;
@@ -62,12 +78,12 @@ pub async fn sign_in(
         None => (None, None),
     };
     // Verify even for an unknown user, so timing does not tell which exist.
-    let verified = verify_password(password, hash).await;
+    let verified = gate.hashing.verify(password, hash).await?;
     let Some(user) = user.filter(|_| verified) else {
-        throttle.record_failure(username, ip);
+        gate.throttle.record_failure(username, ip, clock.now());
         return Err(SignInError::BadCredentials);
     };
-    throttle.record_success(username);
+    gate.throttle.record_success(username, ip);
     let token = SessionToken::generate();
     let now = clock.now();
     let expires_at = now + settings.lifetime;

@@ -13,6 +13,30 @@ pub enum RemitError {
     Amount(&'static str),
     #[error("segment CLP is incomplete")]
     ClaimPayment,
+    #[error(
+        "the remittance does not balance: its claims pay {} and its provider adjustments come to {}, so BPR02 should be {}, not {}; nothing was posted",
+        dollars(*claims_paid), dollars(*provider_adjustments), dollars(claims_paid - provider_adjustments), dollars(*total_paid)
+    )]
+    Unbalanced {
+        claims_paid: i64,
+        provider_adjustments: i64,
+        total_paid: i64,
+    },
+}
+
+/// Cents as a biller reads them: `$1,234.50`, `-$2.50`.
+pub fn dollars(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    let whole = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}${grouped}.{:02}", cents % 100)
 }
 
 /// One CAS adjustment.
@@ -41,12 +65,65 @@ pub struct ClaimPayment {
     pub charge_cents: i64,
     pub paid_cents: i64,
     pub patient_responsibility_cents: i64,
+    /// CLP07: the payer's claim control number, kept for a later
+    /// replacement or void (`REF*F8`).
+    pub payer_claim_number: Option<String>,
     pub adjustments: Vec<Adjustment>,
 }
 
 impl ClaimPayment {
     pub fn is_denied(&self) -> bool {
         self.status_code == "4"
+    }
+
+    /// CLP02 22: the payer takes back an earlier payment.
+    pub fn is_reversal(&self) -> bool {
+        self.status_code == "22"
+    }
+
+    /// Why this answer cannot be posted as it stands, by the 835's own
+    /// rules (claim balancing: CLP03 − Σ CAS = CLP04; CLP05 = Σ PR).
+    pub fn imbalance(&self) -> Option<String> {
+        if self.is_reversal() {
+            return Some("it reverses an earlier payment, which a biller posts by hand".to_owned());
+        }
+        if self.paid_cents < 0 {
+            return Some(format!(
+                "it pays a negative amount ({})",
+                dollars(self.paid_cents)
+            ));
+        }
+        if self.paid_cents > self.charge_cents {
+            return Some(format!(
+                "it pays {} on a charge of {}",
+                dollars(self.paid_cents),
+                dollars(self.charge_cents)
+            ));
+        }
+        let adjusted: i64 = self.adjustments.iter().map(|a| a.cents).sum();
+        if self.charge_cents - adjusted != self.paid_cents {
+            return Some(format!(
+                "its charge of {} less its adjustments of {} is {}, not the {} paid",
+                dollars(self.charge_cents),
+                dollars(adjusted),
+                dollars(self.charge_cents - adjusted),
+                dollars(self.paid_cents)
+            ));
+        }
+        let patient_share: i64 = self
+            .adjustments
+            .iter()
+            .filter(|a| a.group == "PR")
+            .map(|a| a.cents)
+            .sum();
+        if patient_share != self.patient_responsibility_cents {
+            return Some(format!(
+                "its patient responsibility of {} does not match its PR adjustments of {}",
+                dollars(self.patient_responsibility_cents),
+                dollars(patient_share)
+            ));
+        }
+        None
     }
 
     pub fn write_off_cents(&self) -> i64 {
@@ -65,7 +142,24 @@ pub struct Remittance {
     pub trace_number: String,
     /// BPR02: the total paid.
     pub total_paid_cents: i64,
+    /// Σ PLB amounts: provider-level adjustments (positive reduces the payment).
+    pub provider_adjustments_cents: i64,
     pub payments: Vec<ClaimPayment>,
+}
+
+impl Remittance {
+    /// Transaction balancing (TR3 §1.10.2): Σ CLP04 − Σ PLB = BPR02.
+    pub fn check_balance(&self) -> Result<(), RemitError> {
+        let claims_paid: i64 = self.payments.iter().map(|p| p.paid_cents).sum();
+        if claims_paid - self.provider_adjustments_cents == self.total_paid_cents {
+            return Ok(());
+        }
+        Err(RemitError::Unbalanced {
+            claims_paid,
+            provider_adjustments: self.provider_adjustments_cents,
+            total_paid: self.total_paid_cents,
+        })
+    }
 }
 
 /// Dollars as X12 writes them (`120`, `95.5`, `-10.25`) to cents.
@@ -112,6 +206,7 @@ pub fn parse_835(text: &str) -> Result<Remittance, RemitError> {
     let mut is_835 = false;
     let mut trace = None;
     let mut total_paid_cents = 0;
+    let mut provider_adjustments_cents = 0;
     let mut payments: Vec<ClaimPayment> = Vec::new();
     let field =
         |seg: &[&str], i: usize| seg.get(i).map(|v| v.trim()).unwrap_or_default().to_owned();
@@ -137,8 +232,17 @@ pub fn parse_835(text: &str) -> Result<Remittance, RemitError> {
                     } else {
                         cents(&responsibility, "CLP")?
                     },
+                    payer_claim_number: Some(field(&seg, 7)).filter(|n| !n.is_empty()),
                     adjustments: Vec::new(),
                 });
+            }
+            // PLB*provider*date*reason:reference*amount, up to six pairs.
+            "PLB" => {
+                for pair in seg.get(3..).unwrap_or_default().chunks(2) {
+                    if let Some(amount) = pair.get(1).filter(|a| !a.trim().is_empty()) {
+                        provider_adjustments_cents += cents(amount, "PLB")?;
+                    }
+                }
             }
             // Claim- and service-level adjustments both count for the claim.
             "CAS" => {
@@ -170,6 +274,7 @@ pub fn parse_835(text: &str) -> Result<Remittance, RemitError> {
     Ok(Remittance {
         trace_number: trace.ok_or(RemitError::NoTrace)?,
         total_paid_cents,
+        provider_adjustments_cents,
         payments,
     })
 }
@@ -216,6 +321,62 @@ IEA*1*000000007~";
         assert_eq!(first.adjustments.len(), 2);
         assert!(remit.payments[1].is_denied());
         assert_eq!(remit.payments[1].write_off_cents(), 8_000);
+    }
+
+    #[test]
+    fn balanced_answers_pass_and_the_others_say_why() {
+        let remit = parse_835(SAMPLE).unwrap();
+        assert_eq!(remit.check_balance(), Ok(()));
+        assert_eq!(remit.payments[0].imbalance(), None);
+        assert_eq!(remit.payments[1].imbalance(), None);
+
+        let overpaid = SAMPLE
+            .replace("BPR*I*95.5*", "BPR*I*999999999999.99*")
+            .replace(
+                "CLP*BS00000001*1*120*95.5*",
+                "CLP*BS00000001*1*120*999999999999.99*",
+            );
+        let remit = parse_835(&overpaid).unwrap();
+        assert_eq!(remit.check_balance(), Ok(()));
+        let why = remit.payments[0].imbalance().unwrap();
+        assert_eq!(why, "it pays $999,999,999,999.99 on a charge of $120.00");
+
+        let loose = SAMPLE.replace("CAS*CO*45*14.5~", "CAS*CO*45*4.5~");
+        let why = parse_835(&loose).unwrap().payments[0].imbalance().unwrap();
+        assert!(
+            why.contains("less its adjustments of $14.50 is $105.50, not the $95.50 paid"),
+            "{why}"
+        );
+
+        let share = SAMPLE.replace("*95.5*10*12*CLAIM1", "*95.5*7*12*CLAIM1");
+        let why = parse_835(&share).unwrap().payments[0].imbalance().unwrap();
+        assert!(why.contains("patient responsibility of $7.00"), "{why}");
+
+        let short = SAMPLE.replace("BPR*I*95.5*", "BPR*I*90*");
+        let error = parse_835(&short).unwrap().check_balance().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("BPR02 should be $95.50, not $90.00"),
+            "{error}"
+        );
+
+        // A provider-level interest payment (negative PLB) raises BPR02.
+        let interest = SAMPLE.replace("BPR*I*95.5*", "BPR*I*98*").replace(
+            "SE*13*0001~",
+            "PLB*1512345678*20251231*L6:INT1*-2.5~SE*14*0001~",
+        );
+        let remit = parse_835(&interest).unwrap();
+        assert_eq!(remit.provider_adjustments_cents, -250);
+        assert_eq!(remit.check_balance(), Ok(()));
+    }
+
+    #[test]
+    fn dollars_read_as_a_biller_writes_them() {
+        assert_eq!(dollars(0), "$0.00");
+        assert_eq!(dollars(9_550), "$95.50");
+        assert_eq!(dollars(123_456_789), "$1,234,567.89");
+        assert_eq!(dollars(-250), "-$2.50");
     }
 
     #[test]

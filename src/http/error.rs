@@ -21,6 +21,9 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("this role may not do that")]
     Forbidden,
+    /// 403 for a reason other than the caller's role.
+    #[error("{0}")]
+    Refused(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -34,8 +37,12 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     #[error("{0}")]
     PreconditionFailed(String),
-    #[error("too many requests; try again later")]
-    TooManyRequests,
+    /// 429 with `Retry-After`: this caller must wait `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
+    /// 413: the body is over the size the API reads.
+    #[error("the body is larger than the {0} bytes this server reads")]
+    PayloadTooLarge(usize),
     /// 503 with `Retry-After`: the server is at a limit, not broken.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -65,14 +72,15 @@ impl ApiError {
         match self {
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::Refused(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,10 +123,18 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if matches!(self, Self::Unavailable(_)) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match &self {
+            Self::Unavailable(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Self::TooManyRequests { retry_after, .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
         }
         response
     }
@@ -129,6 +145,14 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Duplicate(what) => {
                 Self::Conflict(format!("a record with the same {what} already exists"))
+            }
+            StoreError::Unavailable(cause) => {
+                // Logged once here, without the request: the operator needs
+                // to know, the client only that retrying will help.
+                tracing::warn!(error = %cause, "the store is unavailable");
+                Self::Unavailable(
+                    "the service cannot reach its records right now; try again in a few seconds",
+                )
             }
             other => Self::internal(other),
         }
@@ -144,7 +168,13 @@ impl From<FieldError> for ApiError {
 impl From<SignInError> for ApiError {
     fn from(error: SignInError) -> Self {
         match error {
-            SignInError::Throttled => Self::TooManyRequests,
+            SignInError::Throttled(wait) => Self::TooManyRequests {
+                detail: error.to_string(),
+                retry_after: crate::auth::retry_seconds(wait),
+            },
+            SignInError::Busy(_) => {
+                Self::Unavailable("too many sign-ins are being checked; try again shortly")
+            }
             SignInError::BadCredentials => Self::Unauthenticated("invalid username or password"),
             SignInError::Store(e) => e.into(),
         }

@@ -6,9 +6,10 @@ use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use bytes::Bytes;
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -45,7 +46,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             match rejection.status().as_u16() {
-                413 => ApiError::Malformed("the body is too large".to_owned()),
+                413 => ApiError::PayloadTooLarge(super::BODY_LIMIT),
                 _ => ApiError::Malformed("the body could not be read".to_owned()),
             }
         })?;
@@ -100,21 +101,94 @@ fn field_error(path: String, error: &serde_json::Error) -> FieldError {
     FieldError::new(if path == "." { "body".to_owned() } else { path }, message)
 }
 
-/// The peer address of the connection (proxies are not trusted).
+/// The client's address, the one every throttle and audit event uses: the
+/// connection's peer, or, when that peer is a trusted proxy
+/// (`BEDSIDE_TRUSTED_PROXIES`), the address its `Forwarded` or
+/// `X-Forwarded-For` header names. Anyone else's header is ignored: it
+/// could say anything.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let addr = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
+            .get::<ConnectInfo<super::listen::PeerAddr>>()
+            .map(|ConnectInfo(peer)| peer.0.ip())
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        Ok(Self(addr))
+        Ok(Self(client_ip(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
     }
+}
+
+/// Walks the forwarded chain back from `peer` while each hop is a trusted
+/// proxy; the first hop that is not one is the client.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer;
+    if !is_trusted(&client) {
+        return client;
+    }
+    for hop in forwarded_chain(headers).into_iter().rev() {
+        // An unreadable or hidden hop ("unknown", "_proxy"): stop at the last known one.
+        let Some(hop) = hop else { break };
+        client = hop;
+        if !is_trusted(&hop) {
+            break;
+        }
+    }
+    client
+}
+
+/// The addresses a request passed through, client first: RFC 7239
+/// `Forwarded: for=…` when present, else `X-Forwarded-For`.
+fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let values = |name: header::HeaderName| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let forwarded = values(header::FORWARDED);
+    if !forwarded.is_empty() {
+        return forwarded
+            .iter()
+            .map(|element| {
+                element
+                    .split(';')
+                    .find_map(|pair| {
+                        let (name, value) = pair.trim().split_once('=')?;
+                        name.trim().eq_ignore_ascii_case("for").then_some(value)
+                    })
+                    .and_then(|value| parse_node(value.trim().trim_matches('"')))
+            })
+            .collect();
+    }
+    values(header::HeaderName::from_static("x-forwarded-for"))
+        .iter()
+        .map(|v| parse_node(v))
+        .collect()
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `[::1]`,
+/// `[::1]:5678` or a bare IPv6 address.
+fn parse_node(value: &str) -> Option<IpAddr> {
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    value
+        .parse()
+        .ok()
+        .or_else(|| value.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
 }
 
 /// The bearer token of a request, as sent.
@@ -295,6 +369,40 @@ mod tests {
         );
         assert_eq!(field(r#"{"inner": {"count": 1}}"#), "name");
         assert_eq!(field(r#"{"name": "a", "inner": {}}"#), "inner.count");
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let xff = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.7")]);
+        assert_eq!(
+            client_ip(proxy, &xff, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_ip(stranger, &xff, &trusted), stranger);
+        // A client cannot slip an address in front of the one the proxy saw.
+        let spoofed = headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.9")]);
+        assert_eq!(
+            client_ip(proxy, &spoofed, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        let forwarded = headers(&[("forwarded", r#"for="[2001:db8::1]:4711";proto=https"#)]);
+        assert_eq!(
+            client_ip(proxy, &forwarded, &trusted),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        let hidden = headers(&[("forwarded", "for=unknown")]);
+        assert_eq!(client_ip(proxy, &hidden, &trusted), proxy);
     }
 
     #[test]

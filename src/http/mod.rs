@@ -1,10 +1,14 @@
 //! The HTTP edge: routes, extractors and problem+json errors. Handlers are
 //! thin; they parse, call the domain, and answer.
 
+mod drain;
 pub mod error;
 pub mod extract;
+pub mod listen;
+mod origin;
 pub(crate) mod refusals;
 mod routes;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +66,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::messages::router())
         .merge(routes::claims::router())
         .merge(routes::remittances::router())
+        .merge(routes::codes::router())
         .merge(routes::accounts::router())
+        .merge(routes::reports::router())
         .merge(routes::media::router())
         .merge(routes::precall::router())
         .merge(routes::guests::router())
@@ -102,6 +108,10 @@ pub fn app(state: AppState) -> Router {
             "/api/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.draining.clone(),
+            drain::refuse_while_draining,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,

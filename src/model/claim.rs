@@ -179,6 +179,57 @@ pub struct Claim {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub submitted_at: Option<Timestamp>,
+    /// CLM05-3: an original claim, or a replacement or void of one the
+    /// payer adjudicated.
+    pub frequency: ClaimFrequency,
+    /// The payer's claim control number (an 835's CLP07), sent as `REF*F8`
+    /// on a replacement or void.
+    pub payer_claim_number: Option<String>,
+}
+
+/// CLM05-3, the claim frequency code (NUBC code source 235).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ClaimFrequency {
+    /// `1`: the first claim for this service.
+    #[default]
+    Original,
+    /// `7`: replaces a claim the payer already adjudicated.
+    Replacement,
+    /// `8`: cancels a claim the payer already adjudicated.
+    Void,
+}
+
+impl ClaimFrequency {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Original => "1",
+            Self::Replacement => "7",
+            Self::Void => "8",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "1" => Some(Self::Original),
+            "7" => Some(Self::Replacement),
+            "8" => Some(Self::Void),
+            _ => None,
+        }
+    }
 }
 
 impl Claim {
@@ -221,6 +272,25 @@ pub struct AccountEntry {
     pub amount_cents: i64,
     pub note: Option<String>,
     pub at: Timestamp,
+}
+
+/// A remittance's answer on one claim that was not posted: it matched no
+/// claim open to payment, or its amounts do not balance or fit the claim.
+/// It waits for a biller instead of touching the patient's account.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RemittanceHold {
+    pub id: String,
+    pub remittance_id: String,
+    /// CLP01 as the payer sent it.
+    pub claim_number: String,
+    /// The claim it names, when one has that number.
+    pub claim_id: Option<ClaimId>,
+    /// Why it was held, in plain words.
+    pub reason: String,
+    /// CLP03 and CLP04 as the payer sent them.
+    pub charge_cents: i64,
+    pub paid_cents: i64,
+    pub created_at: Timestamp,
 }
 
 /// `GET /patients/{id}/account`.
@@ -300,4 +370,29 @@ mod tests {
         );
         assert_eq!(account.balance_cents, 1_500);
     }
+}
+
+/// One step of a claim's history: a status change, who made it and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimEvent {
+    /// None when the claim was created.
+    pub from_status: Option<ClaimStatus>,
+    pub to_status: ClaimStatus,
+    /// The reason given, or what the step was (a remittance's trace number, a batch).
+    pub note: Option<String>,
+    /// The staff member who acted; none for the billing worker.
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub at: Timestamp,
+}
+
+/// An 837P batch as it was sent (`GET /claims/batches`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimBatch {
+    pub id: String,
+    /// ISA13 and GS06 of its interchange.
+    pub control_number: i64,
+    pub claim_count: i64,
+    pub created_by: Option<String>,
+    pub created_at: Timestamp,
 }

@@ -24,9 +24,11 @@ use crate::audit::{Actor, AuditEntry};
 use crate::auth::{TokenKeys, User};
 use crate::billing::{self, BillingPreview, BillingSettings};
 use crate::cdss::{self, Knowledge};
+use crate::codeset;
 use crate::ehr::Measurement;
 use crate::model::claim::{ClaimFacts, ClaimPayer};
 use crate::model::clock::Clock;
+use crate::model::codes::Icd10;
 use crate::model::ids::{QueueId, UserId, VisitId};
 use crate::model::validation::{FieldError, Text};
 use crate::store::{self, Store, StoreError, Tx};
@@ -402,6 +404,7 @@ pub async fn close_preview(
     id: &VisitId,
     input: &ClosePreview,
 ) -> Result<BillingPreview, VisitError> {
+    check_diagnoses(&input.diagnoses)?;
     let now = clock.now();
     let mut tx = store.begin_read().await?;
     let visit = load(&mut tx, id).await?;
@@ -441,6 +444,18 @@ pub async fn close_preview(
     Ok(billing::preview(billing, &facts))
 }
 
+/// Every diagnosis must exist in the ICD-10-CM release and be billable; a
+/// heading is refused with the codes under it that could be meant.
+fn check_diagnoses(codes: &[Icd10]) -> Result<(), FieldError> {
+    let table = codeset::icd10cm();
+    for (index, code) in codes.iter().enumerate() {
+        table.check_billable(code).map_err(|problem| {
+            FieldError::new(format!("diagnoses[{index}]"), problem.to_string())
+        })?;
+    }
+    Ok(())
+}
+
 /// The call's length in whole minutes, rounded up: what LiveKit measured
 /// (patient and staff both connected) when it carried the call, else the
 /// time since admission.
@@ -477,6 +492,7 @@ pub async fn close(
     {
         return Err(FieldError::new("total_minutes", "must be from 1 to 1440").into());
     }
+    check_diagnoses(&input.diagnoses)?;
     let note = &input.note;
     for (field, text) in [
         ("note.subjective", &note.subjective),
@@ -546,7 +562,7 @@ pub async fn close(
             patient: &visit.patient_id,
             encounter: Some(&visit.encounter_id),
             code,
-            display: None,
+            display: codeset::icd10cm().get(code).map(|entry| entry.description),
             rank: Some(rank as i64 + 1),
             recorder: &clinician.id,
             at: now,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{VisitError, audit, load};
 use crate::audit::Actor;
+use crate::codeset;
 use crate::model::codes::Icd10;
 use crate::model::ids::VisitId;
 use crate::model::summary::{AfterVisitSummary, ClinicContact, SummaryDiagnosis};
@@ -15,10 +16,6 @@ use crate::store::{self, Store};
 
 /// Days a summary stays readable after close unless configured.
 pub const DEFAULT_SUMMARY_DAYS: u64 = 30;
-
-/// ICD-10-CM descriptions for common primary-care codes, with a header
-/// naming their source.
-const ICD10_TABLE: &str = include_str!("../../knowledge/icd10cm.tsv");
 
 /// What the summary needs of the configuration.
 #[derive(Debug, Clone)]
@@ -44,14 +41,9 @@ impl SummarySettings {
     }
 }
 
-/// The description of an ICD-10-CM code from the shipped table, if listed.
+/// The description of an ICD-10-CM code from the bundled code set, if listed.
 pub fn describe(code: &Icd10) -> Option<&'static str> {
-    ICD10_TABLE
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.split_once('\t'))
-        .find(|(c, _)| *c == code.as_str())
-        .map(|(_, description)| description)
+    codeset::icd10cm().get(code).map(|entry| entry.description)
 }
 
 /// Whether a line of the plan is about following up or coming back.
@@ -173,20 +165,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_code_table_names_its_source_and_describes_common_codes() {
-        assert!(
-            ICD10_TABLE
-                .lines()
-                .next()
-                .unwrap()
-                .contains("simple-icd-10-cm")
-        );
+    fn diagnoses_are_described_from_the_code_set() {
         let code = Icd10::parse("j069").unwrap();
         assert_eq!(
             describe(&code),
             Some("Acute upper respiratory infection, unspecified")
         );
-        assert_eq!(describe(&Icd10::parse("Z99.89").unwrap()), None);
+        assert_eq!(describe(&Icd10::parse("Z99.99").unwrap()), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::media::{Coturn, turn_source};
 use crate::peers::{build_connection, turn_servers};
 
 /// The server's peer stays on loopback, where the test client is.
-fn loopback(source: bedside::config::Source) -> bedside::config::Source {
+pub fn loopback(source: bedside::config::Source) -> bedside::config::Source {
     source.set("BEDSIDE_PRECALL_UDP_ADDRS", "127.0.0.1:0")
 }
 
@@ -40,8 +40,8 @@ impl PeerConnectionEventHandler for Gathering {
 }
 
 /// The patient's side of a check: the browser's part, in webrtc-rs.
-struct Client {
-    pc: Arc<dyn PeerConnection>,
+pub struct Client {
+    pub pc: Arc<dyn PeerConnection>,
     control: Arc<dyn DataChannel>,
     probe: Arc<dyn DataChannel>,
     offer: String,
@@ -50,7 +50,7 @@ struct Client {
 impl Client {
     /// A connection with both channels and an offer holding every candidate.
     /// With `relay`, only candidates through those TURN servers.
-    async fn new(relay: Option<Vec<RTCIceServer>>) -> Self {
+    pub async fn new(relay: Option<Vec<RTCIceServer>>) -> Self {
         let (gathered_tx, mut gathered) = watch::channel(false);
         let pc = build_connection(Arc::new(Gathering(gathered_tx)), relay).await;
         let control = pc
@@ -80,7 +80,7 @@ impl Client {
         }
     }
 
-    async fn post(&self, app: &TestApp, visit: &str, token: &str) -> reqwest::Response {
+    pub async fn post(&self, app: &TestApp, visit: &str, token: &str) -> reqwest::Response {
         app.post(
             &format!("/api/v1/visits/{visit}/precall"),
             Some(token),
@@ -159,7 +159,7 @@ impl Client {
     }
 }
 
-async fn latest(app: &TestApp, visit: &str, token: &str) -> reqwest::Response {
+pub async fn latest(app: &TestApp, visit: &str, token: &str) -> reqwest::Response {
     app.get(&format!("/api/v1/visits/{visit}/precall"), Some(token))
         .await
 }

@@ -292,6 +292,75 @@ async fn only_the_admitting_clinician_closes_and_diagnoses_must_be_icd10() {
 }
 
 #[tokio::test]
+async fn a_diagnosis_must_be_a_billable_code_of_the_code_set_not_just_its_shape() {
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let visit = clinic.in_consult(&app, "Ada").await;
+    let mut body = close_body();
+
+    body["diagnoses"] = json!(["J06.9", "A00.0000"]);
+    let unknown = assert_problem(
+        app.close(&visit, &clinic.clinician, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(unknown["field"], "diagnoses[1]");
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .unwrap()
+            .contains("A00.0000 is not an ICD-10-CM code"),
+        "{unknown}"
+    );
+
+    body["diagnoses"] = json!(["J06"]);
+    let header = assert_problem(
+        app.close(&visit, &clinic.clinician, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(header["field"], "diagnoses[0]");
+    let detail = header["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("J06 ") && detail.contains("heading"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("J06.9 Acute upper respiratory infection, unspecified"),
+        "the billable codes under it are suggested: {detail}"
+    );
+    let preview = app
+        .post(
+            &format!("/api/v1/visits/{}/close/preview", visit.id),
+            Some(&clinic.clinician),
+            &json!({"diagnoses": ["J06"]}),
+        )
+        .await;
+    assert_problem(preview, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(
+        outbox_rows(&app, &visit.id).await,
+        0,
+        "nothing reached billing"
+    );
+
+    body["diagnoses"] = json!(["j069"]);
+    let closed = app.close(&visit, &clinic.clinician, &body).await;
+    assert_eq!(closed.status(), StatusCode::OK);
+    let conditions = app
+        .get_json(
+            &format!("/fhir/Condition?patient={}", visit.patient_id),
+            &clinic.clinician,
+        )
+        .await;
+    let coding = &conditions["entry"][0]["resource"]["code"]["coding"][0];
+    assert_eq!(coding["code"], "J06.9");
+    assert_eq!(
+        coding["display"], "Acute upper respiratory infection, unspecified",
+        "the condition carries the code set's description"
+    );
+}
+
+#[tokio::test]
 async fn the_queue_orders_by_priority_then_arrival_and_schedulers_reorder_it() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;

@@ -70,6 +70,8 @@ struct Shared {
     /// answers again.
     directory_stale: AtomicBool,
     shutdown: watch::Sender<bool>,
+    /// Set when the node drains: the window its sockets reconnect within.
+    drain: watch::Sender<Option<Duration>>,
 }
 
 /// Puts a hub together; everything but the authoriser has a one-node default.
@@ -141,6 +143,7 @@ impl HubBuilder {
             sockets: AtomicUsize::new(0),
             directory_stale: AtomicBool::new(false),
             shutdown: watch::channel(false).0,
+            drain: watch::channel(None).0,
         });
         let envelopes = shared.bus.subscribe().await;
         let hub = Hub { shared };
@@ -307,6 +310,19 @@ impl Hub {
     /// Closes every socket with 1001 and stops the background tasks.
     pub fn shutdown(&self) {
         self.shared.shutdown.send_replace(true);
+    }
+
+    /// Sends every socket on this node elsewhere: each hears `reconnect
+    /// {after_ms}` with its own delay within half of `window` (so clients
+    /// do not all arrive at once), and is closed (1012, its session kept
+    /// for resume) a moment after it. [`Hub::socket_count`] tells when
+    /// they have gone.
+    pub fn drain(&self, window: Duration) {
+        self.shared.drain.send_replace(Some(window));
+    }
+
+    pub(crate) fn drain_signal(&self) -> watch::Receiver<Option<Duration>> {
+        self.shared.drain.subscribe()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

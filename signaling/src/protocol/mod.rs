@@ -325,6 +325,11 @@ pub enum ServerMessage {
         code: ErrorCode,
         message: String,
     },
+    /// This node is draining: reconnect (resuming) after `after_ms`,
+    /// elsewhere; the node closes this socket soon after.
+    Reconnect {
+        after_ms: u64,
+    },
 }
 
 impl ServerMessage {

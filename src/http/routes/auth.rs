@@ -40,7 +40,9 @@ pub struct LoginResponse {
 
 /// CONTRACT: `POST /auth/login`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = Problem),
+        (status = 429, description = "Too many failures for this username from this address; `Retry-After` says when to try again", body = Problem),
+        (status = 503, description = "Every password check is taken; `Retry-After` says when to try again", body = Problem)))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -48,7 +50,10 @@ async fn login(
 ) -> Result<Json<LoginResponse>, ApiError> {
     let signed_in = auth::sign_in(
         &state.store,
-        &state.throttle,
+        auth::Gate {
+            throttle: &state.throttle,
+            hashing: &state.hashing,
+        },
         &body.username,
         body.password,
         ip,

@@ -17,6 +17,7 @@ use crate::http::extract::Caller;
 use crate::http::refusals::RefusalAudited;
 use crate::model::ids::VisitId;
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::visits::{self, VisitError};
 
 pub fn router() -> Router<AppState> {
@@ -59,6 +60,11 @@ impl IntoResponse for FhirResponse {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         response
     }
 }
@@ -70,6 +76,8 @@ enum FhirApiError {
     Login,
     /// A status, an issue type and a sentence for the client.
     Outcome(StatusCode, &'static str, String),
+    /// The store cannot serve now: 503, retry later.
+    Unavailable,
     Internal(anyhow::Error),
 }
 
@@ -88,6 +96,7 @@ impl From<ApiError> for FhirApiError {
                 "forbidden",
                 "this token does not reach FHIR resources".to_owned(),
             ),
+            ApiError::Unavailable(_) => Self::Unavailable,
             other => Self::Internal(anyhow::Error::new(other)),
         }
     }
@@ -115,6 +124,12 @@ impl IntoResponse for FhirApiError {
                 (StatusCode::FORBIDDEN, "forbidden", e.to_string())
             }
             Self::Outcome(status, code, why) => (status, code, why),
+            Self::Fhir(FhirError::Store(StoreError::Unavailable(_))) | Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transient",
+                "the service cannot reach its records right now; try again in a few seconds"
+                    .to_owned(),
+            ),
             Self::Fhir(FhirError::Store(e)) => return Self::Internal(e.into()).into_response(),
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "FHIR request failed");

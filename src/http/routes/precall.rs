@@ -21,11 +21,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Starts a check: the browser's offer (all candidates gathered) in, the
 /// server's answer out. The result arrives on the `precall-control` data
 /// channel and is stored on the visit. The visit's patient only, before
-/// the consult; 503 while the server runs as many checks as it allows.
+/// the consult; 429 while this visit's previous check still runs; 503
+/// while the server runs as many checks as it allows.
 #[utoipa::path(post, path = "/visits/{id}/precall", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = Offer,
     responses((status = 201, body = Started), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 429, description = "This visit's previous check is still running; `Retry-After` says when to try again", body = Problem),
+        (status = 503, body = Problem)))]
 async fn start_check(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,6 +50,13 @@ fn precall_error(error: PreCallError) -> ApiError {
         PreCallError::Forbidden => ApiError::Forbidden,
         PreCallError::WrongState(_) => ApiError::Conflict(error.to_string()),
         PreCallError::BadOffer(field, message) => FieldError::new(field, message).into(),
+        PreCallError::AlreadyRunning => ApiError::TooManyRequests {
+            detail: format!(
+                "{error} (within {} seconds)",
+                precall::RETRY_AFTER.as_secs()
+            ),
+            retry_after: precall::RETRY_AFTER.as_secs(),
+        },
         PreCallError::Busy => {
             ApiError::Unavailable("too many pre-call checks are running; try again shortly")
         }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,7 +12,8 @@ use utoipa_axum::routes;
 
 use crate::auth::Role;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::Staff;
+use crate::http::extract::{ClientIp, Staff};
+use crate::http::origin;
 use crate::model::timestamp::Timestamp;
 use crate::state::AppState;
 
@@ -20,9 +22,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// `GET /ws`: the signaling socket (CONTRACT.md, WebSocket). Authentication
-/// happens in the first frame, never in the URL.
-pub async fn open_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    state.live.hub().upgrade(upgrade)
+/// happens in the first frame, never in the URL. A browser page from an
+/// origin that is neither ours nor listed is refused with 403.
+pub async fn open_socket(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("(unreadable)");
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let config = &state.config;
+        if !origin::allowed(origin, host, &config.public_url, &config.allowed_origins) {
+            tracing::warn!(%ip, origin, "socket refused: its page's origin is not allowed");
+            return Err(ApiError::Refused(
+                "pages from this origin may not open the socket; the operator may list it in BEDSIDE_ALLOWED_ORIGINS",
+            ));
+        }
+    }
+    Ok(state.live.hub().upgrade(upgrade))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

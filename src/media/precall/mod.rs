@@ -5,12 +5,14 @@
 //!
 //! Signalling is one request: the browser posts an offer that already holds
 //! all its candidates and gets an answer that holds all of the server's, so
-//! no socket is needed. A semaphore bounds how many checks run at once.
+//! no socket is needed. A semaphore bounds how many checks run at once, and
+//! each visit runs one at a time, so one patient cannot take every slot.
 
 pub mod probe;
 pub mod verdict;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -94,6 +96,9 @@ pub enum PreCallError {
     BadOffer(&'static str, &'static str),
     #[error("too many pre-call checks are running")]
     Busy,
+    /// This visit already has a check in flight.
+    #[error("a pre-call check is already running for this visit; try again when it finishes")]
+    AlreadyRunning,
     #[error("the server's peer failed: {0}")]
     Peer(String),
     #[error(transparent)]
@@ -104,6 +109,8 @@ pub enum PreCallError {
 #[derive(Debug)]
 pub struct PreCall {
     permits: Arc<Semaphore>,
+    /// Visits with a check in flight.
+    running: Arc<Mutex<HashSet<VisitId>>>,
     udp_addrs: Vec<String>,
     stun_urls: Vec<String>,
     store: Store,
@@ -122,6 +129,7 @@ impl PreCall {
     ) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(config.max_checks)),
+            running: Arc::default(),
             udp_addrs: config.udp_addrs.clone(),
             stun_urls,
             store,
@@ -153,9 +161,7 @@ impl PreCall {
             ));
         }
         let visit = self.visit_for(caller, visit_id).await?;
-        let permit = Arc::clone(&self.permits)
-            .try_acquire_owned()
-            .map_err(|_| PreCallError::Busy)?;
+        let permit = self.slot(visit_id)?;
         let started_at = self.clock.now().millis();
         let gathered = verdict::candidate_types(&offer.sdp);
         let (handler, events) = Handler::new();
@@ -319,6 +325,56 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+impl PreCall {
+    /// The visit's one slot, then one of the server's.
+    fn slot(&self, visit_id: &VisitId) -> Result<Slot, PreCallError> {
+        if !self
+            .running
+            .lock()
+            .expect("pre-call lock")
+            .insert(visit_id.clone())
+        {
+            return Err(PreCallError::AlreadyRunning);
+        }
+        let visit = VisitSlot {
+            visit_id: visit_id.clone(),
+            running: Arc::clone(&self.running),
+        };
+        let permit = Arc::clone(&self.permits)
+            .try_acquire_owned()
+            .map_err(|_| PreCallError::Busy)?;
+        Ok(Slot {
+            _visit: visit,
+            _permit: permit,
+        })
+    }
+}
+
+/// The longest a caller waits for a running check to end: its time limit.
+pub const RETRY_AFTER: Duration = CHECK_LIMIT;
+
+/// Held while a check runs: the visit's slot and a server-wide permit.
+#[derive(Debug)]
+struct Slot {
+    _visit: VisitSlot,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Frees the visit for its next check when dropped.
+#[derive(Debug)]
+struct VisitSlot {
+    visit_id: VisitId,
+    running: Arc<Mutex<HashSet<VisitId>>>,
+}
+
+impl Drop for VisitSlot {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&self.visit_id);
+        }
+    }
+}
+
 /// One running check.
 struct Check {
     id: PreCallId,
@@ -332,7 +388,7 @@ struct Check {
 }
 
 impl Check {
-    async fn run(self, pc: Arc<dyn PeerConnection>, events: Events, permit: OwnedSemaphorePermit) {
+    async fn run(self, pc: Arc<dyn PeerConnection>, events: Events, permit: Slot) {
         let outcome = tokio::time::timeout(CHECK_LIMIT, self.measure(&pc, events)).await;
         let (figures, channels) = outcome.unwrap_or_else(|_| {
             let figures = Figures {

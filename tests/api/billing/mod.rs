@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::app::Visit;
 use crate::clinic::{Clinic, close_body, consent};
-use crate::helpers::{TestApp, ada, assert_problem, assert_valid_fhir, spawn_app_with};
+use crate::helpers::{TestApp, ada, assert_problem, assert_valid_fhir, spawn_app, spawn_app_with};
 
 const WEBHOOK_SECRET: &str = "webhook-secret-for-tests";
 
@@ -740,12 +740,49 @@ fn remittance(trace: &str, number: &str, status: &str, paid: &str, cas: &[&str])
         format!("TRN*1*{trace}*1512345678"),
         "N1*PR*DEMO HEALTH PLAN".to_owned(),
         "LX*1".to_owned(),
-        format!("CLP*{number}*{status}*75*{paid}*5*12*PAYERREF1"),
+        format!("CLP*{number}*{status}*75*{paid}*{}*12*PAYERREF1", patient_share(cas)),
     ];
     segments.extend(cas.iter().map(|c| (*c).to_owned()));
     segments.push(format!("SE*{}*0001", segments.len() - 1));
     segments.push("GE*1*7".to_owned());
     segments.push("IEA*1*000000007".to_owned());
+    segments.iter().map(|s| format!("{s}~\n")).collect()
+}
+
+/// CLP05 as the 835 requires it: the sum of the `PR` adjustments.
+fn patient_share(cas: &[&str]) -> String {
+    let cents: i64 = cas
+        .iter()
+        .filter_map(|c| c.strip_prefix("CAS*PR*"))
+        .filter_map(|rest| rest.split('*').nth(1))
+        .map(|amount| (amount.parse::<f64>().unwrap() * 100.0).round() as i64)
+        .sum();
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// An 835 of one claim, written out: BPR02, then CLP03 charge and CLP04 paid.
+fn one_claim_835(
+    trace: &str,
+    bpr: &str,
+    number: &str,
+    charge: &str,
+    paid: &str,
+    cas: &[&str],
+) -> String {
+    let mut segments = vec![
+        "ISA*00*          *00*          *ZZ*DEMOPAYER      *ZZ*BEDSIDEDEMO    *250310*1200*^*00501*000000008*0*T*:".to_owned(),
+        "GS*HP*DEMOPAYER*BEDSIDEDEMO*20250310*1200*8*X*005010X221A1".to_owned(),
+        "ST*835*0001".to_owned(),
+        format!("BPR*I*{bpr}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20250310"),
+        format!("TRN*1*{trace}*1512345678"),
+        "N1*PR*DEMO HEALTH PLAN".to_owned(),
+        "LX*1".to_owned(),
+        format!("CLP*{number}*1*{charge}*{paid}*{}*12*PAYERREF1", patient_share(cas)),
+    ];
+    segments.extend(cas.iter().map(|c| (*c).to_owned()));
+    segments.push(format!("SE*{}*0001", segments.len() - 1));
+    segments.push("GE*1*8".to_owned());
+    segments.push("IEA*1*000000008".to_owned());
     segments.iter().map(|s| format!("{s}~\n")).collect()
 }
 
@@ -860,6 +897,109 @@ async fn an_835_posts_payments_and_adjustments_and_the_account_balances() {
 }
 
 #[tokio::test]
+async fn an_835_that_overpays_misstates_the_charge_or_does_not_balance_posts_nothing() {
+    let b = Billing::start().await;
+    let patient = b.patient(demo_insurance()).await;
+    let patient_id = patient["id"].as_str().unwrap().to_owned();
+    let visit = b
+        .consult(&patient, &closing(18, json!({"new_patient": true})))
+        .await;
+    b.drain().await;
+    let batch = b
+        .app
+        .post("/api/v1/claims/batch", Some(&b.biller), &json!({}))
+        .await;
+    assert_eq!(batch.status(), StatusCode::OK);
+    let claim = b.claim_of(&visit).await;
+    assert_eq!(claim["total_cents"], 7_500);
+    let number = claim["number"].as_str().unwrap();
+    let account_path = format!("/api/v1/patients/{patient_id}/account");
+    let before = b.app.get_json(&account_path, &b.biller).await;
+
+    // The probe's file: a $75 claim paid $999,999,999,999.99, BPR agreeing.
+    let huge = "999999999999.99";
+    let response = post_835(&b, one_claim_835("EFT2001", huge, number, "75", huge, &[])).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let result: Value = response.json().await.unwrap();
+    assert_eq!(result["posted"], json!([]));
+    assert_eq!(result["held"][0]["claim_id"], claim["id"]);
+    assert_eq!(
+        result["held"][0]["reason"],
+        "it pays $999,999,999,999.99 on a charge of $75.00"
+    );
+
+    // Balanced by its own numbers, but billed as $80 against our $75.
+    let misstated = one_claim_835(
+        "EFT2002",
+        "60",
+        number,
+        "80",
+        "60",
+        &["CAS*CO*45*15", "CAS*PR*2*5"],
+    );
+    let result: Value = post_835(&b, misstated).await.json().await.unwrap();
+    assert_eq!(
+        result["held"][0]["reason"],
+        "the payer's charge of $80.00 does not match the claim's $75.00"
+    );
+
+    // Adjustments that do not account for the difference.
+    let loose = one_claim_835("EFT2003", "60", number, "75", "60", &["CAS*CO*45*5"]);
+    let result: Value = post_835(&b, loose).await.json().await.unwrap();
+    let reason = result["held"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("less its adjustments of $5.00 is $70.00, not the $60.00 paid"),
+        "{reason}"
+    );
+
+    // A file whose BPR02 is not what its claims pay is refused whole.
+    let unbalanced = one_claim_835("EFT2004", "70", number, "75", "60", &["CAS*CO*45*15"]);
+    let problem = assert_problem(
+        post_835(&b, unbalanced).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("BPR02 should be $60.00, not $70.00"),
+        "{detail}"
+    );
+
+    let after = b.app.get_json(&account_path, &b.biller).await;
+    assert_eq!(
+        after["entries"], before["entries"],
+        "nothing reached the account"
+    );
+    let now = b.claim_of(&visit).await;
+    assert_eq!(
+        (now["status"].clone(), now["paid_cents"].clone()),
+        (json!("submitted"), json!(0))
+    );
+
+    let holds = b.app.get_list("/api/v1/remittances/holds", &b.biller).await;
+    assert_eq!(holds.len(), 3, "{holds:?}");
+    assert!(holds.iter().all(|h| h["claim_number"] == number));
+    let clinician = b
+        .app
+        .get("/api/v1/remittances/holds", Some(&b.clinic.clinician))
+        .await;
+    assert_problem(clinician, StatusCode::FORBIDDEN).await;
+
+    // The corrected file, under the trace the refused one used, posts.
+    let fixed = one_claim_835(
+        "EFT2004",
+        "60",
+        number,
+        "75",
+        "60",
+        &["CAS*CO*45*10", "CAS*PR*2*5"],
+    );
+    let result: Value = post_835(&b, fixed).await.json().await.unwrap();
+    assert_eq!(result["posted"][0]["paid_cents"], 6_000, "{result}");
+    assert_eq!(b.claim_of(&visit).await["status"], "paid");
+}
+
+#[tokio::test]
 async fn claim_status_moves_as_the_contract_allows() {
     let b = Billing::start().await;
     let patient = b.patient(demo_insurance()).await;
@@ -906,6 +1046,19 @@ async fn claim_status_moves_as_the_contract_allows() {
     assert_eq!(
         post(json!({"status": "accepted"})).await.status(),
         StatusCode::OK
+    );
+    let over = assert_problem(
+        post(json!({"status": "paid", "paid_cents": 100_000_000})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(over["field"], "paid_cents");
+    assert!(
+        over["detail"]
+            .as_str()
+            .unwrap()
+            .contains("over its charge of"),
+        "{over}"
     );
     let response = post(json!({"status": "paid", "paid_cents": 7_000})).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -1306,3 +1459,37 @@ async fn before_closing_the_clinician_sees_what_billing_will_do_with_the_minutes
     )
     .await;
 }
+
+#[tokio::test]
+async fn staff_find_icd10cm_codes_by_code_or_words_billable_first() {
+    let app = spawn_app().await;
+    let clinician = app.staff_token("dr.grey", "clinician").await;
+    let found = app
+        .get_list(
+            "/api/v1/codes/icd10cm?q=upper%20respiratory%20acute",
+            &clinician,
+        )
+        .await;
+    assert!(
+        found
+            .iter()
+            .any(|c| c["code"] == "J06.9" && c["billable"] == true),
+        "{found:?}"
+    );
+    let by_code = app
+        .get_list("/api/v1/codes/icd10cm?q=J06&limit=3", &clinician)
+        .await;
+    assert_eq!(by_code.len(), 3);
+    assert_eq!(by_code[0]["code"], "J06.0");
+    let empty = app
+        .get("/api/v1/codes/icd10cm?q=%20", Some(&clinician))
+        .await;
+    assert_eq!(
+        assert_problem(empty, StatusCode::UNPROCESSABLE_ENTITY).await["field"],
+        "q"
+    );
+    let anonymous = app.get("/api/v1/codes/icd10cm?q=J06", None).await;
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED).await;
+}
+
+mod console;
