@@ -7,6 +7,7 @@
 //! - [`config`]: the typed configuration, from the environment and `bedside.toml`.
 //! - [`store`]: everything durable, on SQLite or PostgreSQL.
 //! - [`auth`]: staff accounts and roles, sessions, patient visit tokens.
+//! - [`access`]: the one read policy (which role and relation reads which data), and refusals audited.
 //! - [`ehr`]: the health record: patients and what clinicians record.
 //! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
 //! - [`cdss`]: decision support: NEWS2, triage, allergy and interaction checks, CDS Hooks.
@@ -24,6 +25,7 @@
 //! [`serve`] runs the server on a listener until a shutdown signal; tests
 //! call it on port 0 in-process.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod billing;
@@ -93,7 +95,13 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         .transpose()
         .context("Failed to read REDIS_URL")?;
     let tokens = TokenKeys::from_secret(secret.as_bytes());
-    let hub = start_hub(&store, &clock, &tokens, redis.as_ref()).await?;
+    let sessions = auth::SessionSettings {
+        lifetime: config.session_lifetime,
+        links: auth::LinkSettings {
+            after_close: config.summary.available_for,
+        },
+    };
+    let hub = start_hub(&store, &clock, &tokens, sessions, redis.as_ref()).await?;
     let livekit = config
         .livekit
         .as_ref()
@@ -117,9 +125,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
             stun_urls: config.stun_urls.clone(),
             turn: config.turn.clone(),
         }),
-        sessions: auth::SessionSettings {
-            lifetime: config.session_lifetime,
-        },
+        sessions,
         livekit,
         precall,
         config: Arc::new(config),
@@ -143,12 +149,14 @@ async fn start_hub(
     store: &Store,
     clock: &Clock,
     tokens: &TokenKeys,
+    sessions: auth::SessionSettings,
     redis: Option<&redis::Client>,
 ) -> anyhow::Result<signaling::Hub> {
     let authoriser = Arc::new(live::StoreAuthoriser::new(
         store.clone(),
         clock.clone(),
         tokens.clone(),
+        sessions,
     ));
     let defaults = signaling::HubConfig::default();
     let config = signaling::HubConfig {

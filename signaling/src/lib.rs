@@ -34,6 +34,9 @@
 //!   down) is reported to its sender with `error not_delivered`.
 //! - A node whose lease on the bus lapsed is taken for dead: one survivor
 //!   removes its participants, and their calls hear `peer_left {node_lost}`.
+//! - A socket lives no longer than its token's credential: when the server
+//!   ends it ([`Hub::end_credential`], on every node) or it reaches
+//!   [`Identity::expires_at`], the socket closes with 1008.
 
 pub mod authoriser;
 pub mod bus;

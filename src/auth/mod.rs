@@ -1,17 +1,20 @@
 //! Who is asking: staff accounts and roles, password hashing, revocable
-//! session tokens, the patient's visit token and the sign-in throttle.
+//! session tokens, the patient's visit token (checked against its visit's
+//! link), the credentials sockets are closed by, and the sign-in throttle.
 
+mod credential;
 mod hashing;
 mod password;
 mod sign_in;
 mod throttle;
 mod tokens;
 
+pub use credential::{Credential, Grant, LinkSettings, link_live_until};
 pub use hashing::{HashingBusy, HashingSettings, PasswordPool};
 pub use password::{PasswordError, hash_password};
 pub use sign_in::{
     CreateUserError, Gate, SessionSettings, SignInError, SignedIn, authenticate, create_user,
-    list_users, retry_seconds, sign_in, sign_out,
+    grant, list_users, retry_seconds, sign_in, sign_out,
 };
 pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use tokens::{GuestToken, PatientToken, SessionToken, TokenKeys, VisitClaims};

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod listen;
 mod origin;
+pub(crate) mod refusals;
 mod routes;
 pub mod tls;
 
@@ -99,6 +100,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .nest("/fhir", routes::fhir::router())
         .route("/ws", get(routes::presence::open_socket))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refusals::audit_refusals,
+        ))
         .route(
             "/api/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),

@@ -14,6 +14,7 @@ mod encounters;
 mod fhir;
 mod guests;
 mod health;
+mod links;
 mod livekit;
 mod patients;
 mod precall;
@@ -37,6 +38,7 @@ pub use fhir::*;
 pub use guests::{
     count_admitted_guests, get_guest, insert_guest, mark_guest_admitted, revoke_guest, visit_guests,
 };
+pub use links::{bump_link_version, visit_link};
 pub use livekit::{
     CallPresence, CallSide, call_presence, end_call_presence, measured_call_seconds,
     record_call_joined, record_call_left, record_livekit_event,

@@ -16,6 +16,14 @@ use crate::helpers::{TestApp, within};
 type Stream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// How the server closed a socket, and the frames it sent before.
+#[derive(Debug)]
+pub struct CloseSeen {
+    pub code: u16,
+    pub reason: String,
+    pub frames: Vec<ServerMessage>,
+}
+
 /// One signaling socket that said `hello` and was welcomed.
 #[derive(Debug)]
 pub struct Socket {
@@ -124,6 +132,66 @@ impl Socket {
             while self.next().await.is_some() {}
         })
         .await;
+    }
+
+    /// Waits for the server's close frame, skipping the frames before it
+    /// (`frames` counts them); its code and reason.
+    pub async fn close_frame(&mut self) -> CloseSeen {
+        within("the server to close the socket", async {
+            let mut frames = Vec::new();
+            loop {
+                match self.stream.next().await {
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                            (u16::from(f.code), f.reason.to_string())
+                        });
+                        return CloseSeen {
+                            code,
+                            reason,
+                            frames,
+                        };
+                    }
+                    Some(Ok(Message::Text(text))) => frames.push(
+                        serde_json::from_str(&text)
+                            .unwrap_or_else(|e| panic!("not a server frame ({e}): {text}")),
+                    ),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => panic!("the socket failed instead of closing: {e}"),
+                    None => panic!("the socket ended without a close frame"),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Opens a socket and says `hello` with a token the server must refuse;
+    /// the close code it answers with.
+    pub async fn refused(app: &TestApp, token: &str) -> u16 {
+        let url = format!("ws://{}/ws", app.addr);
+        let (stream, _) = within("the socket to open", tokio_tungstenite::connect_async(url))
+            .await
+            .expect("the socket opens");
+        let mut socket = Self {
+            stream,
+            participant_id: ParticipantId::new("none"),
+            role: Role::Patient,
+            resume_token: String::new(),
+        };
+        socket
+            .send(&ClientMessage::Hello {
+                token: Secret::new(token),
+                resume: None,
+            })
+            .await;
+        let seen = socket.close_frame().await;
+        assert!(
+            !seen
+                .frames
+                .iter()
+                .any(|f| matches!(f, ServerMessage::Welcome { .. })),
+            "the token was welcomed"
+        );
+        seen.code
     }
 
     /// Skips frames until `pick` takes one, and returns what it made of it.

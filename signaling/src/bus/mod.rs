@@ -86,6 +86,9 @@ pub enum BusMessage {
         participant_id: ParticipantId,
         node: String,
     },
+    /// A credential ended (a sign-out, a revoked link): the sessions it
+    /// opened end and their sockets close.
+    EndCredential { credential: String },
 }
 
 /// A room member as the directory records it.

@@ -251,6 +251,23 @@ impl Hub {
         .await;
     }
 
+    /// Ends every session opened with `credential` (a staff session signed
+    /// out, a patient link revoked), on every node: the call hears
+    /// `peer_left` (`removed`), the sockets close with 1008, and no resume
+    /// brings them back.
+    pub async fn end_credential(&self, credential: &str) {
+        self.end_credential_local(credential).await;
+        self.publish(BusMessage::EndCredential {
+            credential: credential.to_owned(),
+        })
+        .await;
+    }
+
+    /// The authoriser's time, which credentials' expiries are read against.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.shared.authoriser.now()
+    }
+
     /// Sends a `queue` frame to the sockets subscribed to the queue.
     pub async fn publish_queue(&self, queue_id: &QueueId, entries: serde_json::Value) {
         let frame = ServerMessage::Queue {
@@ -422,6 +439,9 @@ impl Hub {
                 if node != self.shared.node {
                     self.drop_copy(&participant_id).await;
                 }
+            }
+            BusMessage::EndCredential { credential } => {
+                self.end_credential_local(&credential).await;
             }
         }
     }

@@ -146,6 +146,7 @@ impl Hub {
                     dropped_link: None,
                     room: room.clone(),
                     queues: Vec::new(),
+                    revoked: false,
                 },
             );
             if let Some(visit_id) = &room {
@@ -252,6 +253,12 @@ impl Hub {
         let session = state.sessions.get_mut(&participant_id)?;
         if session.identity.subject != identity.subject || session.identity.role != identity.role {
             return None;
+        }
+        // The resumed session lives under the credential that resumed it.
+        if session.identity.credential != identity.credential
+            || session.identity.expires_at != identity.expires_at
+        {
+            session.identity = Arc::new(identity.clone());
         }
         let was_linked = session.link.is_some();
         session.link = Some(Link {

@@ -29,6 +29,8 @@ pub(crate) fn random_id(bytes: usize) -> Option<String> {
 #[derive(Debug)]
 pub(crate) struct Attached {
     pub participant_id: ParticipantId,
+    /// When the socket's credential ends.
+    pub expires_at: Option<DateTime<Utc>>,
     pub link: u64,
     pub resume_token: String,
     pub outbox: mpsc::Receiver<axum::extract::ws::Utf8Bytes>,
@@ -90,6 +92,7 @@ impl Hub {
         {
             return Some(Attached {
                 participant_id,
+                expires_at: identity.expires_at,
                 link,
                 resume_token,
                 outbox,
@@ -115,6 +118,7 @@ impl Hub {
                     dropped_link: None,
                     room: None,
                     queues: Vec::new(),
+                    revoked: false,
                 },
             );
             (link, event)
@@ -126,6 +130,7 @@ impl Hub {
         self.refresh_presence(&identity).await;
         Some(Attached {
             participant_id,
+            expires_at: identity.expires_at,
             link,
             resume_token,
             outbox,
@@ -208,19 +213,35 @@ impl Hub {
 
     /// This node's part of [`Hub::remove_subject`].
     pub(super) async fn remove_subject_local(&self, visit_id: &VisitId, subject: &UserId) {
+        self.revoke_local(|identity| {
+            identity.subject == *subject && identity.visit_id.as_ref() == Some(visit_id)
+        })
+        .await;
+    }
+
+    /// This node's part of [`Hub::end_credential`].
+    pub(super) async fn end_credential_local(&self, credential: &str) {
+        self.revoke_local(|identity| identity.credential.as_deref() == Some(credential))
+            .await;
+    }
+
+    /// Ends the sessions whose identity `lost` says lost its access.
+    async fn revoke_local(&self, lost: impl Fn(&Identity) -> bool) {
         let sessions: Vec<ParticipantId> = {
             let mut state = self.state();
             let ids: Vec<ParticipantId> = state
                 .sessions
                 .iter()
-                .filter(|(_, s)| {
-                    s.identity.subject == *subject && s.identity.visit_id.as_ref() == Some(visit_id)
-                })
+                .filter(|(_, s)| lost(&s.identity))
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in &ids {
+                let Some(session) = state.sessions.get_mut(id) else {
+                    continue;
+                };
+                session.revoked = true;
                 // Without its outbox the socket's writer ends and the socket closes.
-                if let Some(link) = state.sessions.get_mut(id).and_then(|s| s.link.as_mut()) {
+                if let Some(link) = session.link.as_mut() {
                     link.outbox = None;
                 }
             }
@@ -230,6 +251,15 @@ impl Hub {
             self.end_session(&participant_id, LeaveReason::Removed)
                 .await;
         }
+    }
+
+    /// Whether a socket's session was ended because its access was taken
+    /// away (rather than cut off for falling behind or resumed elsewhere).
+    pub(crate) fn access_revoked(&self, participant_id: &ParticipantId) -> bool {
+        self.state()
+            .sessions
+            .get(participant_id)
+            .is_none_or(|session| session.revoked)
     }
 
     /// `join {visit_id}`.

@@ -27,6 +27,8 @@ pub(crate) struct Session {
     pub dropped_link: Option<u64>,
     pub room: Option<VisitId>,
     pub queues: Vec<QueueId>,
+    /// Its access was taken away: its socket closes with 1008.
+    pub revoked: bool,
 }
 
 impl Session {

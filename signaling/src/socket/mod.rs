@@ -41,6 +41,7 @@ pub async fn serve_socket(mut socket: WebSocket, hub: Hub) {
         ),
         participant_id: attached.participant_id.clone(),
         link: attached.link,
+        expires_at: attached.expires_at,
         hub,
         socket,
     };
@@ -195,6 +196,14 @@ async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
+/// Completes at `deadline`, or never without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Connection {
     hub: Hub,
     socket: WebSocket,
@@ -203,6 +212,8 @@ struct Connection {
     limiter: DefaultDirectRateLimiter,
     /// Refused frames: a socket that keeps flooding is closed.
     flood: DefaultDirectRateLimiter,
+    /// When the credential of the socket's token ends.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Connection {
@@ -219,10 +230,14 @@ impl Connection {
         let mut leave_at: Option<Instant> = None;
         let idle = self.hub.config().idle_timeout;
         let mut deadline = Instant::now() + idle;
+        let expiry = self.expiry_deadline();
         loop {
             tokio::select! {
                 inbound = read(&mut self.socket) => {
                     deadline = Instant::now() + idle;
+                    if self.expired() {
+                        return self.close_expired().await;
+                    }
                     match inbound {
                         Inbound::Text(text) => {
                             if let Some(how) = self.admit().await {
@@ -258,11 +273,18 @@ impl Connection {
                 }
                 frame = outbox.recv() => {
                     let Some(frame) = frame else {
+                        if self.hub.access_revoked(&self.participant_id) {
+                            close(&mut self.socket, close_code::POLICY, "access revoked").await;
+                            return Departure::Removed;
+                        }
                         // The hub cut this socket off: it fell behind, or
                         // the session resumed on another socket.
                         close(&mut self.socket, close_code::AGAIN, "reconnect").await;
                         return Departure::Dropped;
                     };
+                    if self.expired() {
+                        return self.close_expired().await;
+                    }
                     if self.socket.send(Message::Text(frame)).await.is_err() {
                         return Departure::Dropped;
                     }
@@ -271,6 +293,7 @@ impl Connection {
                     close(&mut self.socket, close_code::AWAY, "idle").await;
                     return Departure::Dropped;
                 }
+                () = until(expiry) => return self.close_expired().await,
                 () = crate::hub::stopped(&mut shutdown) => {
                     close(&mut self.socket, close_code::AWAY, "shutting down").await;
                     return Departure::Removed;
@@ -292,6 +315,23 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Whether the socket's credential has ended by the authoriser's clock
+    /// (checked on every frame: that clock may run ahead of this timer's).
+    fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| self.hub.now() >= at)
+    }
+
+    /// When the credential ends, as a timer deadline.
+    fn expiry_deadline(&self) -> Option<Instant> {
+        let left = self.expires_at? - self.hub.now();
+        Some(Instant::now() + left.to_std().unwrap_or(Duration::ZERO))
+    }
+
+    async fn close_expired(&mut self) -> Departure {
+        close(&mut self.socket, close_code::POLICY, "session expired").await;
+        Departure::Removed
     }
 
     /// Applies the frame rate; `Some` when flooding must close the socket.

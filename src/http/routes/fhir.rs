@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
+use crate::access::{self, Data};
 use crate::fhir::{self, FhirError, Requester, ResourceType};
 use crate::http::error::ApiError;
 use crate::http::extract::Caller;
+use crate::http::refusals::RefusalAudited;
 use crate::model::ids::VisitId;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -89,7 +91,11 @@ impl From<ApiError> for FhirApiError {
     fn from(error: ApiError) -> Self {
         match error {
             ApiError::Unauthorized | ApiError::Unauthenticated(_) => Self::Login,
-            ApiError::Forbidden => Self::Fhir(FhirError::Forbidden),
+            ApiError::Forbidden => Self::Outcome(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this token does not reach FHIR resources".to_owned(),
+            ),
             ApiError::Unavailable(_) => Self::Unavailable,
             other => Self::Internal(anyhow::Error::new(other)),
         }
@@ -98,6 +104,8 @@ impl From<ApiError> for FhirApiError {
 
 impl IntoResponse for FhirApiError {
     fn into_response(self) -> Response {
+        // The facade audits its own refusals, knowing the resource's patient.
+        let audited = matches!(self, Self::Fhir(FhirError::Forbidden));
         let (status, code, diagnostics) = match self {
             Self::Login => (
                 StatusCode::UNAUTHORIZED,
@@ -132,7 +140,11 @@ impl IntoResponse for FhirApiError {
                 )
             }
         };
-        FhirResponse::error(status, code, &diagnostics).into_response()
+        let mut response = FhirResponse::error(status, code, &diagnostics).into_response();
+        if audited {
+            response.extensions_mut().insert(RefusalAudited);
+        }
+        response
     }
 }
 
@@ -183,8 +195,12 @@ async fn read_composition(
     let caller = caller?;
     let not_found = || FhirError::NotFound(format!("Composition {id} is not known"));
     let visit = VisitId::parse(&id).ok_or_else(not_found)?;
-    if caller.patient().is_some_and(|(_, own)| *own != visit) {
-        return Err(FhirError::Forbidden.into());
+    if !access::may_read_visit(&caller.principal, Data::Clinical, &visit) {
+        return Err(FhirApiError::Outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this summary is not yours to read".to_owned(),
+        ));
     }
     let summary = visits::summary::read(&state.store, &caller.actor, &state.config.summary, &visit)
         .await

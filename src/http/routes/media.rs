@@ -33,6 +33,7 @@ async fn get_media(
         &state.ice,
         livekit,
         &caller.principal,
+        &caller.actor,
         &id,
     )
     .await
