@@ -146,7 +146,6 @@ impl Hub {
                     dropped_link: None,
                     room: room.clone(),
                     queues: Vec::new(),
-                    revoked: false,
                 },
             );
             if let Some(visit_id) = &room {

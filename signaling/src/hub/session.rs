@@ -118,7 +118,6 @@ impl Hub {
                     dropped_link: None,
                     room: None,
                     queues: Vec::new(),
-                    revoked: false,
                 },
             );
             (link, event)
@@ -239,11 +238,12 @@ impl Hub {
                 let Some(session) = state.sessions.get_mut(id) else {
                     continue;
                 };
-                session.revoked = true;
                 // Without its outbox the socket's writer ends and the socket closes.
-                if let Some(link) = session.link.as_mut() {
-                    link.outbox = None;
-                }
+                let Some(link) = session.link.as_mut() else {
+                    continue;
+                };
+                link.outbox = None;
+                state.revoked.insert(id.clone());
             }
             ids
         };
@@ -254,12 +254,10 @@ impl Hub {
     }
 
     /// Whether a socket's session was ended because its access was taken
-    /// away (rather than cut off for falling behind or resumed elsewhere).
+    /// away (rather than cut off for falling behind or resumed elsewhere);
+    /// asked once, by the socket as it closes.
     pub(crate) fn access_revoked(&self, participant_id: &ParticipantId) -> bool {
-        self.state()
-            .sessions
-            .get(participant_id)
-            .is_none_or(|session| session.revoked)
+        self.state().revoked.remove(participant_id)
     }
 
     /// `join {visit_id}`.

@@ -27,8 +27,6 @@ pub(crate) struct Session {
     pub dropped_link: Option<u64>,
     pub room: Option<VisitId>,
     pub queues: Vec<QueueId>,
-    /// Its access was taken away: its socket closes with 1008.
-    pub revoked: bool,
 }
 
 impl Session {
@@ -92,6 +90,10 @@ pub(crate) struct State {
     pub visit_sockets: HashMap<VisitId, HashSet<ParticipantId>>,
     pub staff: HashSet<ParticipantId>,
     pub queues: HashMap<QueueId, HashSet<ParticipantId>>,
+    /// Sockets cut off because their access was taken away, until each
+    /// socket's task reads it and closes with 1008 (not "reconnect"): the
+    /// session itself is gone by then.
+    pub revoked: HashSet<ParticipantId>,
     users: HashMap<UserId, UserSockets>,
     next_link: u64,
 }
