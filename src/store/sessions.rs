@@ -76,3 +76,20 @@ pub async fn revoke_session(
         .await?;
     Ok(())
 }
+
+/// Ends every live session of a user (deactivation, password reset).
+#[tracing::instrument(skip_all)]
+pub async fn revoke_user_sessions(
+    tx: &mut Tx,
+    user: &UserId,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now.millis())
+    .bind(user.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
