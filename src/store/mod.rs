@@ -47,7 +47,7 @@ pub use precall::{insert_precall, latest_precall};
 pub use sessions::{
     SessionRecord, find_session, insert_session, revoke_session, revoke_user_sessions,
 };
-pub use settings::token_secret;
+pub use settings::{StoredClinic, clinic_settings, put_clinic_settings, token_secret};
 pub use users::{
     Account, NewUser, count_users, deactivate_user, find_login, get_account, get_active_user,
     insert_user, list_accounts, list_users, record_sign_in, set_password_hash, update_user,

@@ -171,7 +171,11 @@ async fn read_composition(
     if caller.patient().is_some_and(|(_, own)| *own != visit) {
         return Err(FhirError::Forbidden.into());
     }
-    let summary = visits::summary::read(&state.store, &caller.actor, &state.config.summary, &visit)
+    let profile = crate::clinic::profile(&state.store, &state.config)
+        .await
+        .map_err(ApiError::from)?;
+    let settings = crate::clinic::summary_settings(&profile, &state.config);
+    let summary = visits::summary::read(&state.store, &caller.actor, &settings, &visit)
         .await
         .map_err(|e| match e {
             VisitError::NotFound(_) => FhirApiError::Fhir(not_found()),

@@ -136,8 +136,10 @@ async fn get_summary(
     if caller.patient().is_some_and(|(_, own)| *own != id) {
         return Err(ApiError::Forbidden);
     }
+    let profile = crate::clinic::profile(&state.store, &state.config).await?;
+    let settings = crate::clinic::summary_settings(&profile, &state.config);
     Ok(Json(
-        visits::summary::read(&state.store, &caller.actor, &state.config.summary, &id).await?,
+        visits::summary::read(&state.store, &caller.actor, &settings, &id).await?,
     ))
 }
 
