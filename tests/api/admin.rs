@@ -292,3 +292,76 @@ async fn the_chain_check_counts_the_trail_and_finds_a_tampered_row() {
     assert_eq!(report["first_broken_seq"], 2);
     assert_eq!(report["events_checked"], 1);
 }
+
+#[tokio::test]
+async fn clinic_settings_an_admin_sets_are_what_patients_see() {
+    use crate::clinic::Clinic;
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let before = app.get_json("/api/v1/clinic", &clinic.scheduler).await;
+    assert_eq!(before["region"], "US");
+    assert!(before.get("name").is_none(), "{before}");
+
+    let path = "/api/v1/clinic/settings";
+    let put = |token: &str, body: Value| {
+        app.client
+            .put(app.url(path))
+            .bearer_auth(token.to_owned())
+            .json(&body)
+            .send()
+    };
+    assert_problem(
+        put(&clinic.scheduler, json!({"name": "Mine"}))
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    for (body, field) in [
+        (json!({"contact_email": "not an email"}), "contact_email"),
+        (json!({"contact_phone": "call us"}), "contact_phone"),
+        (json!({"region": "FR"}), "region"),
+    ] {
+        let problem = assert_problem(
+            put(&clinic.admin, body).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(problem["field"], field);
+    }
+    let saved: Value = assert_json(
+        put(
+            &clinic.admin,
+            json!({"name": "Riverside Clinic", "region": "GB", "contact_phone": "+44 20 7946 0000", "contact_email": "desk@riverside.example"}),
+        )
+        .await
+        .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(saved["name"], "Riverside Clinic");
+    let public: Value = assert_json(app.get("/api/v1/clinic", None).await, StatusCode::OK).await;
+    assert_eq!(public["name"], "Riverside Clinic");
+    assert_eq!(public["region"], "GB");
+    assert_eq!(public["emergency_number"], "999");
+    assert_eq!(public["contact_email"], "desk@riverside.example");
+    let (events, _) = audit(&app, &clinic.admin, "action=clinic.update").await;
+    assert_eq!(events.len(), 1);
+
+    // The after-visit summary names the clinic as set.
+    let visit = clinic.in_consult(&app, "Ada").await;
+    assert_json::<Value>(
+        app.close(&visit, &clinic.clinician, &crate::summary::closing())
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let summary = app
+        .get_json(
+            &format!("/api/v1/visits/{}/summary", visit.id),
+            &clinic.clinician,
+        )
+        .await;
+    assert_eq!(summary["clinic"]["name"], "Riverside Clinic");
+    assert_eq!(summary["clinic"]["phone"], "+44 20 7946 0000");
+}
