@@ -2,7 +2,6 @@
 //! admin's settings in the store win; the configuration is the default
 //! (the billing provider's name and phone, `BEDSIDE_REGION`).
 
-use crate::config::Config;
 use crate::model::audit::{Actor, AuditEntry};
 use crate::model::region::Region;
 use crate::model::summary::ClinicContact;
@@ -18,20 +17,24 @@ pub struct ClinicProfile {
     pub contact_email: Option<String>,
 }
 
-/// The stored settings over the configured defaults.
+/// The stored settings over the configured region and summary contact.
 #[tracing::instrument(skip_all)]
-pub async fn profile(store: &Store, config: &Config) -> Result<ClinicProfile, StoreError> {
+pub async fn profile(
+    store: &Store,
+    region: Region,
+    summary: &SummarySettings,
+) -> Result<ClinicProfile, StoreError> {
     let mut tx = store.begin_read().await?;
     let stored = store::clinic_settings(&mut tx).await?;
     store::commit(tx).await?;
-    let configured = config.summary.clinic.as_ref();
+    let configured = summary.clinic.as_ref();
     Ok(ClinicProfile {
         name: stored.name.or_else(|| configured.map(|c| c.name.clone())),
         region: stored
             .region
             .as_deref()
             .and_then(Region::parse)
-            .unwrap_or(config.region),
+            .unwrap_or(region),
         contact_phone: stored
             .contact_phone
             .or_else(|| configured.and_then(|c| c.phone.clone())),
@@ -53,12 +56,12 @@ pub async fn update(
 }
 
 /// The summary's settings with the clinic patients are told to contact.
-pub fn summary_settings(profile: &ClinicProfile, config: &Config) -> SummarySettings {
+pub fn summary_settings(profile: &ClinicProfile, configured: &SummarySettings) -> SummarySettings {
     SummarySettings {
         clinic: profile.name.as_ref().map(|name| ClinicContact {
             name: name.clone(),
             phone: profile.contact_phone.clone(),
         }),
-        ..config.summary.clone()
+        ..configured.clone()
     }
 }

@@ -41,7 +41,7 @@ pub struct PublicClinic {
 /// name and contact. No health data.
 #[utoipa::path(get, path = "/clinic", tag = "clinic", responses((status = 200, body = PublicClinic)))]
 async fn get_clinic(State(state): State<AppState>) -> Result<Json<PublicClinic>, ApiError> {
-    let profile = clinic::profile(&state.store, &state.config).await?;
+    let profile = clinic::profile(&state.store, state.config.region, &state.config.summary).await?;
     Ok(Json(PublicClinic {
         settings: ClinicSettings::from(profile.region),
         name: profile.name,
@@ -57,7 +57,9 @@ async fn get_clinic_settings(
     State(state): State<AppState>,
     _admin: Staff<Admins>,
 ) -> Result<Json<ClinicProfile>, ApiError> {
-    Ok(Json(clinic::profile(&state.store, &state.config).await?))
+    Ok(Json(
+        clinic::profile(&state.store, state.config.region, &state.config.summary).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -139,5 +141,7 @@ async fn put_clinic_settings(
 ) -> Result<Json<ClinicProfile>, ApiError> {
     let stored = body.validate()?;
     clinic::update(&state.store, &admin.actor, &stored).await?;
-    Ok(Json(clinic::profile(&state.store, &state.config).await?))
+    Ok(Json(
+        clinic::profile(&state.store, state.config.region, &state.config.summary).await?,
+    ))
 }

@@ -171,10 +171,10 @@ async fn read_composition(
     if caller.patient().is_some_and(|(_, own)| *own != visit) {
         return Err(FhirError::Forbidden.into());
     }
-    let profile = crate::clinic::profile(&state.store, &state.config)
+    let profile = crate::clinic::profile(&state.store, state.config.region, &state.config.summary)
         .await
         .map_err(ApiError::from)?;
-    let settings = crate::clinic::summary_settings(&profile, &state.config);
+    let settings = crate::clinic::summary_settings(&profile, &state.config.summary);
     let summary = visits::summary::read(&state.store, &caller.actor, &settings, &visit)
         .await
         .map_err(|e| match e {

@@ -136,8 +136,9 @@ async fn get_summary(
     if caller.patient().is_some_and(|(_, own)| *own != id) {
         return Err(ApiError::Forbidden);
     }
-    let profile = crate::clinic::profile(&state.store, &state.config).await?;
-    let settings = crate::clinic::summary_settings(&profile, &state.config);
+    let profile =
+        crate::clinic::profile(&state.store, state.config.region, &state.config.summary).await?;
+    let settings = crate::clinic::summary_settings(&profile, &state.config.summary);
     Ok(Json(
         visits::summary::read(&state.store, &caller.actor, &settings, &id).await?,
     ))
