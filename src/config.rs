@@ -816,6 +816,15 @@ mod tests {
     }
 
     #[test]
+    fn mfa_required_roles_are_a_list_of_known_roles() {
+        assert!(parse(&[]).unwrap().mfa_required_roles.is_empty());
+        let config = parse(&[("BEDSIDE_MFA_REQUIRED_ROLES", "admin, Billing,")]).unwrap();
+        assert_eq!(config.mfa_required_roles, [Role::Admin, Role::Billing]);
+        let error = parse(&[("BEDSIDE_MFA_REQUIRED_ROLES", "admin,nurse")]).unwrap_err();
+        assert_eq!(error.key, "BEDSIDE_MFA_REQUIRED_ROLES");
+    }
+
+    #[test]
     fn the_summary_lasts_thirty_days_unless_configured_in_whole_days() {
         let thirty = Duration::from_secs(30 * 24 * 3600);
         assert_eq!(parse(&[]).unwrap().summary.available_for, thirty);
