@@ -30,6 +30,9 @@ pub struct Config {
     pub addr: SocketAddr,
     /// `DATABASE_URL`: `sqlite://…` (default `sqlite://./data/bedside.db`) or `postgres://…`.
     pub database_url: DatabaseUrl,
+    /// `BEDSIDE_STORE_TIMEOUT_SECONDS` (default 3): how long a request
+    /// waits for a database connection before it answers 503.
+    pub store_timeout: Duration,
     /// `REDIS_URL`: presence and the cross-node bus; in memory when unset.
     pub redis_url: Option<String>,
     /// `BEDSIDE_ADMIN_PASSWORD`: creates user `admin` when the store has no users.
@@ -40,6 +43,9 @@ pub struct Config {
     pub session_lifetime: Duration,
     /// `BEDSIDE_LOG_FORMAT`: `text` or `json`.
     pub log_json: bool,
+    /// `BEDSIDE_DRAIN_SECONDS` (default 20): on SIGTERM, how long sockets
+    /// are given to reconnect elsewhere before the node closes them.
+    pub drain_for: Duration,
     /// `BEDSIDE_BILLING_*`, `BEDSIDE_X12_*`, `BEDSIDE_FEE_SCHEDULE`,
     /// `BEDSIDE_PAYER_RULES`, `BEDSIDE_BILLING_WEBHOOK_*`,
     /// `BEDSIDE_BILLING_POLL_SECONDS` (0 turns the worker off).
@@ -113,11 +119,13 @@ impl ConfigError {
 pub const KEYS: &[&str] = &[
     "BEDSIDE_ADDR",
     "DATABASE_URL",
+    "BEDSIDE_STORE_TIMEOUT_SECONDS",
     "REDIS_URL",
     "BEDSIDE_ADMIN_PASSWORD",
     "BEDSIDE_PUBLIC_URL",
     "BEDSIDE_SESSION_TTL_MINUTES",
     "BEDSIDE_LOG_FORMAT",
+    "BEDSIDE_DRAIN_SECONDS",
     "BEDSIDE_BILLING_NAME",
     "BEDSIDE_BILLING_NPI",
     "BEDSIDE_BILLING_TAX_ID",
@@ -259,6 +267,8 @@ impl Config {
             })?,
         };
         let database_url = parse_database_url(source.get("DATABASE_URL"))?;
+        let store_timeout = parse_int("BEDSIDE_STORE_TIMEOUT_SECONDS", source, 3, 1, 60)?;
+        let drain_seconds = parse_int("BEDSIDE_DRAIN_SECONDS", source, 20, 0, 600)?;
         let redis_url = match source.get("REDIS_URL") {
             None => None,
             Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => {
@@ -336,6 +346,7 @@ impl Config {
             http_redirect_addr,
             addr,
             database_url,
+            store_timeout: Duration::from_secs(store_timeout as u64),
             redis_url,
             admin_password: source
                 .get("BEDSIDE_ADMIN_PASSWORD")
@@ -343,6 +354,7 @@ impl Config {
             public_url,
             session_lifetime: Duration::from_secs(60 * session_ttl_minutes as u64),
             log_json,
+            drain_for: Duration::from_secs(drain_seconds as u64),
             billing,
             turn: parse_turn(source)?,
             stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
@@ -849,6 +861,8 @@ mod tests {
             DatabaseUrl::Sqlite("sqlite://./data/bedside.db".into())
         );
         assert!(config.redis_url.is_none() && config.billing.provider.is_none());
+        assert_eq!(config.store_timeout, Duration::from_secs(3));
+        assert_eq!(config.drain_for, Duration::from_secs(20));
     }
 
     #[test]
@@ -862,6 +876,8 @@ mod tests {
             ("BEDSIDE_TURN_TTL_SECONDS", "ten"),
             ("BEDSIDE_STUN_URLS", "http://x"),
             ("BEDSIDE_REGION", "FR"),
+            ("BEDSIDE_STORE_TIMEOUT_SECONDS", "0"),
+            ("BEDSIDE_DRAIN_SECONDS", "soon"),
         ];
         for (key, value) in cases {
             let err = parse(&[(key, value)]).unwrap_err();

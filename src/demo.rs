@@ -150,6 +150,7 @@ async fn join_link(
         let token = keys.issue_patient(
             &visit.id,
             &visit.patient_id,
+            0,
             now,
             visits::patient_token_ttl_seconds(summary),
         );

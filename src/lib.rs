@@ -7,6 +7,7 @@
 //! - [`config`]: the typed configuration, from the environment and `bedside.toml`.
 //! - [`store`]: everything durable, on SQLite or PostgreSQL.
 //! - [`auth`]: staff accounts and roles, sessions, patient visit tokens.
+//! - [`access`]: the one read policy (which role and relation reads which data), and refusals audited.
 //! - [`ehr`]: the health record: patients and what clinicians record.
 //! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
 //! - [`cdss`]: decision support: NEWS2, triage, allergy and interaction checks, CDS Hooks.
@@ -24,6 +25,7 @@
 //! [`serve`] runs the server on a listener until a shutdown signal; tests
 //! call it on port 0 in-process.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod billing;
@@ -70,7 +72,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// As [`build_state`], reading time from `clock` (tests move it).
 pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Result<AppState> {
-    let store = Store::connect(&config.database_url, 10)
+    let store = Store::connect_with(&config.database_url, 10, config.store_timeout)
         .await
         .with_context(|| {
             format!(
@@ -94,7 +96,13 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         .transpose()
         .context("Failed to read REDIS_URL")?;
     let tokens = TokenKeys::from_secret(secret.as_bytes());
-    let hub = start_hub(&store, &clock, &tokens, redis.as_ref()).await?;
+    let sessions = auth::SessionSettings {
+        lifetime: config.session_lifetime,
+        links: auth::LinkSettings {
+            after_close: config.summary.available_for,
+        },
+    };
+    let hub = start_hub(&store, &clock, &tokens, sessions, redis.as_ref()).await?;
     let livekit = config
         .livekit
         .as_ref()
@@ -118,9 +126,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
             stun_urls: config.stun_urls.clone(),
             turn: config.turn.clone(),
         }),
-        sessions: auth::SessionSettings {
-            lifetime: config.session_lifetime,
-        },
+        sessions,
         livekit,
         precall,
         config: Arc::new(config),
@@ -131,6 +137,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         throttle,
         hashing,
         metrics: Arc::new(metrics::Metrics::new()),
+        draining: state::Draining::default(),
     })
 }
 
@@ -143,12 +150,14 @@ async fn start_hub(
     store: &Store,
     clock: &Clock,
     tokens: &TokenKeys,
+    sessions: auth::SessionSettings,
     redis: Option<&redis::Client>,
 ) -> anyhow::Result<signaling::Hub> {
     let authoriser = Arc::new(live::StoreAuthoriser::new(
         store.clone(),
         clock.clone(),
         tokens.clone(),
+        sessions,
     ));
     let defaults = signaling::HubConfig::default();
     let config = signaling::HubConfig {
@@ -238,6 +247,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = state.store.clone();
     let hub = state.live.hub().clone();
+    let draining = state.draining.clone();
+    let drain_for = state.config.drain_for;
     // The billing outbox worker runs beside the server and stops with it.
     let billing =
         billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
@@ -247,10 +258,16 @@ pub async fn serve(
     let app = http::app(state).into_make_service_with_connect_info::<http::listen::PeerAddr>();
     let shutdown = async move {
         shutdown.await;
-        if let Some(worker) = billing {
-            worker.stop().await;
-        }
-        // Sockets never finish by themselves: close them so the server can.
+        // Take nothing new; send sockets elsewhere while billing finishes
+        // the row in hand.
+        draining.start();
+        let billing = async {
+            if let Some(worker) = billing {
+                worker.stop().await;
+            }
+        };
+        tokio::join!(billing, drain_sockets(&hub, drain_for));
+        // Sockets never finish by themselves: close those left.
         hub.shutdown();
     };
     match tls {
@@ -290,6 +307,28 @@ pub async fn serve(
     }
     store.close().await;
     Ok(())
+}
+
+/// Tells this node's sockets to reconnect elsewhere and waits, at most
+/// `window` (`BEDSIDE_DRAIN_SECONDS`), for them to go. A zero window skips
+/// it: sockets are closed at once.
+async fn drain_sockets(hub: &signaling::Hub, window: std::time::Duration) {
+    if window.is_zero() {
+        return;
+    }
+    hub.drain(window);
+    let gone = async {
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(100));
+        while hub.socket_count() > 0 {
+            poll.tick().await;
+        }
+    };
+    if tokio::time::timeout(window, gone).await.is_err() {
+        tracing::info!(
+            sockets = hub.socket_count(),
+            "drain window over; closing the sockets left"
+        );
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

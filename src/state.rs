@@ -1,6 +1,7 @@
 //! The state every handler shares: cheap handles only.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::auth::{LoginThrottle, PasswordPool, SessionSettings, TokenKeys};
 use crate::billing::BillingSettings;
@@ -39,4 +40,20 @@ pub struct AppState {
     pub livekit: Option<Arc<LiveKit>>,
     /// The pre-call check's own WebRTC peer, with its concurrency limit.
     pub precall: Arc<PreCall>,
+    /// Set on SIGTERM: the node refuses new requests and sockets.
+    pub draining: Draining,
+}
+
+/// Whether this node is draining for a restart. Shared by every clone.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }

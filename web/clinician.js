@@ -8,6 +8,7 @@ import { callFor } from './lib/livekit.js';
 import { mountCall } from './lib/callview.js';
 import { mountAlerts } from './lib/alerts.js';
 import { keepDraft } from './lib/draft.js';
+import { attachCodeSearch } from './lib/codesearch.js';
 import { clinicSettings, temperature } from './lib/clinic.js';
 import { mountHeader, liveSocket, NETWORK_LABEL, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
 
@@ -156,7 +157,7 @@ async function openConsult(visit) {
 
   const [history, media, devices] = await Promise.all([
     api(`/patients/${encodeURIComponent(visit.patient_id)}/history`).catch((e) => ({ error: e.message })),
-    api(`/visits/${encodeURIComponent(visit.id)}/media`).catch(() => ({ ice_servers: [] })),
+    api(`/visits/${encodeURIComponent(visit.id)}/media`).catch((e) => ({ ice_servers: [], unavailable: e.status === 503 })),
     openDevices(),
   ]);
   if (state.consult?.visit.id !== visit.id) { stopStream(devices.stream); return; }
@@ -164,8 +165,15 @@ async function openConsult(visit) {
   loadCds(visit);
 
   const note = $('#device-note');
-  note.hidden = !devices.problem;
-  note.textContent = devices.problem ? `${devices.problem.title}. ${devices.problem.audioOnly ? 'The call is audio only.' : ''}` : '';
+  // Without its plan the call falls back to a direct (peer-to-peer) call;
+  // say so rather than fail silently when group video is down.
+  const notes = [];
+  if (devices.problem) notes.push(`${devices.problem.title}. ${devices.problem.audioOnly ? 'The call is audio only.' : ''}`);
+  if (media.unavailable) notes.push('Group video is unavailable right now, so invited guests cannot join. The call with the patient goes ahead directly. Reopen the consult in a minute to try group video again.');
+  note.hidden = notes.length === 0;
+  note.textContent = notes.join(' ');
+  if (media.unavailable) note.setAttribute('data-testid', 'group-video-unavailable');
+  else note.removeAttribute('data-testid');
 
   state.consult.media = media;
   state.consult.stream = devices.stream;
@@ -230,6 +238,7 @@ $('#close-anyway').addEventListener('click', () => {
   $('#billing-warning').hidden = true;
   $('#note-form').requestSubmit();
 });
+attachCodeSearch($('#n-diagnoses'), $('#n-diagnoses-options'), api, { several: true });
 for (const id of ['#n-minutes', '#n-diagnoses', '#n-audio-only', '#n-location']) {
   $(id).addEventListener('input', () => {
     if (!state.consult) return;

@@ -13,7 +13,8 @@ import { clinicSettings, spelled, toCelsius } from './lib/clinic.js';
 import { showEmergency } from './lib/emergency.js';
 
 const { visitId, token, forget: forgetToken } = visitLink('patient');
-const api = apiClient(() => token);
+// Any refused token (401) means the link is dead, wherever the page is.
+const api = apiClient(() => token, () => linkDead());
 
 const symptoms = (clinic) => ['Fever', 'Cough', 'Sore throat', 'Shortness of breath', 'Chest pain',
   'Headache', 'Nausea or vomiting', spelled(clinic, 'Diarrhea', 'Diarrhoea'), 'Rash', 'Dizziness'];
@@ -68,6 +69,12 @@ function end(title, text, { rejoin = false, forget = false } = {}) {
   showStep('end');
 }
 
+// The link's token was refused: revoked, replaced by a newer link, its
+// visit cancelled, or its days after the visit are over.
+function linkDead() {
+  end('This link is no longer valid', 'Ask the clinic for a new one.', { forget: true });
+}
+
 const ENDED = {
   closed: ['Your visit has ended', 'Thank you. Your clinician has finished the visit. Your summary is below.'],
   cancelled: ['This visit was cancelled', 'Please contact the clinic if you still need to be seen.'],
@@ -81,8 +88,8 @@ function fillList(list, lines, empty) {
 }
 
 // A closed visit shows its summary; the token is kept while the summary is
-// available, so a reload shows it again. After its days the page says so and
-// how to reach the clinic, and the token is forgotten.
+// available, so a reload shows it again. After its days the link itself
+// stops working and the page says so (the token is forgotten).
 async function showSummary() {
   const [title, text] = ENDED.closed;
   end(title, text);
@@ -329,10 +336,13 @@ async function enterWaitingRoom() {
       end('This visit cannot be joined', 'The link may have expired. Please contact the clinic.', { forget: true });
     }
   });
+  // The clinic revoked or replaced the link while the page was open: the
+  // socket closes and its token is refused from then on.
+  signal.addEventListener('failed', linkDead);
   try {
     await signal.connect();
   } catch {
-    end('This link no longer works', 'It may have expired. Please contact the clinic for a new link.', { forget: true });
+    linkDead();
   }
 }
 
@@ -390,7 +400,7 @@ async function load() {
     [visit, page.clinic] = await Promise.all([api(`/visits/${encodeURIComponent(visitId)}`), clinicSettings()]);
   } catch (e) {
     if (e.status === 401 || e.status === 403 || e.status === 404) {
-      end('This link no longer works', 'It may have expired. Please contact the clinic for a new link.', { forget: true });
+      linkDead();
     } else {
       end('The clinic could not be reached', 'Check your internet connection and reload this page.', { rejoin: true });
       $('#rejoin').textContent = 'Try again';

@@ -50,6 +50,21 @@ async function end(entry, action, label) {
   }
 }
 
+// A fresh join link to resend: the patient's earlier link stops working.
+async function newLink(entry) {
+  if (!confirm(`Make a new join link for ${entry.patient_name}? Their current link will stop working.`)) return;
+  try {
+    const visit = await api(`/visits/${encodeURIComponent(entry.visit_id)}/link`, { method: 'POST' });
+    $('#join-link').value = visit.join_url;
+    $('#join-link-box').hidden = false;
+    $('#copy-status').textContent = `New link for ${entry.patient_name}; the earlier one no longer works. Send it to the patient only.`;
+    $('#join-link').focus();
+    $('#join-link').select();
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
 // ---- board ----
 
 function renderBoard() {
@@ -113,6 +128,8 @@ function card(queue, entry, waiting) {
   }
   if (open) {
     controls.push(
+      h('button', { type: 'button', class: 'small secondary', 'data-testid': `new-link-${id}`,
+        onclick: () => newLink(entry) }, 'New link', whose(` for ${name}`)),
       h('button', { type: 'button', class: 'small secondary', 'data-testid': `no-show-${id}`,
         onclick: () => end(entry, 'no-show', 'Mark as no-show') }, 'No-show', whose(`: ${name}`)),
       h('button', { type: 'button', class: 'small danger', 'data-testid': `cancel-${id}`,

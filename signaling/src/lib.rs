@@ -9,7 +9,8 @@
 //! - [`authoriser`]: the trait the server implements (token, join, subscribe).
 //! - [`chat`]: the [`ChatRecorder`] the hub hands each chat message before relaying it.
 //! - [`config`]: [`HubConfig`] timeouts and limits, the upgrade settings.
-//! - [`hub`]: [`Hub`], this node's sessions and rooms, and the server-facing API.
+//! - [`hub`]: [`Hub`], this node's sessions and rooms, the server-facing API,
+//!   and this node's share of the cluster (lease, rebuild, reaping).
 //! - `socket`: [`serve_socket`], one actor task per connection.
 //! - [`presence`]: who is online, in memory or in Redis.
 //! - [`bus`]: frames and the room directory across nodes, in memory or Redis.
@@ -24,8 +25,18 @@
 //!   relayed, and the sender hears `error not_recorded`.
 //! - `presence` frames go to every staff socket.
 //! - [`Hub::open_room`] also tells the visit's patients `visit {in_consult}`.
-//! - A resume is honoured by the node that held the session; elsewhere it
-//!   fails with `error resume_failed` after a fresh `welcome`.
+//! - A resume is honoured on any node sharing the bus: the session is
+//!   claimed atomically on the bus, so one socket alone holds a participant
+//!   id; a copy on another node ends quietly and its socket closes. A token
+//!   unknown, spent or of someone else fails with `error resume_failed`
+//!   after a fresh `welcome`.
+//! - Chat that may not have reached the call on other nodes (the bus is
+//!   down) is reported to its sender with `error not_delivered`.
+//! - A node whose lease on the bus lapsed is taken for dead: one survivor
+//!   removes its participants, and their calls hear `peer_left {node_lost}`.
+//! - A socket lives no longer than its token's credential: when the server
+//!   ends it ([`Hub::end_credential`], on every node) or it reaches
+//!   [`Identity::expires_at`], the socket closes with 1008.
 
 pub mod authoriser;
 pub mod bus;

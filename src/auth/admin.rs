@@ -93,9 +93,23 @@ pub async fn change_account(
     Ok(account)
 }
 
+/// The credentials of the sessions a change ended; their sockets close.
+pub type Ended = Vec<super::Credential>;
+
+fn ended(hashes: Vec<String>) -> Ended {
+    hashes
+        .iter()
+        .map(|h| super::Credential::session_hash(h))
+        .collect()
+}
+
 /// Deactivates an account: it cannot sign in and its sessions end now.
 #[tracing::instrument(skip_all)]
-pub async fn deactivate(store: &Store, actor: &Actor, id: &UserId) -> Result<Account, AdminError> {
+pub async fn deactivate(
+    store: &Store,
+    actor: &Actor,
+    id: &UserId,
+) -> Result<(Account, Ended), AdminError> {
     if actor.id.as_deref() == Some(id.as_str()) {
         return Err(AdminError::Refused(
             "an admin cannot deactivate their own account",
@@ -104,7 +118,7 @@ pub async fn deactivate(store: &Store, actor: &Actor, id: &UserId) -> Result<Acc
     let mut tx = store.begin().await?;
     let mut account = load(&mut tx, id).await?;
     store::deactivate_user(&mut tx, id).await?;
-    store::revoke_user_sessions(&mut tx, id, actor.at).await?;
+    let revoked = store::revoke_user_sessions(&mut tx, id, actor.at).await?;
     store::append_audit(
         &mut tx,
         &AuditEntry::new(actor, "user.deactivate", "User").resource(id),
@@ -112,7 +126,7 @@ pub async fn deactivate(store: &Store, actor: &Actor, id: &UserId) -> Result<Acc
     .await?;
     store::commit(tx).await?;
     account.active = false;
-    Ok(account)
+    Ok((account, ended(revoked)))
 }
 
 /// Sets a new password (the admin tells the user) and ends the user's
@@ -123,19 +137,19 @@ pub async fn reset_password(
     actor: &Actor,
     id: &UserId,
     password: SecretString,
-) -> Result<(), AdminError> {
+) -> Result<Ended, AdminError> {
     let hash = super::hash_password(password).await?;
     let mut tx = store.begin().await?;
     load(&mut tx, id).await?;
     store::set_password_hash(&mut tx, id, &hash).await?;
-    store::revoke_user_sessions(&mut tx, id, actor.at).await?;
+    let revoked = store::revoke_user_sessions(&mut tx, id, actor.at).await?;
     store::append_audit(
         &mut tx,
         &AuditEntry::new(actor, "user.password_reset", "User").resource(id),
     )
     .await?;
     store::commit(tx).await?;
-    Ok(())
+    Ok(ended(revoked))
 }
 
 /// Audits an account an admin created (the CLI and bootstrap do not).

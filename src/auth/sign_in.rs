@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::credential::{Credential, Grant, LinkSettings, link_live_until};
 use super::{LoginThrottle, PasswordPool, Principal, SessionToken, TokenKeys, User};
 use crate::model::clock::Clock;
 use crate::model::timestamp::Timestamp;
@@ -29,10 +30,12 @@ pub fn retry_seconds(wait: Duration) -> u64 {
     wait.as_millis().div_ceil(1000).max(1) as u64
 }
 
-/// How long a staff sign-in lasts (`BEDSIDE_SESSION_TTL_MINUTES`).
+/// How long a staff sign-in lasts (`BEDSIDE_SESSION_TTL_MINUTES`), and how
+/// long a patient's link outlives its visit's close.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionSettings {
     pub lifetime: Duration,
+    pub links: LinkSettings,
 }
 
 /// An opened session: its user, its token (shown once) and its end.
@@ -134,27 +137,63 @@ pub async fn sign_out(
 }
 
 /// The principal a bearer token stands for, if it is valid now.
-#[tracing::instrument(skip_all)]
 pub async fn authenticate(
     store: &Store,
     clock: &Clock,
     keys: &TokenKeys,
+    settings: &SessionSettings,
     bearer: &str,
 ) -> Result<Option<Principal>, StoreError> {
+    Ok(grant(store, clock, keys, settings, bearer)
+        .await?
+        .map(|grant| grant.principal))
+}
+
+/// What a bearer token grants now: its principal, the credential behind
+/// it and when that ends. A patient token is checked against its visit's
+/// link in the store, so a revoked link or an ended visit stops it on
+/// every node at once.
+#[tracing::instrument(skip_all)]
+pub async fn grant(
+    store: &Store,
+    clock: &Clock,
+    keys: &TokenKeys,
+    settings: &SessionSettings,
+    bearer: &str,
+) -> Result<Option<Grant>, StoreError> {
+    let now = clock.now();
     if let Some(token) = SessionToken::from_bearer(bearer) {
         let mut tx = store.begin_read().await?;
-        let session = store::find_session(&mut tx, &token.hash(), clock.now()).await?;
+        let session = store::find_session(&mut tx, &token.hash(), now).await?;
         store::commit(tx).await?;
-        return Ok(session.map(|s| Principal::Staff(s.user)));
+        return Ok(session.map(|s| Grant {
+            principal: Principal::Staff(s.user),
+            credential: Credential::session(&token),
+            expires_at: s.expires_at,
+        }));
     }
     if let Some(claims) = keys.verify_patient(bearer) {
-        return Ok(claims
-            .visit_id()
-            .zip(claims.patient_id())
-            .map(|(visit_id, patient_id)| Principal::Patient {
+        let Some((visit_id, patient_id)) = claims.visit_id().zip(claims.patient_id()) else {
+            return Ok(None);
+        };
+        let mut tx = store.begin_read().await?;
+        let link = store::visit_link(&mut tx, &visit_id).await?;
+        store::commit(tx).await?;
+        let Some(link) = link.filter(|l| l.patient_id == patient_id) else {
+            return Ok(None);
+        };
+        let token_expires = Timestamp(claims.exp.saturating_mul(1000));
+        let until = link_live_until(&link, claims.ver, token_expires, &settings.links)
+            .filter(|until| now < *until);
+        return Ok(until.map(|expires_at| Grant {
+            credential: Credential::visit_link(&visit_id, link.version),
+            principal: Principal::Patient {
                 visit_id,
                 patient_id,
-            }));
+                encounter_id: link.encounter_id,
+            },
+            expires_at,
+        }));
     }
     let Some((visit_id, guest_id)) = keys
         .verify_guest(bearer)
@@ -167,11 +206,15 @@ pub async fn authenticate(
     let guest = store::get_guest(&mut tx, &guest_id).await?;
     store::commit(tx).await?;
     Ok(guest
-        .filter(|g| g.visit_id == visit_id && g.is_active(clock.now().millis()))
-        .map(|g| Principal::Guest {
-            visit_id,
-            guest_id,
-            display_name: g.display_name,
+        .filter(|g| g.visit_id == visit_id && g.is_active(now.millis()))
+        .map(|g| Grant {
+            credential: Credential::guest(&guest_id),
+            expires_at: g.expires_at,
+            principal: Principal::Guest {
+                visit_id,
+                guest_id,
+                display_name: g.display_name,
+            },
         }))
 }
 

@@ -61,6 +61,10 @@ pub struct VisitClaims {
     pub kind: String,
     pub iat: i64,
     pub exp: i64,
+    /// The visit's link version the token was issued under (patient
+    /// tokens; tokens from before versions existed read as 0).
+    #[serde(default)]
+    pub ver: i64,
 }
 
 impl VisitClaims {
@@ -141,10 +145,12 @@ impl TokenKeys {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// A patient's token for one visit, under the visit's link `version`.
     pub fn issue_patient(
         &self,
         visit_id: &VisitId,
         patient_id: &PatientId,
+        version: i64,
         now: i64,
         ttl_seconds: i64,
     ) -> PatientToken {
@@ -152,8 +158,8 @@ impl TokenKeys {
             PATIENT_KIND,
             visit_id,
             patient_id.as_str(),
-            now,
-            now + ttl_seconds,
+            version,
+            (now, now + ttl_seconds),
         ))
     }
 
@@ -165,7 +171,13 @@ impl TokenKeys {
         now: i64,
         expires_at: i64,
     ) -> GuestToken {
-        GuestToken(self.sign(GUEST_KIND, visit_id, guest_id.as_str(), now, expires_at))
+        GuestToken(self.sign(
+            GUEST_KIND,
+            visit_id,
+            guest_id.as_str(),
+            0,
+            (now, expires_at),
+        ))
     }
 
     /// The claims of a valid, unexpired patient token.
@@ -179,13 +191,21 @@ impl TokenKeys {
         self.verify(GUEST_KIND, token)
     }
 
-    fn sign(&self, kind: &str, visit_id: &VisitId, pid: &str, iat: i64, exp: i64) -> String {
+    fn sign(
+        &self,
+        kind: &str,
+        visit_id: &VisitId,
+        pid: &str,
+        ver: i64,
+        (iat, exp): (i64, i64),
+    ) -> String {
         let claims = VisitClaims {
             sub: visit_id.to_string(),
             pid: pid.to_owned(),
             kind: kind.to_owned(),
             iat,
             exp,
+            ver,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing with an in-memory key cannot fail")
@@ -212,12 +232,12 @@ mod tests {
     fn a_patient_token_is_scoped_to_its_visit_and_expires() {
         let keys = TokenKeys::from_secret(b"test secret of enough length....");
         let (visit, patient) = (VisitId::new(), PatientId::new());
-        let token = keys.issue_patient(&visit, &patient, now(), 60);
+        let token = keys.issue_patient(&visit, &patient, 0, now(), 60);
         let claims = keys.verify_patient(token.expose()).unwrap();
         assert_eq!(claims.visit_id(), Some(visit.clone()));
         assert_eq!(claims.patient_id(), Some(patient.clone()));
 
-        let expired = keys.issue_patient(&visit, &patient, now() - 120, 60);
+        let expired = keys.issue_patient(&visit, &patient, 0, now() - 120, 60);
         assert!(keys.verify_patient(expired.expose()).is_none());
 
         let other = TokenKeys::from_secret(b"another secret of enough length.");
@@ -235,7 +255,7 @@ mod tests {
             (Some(visit.clone()), Some(guest))
         );
         assert!(keys.verify_patient(token.expose()).is_none());
-        let patient = keys.issue_patient(&visit, &PatientId::new(), now(), 60);
+        let patient = keys.issue_patient(&visit, &PatientId::new(), 0, now(), 60);
         assert!(keys.verify_guest(patient.expose()).is_none());
         assert_eq!(format!("{token:?}"), "GuestToken(***)");
     }

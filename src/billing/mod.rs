@@ -14,8 +14,10 @@
 //!
 //! No axum types here: the HTTP edge maps [`BillingError`] to problem+json.
 
+pub mod aging;
 pub mod codes;
 pub mod coding;
+pub mod correction;
 pub mod remit;
 mod settings;
 pub mod webhook;
@@ -23,8 +25,8 @@ pub mod worker;
 pub mod x12;
 
 pub use crate::model::claim::{
-    Account, AccountEntry, Claim, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
-    RemittanceHold,
+    Account, AccountEntry, Claim, ClaimBatch, ClaimEvent, ClaimFrequency, ClaimId, ClaimLine,
+    ClaimPayer, ClaimStatus, EntryKind, RemittanceHold,
 };
 pub use codes::{CodeFamily, Cpt, FeeSchedule, Modifier, PayerRule, PayerRules, PlaceOfService};
 pub use settings::{BillingProvider, BillingSettings, BillingWebhook, X12Usage};
@@ -35,11 +37,12 @@ use utoipa::ToSchema;
 use crate::audit::{Actor, AuditEntry};
 use crate::model::claim::ClaimFacts;
 use crate::model::clock::Clock;
+use crate::model::codes::Icd10;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::{FieldError, Text};
 use crate::model::visit::PatientLocation;
-use crate::store::{self, NewEntry, Store, StoreError, Tx};
+use crate::store::{self, NewClaimEvent, NewEntry, Store, StoreError, Tx, WorkQuery};
 use coding::{Coded, CodingInput, code_consult, place_of_service};
 
 /// Most claims one batch interchange carries.
@@ -219,6 +222,8 @@ pub fn build_claim(
         created_at: Timestamp(now),
         updated_at: Timestamp(now),
         submitted_at: None,
+        frequency: ClaimFrequency::Original,
+        payer_claim_number: None,
     }
 }
 
@@ -231,6 +236,30 @@ fn audit(actor: &Actor, action: &'static str, claim: &Claim) -> AuditEntry {
     AuditEntry::new(actor, action, "Claim")
         .resource(&claim.id)
         .patient(&claim.patient_id)
+}
+
+/// Writes one step of the claim's history: it moved from `from` (none when
+/// it was created) to its current status.
+async fn record_step(
+    tx: &mut Tx,
+    actor: &Actor,
+    claim: &Claim,
+    from: Option<ClaimStatus>,
+    note: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    store::insert_claim_event(
+        tx,
+        NewClaimEvent {
+            claim: &claim.id,
+            from,
+            to: claim.status,
+            note,
+            actor: actor.id.as_deref(),
+            at: now,
+        },
+    )
+    .await
 }
 
 /// Posts a claim's total as a charge, once it is coded and released.
@@ -258,12 +287,48 @@ async fn load(tx: &mut Tx, id: &ClaimId) -> Result<Claim, BillingError> {
         .ok_or(BillingError::NotFound("claim"))
 }
 
-/// The filters of `GET /claims`.
+/// The filters of `GET /claims` and `GET /claims/counts`.
 #[derive(Debug, Clone, Default)]
 pub struct ClaimFilter {
     pub encounter_id: Option<EncounterId>,
     pub patient_id: Option<PatientId>,
     pub status: Option<ClaimStatus>,
+    pub payer_id: Option<String>,
+    /// Dates of service from and to, inclusive.
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    /// The start of the patient's given or family name, or of both.
+    pub patient_name: Option<String>,
+}
+
+impl ClaimFilter {
+    fn query(&self) -> WorkQuery {
+        let date = |d: &Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+        WorkQuery {
+            encounter_id: self.encounter_id.as_ref().map(|e| e.as_str().to_owned()),
+            patient_id: self.patient_id.as_ref().map(|p| p.as_str().to_owned()),
+            status: self.status,
+            payer_id: self.payer_id.clone(),
+            from: date(&self.from),
+            to: date(&self.to),
+            patient_name: self.patient_name.clone(),
+        }
+    }
+}
+
+/// A claim in the work queue, with its patient's name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueuedClaim {
+    #[serde(flatten)]
+    pub claim: Claim,
+    pub patient_name: String,
+}
+
+/// One page of the work queue, and how many claims match in all.
+#[derive(Debug, Clone)]
+pub struct ClaimPage {
+    pub claims: Vec<QueuedClaim>,
+    pub total: i64,
 }
 
 #[tracing::instrument(skip_all)]
@@ -271,21 +336,104 @@ pub async fn list_claims(
     store: &Store,
     actor: &Actor,
     filter: &ClaimFilter,
-) -> Result<Vec<Claim>, BillingError> {
+    limit: i64,
+    offset: i64,
+) -> Result<ClaimPage, BillingError> {
     let mut tx = store.begin().await?;
-    let claims = store::find_claims(
-        &mut tx,
-        filter.encounter_id.as_ref().map(EncounterId::as_str),
-        filter.patient_id.as_ref().map(PatientId::as_str),
-        filter.status,
-        1_000,
-    )
-    .await?;
-    for claim in &claims {
+    let (claims, total) = store::search_claims(&mut tx, &filter.query(), limit, offset).await?;
+    for (claim, _) in &claims {
         store::append_audit(&mut tx, &audit(actor, "claim.read", claim)).await?;
     }
     store::commit(tx).await?;
-    Ok(claims)
+    Ok(ClaimPage {
+        claims: claims
+            .into_iter()
+            .map(|(claim, patient_name)| QueuedClaim {
+                claim,
+                patient_name,
+            })
+            .collect(),
+        total,
+    })
+}
+
+/// How many claims match the filter in each status; every status is
+/// listed, zero or not (`GET /claims/counts`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusCount {
+    pub status: ClaimStatus,
+    pub count: i64,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn claim_counts(
+    store: &Store,
+    actor: &Actor,
+    filter: &ClaimFilter,
+) -> Result<Vec<StatusCount>, BillingError> {
+    use strum::IntoEnumIterator;
+    let mut tx = store.begin().await?;
+    let counted = store::claim_counts(&mut tx, &filter.query()).await?;
+    // Counts name no patient, but they are still a read of claims.
+    store::append_audit(&mut tx, &AuditEntry::new(actor, "claim.count", "Claim")).await?;
+    store::commit(tx).await?;
+    Ok(ClaimStatus::iter()
+        .map(|status| StatusCount {
+            status,
+            count: counted
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n),
+        })
+        .collect())
+}
+
+/// A claim with its patient's name, its diagnoses' descriptions and its
+/// history (`GET /claims/{id}/detail`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimDetail {
+    pub claim: Claim,
+    pub patient_name: String,
+    /// Each diagnosis with its ICD-10-CM description, in the claim's order
+    /// (pointer 1 is the first).
+    pub diagnoses: Vec<DiagnosisDetail>,
+    pub history: Vec<ClaimEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DiagnosisDetail {
+    pub code: String,
+    pub description: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn claim_detail(
+    store: &Store,
+    actor: &Actor,
+    id: &ClaimId,
+) -> Result<ClaimDetail, BillingError> {
+    let mut tx = store.begin().await?;
+    let claim = load(&mut tx, id).await?;
+    let patient = store::get_patient(&mut tx, &claim.patient_id)
+        .await?
+        .ok_or(StoreError::Corrupt("claims.patient_id"))?;
+    let history = store::claim_events(&mut tx, id).await?;
+    store::append_audit(&mut tx, &audit(actor, "claim.read", &claim)).await?;
+    store::commit(tx).await?;
+    let table = crate::codeset::icd10cm();
+    Ok(ClaimDetail {
+        patient_name: format!("{} {}", patient.given_name, patient.family_name),
+        diagnoses: claim
+            .diagnoses
+            .iter()
+            .map(|code| DiagnosisDetail {
+                code: code.as_str().to_owned(),
+                description: table.get(code).map(|e| e.description.to_owned()),
+            })
+            .collect(),
+        history,
+        claim,
+    })
 }
 
 #[tracing::instrument(skip_all)]
@@ -308,7 +456,8 @@ pub async fn claim_x12(
 ) -> Result<String, BillingError> {
     let mut tx = store.begin().await?;
     let claim = load(&mut tx, id).await?;
-    let text = write_interchange(&mut tx, config, std::slice::from_ref(&claim), actor.at).await?;
+    let (text, _) =
+        write_interchange(&mut tx, config, std::slice::from_ref(&claim), actor.at).await?;
     store::append_audit(&mut tx, &audit(actor, "claim.export", &claim)).await?;
     store::commit(tx).await?;
     Ok(text)
@@ -319,7 +468,7 @@ async fn write_interchange(
     config: &BillingSettings,
     claims: &[Claim],
     at: Timestamp,
-) -> Result<String, BillingError> {
+) -> Result<(String, i64), BillingError> {
     if let Some(missing) = missing_config(config) {
         return Err(BillingError::WrongState(missing.to_owned()));
     }
@@ -360,8 +509,9 @@ async fn write_interchange(
         .zip(&patients)
         .map(|(claim, patient)| x12::ClaimOfPatient { claim, patient })
         .collect();
-    x12::write_837(&envelope, &submitter, &items)
-        .map_err(|e| BillingError::WrongState(e.to_string()))
+    let text = x12::write_837(&envelope, &submitter, &items)
+        .map_err(|e| BillingError::WrongState(e.to_string()))?;
+    Ok((text, control_number))
 }
 
 /// Every ready claim in one interchange, each marked submitted. `None`
@@ -372,15 +522,24 @@ pub async fn export_ready(
     clock: &Clock,
     actor: &Actor,
     config: &BillingSettings,
-) -> Result<Option<(String, Vec<ClaimId>)>, BillingError> {
+) -> Result<Option<(String, ClaimBatch)>, BillingError> {
     let mut tx = store.begin().await?;
     let claims = store::ready_claims_for_export(&mut tx, store.backend(), MAX_BATCH).await?;
     if claims.is_empty() {
         store::commit(tx).await?;
         return Ok(None);
     }
-    let text = write_interchange(&mut tx, config, &claims, actor.at).await?;
+    let (text, control_number) = write_interchange(&mut tx, config, &claims, actor.at).await?;
     let now = clock.now().millis();
+    let batch = ClaimBatch {
+        id: uuid::Uuid::now_v7().to_string(),
+        control_number,
+        claim_count: claims.len() as i64,
+        created_by: actor.id.clone(),
+        created_at: Timestamp(now),
+    };
+    store::insert_batch(&mut tx, &batch, &text).await?;
+    let note = format!("batch {control_number}");
     for claim in &claims {
         if !claim.status.may_become(ClaimStatus::Submitted) {
             return Err(BillingError::WrongState(format!(
@@ -399,10 +558,46 @@ pub async fn export_ready(
                 claim.number
             )));
         }
+        record_step(
+            &mut tx,
+            actor,
+            &submitted,
+            Some(claim.status),
+            Some(&note),
+            now,
+        )
+        .await?;
         store::append_audit(&mut tx, &audit(actor, "claim.submit", claim)).await?;
     }
     store::commit(tx).await?;
-    Ok(Some((text, claims.into_iter().map(|c| c.id).collect())))
+    Ok(Some((text, batch)))
+}
+
+/// The 837P batches sent, newest first.
+#[tracing::instrument(skip_all)]
+pub async fn batches(store: &Store, actor: &Actor) -> Result<Vec<ClaimBatch>, BillingError> {
+    let mut tx = store.begin().await?;
+    let batches = store::list_batches(&mut tx, 200).await?;
+    store::append_audit(
+        &mut tx,
+        &AuditEntry::new(actor, "claim.batches_read", "Claim"),
+    )
+    .await?;
+    store::commit(tx).await?;
+    Ok(batches)
+}
+
+/// A batch's interchange again, as it was sent.
+#[tracing::instrument(skip_all)]
+pub async fn batch_x12(store: &Store, actor: &Actor, id: &str) -> Result<String, BillingError> {
+    let mut tx = store.begin().await?;
+    let body = store::batch_body(&mut tx, id)
+        .await?
+        .ok_or(BillingError::NotFound("batch"))?;
+    let entry = AuditEntry::new(actor, "claim.batch_export", "Claim").resource(id);
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(body)
 }
 
 /// The body of `POST /claims/{id}/status`.
@@ -493,6 +688,15 @@ pub async fn change_status(
         )
         .await?;
     }
+    record_step(
+        &mut tx,
+        actor,
+        &claim,
+        Some(before.status),
+        claim.status_reason.as_deref(),
+        now,
+    )
+    .await?;
     store::append_audit(&mut tx, &audit(actor, "claim.status", &claim)).await?;
     store::commit(tx).await?;
     Ok(claim)
@@ -521,6 +725,62 @@ pub struct Release {
     pub lines: Option<Vec<LineInput>>,
     #[serde(default)]
     pub new_patient: Option<bool>,
+    /// The claim's diagnoses, primary first, replacing what the visit
+    /// recorded; each must be a billable ICD-10-CM code.
+    #[serde(default)]
+    pub diagnoses: Option<Vec<Icd10>>,
+}
+
+/// At most twelve billable ICD-10-CM codes, as the 837P's HI carries them.
+fn checked_diagnoses(codes: &[Icd10]) -> Result<Vec<Icd10>, FieldError> {
+    if codes.is_empty() || codes.len() > 12 {
+        return Err(FieldError::new("diagnoses", "needs 1 to 12 diagnoses"));
+    }
+    let table = crate::codeset::icd10cm();
+    for (index, code) in codes.iter().enumerate() {
+        table.check_billable(code).map_err(|problem| {
+            FieldError::new(format!("diagnoses[{index}]"), problem.to_string())
+        })?;
+    }
+    Ok(codes.to_vec())
+}
+
+/// Applies a biller's fix (diagnoses, new or established, lines) to a claim;
+/// without lines the claim is coded again. Why it still cannot go, if so.
+fn apply_fix(
+    config: &BillingSettings,
+    claim: &mut Claim,
+    fix: &Release,
+) -> Result<Option<String>, BillingError> {
+    if let Some(codes) = &fix.diagnoses {
+        claim.diagnoses = checked_diagnoses(codes)?;
+    }
+    if let Some(new_patient) = fix.new_patient {
+        claim.new_patient = new_patient;
+    }
+    let (lines, reason) = match &fix.lines {
+        Some(inputs) => {
+            let lines = priced_lines(config, inputs, claim.diagnoses.len())?;
+            (lines, blocker(config, claim.payer.as_ref()))
+        }
+        None => {
+            let input = CodingInput {
+                total_minutes: claim.total_minutes,
+                new_patient: claim.new_patient,
+                audio_only: claim.audio_only,
+                location: match claim.place_of_service {
+                    PlaceOfService::TelehealthHome => PatientLocation::Home,
+                    PlaceOfService::TelehealthOther => PatientLocation::Other,
+                },
+                diagnoses: claim.diagnoses.clone(),
+            };
+            let (_, lines, reason) = code_and_judge(config, &input, claim.payer.as_ref());
+            (lines, reason)
+        }
+    };
+    claim.lines = lines;
+    claim.total_cents = Claim::sum_of_lines(&claim.lines);
+    Ok(reason)
 }
 
 fn priced_lines(
@@ -608,36 +868,11 @@ pub async fn release(
             .and_then(|p| p.insurance)
             .map(|i| ClaimPayer::from(&i));
     }
-    if let Some(new_patient) = fix.new_patient {
-        claim.new_patient = new_patient;
-    }
-    let (lines, reason) = match &fix.lines {
-        Some(inputs) => {
-            let lines = priced_lines(config, inputs, claim.diagnoses.len())?;
-            (lines, blocker(config, claim.payer.as_ref()))
-        }
-        None => {
-            let input = CodingInput {
-                total_minutes: claim.total_minutes,
-                new_patient: claim.new_patient,
-                audio_only: claim.audio_only,
-                location: match claim.place_of_service {
-                    PlaceOfService::TelehealthHome => PatientLocation::Home,
-                    PlaceOfService::TelehealthOther => PatientLocation::Other,
-                },
-                diagnoses: claim.diagnoses.clone(),
-            };
-            let (_, lines, reason) = code_and_judge(config, &input, claim.payer.as_ref());
-            (lines, reason)
-        }
-    };
-    if let Some(reason) = reason {
+    if let Some(reason) = apply_fix(config, &mut claim, fix)? {
         return Err(BillingError::WrongState(format!(
             "cannot release: {reason}"
         )));
     }
-    claim.lines = lines;
-    claim.total_cents = Claim::sum_of_lines(&claim.lines);
     claim.status = ClaimStatus::Ready;
     claim.review_reason = None;
     claim.updated_at = Timestamp(now);
@@ -649,6 +884,15 @@ pub async fn release(
     // The payer may be new: write it with the rest.
     store::set_claim_payer(&mut tx, &claim).await?;
     post_charge(&mut tx, &claim, now).await?;
+    record_step(
+        &mut tx,
+        actor,
+        &claim,
+        Some(before.status),
+        Some("released"),
+        now,
+    )
+    .await?;
     store::append_audit(&mut tx, &audit(actor, "claim.release", &claim)).await?;
     store::commit(tx).await?;
     Ok(claim)
@@ -726,6 +970,10 @@ async fn post_payment(
     claim.status = posting.outcome;
     claim.paid_cents += posting.payment.paid_cents;
     claim.updated_at = Timestamp(now);
+    // Kept for a later replacement or void, which must name it (REF*F8).
+    if let Some(number) = &posting.payment.payer_claim_number {
+        claim.payer_claim_number = Some(number.clone());
+    }
     if !store::update_claim(tx, &claim, before.status).await? {
         return Ok(None);
     }
@@ -751,6 +999,7 @@ async fn post_payment(
             .await?;
         }
     }
+    record_step(tx, actor, &claim, Some(before.status), Some(&note), now).await?;
     store::append_audit(tx, &audit(actor, "claim.remit", &claim)).await?;
     Ok(Some(claim))
 }

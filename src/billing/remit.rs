@@ -65,6 +65,9 @@ pub struct ClaimPayment {
     pub charge_cents: i64,
     pub paid_cents: i64,
     pub patient_responsibility_cents: i64,
+    /// CLP07: the payer's claim control number, kept for a later
+    /// replacement or void (`REF*F8`).
+    pub payer_claim_number: Option<String>,
     pub adjustments: Vec<Adjustment>,
 }
 
@@ -229,6 +232,7 @@ pub fn parse_835(text: &str) -> Result<Remittance, RemitError> {
                     } else {
                         cents(&responsibility, "CLP")?
                     },
+                    payer_claim_number: Some(field(&seg, 7)).filter(|n| !n.is_empty()),
                     adjustments: Vec::new(),
                 });
             }

@@ -4,17 +4,23 @@
 //! Deliveries are rows queued with the claim, so none is lost across a
 //! restart; a failed attempt is retried with exponential backoff until the
 //! receiver answers 2xx. Receivers deduplicate on `X-Bedside-Delivery`.
+//!
+//! [`Deliverer`] sends them from its own task, several at once, so a
+//! receiver that hangs delays only its own deliveries, never claims.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
-use super::BillingSettings;
-use super::{BillingError, Claim};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::{BillingError, BillingSettings, BillingWebhook, Claim};
 use crate::model::clock::Clock;
-use crate::store::{self, Store};
+use crate::store::{self, DueDelivery, Store};
 
 /// How long an attempt holds its delivery before another may retry it.
 const LEASE_MS: i64 = 60_000;
@@ -47,8 +53,12 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Makes one attempt at every delivery due at `now`; returns how many
-/// were acknowledged. Without a webhook configured it does nothing.
+/// Deliveries in flight at once, per node.
+pub const MAX_IN_FLIGHT: usize = 16;
+
+/// Makes one attempt at every delivery due at `now`, up to
+/// [`MAX_IN_FLIGHT`] at a time; returns how many were acknowledged.
+/// Without a webhook configured it does nothing.
 #[tracing::instrument(skip_all)]
 pub async fn deliver_due(
     store: &Store,
@@ -62,52 +72,138 @@ pub async fn deliver_due(
     };
     let mut delivered = 0;
     loop {
-        let mut tx = store.begin().await?;
-        let due = store::lease_due_delivery(&mut tx, store.backend(), now, now + LEASE_MS).await?;
-        store::commit(tx).await?;
-        let Some(due) = due else {
-            return Ok(delivered);
-        };
-        let response = client
-            .post(hook.url.as_str())
-            .header("content-type", "application/json")
-            .header("x-bedside-delivery", &due.id)
-            .header(
-                "x-bedside-signature",
-                signature(
-                    hook.secret.expose_secret().as_bytes(),
-                    due.payload.as_bytes(),
-                ),
-            )
-            .body(due.payload.clone())
-            .send()
-            .await;
-        let status = response
-            .as_ref()
-            .ok()
-            .map(|r| i64::from(r.status().as_u16()));
-        let acknowledged = response.is_ok_and(|r| r.status().is_success());
-        let mut tx = store.begin().await?;
-        if acknowledged {
-            delivered += 1;
-            store::record_delivery_attempt(
-                &mut tx,
-                &due.id,
-                status,
-                Some(clock.now().millis()),
-                now,
-            )
-            .await?;
-        } else {
-            tracing::info!(
-                status,
-                attempts = due.attempts + 1,
-                "billing webhook not acknowledged"
-            );
-            let next = now + backoff_ms(due.attempts + 1);
-            store::record_delivery_attempt(&mut tx, &due.id, status, None, next).await?;
+        let mut batch = Vec::new();
+        while batch.len() < MAX_IN_FLIGHT {
+            match lease_next(store, now).await? {
+                Some(due) => batch.push(due),
+                None => break,
+            }
         }
-        store::commit(tx).await?;
+        if batch.is_empty() {
+            return Ok(delivered);
+        }
+        let attempts = batch
+            .into_iter()
+            .map(|due| attempt(store, clock, hook, client, due, now));
+        for outcome in futures_util::future::join_all(attempts).await {
+            delivered += usize::from(outcome?);
+        }
+    }
+}
+
+/// Takes the next due delivery for [`LEASE_MS`], so no other attempt sends
+/// it meanwhile.
+async fn lease_next(store: &Store, now: i64) -> Result<Option<DueDelivery>, BillingError> {
+    let mut tx = store.begin().await?;
+    let due = store::lease_due_delivery(&mut tx, store.backend(), now, now + LEASE_MS).await?;
+    store::commit(tx).await?;
+    Ok(due)
+}
+
+/// Sends one delivery and records the outcome: delivered, or due again
+/// after its backoff. `true` when the receiver acknowledged it.
+async fn attempt(
+    store: &Store,
+    clock: &Clock,
+    hook: &BillingWebhook,
+    client: &reqwest::Client,
+    due: DueDelivery,
+    now: i64,
+) -> Result<bool, BillingError> {
+    let response = client
+        .post(hook.url.as_str())
+        .header("content-type", "application/json")
+        .header("x-bedside-delivery", &due.id)
+        .header(
+            "x-bedside-signature",
+            signature(
+                hook.secret.expose_secret().as_bytes(),
+                due.payload.as_bytes(),
+            ),
+        )
+        .body(due.payload.clone())
+        .send()
+        .await;
+    let status = response
+        .as_ref()
+        .ok()
+        .map(|r| i64::from(r.status().as_u16()));
+    let acknowledged = response.is_ok_and(|r| r.status().is_success());
+    let mut tx = store.begin().await?;
+    if acknowledged {
+        store::record_delivery_attempt(&mut tx, &due.id, status, Some(clock.now().millis()), now)
+            .await?;
+    } else {
+        tracing::info!(
+            status,
+            attempts = due.attempts + 1,
+            "billing webhook not acknowledged"
+        );
+        let next = now + backoff_ms(due.attempts + 1);
+        store::record_delivery_attempt(&mut tx, &due.id, status, None, next).await?;
+    }
+    store::commit(tx).await?;
+    Ok(acknowledged)
+}
+
+/// The delivery loop started by the billing worker when a webhook is set:
+/// every poll it fills up to [`MAX_IN_FLIGHT`] attempts, each finishing on
+/// its own, so one receiver that never answers holds one slot, not the queue.
+#[derive(Debug)]
+pub struct Deliverer {
+    task: JoinHandle<()>,
+}
+
+impl Deliverer {
+    pub fn start(
+        clock: Clock,
+        store: Store,
+        config: Arc<BillingSettings>,
+        period: Duration,
+        mut stopped: watch::Receiver<bool>,
+    ) -> Option<Self> {
+        let hook = config.webhook.clone()?;
+        let task = tokio::spawn(async move {
+            let client = client();
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut in_flight = JoinSet::new();
+            loop {
+                // Stop first: after the signal no new attempt starts.
+                tokio::select! {
+                    biased;
+                    _ = stopped.changed() => break,
+                    Some(_) = in_flight.join_next() => {}
+                    _ = ticker.tick() => {}
+                }
+                while in_flight.len() < MAX_IN_FLIGHT {
+                    let now = clock.now().millis();
+                    let due = match lease_next(&store, now).await {
+                        Ok(Some(due)) => due,
+                        Ok(None) => break,
+                        Err(error) => {
+                            tracing::warn!(%error, "billing webhook round failed");
+                            break;
+                        }
+                    };
+                    let (store, clock, hook, client) =
+                        (store.clone(), clock.clone(), hook.clone(), client.clone());
+                    in_flight.spawn(async move {
+                        if let Err(error) = attempt(&store, &clock, &hook, &client, due, now).await
+                        {
+                            tracing::warn!(%error, "billing webhook attempt not recorded");
+                        }
+                    });
+                }
+            }
+            // Attempts cut short keep their lease and are retried once it ends.
+            in_flight.abort_all();
+        });
+        Some(Self { task })
+    }
+
+    pub async fn stopped(self) {
+        let _ = self.task.await;
     }
 }
 

@@ -5,17 +5,21 @@
 //! queues the webhook. A crash anywhere before commit leaves the row for
 //! the next attempt; nothing is half done.
 //!
-//! [`Worker::start`] runs [`drain`] and the webhook delivery every
-//! `BEDSIDE_BILLING_POLL_SECONDS` from `serve` until shutdown; tests call
-//! [`drain`] or [`process_next`] themselves.
+//! [`Worker::start`] handles waiting rows every
+//! `BEDSIDE_BILLING_POLL_SECONDS` from `serve` until shutdown, beside the
+//! webhook's own [`webhook::Deliverer`]; tests call [`drain`] or
+//! [`process_next`] themselves.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::BillingSettings;
-use super::{BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charge, webhook};
+use super::{
+    BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charge, record_step, webhook,
+};
 use crate::audit::{Actor, AuditEntry};
 use crate::model::clock::Clock;
 use crate::store::{self, Backend, Store, Tx};
@@ -80,6 +84,16 @@ async fn process_row(
     if claim.status == ClaimStatus::Ready {
         post_charge(tx, &claim, now).await?;
     }
+    let worker = Actor::system(crate::model::timestamp::Timestamp(now));
+    record_step(
+        tx,
+        &worker,
+        &claim,
+        None,
+        claim.review_reason.as_deref(),
+        now,
+    )
+    .await?;
     if config.webhook.is_some() {
         let payload = webhook::payload(&claim);
         store::insert_webhook_delivery(tx, &claim.id, &payload, now).await?;
@@ -139,45 +153,85 @@ pub async fn drain(
     Ok(handled)
 }
 
-/// The background loop started by `serve`.
+/// How long [`Worker::stop`] waits for the row in hand before abandoning
+/// it (its transaction then rolls back and the row waits for a next run).
+const STOP_WITHIN: Duration = Duration::from_secs(10);
+
+/// The background loops started by `serve`: claims, and webhook deliveries.
 #[derive(Debug)]
 pub struct Worker {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    claims: JoinHandle<()>,
+    deliveries: Option<webhook::Deliverer>,
 }
 
 impl Worker {
-    /// Starts the loop unless `BEDSIDE_BILLING_POLL_SECONDS` is 0.
+    /// Starts the loops unless `BEDSIDE_BILLING_POLL_SECONDS` is 0.
     pub fn start(clock: Clock, store: Store, config: Arc<BillingSettings>) -> Option<Self> {
         let period = config.poll_every?;
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let client = webhook::client();
-            let mut ticker = tokio::time::interval(period);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => {}
-                    _ = stopped.changed() => break,
-                }
-                if let Err(error) = drain(&store, &clock, &config).await {
-                    tracing::warn!(error = %error, "billing worker round failed");
-                }
-                if let Err(error) =
-                    webhook::deliver_due(&store, &clock, &config, &client, clock.now().millis())
-                        .await
-                {
-                    tracing::warn!(error = %error, "billing webhook round failed");
-                }
-            }
-        });
-        Some(Self { stop, task })
+        let (stop, stopped) = watch::channel(false);
+        let deliveries = webhook::Deliverer::start(
+            clock.clone(),
+            store.clone(),
+            config.clone(),
+            period,
+            stopped.clone(),
+        );
+        let claims = tokio::spawn(claim_loop(clock, store, config, period, stopped));
+        Some(Self {
+            stop,
+            claims,
+            deliveries,
+        })
     }
 
-    /// Stops the loop after its current round.
+    /// Stops both loops: the claim loop after the row in hand (at most
+    /// [`STOP_WITHIN`]), deliveries at once.
     #[tracing::instrument(skip_all)]
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let abort = self.claims.abort_handle();
+        let claims = tokio::time::timeout(STOP_WITHIN, self.claims);
+        let deliveries = async {
+            if let Some(deliveries) = self.deliveries {
+                deliveries.stopped().await;
+            }
+        };
+        let (claims, ()) = tokio::join!(claims, deliveries);
+        if claims.is_err() {
+            tracing::warn!("the billing worker did not finish its row in time; it will be retried");
+            abort.abort();
+        }
+    }
+}
+
+/// Every `period`, turns waiting rows into claims one by one, checking for
+/// the stop before each.
+async fn claim_loop(
+    clock: Clock,
+    store: Store,
+    config: Arc<BillingSettings>,
+    period: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // Stop first: a due tick must not start a round after the signal.
+        tokio::select! {
+            biased;
+            _ = stopped.changed() => return,
+            _ = ticker.tick() => {}
+        }
+        while !*stopped.borrow() {
+            match run_once(&store, &clock, &config).await {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(error = %error, "billing worker round failed");
+                    break;
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::BillingProvider;
 use crate::ehr::{Patient, Sex};
-use crate::model::claim::Claim;
+use crate::model::claim::{Claim, ClaimFrequency};
 
 /// Who sends and who receives an interchange, and its control number.
 #[derive(Debug, Clone)]
@@ -46,6 +46,8 @@ pub enum X12Error {
     TooManyDiagnoses,
     #[error("an interchange needs at least one claim")]
     Empty,
+    #[error("a replacement or void needs the payer's claim control number")]
+    NoPayerClaimNumber,
 }
 
 /// Money as X12 writes it: dollars, with cents only when there are any.
@@ -167,11 +169,20 @@ fn transaction(
     ));
     let total = Claim::sum_of_lines(&claim.lines);
     s.push(format!(
-        "CLM*{}*{}***{}:B:1*Y*A*Y*Y",
+        "CLM*{}*{}***{}:B:{}*Y*A*Y*Y",
         claim.number,
         amount(total),
-        claim.place_of_service.code()
+        claim.place_of_service.code(),
+        claim.frequency.code()
     ));
+    // A replacement or void names the payer's claim it replaces (TR3: only then).
+    if claim.frequency != ClaimFrequency::Original {
+        let reference = claim
+            .payer_claim_number
+            .as_deref()
+            .ok_or(X12Error::NoPayerClaimNumber)?;
+        s.push(format!("REF*F8*{}", text(reference, 50)));
+    }
     let hi: Vec<String> = claim
         .diagnoses
         .iter()
@@ -327,6 +338,8 @@ mod tests {
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
             submitted_at: None,
+            frequency: crate::model::claim::ClaimFrequency::Original,
+            payer_claim_number: None,
         }
     }
 

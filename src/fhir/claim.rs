@@ -7,7 +7,6 @@ use serde_json::{Map, Value, json};
 use strum::IntoEnumIterator;
 
 use super::{FhirError, system};
-use crate::auth::{Principal, Role};
 use crate::billing::{Claim, ClaimStatus, Modifier};
 
 const CLAIM_TYPE: &str = "http://terminology.hl7.org/CodeSystem/claim-type";
@@ -20,15 +19,6 @@ const PLACE_OF_SERVICE: &str =
 
 /// `Claim.status` codes (R4 `fm-status`).
 pub const CLAIM_STATUSES: [&str; 4] = ["active", "cancelled", "draft", "entered-in-error"];
-
-/// Who may read claims: billing staff, admins, and a patient its own.
-pub fn may_read(principal: &Principal) -> bool {
-    match principal {
-        Principal::Staff(user) => matches!(user.role, Role::Billing | Role::Admin),
-        Principal::Patient { .. } => true,
-        Principal::Guest { .. } => false,
-    }
-}
 
 pub fn fhir_status(status: ClaimStatus) -> &'static str {
     match status {

@@ -2,11 +2,11 @@
 //! FHIR resources — Patient, Practitioner, Encounter, Observation,
 //! Condition, AllergyIntolerance, Communication (a call's chat), and
 //! billing's Claim — one at a time or
-//! by search into a searchset Bundle. Staff read everything (claims only
-//! billing and admins); a patient's token reads its own patient's record
-//! only (another patient's resource is forbidden, a search is narrowed to
-//! its own record). Every read and search leaves
-//! audit events in the transaction that read.
+//! by search into a searchset Bundle. Who reads what is the read policy's
+//! ([`crate::access::policy`]), the same the REST routes follow: staff by
+//! role, a patient's token only its own visit (another record's resource
+//! is forbidden, a search is narrowed to the visit). Every read and search
+//! leaves audit events in the transaction that read, refusals included.
 
 mod bundle;
 mod claim;
@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::access::{self, Data, Subject};
 use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::auth::{Principal, Role};
 use crate::billing::{Claim, ClaimId};
@@ -120,6 +121,18 @@ impl ResourceType {
         Self::ALL.into_iter().find(|t| t.as_str() == value)
     }
 
+    /// The kind of data the read policy sees in this resource type.
+    pub fn data(self) -> Data {
+        match self {
+            Self::Patient => Data::Demographics,
+            Self::Practitioner => Data::Practitioners,
+            Self::Encounter => Data::Encounters,
+            Self::Observation | Self::Condition | Self::AllergyIntolerance => Data::Clinical,
+            Self::Communication => Data::Messages,
+            Self::Claim => Data::Claims,
+        }
+    }
+
     /// Search parameters and their FHIR types.
     pub fn search_params(self) -> &'static [(&'static str, &'static str)] {
         match self {
@@ -166,20 +179,23 @@ impl Requester<'_> {
         }
     }
 
-    fn may_see(&self, patient: &PatientId) -> bool {
-        // Guests never reach here (the extractor refuses them); if one did,
-        // it would see nothing.
-        if matches!(self.principal, Principal::Guest { .. }) {
-            return false;
-        }
-        self.own_patient().is_none_or(|own| own == patient)
+    /// Whether the read policy lets this requester see `found`.
+    fn may_see(&self, kind: ResourceType, found: &Found) -> bool {
+        let subject = Subject {
+            patient: found.patient.as_ref(),
+            encounter: found.encounter.as_ref(),
+            visit: None,
+        };
+        access::may_read(self.principal, kind.data(), &subject)
     }
 }
 
-/// A resource as read, and the patient whose record it is part of.
+/// A resource as read, and the patient (and encounter) whose record it is
+/// part of.
 struct Found {
     resource: Value,
     patient: Option<PatientId>,
+    encounter: Option<EncounterId>,
 }
 
 /// A resource id as FHIR allows it: 1 to 64 letters, digits, `-` and `.`.
@@ -205,6 +221,7 @@ async fn encounters(tx: &mut Tx, encounters: Vec<Encounter>) -> Result<Vec<Found
         .map(|e| Found {
             resource: resources::encounter(&e, diagnoses.get(&e.id).map_or(&[], Vec::as_slice)),
             patient: Some(e.patient_id),
+            encounter: Some(e.id),
         })
         .collect())
 }
@@ -219,6 +236,7 @@ async fn claims(tx: &mut Tx, claims: Vec<Claim>) -> Result<Vec<Found>, StoreErro
         .map(|c| Found {
             resource: claim::claim(&c, providers.get(&c.encounter_id).map(UserId::as_str)),
             patient: Some(c.patient_id),
+            encounter: Some(c.encounter_id),
         })
         .collect())
 }
@@ -227,6 +245,7 @@ fn patient(p: Patient, base: &str) -> Found {
     Found {
         resource: resources::patient(&p, base),
         patient: Some(p.id),
+        encounter: None,
     }
 }
 
@@ -234,6 +253,7 @@ fn practitioner(s: &StaffRecord) -> Found {
     Found {
         resource: resources::practitioner(&s.user, s.active),
         patient: None,
+        encounter: None,
     }
 }
 
@@ -241,6 +261,7 @@ fn observation(o: Observation) -> Found {
     Found {
         resource: resources::observation(&o),
         patient: Some(o.patient_id),
+        encounter: o.encounter_id,
     }
 }
 
@@ -248,6 +269,7 @@ fn condition(c: Condition) -> Found {
     Found {
         resource: resources::condition(&c),
         patient: Some(c.patient_id),
+        encounter: c.encounter_id,
     }
 }
 
@@ -255,6 +277,7 @@ fn communication(m: ChatMessage) -> Found {
     Found {
         resource: resources::communication(&m),
         patient: Some(m.patient_id),
+        encounter: Some(m.encounter_id),
     }
 }
 
@@ -262,6 +285,7 @@ fn allergy(a: Allergy) -> Found {
     Found {
         resource: resources::allergy(&a),
         patient: Some(a.patient_id),
+        encounter: None,
     }
 }
 
@@ -309,8 +333,9 @@ async fn load(
     Ok(found)
 }
 
-/// Reads one resource. A resource of another patient's record is
-/// forbidden to a patient's token; the attempt is audited as denied.
+/// Reads one resource, as the read policy allows: a role that never reads
+/// this kind of data, or a patient's token asking beyond its visit, is
+/// refused, and the attempt is audited as denied.
 #[tracing::instrument(skip_all)]
 pub async fn read(
     store: &Store,
@@ -318,11 +343,16 @@ pub async fn read(
     kind: ResourceType,
     id: &str,
 ) -> Result<Value, FhirError> {
-    // Claims are billing's: not every staff role reads them.
-    if kind == ResourceType::Claim && !claim::may_read(who.principal) {
+    let mut tx = store.begin().await?;
+    if !access::reads_any(who.principal, kind.data()) {
+        let mut entry = AuditEntry::new(who.actor, "fhir.read", kind.as_str());
+        if valid_id(id) {
+            entry = entry.resource(id);
+        }
+        store::append_audit(&mut tx, &entry.outcome(Outcome::Denied)).await?;
+        store::commit(tx).await?;
         return Err(FhirError::Forbidden);
     }
-    let mut tx = store.begin().await?;
     let found = if valid_id(id) {
         load(&mut tx, kind, id, who.base).await?
     } else {
@@ -344,7 +374,7 @@ pub async fn read(
             if let Some(patient) = &found.patient {
                 entry = entry.patient(patient);
             }
-            if found.patient.as_ref().is_some_and(|p| !who.may_see(p)) {
+            if !who.may_see(kind, &found) {
                 entry = entry.outcome(Outcome::Denied);
                 Err(FhirError::Forbidden)
             } else {
@@ -367,10 +397,17 @@ pub async fn search(
     pairs: &[(String, String)],
     self_url: &str,
 ) -> Result<Value, FhirError> {
-    if kind == ResourceType::Claim && !claim::may_read(who.principal) {
+    let mut criteria = Criteria::parse(kind, pairs)?;
+    if !access::reads_any(who.principal, kind.data()) {
+        let mut tx = store.begin().await?;
+        let mut entry = AuditEntry::new(who.actor, "fhir.search", kind.as_str());
+        if let Some(patient) = &criteria.patient {
+            entry = entry.patient(patient);
+        }
+        store::append_audit(&mut tx, &entry.outcome(Outcome::Denied)).await?;
+        store::commit(tx).await?;
         return Err(FhirError::Forbidden);
     }
-    let mut criteria = Criteria::parse(kind, pairs)?;
     // A patient's token searches its own record: another patient's is simply not there.
     if let Some(own) = who.own_patient() {
         match kind {
@@ -387,6 +424,8 @@ pub async fn search(
     } else {
         find(&mut tx, kind, &criteria, who.base).await?
     };
+    // A patient's token sees its own visit's part of its record only.
+    let found: Vec<Found> = found.into_iter().filter(|f| who.may_see(kind, f)).collect();
     let truncated = found.len() as i64 > SEARCH_LIMIT;
     let found: Vec<Found> = found.into_iter().take(SEARCH_LIMIT as usize).collect();
     let mut patients: Vec<&PatientId> = Vec::new();

@@ -187,6 +187,14 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate(what) => {
                 Self::Conflict(format!("a record with the same {what} already exists"))
             }
+            StoreError::Unavailable(cause) => {
+                // Logged once here, without the request: the operator needs
+                // to know, the client only that retrying will help.
+                tracing::warn!(error = %cause, "the store is unavailable");
+                Self::Unavailable(
+                    "the service cannot reach its records right now; try again in a few seconds",
+                )
+            }
             other => Self::internal(other),
         }
     }

@@ -13,6 +13,7 @@ use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::access::{self, Data};
 use crate::audit::Actor;
 use crate::auth::{self, Principal, Role, User};
 use crate::model::ids::{PatientId, VisitId};
@@ -232,15 +233,24 @@ impl FromRequestParts<AppState> for GuestOrCaller {
             return Ok(Self(caller.clone()));
         }
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let principal = auth::authenticate(&state.store, &state.clock, &state.tokens, token)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let principal = auth::authenticate(
+            &state.store,
+            &state.clock,
+            &state.tokens,
+            &state.sessions,
+            token,
+        )
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
         let caller = Caller {
             actor: Actor::from_principal(&principal, Some(ip.to_string()), state.clock.now()),
             principal,
         };
         parts.extensions.insert(caller.clone());
+        if let Some(slot) = parts.extensions.get::<super::refusals::CallerSlot>() {
+            slot.fill(&caller);
+        }
         Ok(Self(caller))
     }
 }
@@ -252,6 +262,7 @@ impl Caller {
             Principal::Patient {
                 patient_id,
                 visit_id,
+                ..
             } => Some((patient_id, visit_id)),
             Principal::Staff(_) | Principal::Guest { .. } => None,
         }
@@ -283,12 +294,22 @@ role_set! {
     Schedulers => [Scheduler, Admin];
     /// Who creates visits.
     VisitCreators => [Scheduler, Clinician, Admin];
-    /// Who reads a whole chart.
-    ChartReaders => [Clinician, Admin];
-    /// Who sees claims and accounts.
-    BillingStaff => [Billing, Admin];
     /// Who changes claims and posts money.
     Billers => [Billing];
+}
+
+/// Who reads a whole chart: the read policy's readers of clinical data.
+#[derive(Debug)]
+pub struct ChartReaders;
+impl RoleSet for ChartReaders {
+    const ROLES: &'static [Role] = access::readers(Data::Clinical);
+}
+
+/// Who sees claims and accounts: the read policy's readers of claims.
+#[derive(Debug)]
+pub struct BillingStaff;
+impl RoleSet for BillingStaff {
+    const ROLES: &'static [Role] = access::readers(Data::Claims);
 }
 
 /// A signed-in staff member whose role is in `R`: 401 without a valid

@@ -1,10 +1,12 @@
 //! The HTTP edge: routes, extractors and problem+json errors. Handlers are
 //! thin; they parse, call the domain, and answer.
 
+mod drain;
 pub mod error;
 pub mod extract;
 pub mod listen;
 mod origin;
+pub(crate) mod refusals;
 mod routes;
 pub mod tls;
 
@@ -66,6 +68,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::remittances::router())
         .merge(routes::codes::router())
         .merge(routes::accounts::router())
+        .merge(routes::reports::router())
         .merge(routes::media::router())
         .merge(routes::precall::router())
         .merge(routes::guests::router())
@@ -97,10 +100,18 @@ pub fn app(state: AppState) -> Router {
         ))
         .nest("/fhir", routes::fhir::router())
         .route("/ws", get(routes::presence::open_socket))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refusals::audit_refusals,
+        ))
         .route(
             "/api/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.draining.clone(),
+            drain::refuse_while_draining,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             crate::metrics::track,

@@ -6,8 +6,9 @@ use signaling::protocol::{self as wire, VisitUpdate};
 use signaling::{Authoriser, Denied, Identity, JoinAccess};
 
 use super::{update_for, wire_role, wire_status};
+use crate::access;
 use crate::audit::{Actor, AuditEntry};
-use crate::auth::{self, Principal, Role, TokenKeys};
+use crate::auth::{self, Principal, Role, SessionSettings, TokenKeys};
 use crate::model::clock::Clock;
 use crate::model::ids::{GuestId, QueueId, UserId, VisitId};
 use crate::store::{self, Store};
@@ -19,28 +20,39 @@ pub struct StoreAuthoriser {
     store: Store,
     clock: Clock,
     keys: TokenKeys,
+    sessions: SessionSettings,
 }
 
 impl StoreAuthoriser {
-    pub fn new(store: Store, clock: Clock, keys: TokenKeys) -> Self {
-        Self { store, clock, keys }
+    pub fn new(store: Store, clock: Clock, keys: TokenKeys, sessions: SessionSettings) -> Self {
+        Self {
+            store,
+            clock,
+            keys,
+            sessions,
+        }
     }
 
     async fn identify(&self, token: &str) -> Result<Identity, Denied> {
-        let principal = auth::authenticate(&self.store, &self.clock, &self.keys, token)
+        let grant = auth::grant(&self.store, &self.clock, &self.keys, &self.sessions, token)
             .await
             .map_err(|_| Denied::Unavailable)?
             .ok_or(Denied::Unauthenticated)?;
-        match principal {
+        let credential = Some(grant.credential.as_str().to_owned());
+        let expires_at = chrono::DateTime::from_timestamp_millis(grant.expires_at.millis());
+        match grant.principal {
             Principal::Staff(user) => Ok(Identity {
                 subject: wire::UserId::new(user.id.as_str()),
                 role: wire_role(user.role),
                 display_name: user.display_name,
                 visit_id: None,
+                credential,
+                expires_at,
             }),
             Principal::Patient {
                 visit_id,
                 patient_id,
+                ..
             } => {
                 let mut tx = self
                     .store
@@ -57,6 +69,8 @@ impl StoreAuthoriser {
                     role: wire::Role::Patient,
                     display_name: patient.given_name,
                     visit_id: Some(wire::VisitId::new(visit_id.as_str())),
+                    credential,
+                    expires_at,
                 })
             }
             Principal::Guest {
@@ -68,11 +82,76 @@ impl StoreAuthoriser {
                 role: wire::Role::Guest,
                 display_name,
                 visit_id: Some(wire::VisitId::new(visit_id.as_str())),
+                credential,
+                expires_at,
             }),
         }
     }
 
+    /// Whether a staff socket's session still stands in the store: a
+    /// sign-out seen by another node, even if its bus message was lost,
+    /// stops the socket's next `join` or `subscribe`.
+    async fn session_stands(&self, who: &Identity) -> Result<(), Denied> {
+        let credential = who.credential.as_deref().map(auth::Credential::from_name);
+        let Some(hash) = credential.as_ref().and_then(|c| c.session_token_hash()) else {
+            return Ok(());
+        };
+        let mut tx = self
+            .store
+            .begin_read()
+            .await
+            .map_err(|_| Denied::Unavailable)?;
+        let session = store::find_session(&mut tx, hash, self.clock.now())
+            .await
+            .map_err(|_| Denied::Unavailable)?;
+        store::commit(tx).await.map_err(|_| Denied::Unavailable)?;
+        session.map(|_| ()).ok_or(Denied::Unauthenticated)
+    }
+
+    /// `join`, with every refusal audited: who asked for which visit.
     async fn join(&self, who: &Identity, visit_id: &wire::VisitId) -> Result<JoinAccess, Denied> {
+        match self.session_stands(who).await {
+            Ok(()) => {}
+            Err(Denied::Unauthenticated) => {
+                self.audit_refusal(who, visit_id).await;
+                return Err(Denied::Unauthenticated);
+            }
+            Err(other) => return Err(other),
+        }
+        let result = self.decide_join(who, visit_id).await;
+        if result == Err(Denied::Forbidden) {
+            self.audit_refusal(who, visit_id).await;
+        }
+        result
+    }
+
+    async fn audit_refusal(&self, who: &Identity, visit_id: &wire::VisitId) {
+        let Some(id) = VisitId::parse(visit_id.as_str()) else {
+            return;
+        };
+        let actor = Actor {
+            kind: match who.role {
+                wire::Role::Patient => "patient",
+                wire::Role::Guest => "guest",
+                _ => "user",
+            },
+            id: Some(who.subject.to_string()),
+            role: Some(who.role.as_str().to_owned()),
+            ip: None,
+            at: self.clock.now(),
+        };
+        let target = access::Target::Visit(id);
+        if let Err(error) = access::record_refusal(&self.store, &actor, "visit.join", &target).await
+        {
+            tracing::warn!(%error, "a refused join was not audited");
+        }
+    }
+
+    async fn decide_join(
+        &self,
+        who: &Identity,
+        visit_id: &wire::VisitId,
+    ) -> Result<JoinAccess, Denied> {
         let id = VisitId::parse(visit_id.as_str()).ok_or(Denied::NotFound)?;
         let mut tx = self.store.begin().await.map_err(|_| Denied::Unavailable)?;
         let visit = store::get_visit(&mut tx, &id)
@@ -84,6 +163,16 @@ impl StoreAuthoriser {
                 if who.visit_id.as_ref() != Some(visit_id)
                     || who.subject.as_str() != visit.patient_id.as_str()
                 {
+                    return Err(Denied::Forbidden);
+                }
+                // A link revoked or replaced since `hello` stops here on
+                // every node, even one that missed the bus's word of it.
+                let link = store::visit_link(&mut tx, &id)
+                    .await
+                    .map_err(|_| Denied::Unavailable)?
+                    .ok_or(Denied::NotFound)?;
+                let credential = who.credential.as_deref().map(auth::Credential::from_name);
+                if credential.and_then(|c| c.link_version()) != Some(link.version) {
                     return Err(Denied::Forbidden);
                 }
                 let actor = Actor {
@@ -170,6 +259,7 @@ impl StoreAuthoriser {
         who: &Identity,
         queue_id: &wire::QueueId,
     ) -> Result<Option<serde_json::Value>, Denied> {
+        self.session_stands(who).await?;
         if !matches!(
             who.role,
             wire::Role::Admin | wire::Role::Scheduler | wire::Role::Clinician
@@ -204,5 +294,9 @@ impl Authoriser for StoreAuthoriser {
         queue_id: &'a wire::QueueId,
     ) -> BoxFuture<'a, Result<Option<serde_json::Value>, Denied>> {
         self.subscribe(who, queue_id).boxed()
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.clock.now().millis()).unwrap_or_default()
     }
 }

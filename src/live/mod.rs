@@ -13,7 +13,7 @@ pub use chat::StoreChatRecorder;
 use signaling::protocol::{self as wire, PresenceStatus, VisitUpdate};
 use signaling::{Hub, PresenceEntry, PresenceUser};
 
-use crate::auth::{Role, User};
+use crate::auth::{Credential, Role, User};
 use crate::model::ids::{GuestId, QueueId, VisitId};
 use crate::store::Store;
 use crate::visits::{self, QueueEntry, Visit, VisitStatus};
@@ -140,6 +140,13 @@ impl Live {
                 &wire::UserId::new(guest.as_str()),
             )
             .await;
+    }
+
+    /// A credential ended (a sign-out, a revoked or dead patient link): the
+    /// sockets it opened close, on every node.
+    #[tracing::instrument(skip_all)]
+    pub async fn credential_ended(&self, credential: &Credential) {
+        self.hub.end_credential(credential.as_str()).await;
     }
 
     /// Sends the queue to its watchers and every waiting patient its place.

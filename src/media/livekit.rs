@@ -52,8 +52,12 @@ pub struct LiveKitConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveKitError {
+    /// LiveKit did not answer (refused, unreachable, or too slow): group
+    /// video is unavailable for now.
+    #[error("LiveKit cannot be reached")]
+    Unreachable,
     #[error("LiveKit's room service failed: {0}")]
-    Service(#[from] ServiceError),
+    Service(ServiceError),
     #[error("could not sign a LiveKit token: {0:?}")]
     Token(#[from] AccessTokenError),
 }
@@ -265,6 +269,16 @@ impl LiveKit {
                 tracing::info!(reason = ?error, "refused a LiveKit webhook");
                 Err(WebhookRejection::Unauthorized)
             }
+        }
+    }
+}
+
+impl From<ServiceError> for LiveKitError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            // The request never got an answer: refused, reset, timed out.
+            ServiceError::Twirp(ServerError::Request(_)) => Self::Unreachable,
+            other => Self::Service(other),
         }
     }
 }

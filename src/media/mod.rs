@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use self::livekit::{CallParticipant, LiveKit, LiveKitError};
 use self::turn::TurnConfig;
+use crate::audit::{Actor, AuditEntry};
 use crate::auth::{Principal, Role};
 use crate::model::clock::Clock;
 use crate::model::ids::VisitId;
@@ -96,8 +97,10 @@ pub struct IceSettings {
 }
 
 /// The plan for one visit, for one of its participants: its patient, the
-/// clinician it is assigned to or admitted by, or an admin. With LiveKit,
-/// the visit's room is created (or found) and a join token minted.
+/// clinician it is assigned to or admitted by, or a guest let in. No other
+/// role, admins included, receives a visit's media credentials. With
+/// LiveKit, the visit's room is created (or found) and a join token minted.
+/// Each grant is audited (`media.grant`).
 #[tracing::instrument(skip_all)]
 pub async fn plan_for(
     store: &Store,
@@ -105,6 +108,7 @@ pub async fn plan_for(
     config: &IceSettings,
     livekit: Option<&LiveKit>,
     caller: &Principal,
+    actor: &Actor,
     id: &VisitId,
 ) -> Result<MediaPlan, MediaError> {
     let mut tx = store.begin_read().await?;
@@ -122,9 +126,8 @@ pub async fn plan_for(
             guest.is_some_and(|g| g.visit_id == visit.id && g.status == GuestStatus::Admitted)
         }
         Principal::Staff(user) => match user.role {
-            Role::Admin => true,
             Role::Clinician => visits::is_visit_clinician(&visit, &user.id),
-            Role::Scheduler | Role::Billing => false,
+            Role::Admin | Role::Scheduler | Role::Billing => false,
         },
     };
     if !allowed {
@@ -149,6 +152,12 @@ pub async fn plan_for(
             token: livekit.join_token(&visit.id, &participant)?,
         });
     }
+    let mut tx = store.begin().await?;
+    let entry = AuditEntry::new(actor, "media.grant", "Encounter")
+        .resource(&visit.encounter_id)
+        .patient(&visit.patient_id);
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
     Ok(plan)
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{GuestId, PatientId, UserId, VisitId};
+use super::ids::{EncounterId, GuestId, PatientId, UserId, VisitId};
 
 /// A staff member's role; each route names the roles it admits.
 #[derive(
@@ -52,9 +52,11 @@ pub struct User {
 #[derive(Debug, Clone)]
 pub enum Principal {
     Staff(User),
+    /// A visit's patient, through the visit's link: this visit only.
     Patient {
         visit_id: VisitId,
         patient_id: PatientId,
+        encounter_id: EncounterId,
     },
     /// A guest invited to one visit, while the invitation stands.
     Guest {

@@ -179,6 +179,57 @@ pub struct Claim {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub submitted_at: Option<Timestamp>,
+    /// CLM05-3: an original claim, or a replacement or void of one the
+    /// payer adjudicated.
+    pub frequency: ClaimFrequency,
+    /// The payer's claim control number (an 835's CLP07), sent as `REF*F8`
+    /// on a replacement or void.
+    pub payer_claim_number: Option<String>,
+}
+
+/// CLM05-3, the claim frequency code (NUBC code source 235).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ClaimFrequency {
+    /// `1`: the first claim for this service.
+    #[default]
+    Original,
+    /// `7`: replaces a claim the payer already adjudicated.
+    Replacement,
+    /// `8`: cancels a claim the payer already adjudicated.
+    Void,
+}
+
+impl ClaimFrequency {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Original => "1",
+            Self::Replacement => "7",
+            Self::Void => "8",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "1" => Some(Self::Original),
+            "7" => Some(Self::Replacement),
+            "8" => Some(Self::Void),
+            _ => None,
+        }
+    }
 }
 
 impl Claim {
@@ -319,4 +370,29 @@ mod tests {
         );
         assert_eq!(account.balance_cents, 1_500);
     }
+}
+
+/// One step of a claim's history: a status change, who made it and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimEvent {
+    /// None when the claim was created.
+    pub from_status: Option<ClaimStatus>,
+    pub to_status: ClaimStatus,
+    /// The reason given, or what the step was (a remittance's trace number, a batch).
+    pub note: Option<String>,
+    /// The staff member who acted; none for the billing worker.
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub at: Timestamp,
+}
+
+/// An 837P batch as it was sent (`GET /claims/batches`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimBatch {
+    pub id: String,
+    /// ISA13 and GS06 of its interchange.
+    pub control_number: i64,
+    pub claim_count: i64,
+    pub created_by: Option<String>,
+    pub created_at: Timestamp,
 }

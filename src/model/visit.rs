@@ -290,3 +290,16 @@ mod tests {
         assert!(Priority::Urgent.rank() < Priority::Routine.rank());
     }
 }
+
+/// What decides whether a patient's join link still works: the visit's
+/// state, when it closed, and the link version tokens must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitLink {
+    pub visit_id: VisitId,
+    pub patient_id: PatientId,
+    pub encounter_id: EncounterId,
+    pub status: VisitStatus,
+    pub closed_at: Option<Timestamp>,
+    /// Moves on each revocation or fresh link; older tokens are dead.
+    pub version: i64,
+}

@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use super::{Backend, StoreError, Tx};
 use crate::model::billing_codes::PlaceOfService;
 use crate::model::claim::{
-    AccountEntry, Claim, ClaimFacts, ClaimId, ClaimLine, ClaimPayer, ClaimStatus, EntryKind,
-    RemittanceHold,
+    AccountEntry, Claim, ClaimFacts, ClaimFrequency, ClaimId, ClaimLine, ClaimPayer, ClaimStatus,
+    EntryKind, RemittanceHold,
 };
 use crate::model::codes::Icd10;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
@@ -214,7 +214,7 @@ pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
 
 pub(super) const CLAIM_COLUMNS: &str = "id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
     payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
-    service_date, diagnoses, lines, paid_cents, created_at, updated_at, submitted_at";
+    service_date, diagnoses, lines, paid_cents, created_at, updated_at, submitted_at, frequency, payer_claim_number";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ClaimRow {
@@ -241,6 +241,8 @@ pub(super) struct ClaimRow {
     created_at: i64,
     updated_at: i64,
     submitted_at: Option<i64>,
+    frequency: String,
+    payer_claim_number: Option<String>,
 }
 
 impl TryFrom<ClaimRow> for Claim {
@@ -290,6 +292,9 @@ impl TryFrom<ClaimRow> for Claim {
             created_at: Timestamp(r.created_at),
             updated_at: Timestamp(r.updated_at),
             submitted_at: r.submitted_at.map(Timestamp),
+            frequency: ClaimFrequency::from_code(&r.frequency)
+                .ok_or(StoreError::Corrupt("claims.frequency"))?,
+            payer_claim_number: r.payer_claim_number,
         })
     }
 }
@@ -351,7 +356,8 @@ pub async fn update_claim(
     let diagnoses: Vec<&str> = claim.diagnoses.iter().map(Icd10::as_str).collect();
     let done = sqlx::query(
         "UPDATE claims SET status = $2, review_reason = $3, status_reason = $4, diagnoses = $5, lines = $6,
-            total_cents = $7, paid_cents = $8, updated_at = $9, submitted_at = $10, new_patient = $11
+            total_cents = $7, paid_cents = $8, updated_at = $9, submitted_at = $10, new_patient = $11,
+            frequency = $13, payer_claim_number = $14
          WHERE id = $1 AND status = $12",
     )
     .bind(claim.id.as_str())
@@ -366,6 +372,8 @@ pub async fn update_claim(
     .bind(claim.submitted_at.map(Timestamp::millis))
     .bind(i64::from(claim.new_patient))
     .bind(expected.as_str())
+    .bind(claim.frequency.code())
+    .bind(claim.payer_claim_number.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -7,11 +7,14 @@ mod audit;
 mod billing;
 mod cds;
 mod chat;
+mod claim_work;
 mod clinical;
 mod drafts;
 mod encounters;
 mod fhir;
 mod guests;
+mod health;
+mod links;
 mod livekit;
 mod mfa;
 mod patients;
@@ -30,6 +33,7 @@ pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encount
 pub use chat::{
     fhir_communications, get_chat_message, insert_chat_message, patient_messages, visit_messages,
 };
+pub use claim_work::*;
 pub use clinical::*;
 pub use drafts::{delete_draft, get_draft, save_draft};
 pub use encounters::{encounter_practitioners, find_encounters, get_encounter};
@@ -37,6 +41,7 @@ pub use fhir::*;
 pub use guests::{
     count_admitted_guests, get_guest, insert_guest, mark_guest_admitted, revoke_guest, visit_guests,
 };
+pub use links::{bump_link_version, visit_link};
 pub use livekit::{
     CallPresence, CallSide, call_presence, end_call_presence, measured_call_seconds,
     record_call_joined, record_call_left, record_livekit_event,
@@ -110,8 +115,12 @@ pub enum Backend {
 pub enum StoreError {
     #[error("a record with the same {0} already exists")]
     Duplicate(&'static str),
+    /// The database is down, unreachable or out of space: the same request
+    /// may succeed later.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder {0}")]
@@ -120,15 +129,29 @@ pub enum StoreError {
     Corrupt(&'static str),
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if health::is_unavailable(&error) {
+            Self::Unavailable(error)
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
 impl StoreError {
     /// Maps a unique-constraint violation to `Duplicate(what)`.
     pub(crate) fn on_unique(error: sqlx::Error, what: &'static str) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Duplicate(what),
-            _ => Self::Database(error),
+            _ => error.into(),
         }
     }
 }
+
+/// How long a request waits for a database connection before the store
+/// counts as unavailable (`BEDSIDE_STORE_TIMEOUT_SECONDS`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A pool of connections to one database, and which backend it is.
 #[derive(Debug, Clone)]
@@ -140,8 +163,19 @@ pub struct Store {
 impl Store {
     /// Connects (creating a SQLite file and its folder when missing) and
     /// applies the backend's migrations.
-    #[tracing::instrument(skip_all)]
     pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// As [`Store::connect`], giving up on a connection after
+    /// `acquire_timeout`: while the database is away, requests fail fast
+    /// with [`StoreError::Unavailable`] instead of queueing.
+    #[tracing::instrument(skip_all)]
+    pub async fn connect_with(
+        url: &DatabaseUrl,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = match url {
             DatabaseUrl::Sqlite(url) => (Backend::Sqlite, prepare_sqlite_url(url)?),
@@ -151,7 +185,8 @@ impl Store {
         let options = options.log_statements(tracing::log::LevelFilter::Trace);
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(health::is_idle(conn)) }))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -203,6 +238,18 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Whether the database takes a write now (a full disk answers reads
+    /// and refuses commits), for `/readyz`.
+    #[tracing::instrument(skip_all)]
+    pub async fn can_write(&self, now: i64) -> bool {
+        let written = async {
+            let mut tx = self.begin().await?;
+            health::touch_probe(&mut tx, now).await?;
+            commit(tx).await
+        };
+        written.await.is_ok()
     }
 
     /// The pool, for tests and tools that inspect the database directly.

@@ -6,6 +6,7 @@
 pub mod chat;
 pub mod drafts;
 pub mod guests;
+pub mod links;
 mod model;
 mod queue;
 pub mod summary;
@@ -179,6 +180,7 @@ pub async fn create_visit(
     let token = keys.issue_patient(
         &visit.id,
         &visit.patient_id,
+        0,
         now / 1000,
         patient_token_ttl_seconds(summary),
     );

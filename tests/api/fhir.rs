@@ -284,7 +284,7 @@ async fn search_parameters_filter_the_matches() {
     let grace = clinic.patient(&app, "Grace", "Hopper", "1906-12-09").await;
     clinic.closed_visit(&app, &ada).await;
     let booked = clinic.book(&app, &grace).await;
-    let token = &clinic.scheduler;
+    let token = &clinic.clinician;
     let names = |found: Vec<Value>| -> Vec<String> {
         found
             .iter()
@@ -515,7 +515,7 @@ async fn a_patient_token_reaches_its_own_record_only() {
 #[tokio::test]
 async fn errors_answer_operation_outcomes() {
     let app = spawn_app().await;
-    let token = app.staff_token("fhir.billing", "billing").await;
+    let token = app.staff_token("fhir.doc", "clinician").await;
     let unknown = uuid::Uuid::now_v7();
 
     for path in [

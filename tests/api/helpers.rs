@@ -138,7 +138,9 @@ pub async fn spawn_app_on(url: &str, configure: impl FnOnce(Source) -> Source) -
     let source = Source::default()
         .set("DATABASE_URL", url)
         .set("BEDSIDE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .set("BEDSIDE_PUBLIC_URL", format!("http://{addr}"));
+        .set("BEDSIDE_PUBLIC_URL", format!("http://{addr}"))
+        // Stopping closes sockets at once; draining has tests of its own.
+        .set("BEDSIDE_DRAIN_SECONDS", "0");
     let config = Config::from_source(&configure(source)).expect("test config is valid");
     let clock = Clock::system();
     let state = bedside::build_state_with_clock(config, clock.clone())

@@ -165,3 +165,25 @@ async fn a_clinicians_presence_is_in_consult_during_a_call() {
         .await;
     assert_eq!(status(&list, "dr.grey").unwrap(), "available");
 }
+
+#[tokio::test]
+async fn a_dropped_socket_resumes_as_the_same_participant_once() {
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let visit = clinic.waiting(&app, "Ada").await;
+    let mut patient = Socket::hello(&app, &visit.patient_token).await;
+    let (participant, token) = (patient.participant_id.clone(), patient.resume_token.clone());
+    patient.join(&visit.id).await;
+    patient.visit_update(|_| true).await;
+
+    drop(patient);
+    let back = Socket::resume(&app, &visit.patient_token, &token).await;
+    assert_eq!(back.participant_id, participant);
+
+    let mut stale = Socket::resume(&app, &visit.patient_token, &token).await;
+    assert_ne!(
+        stale.participant_id, participant,
+        "a spent token starts afresh"
+    );
+    assert_eq!(stale.error().await, ErrorCode::ResumeFailed);
+}

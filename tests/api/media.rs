@@ -598,6 +598,42 @@ async fn livekit_tokens_open_only_the_visits_room_with_the_sources_each_role_nee
 }
 
 #[tokio::test]
+async fn a_livekit_that_cannot_be_reached_answers_503_with_retry_after_in_plain_words() {
+    // Nothing listens on this port: every RoomService call is refused.
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let app = spawn_app_with(move |source| {
+        source
+            .set("LIVEKIT_URL", url)
+            .set("LIVEKIT_API_KEY", LK_KEY)
+            .set("LIVEKIT_API_SECRET", LK_SECRET)
+    })
+    .await;
+    let booked = book_waiting_visit(&app, "dr.unreachable").await;
+    booked.admit(&app).await;
+
+    for token in [&booked.visit.patient_token, &booked.clinician] {
+        let response = app
+            .get(
+                &format!("/api/v1/visits/{}/media", booked.visit.id),
+                Some(token),
+            )
+            .await;
+        assert!(
+            response.headers().contains_key("retry-after"),
+            "a 503 says when to retry"
+        );
+        let problem = assert_problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("group video cannot be reached")),
+            "{problem}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn closing_a_visit_removes_its_participants_revoking_their_tokens_and_deletes_the_room() {
     let double = LiveKitDouble::start().await;
     let app = spawn_livekit_app(&double).await;

@@ -1,28 +1,7 @@
-use bedside::auth::TokenKeys;
-use bedside::model::ids::{PatientId, VisitId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, ada, assert_problem, spawn_app};
-
-/// A patient visit token signed with this app's key.
-async fn patient_token(app: &TestApp, patient_id: &str) -> String {
-    let mut tx = app.store.begin().await.unwrap();
-    let secret = bedside::store::token_secret(&mut tx, &TokenKeys::generate_secret())
-        .await
-        .unwrap();
-    bedside::store::commit(tx).await.unwrap();
-    let keys = TokenKeys::from_secret(secret.as_bytes());
-    let patient = PatientId::parse(patient_id).unwrap();
-    keys.issue_patient(
-        &VisitId::new(),
-        &patient,
-        chrono::Utc::now().timestamp(),
-        600,
-    )
-    .expose()
-    .to_owned()
-}
+use crate::helpers::{ada, assert_problem, spawn_app};
 
 #[tokio::test]
 async fn staff_create_a_patient_and_read_it_back() {
@@ -158,7 +137,9 @@ async fn a_patient_token_cannot_use_staff_routes() {
     let app = spawn_app().await;
     let staff = app.admin_token().await;
     let patient = app.create_patient(&staff, &ada()).await;
-    let token = patient_token(&app, patient["id"].as_str().unwrap()).await;
+    let queue = app.create_queue(&staff, "Clinic").await;
+    let visit = app.book_visit(&staff, &patient, &queue, "Cough").await;
+    let token = visit.patient_token;
     let own = format!("/api/v1/patients/{}", patient["id"].as_str().unwrap());
     assert_problem(app.get(&own, Some(&token)).await, StatusCode::FORBIDDEN).await;
     assert_problem(

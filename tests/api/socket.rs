@@ -16,6 +16,14 @@ use crate::helpers::{TestApp, within};
 type Stream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// How the server closed a socket, and the frames it sent before.
+#[derive(Debug)]
+pub struct CloseSeen {
+    pub code: u16,
+    pub reason: String,
+    pub frames: Vec<ServerMessage>,
+}
+
 /// One signaling socket that said `hello` and was welcomed.
 #[derive(Debug)]
 pub struct Socket {
@@ -24,28 +32,41 @@ pub struct Socket {
     pub participant_id: ParticipantId,
     /// Whom the server took the token for, from `welcome`.
     pub role: Role,
+    /// The token that takes this session back after a drop, from `welcome`.
+    pub resume_token: String,
 }
 
 impl Socket {
     /// Opens a socket and says `hello`; panics unless `welcome` comes back.
     pub async fn hello(app: &TestApp, token: &str) -> Self {
+        Self::greet(app, token, None).await
+    }
+
+    /// Opens a socket and says `hello {resume}` to take back a dropped
+    /// session; panics unless `welcome` comes back (whether the session
+    /// came back is the participant id's and the next frames' to say).
+    pub async fn resume(app: &TestApp, token: &str, resume_token: &str) -> Self {
+        Self::greet(app, token, Some(resume_token)).await
+    }
+
+    async fn greet(app: &TestApp, token: &str, resume: Option<&str>) -> Self {
         let url = format!("ws://{}/ws", app.addr);
         let (mut stream, _) = within("the socket to open", tokio_tungstenite::connect_async(url))
             .await
             .expect("the socket opens");
         let hello = ClientMessage::Hello {
             token: Secret::new(token),
-            resume: None,
+            resume: resume.map(Secret::new),
         };
         send(&mut stream, &hello).await;
-        let (participant_id, role) = within("a `welcome` frame", async {
+        let (participant_id, role, resume_token) = within("a `welcome` frame", async {
             loop {
                 match read(&mut stream).await {
                     Some(ServerMessage::Welcome {
                         participant_id,
                         role,
-                        ..
-                    }) => return (participant_id, role),
+                        resume_token,
+                    }) => return (participant_id, role, resume_token.expose().to_owned()),
                     Some(error @ ServerMessage::Error { .. }) => {
                         panic!("an error frame instead of `welcome`: {error:?}")
                     }
@@ -59,6 +80,7 @@ impl Socket {
             stream,
             participant_id,
             role,
+            resume_token,
         }
     }
 
@@ -110,6 +132,66 @@ impl Socket {
             while self.next().await.is_some() {}
         })
         .await;
+    }
+
+    /// Waits for the server's close frame, skipping the frames before it
+    /// (`frames` counts them); its code and reason.
+    pub async fn close_frame(&mut self) -> CloseSeen {
+        within("the server to close the socket", async {
+            let mut frames = Vec::new();
+            loop {
+                match self.stream.next().await {
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                            (u16::from(f.code), f.reason.to_string())
+                        });
+                        return CloseSeen {
+                            code,
+                            reason,
+                            frames,
+                        };
+                    }
+                    Some(Ok(Message::Text(text))) => frames.push(
+                        serde_json::from_str(&text)
+                            .unwrap_or_else(|e| panic!("not a server frame ({e}): {text}")),
+                    ),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => panic!("the socket failed instead of closing: {e}"),
+                    None => panic!("the socket ended without a close frame"),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Opens a socket and says `hello` with a token the server must refuse;
+    /// the close code it answers with.
+    pub async fn refused(app: &TestApp, token: &str) -> u16 {
+        let url = format!("ws://{}/ws", app.addr);
+        let (stream, _) = within("the socket to open", tokio_tungstenite::connect_async(url))
+            .await
+            .expect("the socket opens");
+        let mut socket = Self {
+            stream,
+            participant_id: ParticipantId::new("none"),
+            role: Role::Patient,
+            resume_token: String::new(),
+        };
+        socket
+            .send(&ClientMessage::Hello {
+                token: Secret::new(token),
+                resume: None,
+            })
+            .await;
+        let seen = socket.close_frame().await;
+        assert!(
+            !seen
+                .frames
+                .iter()
+                .any(|f| matches!(f, ServerMessage::Welcome { .. })),
+            "the token was welcomed"
+        );
+        seen.code
     }
 
     /// Skips frames until `pick` takes one, and returns what it made of it.

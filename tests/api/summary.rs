@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use crate::app::Visit;
 use crate::clinic::Clinic;
-use crate::helpers::{TestApp, assert_json, assert_problem, assert_valid_fhir, spawn_app_with};
+use crate::helpers::{
+    STAFF_PASSWORD, TestApp, assert_json, assert_problem, assert_valid_fhir, spawn_app_with,
+};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -156,7 +158,7 @@ async fn another_patients_token_cannot_read_the_summary() {
 }
 
 #[tokio::test]
-async fn the_summary_is_gone_after_its_days_and_the_link_still_says_so() {
+async fn the_summary_is_gone_after_its_days_and_so_is_the_link() {
     let app = clinic_app().await;
     let clinic = Clinic::open(&app).await;
     let visit = closed_visit(&app, &clinic, "Ada").await;
@@ -171,9 +173,16 @@ async fn the_summary_is_gone_after_its_days_and_the_link_still_says_so() {
     .await;
 
     app.clock.advance(DAY * 2);
-    let gone = assert_problem(
+    // Past its days the link itself is dead; staff still hear the summary is gone.
+    assert_problem(
         app.get(&summary_path(&visit), Some(&visit.patient_token))
             .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let clinician = app.token("dr.grey", STAFF_PASSWORD).await;
+    let gone = assert_problem(
+        app.get(&summary_path(&visit), Some(&clinician)).await,
         StatusCode::GONE,
     )
     .await;
@@ -181,10 +190,7 @@ async fn the_summary_is_gone_after_its_days_and_the_link_still_says_so() {
     assert!(detail.contains("no longer available"), "{detail}");
     assert!(detail.contains("Bedside Demo Clinic"), "{detail}");
     let fhir = app
-        .get(
-            &format!("/fhir/Composition/{}", visit.id),
-            Some(&visit.patient_token),
-        )
+        .get(&format!("/fhir/Composition/{}", visit.id), Some(&clinician))
         .await;
     assert_eq!(fhir.status(), StatusCode::GONE);
 }

@@ -631,7 +631,14 @@ async fn clinicians_record_allergies_medications_and_conditions() {
     )
     .await;
     let allergies = app
-        .get_json(&format!("{base}/allergies"), &clinic.scheduler)
+        .get_json(&format!("{base}/allergies"), &clinic.clinician)
         .await;
     assert_eq!(allergies.as_array().unwrap().len(), 1);
+    // The chart is the clinicians' (and admins'): the read policy's.
+    assert_problem(
+        app.get(&format!("{base}/allergies"), Some(&clinic.scheduler))
+            .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
 }

@@ -135,6 +135,7 @@ async fn pages_are_never_stored_and_not_compressed() {
         "/",
         "/clinician",
         "/scheduler",
+        "/billing",
         "/join/0190e4a2-1234-7abc-8def-0123456789ab",
         "/guest/0190e4a2-1234-7abc-8def-0123456789ab",
     ] {

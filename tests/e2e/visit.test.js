@@ -45,7 +45,7 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   const schedulerContext = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const board = await signIn(schedulerContext, 'scheduler', 'scheduler');
   await board.waitForURL('**/scheduler');
-  await board.getByTestId('queue-board').getByText('General practice').waitFor();
+  await board.getByTestId('queue-board').getByRole('heading', { name: /^General practice/ }).waitFor();
   await eventually(() => board.locator('#live').evaluate((el) => el.dataset.state === 'open'), { message: 'board socket' });
 
   // The clinician signs in and lands on the console.
@@ -243,6 +243,11 @@ test('a patient and a clinician hold a visit from the join link to close, live o
   // The clinician writes the note and closes the visit.
   await console_.getByTestId('note-assessment').fill('Viral pharyngitis.');
   await console_.getByTestId('note-plan').fill('Fluids, rest, paracetamol. Return if worse.');
+  // The diagnosis field searches ICD-10-CM by words for the code being typed.
+  await console_.getByTestId('diagnosis').fill('J02.9, ');
+  await console_.getByTestId('diagnosis').pressSequentially('streptococcal pharyng');
+  await eventually(async () => (await console_.locator('#n-diagnoses-options option[value="J02.9, J02.0"]').count()) === 1,
+    { message: 'J02.0 offered for "streptococcal pharyng"' });
   await console_.getByTestId('diagnosis').fill('J02.9');
   // Too short to bill: the clinician is told why before the claim is made,
   // and corrects the minutes.

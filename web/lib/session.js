@@ -36,6 +36,7 @@ export function clearSession() {
 export function homeFor(role) {
   if (role === 'clinician') return '/clinician';
   if (role === 'scheduler' || role === 'admin') return '/scheduler';
+  if (role === 'billing') return '/billing';
   return null;
 }
 

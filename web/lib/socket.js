@@ -2,6 +2,10 @@
 // frames. It comes back by itself after a drop — resuming the same
 // participant within the server's window — and holds outgoing frames while
 // it is away, so a short outage loses nothing and never touches a call.
+// A server that cannot check the token now (`error` code `unavailable`,
+// close 1013) is retried with backoff; only a refused token (1008) ends it.
+// A draining server's `reconnect {after_ms}` is followed: after the delay
+// the socket reconnects and resumes, on whichever node answers.
 
 const PING_EVERY_MS = 10_000;
 const PONG_WITHIN_MS = 8_000;
@@ -93,6 +97,7 @@ export class Signal extends EventTarget {
     const ws = new WebSocket(`${scheme}://${location.host}/ws`);
     this.ws = ws;
     let welcomed = false;
+    let unavailable = false;
     ws.onopen = () => {
       const hello = { type: 'hello', token: this.token };
       if (this.resumeToken) hello.resume = this.resumeToken;
@@ -120,6 +125,16 @@ export class Signal extends EventTarget {
         return;
       }
       if (frame.type === 'pong') return;
+      if (frame.type === 'reconnect') {
+        clearTimeout(this.timers.reconnect);
+        this.timers.reconnect = setTimeout(() => this.#open(), Math.max(0, Number(frame.after_ms) || 0));
+        return;
+      }
+      if (!welcomed && frame.type === 'error' && frame.code === 'unavailable') {
+        // The server cannot check the token right now: not a refusal.
+        unavailable = true;
+        return;
+      }
       this.#emit(`frame:${frame.type}`, frame);
       this.#emit('frame', frame);
     };
@@ -128,7 +143,7 @@ export class Signal extends EventTarget {
       this.ws = null;
       this.#clearTimers();
       if (this.state === 'closed') return;
-      if (!welcomed && event.code === 1008) {
+      if (!welcomed && !unavailable && event.code === 1008) {
         // The token itself was refused: retrying will not help.
         this.state = 'closed';
         this.#emit('failed', { code: event.code, reason: event.reason });

@@ -2,6 +2,7 @@
 //! which room, who may watch which queue. The server implements
 //! [`Authoriser`] over its store; this crate only asks.
 
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use crate::protocol::{ErrorCode, QueueId, Role, UserId, VisitId, VisitUpdate};
@@ -15,6 +16,13 @@ pub struct Identity {
     pub display_name: String,
     /// A patient's (or guest's) token is scoped to one visit.
     pub visit_id: Option<VisitId>,
+    /// The credential behind the token (a session, a visit link), opaque
+    /// here: [`Hub::end_credential`](crate::Hub::end_credential) closes
+    /// every socket it opened.
+    pub credential: Option<String>,
+    /// When the credential ends, on the authoriser's clock: the socket
+    /// closes then.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// How a permitted `join` enters the room.
@@ -72,4 +80,10 @@ pub trait Authoriser: Send + Sync + 'static {
         who: &'a Identity,
         queue_id: &'a QueueId,
     ) -> BoxFuture<'a, Result<Option<serde_json::Value>, Denied>>;
+
+    /// The time credentials' `expires_at` is read against (the server may
+    /// keep a clock of its own).
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
 }

@@ -1,4 +1,6 @@
-//! The bus within one process: a broadcast channel and a map of rooms.
+//! The bus within one process: a broadcast channel, a map of rooms and the
+//! resumable sessions. Hubs of one process live and die together, so no
+//! lease ever lapses and nothing needs rebuilding.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -6,9 +8,9 @@ use std::time::Duration;
 
 use futures_util::future::{self, BoxFuture};
 use futures_util::stream::{self, BoxStream, StreamExt};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
-use super::{Bus, BusError, Envelope, MemberRecord};
+use super::{Bus, BusError, Claimant, Envelope, MemberRecord, SessionRecord};
 use crate::protocol::{ParticipantId, VisitId};
 
 /// Envelopes buffered for a lagging subscriber before it misses some.
@@ -24,12 +26,17 @@ pub struct MemoryBus {
 struct Inner {
     sender: broadcast::Sender<Envelope>,
     rooms: Mutex<Rooms>,
+    /// Never changes: the in-memory bus does not reconnect.
+    connections: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
 struct Rooms {
     members: HashMap<VisitId, HashMap<ParticipantId, MemberRecord>>,
     open: HashSet<VisitId>,
+    /// Resume token → participant, and each session with its token.
+    tokens: HashMap<String, ParticipantId>,
+    sessions: HashMap<ParticipantId, (SessionRecord, String)>,
 }
 
 impl Default for MemoryBus {
@@ -45,6 +52,7 @@ impl MemoryBus {
             inner: Arc::new(Inner {
                 sender: broadcast::channel(CAPACITY).0,
                 rooms: Mutex::new(Rooms::default()),
+                connections: watch::channel(1).0,
             }),
         }
     }
@@ -58,10 +66,11 @@ impl MemoryBus {
 }
 
 impl Bus for MemoryBus {
-    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BusError>> {
-        // No receiver just means no other hub: nothing to deliver.
-        let _ = self.inner.sender.send(envelope.clone());
-        Box::pin(future::ready(Ok(())))
+    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<bool, BusError>> {
+        // Every hub subscribes once, the sender's own included; no receiver
+        // just means no hub at all.
+        let receivers = self.inner.sender.send(envelope.clone()).unwrap_or(0);
+        Box::pin(future::ready(Ok(receivers > 1)))
     }
 
     fn subscribe(&self) -> BoxFuture<'_, BoxStream<'static, Envelope>> {
@@ -97,10 +106,16 @@ impl Bus for MemoryBus {
         &'a self,
         visit_id: &'a VisitId,
         participant_id: &'a ParticipantId,
+        node: &'a str,
     ) -> BoxFuture<'a, Result<(), BusError>> {
         let mut rooms = self.rooms();
         if let Some(members) = rooms.members.get_mut(visit_id) {
-            members.remove(participant_id);
+            if members
+                .get(participant_id)
+                .is_some_and(|member| member.node == node)
+            {
+                members.remove(participant_id);
+            }
             if members.is_empty() {
                 rooms.members.remove(visit_id);
             }
@@ -145,8 +160,102 @@ impl Bus for MemoryBus {
         &'a self,
         _node: &'a str,
         _ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, BusError>> {
+        // Nodes of one process live and die together: the lease is held.
+        Box::pin(future::ready(Ok(true)))
+    }
+
+    fn lapsed_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, BusError>> {
+        Box::pin(future::ready(Ok(Vec::new())))
+    }
+
+    fn reap_node<'a>(
+        &'a self,
+        _node: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(VisitId, MemberRecord)>, BusError>> {
+        Box::pin(future::ready(Ok(Vec::new())))
+    }
+
+    fn connections(&self) -> watch::Receiver<u64> {
+        self.inner.connections.subscribe()
+    }
+
+    fn save_session<'a>(
+        &'a self,
+        token: &'a str,
+        session: &'a SessionRecord,
+        _ttl: Duration,
     ) -> BoxFuture<'a, Result<(), BusError>> {
-        // Nodes of one process live and die together.
+        let mut rooms = self.rooms();
+        let elsewhere = rooms
+            .sessions
+            .get(&session.participant_id)
+            .is_some_and(|(record, _)| record.node != session.node);
+        if !elsewhere {
+            let old = rooms.sessions.insert(
+                session.participant_id.clone(),
+                (session.clone(), token.to_owned()),
+            );
+            if let Some((_, old_token)) = old {
+                rooms.tokens.remove(&old_token);
+            }
+            rooms
+                .tokens
+                .insert(token.to_owned(), session.participant_id.clone());
+        }
+        Box::pin(future::ready(Ok(())))
+    }
+
+    fn claim_session<'a>(
+        &'a self,
+        token: &'a str,
+        new_token: &'a str,
+        claim: &'a Claimant,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, BusError>> {
+        let mut rooms = self.rooms();
+        let Rooms {
+            tokens, sessions, ..
+        } = &mut *rooms;
+        let claimed = tokens.get(token).cloned().and_then(|participant_id| {
+            let (record, kept_token) = sessions.get_mut(&participant_id)?;
+            if record.user_id != claim.user_id || record.role != claim.role {
+                return None;
+            }
+            let old = record.clone();
+            record.node.clone_from(&claim.node);
+            tokens.remove(token);
+            *kept_token = new_token.to_owned();
+            tokens.insert(new_token.to_owned(), participant_id);
+            Some(old)
+        });
+        Box::pin(future::ready(Ok(claimed)))
+    }
+
+    fn update_session<'a>(
+        &'a self,
+        session: &'a SessionRecord,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
+        if let Some((record, _)) = self.rooms().sessions.get_mut(&session.participant_id)
+            && record.node == session.node
+        {
+            *record = session.clone();
+        }
+        Box::pin(future::ready(Ok(())))
+    }
+
+    fn forget_session<'a>(
+        &'a self,
+        participant_id: &'a ParticipantId,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<(), BusError>> {
+        let mut rooms = self.rooms();
+        let held = rooms
+            .sessions
+            .get(participant_id)
+            .is_some_and(|(record, _)| record.node == node);
+        if held && let Some((_, token)) = rooms.sessions.remove(participant_id) {
+            rooms.tokens.remove(&token);
+        }
         Box::pin(future::ready(Ok(())))
     }
 

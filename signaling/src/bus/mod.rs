@@ -6,6 +6,12 @@
 //!
 //! Every node receives every envelope and delivers to the sockets it holds;
 //! a node ignores its own envelopes, having delivered locally already.
+//!
+//! The directory is rebuilt, never trusted to survive: each node holds a
+//! short lease (`announce_node`) and rewrites its own members whenever the
+//! lease was missing or the subscription reconnected, so a store that came
+//! back empty fills up again from the nodes' sockets. A node whose lease
+//! lapsed is reaped by one survivor (`reap_node`), which removes its members.
 
 mod in_memory;
 mod redis;
@@ -13,11 +19,13 @@ mod redis;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 pub use self::in_memory::MemoryBus;
 pub use self::redis::{RedisBus, redis_connection};
 use crate::protocol::{
-    ParticipantId, ParticipantInfo, QueueId, Role, ServerMessage, UserId, VisitId, VisitStatus,
+    ParticipantId, ParticipantInfo, PresenceStatus, QueueId, Role, ServerMessage, UserId, VisitId,
+    VisitStatus,
 };
 
 /// A message from one node to the others.
@@ -66,6 +74,21 @@ pub enum BusMessage {
     /// A visit-scoped identity lost its access (a revoked guest): its
     /// sessions end and their sockets close.
     RemoveSubject { visit_id: VisitId, subject: UserId },
+    /// A staff user chose a status: nodes holding their sockets remember it,
+    /// to restore it if the presence store loses it.
+    PresenceChosen {
+        user_id: UserId,
+        status: PresenceStatus,
+    },
+    /// A session was resumed on `node`: any other copy of it ends quietly
+    /// (no `peer_left`) and its socket closes.
+    Takeover {
+        participant_id: ParticipantId,
+        node: String,
+    },
+    /// A credential ended (a sign-out, a revoked link): the sessions it
+    /// opened end and their sockets close.
+    EndCredential { credential: String },
 }
 
 /// A room member as the directory records it.
@@ -92,6 +115,33 @@ impl MemberRecord {
     }
 }
 
+/// A resumable session as the bus keeps it for every node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub participant_id: ParticipantId,
+    /// The token's subject and role: a resume must present the same.
+    pub user_id: UserId,
+    pub role: Role,
+    /// The node holding it now.
+    pub node: String,
+    /// The room it is in, and whether in the call.
+    pub room: Option<VisitId>,
+    pub in_call: bool,
+    /// The queues it watches. Left out when empty: Redis's Lua would
+    /// write an empty list back as an object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueId>,
+}
+
+/// Who asks to take a session over: the resuming token's subject and role,
+/// and the node that will hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimant {
+    pub user_id: UserId,
+    pub role: Role,
+    pub node: String,
+}
+
 /// The bus did not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -104,7 +154,9 @@ pub enum BusError {
 /// Messages between nodes and the room directory they share.
 pub trait Bus: Send + Sync + 'static {
     /// Sends to every node (the sender's own copy is skipped by `origin`).
-    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<(), BusError>>;
+    /// Answers whether another node's subscription took it: a node whose
+    /// subscription is still reconnecting misses what is published meanwhile.
+    fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<bool, BusError>>;
 
     /// Envelopes from every node, for as long as the stream is held. Returns
     /// once the first subscription is in place (or failed: the stream then
@@ -118,11 +170,13 @@ pub trait Bus: Send + Sync + 'static {
         member: &'a MemberRecord,
     ) -> BoxFuture<'a, Result<(), BusError>>;
 
-    /// Forgets a room member.
+    /// Forgets a room member, if `node` still holds it (a session resumed
+    /// elsewhere belongs to that node now).
     fn remove_member<'a>(
         &'a self,
         visit_id: &'a VisitId,
         participant_id: &'a ParticipantId,
+        node: &'a str,
     ) -> BoxFuture<'a, Result<(), BusError>>;
 
     /// The room's members on nodes that are alive.
@@ -142,11 +196,60 @@ pub trait Bus: Send + Sync + 'static {
     fn room_open<'a>(&'a self, visit_id: &'a VisitId) -> BoxFuture<'a, Result<bool, BusError>>;
 
     /// This node is alive for `ttl`; members of nodes that stop saying so
-    /// drop out of [`Bus::members`].
+    /// drop out of [`Bus::members`]. Answers whether the lease was still
+    /// held: `false` on the first beat, after a lapse, or when the store
+    /// lost its data, and the node then rewrites its share.
     fn announce_node<'a>(
         &'a self,
         node: &'a str,
         ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<bool, BusError>>;
+
+    /// Nodes that announced themselves once and whose lease has lapsed.
+    fn lapsed_nodes(&self) -> BoxFuture<'_, Result<Vec<String>, BusError>>;
+
+    /// Removes a lapsed node's members from their rooms and forgets the
+    /// node. Exactly one caller gets the members; the others get none.
+    fn reap_node<'a>(
+        &'a self,
+        node: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(VisitId, MemberRecord)>, BusError>>;
+
+    /// Counts the subscription's (re)connections: a change means the bus
+    /// was away and may have lost the directory.
+    fn connections(&self) -> watch::Receiver<u64>;
+
+    /// Records a session under its resume token for `ttl`, so that a
+    /// `hello {resume}` on any node finds it.
+    fn save_session<'a>(
+        &'a self,
+        token: &'a str,
+        session: &'a SessionRecord,
+        ttl: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), BusError>>;
+
+    /// Takes over the session of `token` for `claim.node` under
+    /// `new_token`, if it is still kept and belongs to `claim.user_id` and
+    /// `claim.role`: atomic, so of two sockets resuming with one token
+    /// exactly one wins. Answers the session as it was (its former node).
+    fn claim_session<'a>(
+        &'a self,
+        token: &'a str,
+        new_token: &'a str,
+        claim: &'a Claimant,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, BusError>>;
+
+    /// The session's room changed (joined, entered the call, left).
+    fn update_session<'a>(
+        &'a self,
+        session: &'a SessionRecord,
+    ) -> BoxFuture<'a, Result<(), BusError>>;
+
+    /// The session ended on `node`; nothing if another node took it over.
+    fn forget_session<'a>(
+        &'a self,
+        participant_id: &'a ParticipantId,
+        node: &'a str,
     ) -> BoxFuture<'a, Result<(), BusError>>;
 
     /// Whether the bus answers and the subscription is in place (`/readyz`).

@@ -50,6 +50,9 @@ pub struct HubConfig {
     pub max_sockets: usize,
     /// How often this node refreshes its users' presence and expires others'.
     pub presence_interval: Duration,
+    /// How often this node renews its lease on the bus; a node silent for
+    /// three of these is taken for dead and its participants leave.
+    pub node_interval: Duration,
 }
 
 impl Default for HubConfig {
@@ -65,6 +68,7 @@ impl Default for HubConfig {
             outbound_capacity: 64,
             max_sockets: 100_000,
             presence_interval: Duration::from_secs(10),
+            node_interval: Duration::from_secs(2),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! std mutex held for a few lines and never across `.await`; the async work
 //! (directory, bus, presence) happens after the lock is released.
 
+mod cluster;
+mod resume;
 mod session;
 mod state;
 
@@ -66,10 +68,12 @@ struct Shared {
     chat_turns: std::sync::Mutex<HashMap<VisitId, Arc<tokio::sync::Mutex<()>>>>,
     state: std::sync::Mutex<State>,
     sockets: AtomicUsize,
-    /// A directory write failed: rewrite this node's members when the bus
-    /// answers again.
+    /// A write to the bus failed, or the bus forgot this node: rebuild this
+    /// node's share (directory, sessions, presence) on the next beat.
     directory_stale: AtomicBool,
     shutdown: watch::Sender<bool>,
+    /// Set when the node drains: the window its sockets reconnect within.
+    drain: watch::Sender<Option<Duration>>,
 }
 
 /// Puts a hub together; everything but the authoriser has a one-node default.
@@ -141,11 +145,18 @@ impl HubBuilder {
             sockets: AtomicUsize::new(0),
             directory_stale: AtomicBool::new(false),
             shutdown: watch::channel(false).0,
+            drain: watch::channel(None).0,
         });
         let envelopes = shared.bus.subscribe().await;
+        let connections = shared.bus.connections();
         let hub = Hub { shared };
         tokio::spawn(consume_bus(Arc::downgrade(&hub.shared), envelopes));
         tokio::spawn(keep_presence(Arc::downgrade(&hub.shared)));
+        tokio::spawn(cluster::keep_lease(Arc::downgrade(&hub.shared)));
+        tokio::spawn(cluster::rebuild_on_reconnect(
+            Arc::downgrade(&hub.shared),
+            connections,
+        ));
         hub
     }
 }
@@ -240,6 +251,23 @@ impl Hub {
         .await;
     }
 
+    /// Ends every session opened with `credential` (a staff session signed
+    /// out, a patient link revoked), on every node: the call hears
+    /// `peer_left` (`removed`), the sockets close with 1008, and no resume
+    /// brings them back.
+    pub async fn end_credential(&self, credential: &str) {
+        self.end_credential_local(credential).await;
+        self.publish(BusMessage::EndCredential {
+            credential: credential.to_owned(),
+        })
+        .await;
+    }
+
+    /// The authoriser's time, which credentials' expiries are read against.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.shared.authoriser.now()
+    }
+
     /// Sends a `queue` frame to the sockets subscribed to the queue.
     pub async fn publish_queue(&self, queue_id: &QueueId, entries: serde_json::Value) {
         let frame = ServerMessage::Queue {
@@ -254,12 +282,20 @@ impl Hub {
         .await;
     }
 
-    /// Sets a user's chosen status from the server side.
+    /// Sets a user's chosen status (from the server, or a staff socket).
+    /// Every node holding their sockets remembers it, to restore it should
+    /// the presence store lose it.
     pub async fn set_presence(
         &self,
         user: &PresenceUser,
         status: PresenceStatus,
     ) -> Result<(), PresenceError> {
+        self.state().chose(&user.user_id, status);
+        self.publish(BusMessage::PresenceChosen {
+            user_id: user.user_id.clone(),
+            status,
+        })
+        .await;
         let change = self.shared.presence.set_status(user, status).await?;
         if let Some(change) = change {
             self.announce_presence(change).await;
@@ -292,6 +328,19 @@ impl Hub {
         self.shared.shutdown.send_replace(true);
     }
 
+    /// Sends every socket on this node elsewhere: each hears `reconnect
+    /// {after_ms}` with its own delay within half of `window` (so clients
+    /// do not all arrive at once), and is closed (1012, its session kept
+    /// for resume) a moment after it. [`Hub::socket_count`] tells when
+    /// they have gone.
+    pub fn drain(&self, window: Duration) {
+        self.shared.drain.send_replace(Some(window));
+    }
+
+    pub(crate) fn drain_signal(&self) -> watch::Receiver<Option<Duration>> {
+        self.shared.drain.subscribe()
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // Each critical section leaves the state whole; a panic in one must
         // not take every socket down with it.
@@ -306,14 +355,19 @@ impl Hub {
     }
 
     /// Sends to the other nodes; a failing bus leaves this node serving
-    /// its own sockets.
-    async fn publish(&self, message: BusMessage) {
+    /// its own sockets. Answers how far the message went.
+    async fn publish(&self, message: BusMessage) -> Reach {
         let envelope = Envelope {
             origin: self.shared.node.clone(),
             message,
         };
-        if let Err(error) = self.shared.bus.publish(&envelope).await {
-            tracing::warn!(%error, "bus publish failed");
+        match self.shared.bus.publish(&envelope).await {
+            Ok(true) => Reach::OtherNodes,
+            Ok(false) => Reach::NoOtherNode,
+            Err(error) => {
+                tracing::warn!(%error, "bus publish failed");
+                Reach::Failed
+            }
         }
     }
 
@@ -375,26 +429,28 @@ impl Hub {
             BusMessage::RemoveSubject { visit_id, subject } => {
                 self.remove_subject_local(&visit_id, &subject).await;
             }
+            BusMessage::PresenceChosen { user_id, status } => {
+                self.state().chose(&user_id, status);
+            }
+            BusMessage::Takeover {
+                participant_id,
+                node,
+            } => {
+                if node != self.shared.node {
+                    self.drop_copy(&participant_id).await;
+                }
+            }
+            BusMessage::EndCredential { credential } => {
+                self.end_credential_local(&credential).await;
+            }
         }
     }
 
-    /// One presence round: say this node is alive, refresh its users, and
-    /// expire whoever lapsed anywhere.
+    /// One presence round: refresh this node's users (refilling what the
+    /// store may have lost), and expire whoever lapsed anywhere.
     async fn presence_round(&self) {
-        let interval = self.shared.config.presence_interval;
-        if let Err(error) = self
-            .shared
-            .bus
-            .announce_node(&self.shared.node, interval * 3)
-            .await
-        {
-            tracing::warn!(%error, "node liveness not recorded");
-        }
-        if self.shared.directory_stale.swap(false, Ordering::AcqRel) {
-            self.repair_directory().await;
-        }
         let users = self.state().live_users();
-        let mut changes = match self.shared.presence.heartbeat(&users).await {
+        let mut changes = match self.shared.presence.restore(&users).await {
             Ok(changes) => changes,
             Err(error) => {
                 tracing::warn!(%error, "presence heartbeat failed");
@@ -409,6 +465,17 @@ impl Hub {
             self.announce_presence(change).await;
         }
     }
+}
+
+/// How far a message published on the bus went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Another node's subscription took it.
+    OtherNodes,
+    /// The bus took it, but no other node was listening.
+    NoOtherNode,
+    /// The bus did not answer.
+    Failed,
 }
 
 /// `GET /ws` (CONTRACT.md "WebSocket GET /ws").

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::state::{Link, Session};
-use super::{Hub, encode};
+use super::{Hub, Reach, encode};
 use crate::authoriser::{Denied, Identity, JoinAccess};
 use crate::bus::{BusMessage, MemberRecord};
 use crate::chat::ChatRecord;
@@ -29,6 +29,8 @@ pub(crate) fn random_id(bytes: usize) -> Option<String> {
 #[derive(Debug)]
 pub(crate) struct Attached {
     pub participant_id: ParticipantId,
+    /// When the socket's credential ends.
+    pub expires_at: Option<DateTime<Utc>>,
     pub link: u64,
     pub resume_token: String,
     pub outbox: mpsc::Receiver<axum::extract::ws::Utf8Bytes>,
@@ -74,7 +76,8 @@ impl Hub {
     }
 
     /// Attaches an authenticated socket: takes back the session named by
-    /// `resume` if it is this subject's and still kept, else starts one.
+    /// `resume` if it is this subject's and still kept (on this node or
+    /// another), else starts one.
     pub(crate) async fn attach(
         &self,
         identity: Identity,
@@ -82,23 +85,14 @@ impl Hub {
     ) -> Option<Attached> {
         let (sender, outbox) = mpsc::channel(self.shared.config.outbound_capacity);
         let resume_token = random_id(32)?;
-        let resumed =
-            resume.and_then(|token| self.resume(&identity, token, &sender, &resume_token));
-        if let Some((participant_id, link, room)) = resumed {
-            self.refresh_presence(&identity).await;
-            if let Some(visit_id) = room {
-                self.emit(HubEvent::ParticipantResumed {
-                    visit_id: visit_id.clone(),
-                    participant_id: participant_id.clone(),
-                    user_id: identity.subject.clone(),
-                });
-                // The client rebuilds its call from a fresh `joined`.
-                if self.state().in_call(&visit_id, &participant_id) {
-                    self.send_joined(&participant_id, &visit_id).await;
-                }
-            }
+        if let Some(token) = resume
+            && let Some((participant_id, link)) = self
+                .take_back(&identity, token, &sender, &resume_token)
+                .await
+        {
             return Some(Attached {
                 participant_id,
+                expires_at: identity.expires_at,
                 link,
                 resume_token,
                 outbox,
@@ -124,6 +118,7 @@ impl Hub {
                     dropped_link: None,
                     room: None,
                     queues: Vec::new(),
+                    revoked: false,
                 },
             );
             (link, event)
@@ -131,55 +126,16 @@ impl Hub {
         if let Some(event) = event {
             self.emit(event);
         }
+        self.save_session(&participant_id).await;
         self.refresh_presence(&identity).await;
         Some(Attached {
             participant_id,
+            expires_at: identity.expires_at,
             link,
             resume_token,
             outbox,
             resume_failed: resume.is_some(),
         })
-    }
-
-    /// Rebinds a kept session to a new socket, rotating its resume token.
-    /// A socket still attached to it is cut off (its queue closes).
-    fn resume(
-        &self,
-        identity: &Identity,
-        token: &str,
-        sender: &mpsc::Sender<axum::extract::ws::Utf8Bytes>,
-        new_token: &str,
-    ) -> Option<(ParticipantId, u64, Option<VisitId>)> {
-        let mut state = self.state();
-        let participant_id = state.by_resume.get(token)?.clone();
-        let link = state.next_link();
-        let session = state.sessions.get_mut(&participant_id)?;
-        if session.identity.subject != identity.subject || session.identity.role != identity.role {
-            return None;
-        }
-        let was_linked = session.link.is_some();
-        session.link = Some(Link {
-            id: link,
-            outbox: Some(sender.clone()),
-        });
-        session.dropped_link = None;
-        let old_token = std::mem::replace(&mut session.resume_token, new_token.to_owned());
-        let room = session.room.clone();
-        let kept = Arc::clone(&session.identity);
-        state.by_resume.remove(&old_token);
-        state
-            .by_resume
-            .insert(new_token.to_owned(), participant_id.clone());
-        let event = if was_linked {
-            None
-        } else {
-            state.socket_up(&kept)
-        };
-        drop(state);
-        if let Some(event) = event {
-            self.emit(event);
-        }
-        Some((participant_id, link, room))
     }
 
     /// Ends a socket's hold on its session. A dropped socket keeps its
@@ -209,6 +165,7 @@ impl Hub {
         };
         match how {
             Departure::Dropped => {
+                self.save_session(participant_id).await;
                 if let Some(visit_id) = room {
                     self.emit(HubEvent::ParticipantDisconnected {
                         visit_id,
@@ -244,23 +201,47 @@ impl Hub {
     async fn end_session(&self, participant_id: &ParticipantId, reason: LeaveReason) {
         self.leave_room(participant_id, reason).await;
         self.state().remove_session(participant_id);
+        if let Err(error) = self
+            .shared
+            .bus
+            .forget_session(participant_id, &self.shared.node)
+            .await
+        {
+            tracing::warn!(%error, "session not forgotten on the bus");
+        }
     }
 
     /// This node's part of [`Hub::remove_subject`].
     pub(super) async fn remove_subject_local(&self, visit_id: &VisitId, subject: &UserId) {
+        self.revoke_local(|identity| {
+            identity.subject == *subject && identity.visit_id.as_ref() == Some(visit_id)
+        })
+        .await;
+    }
+
+    /// This node's part of [`Hub::end_credential`].
+    pub(super) async fn end_credential_local(&self, credential: &str) {
+        self.revoke_local(|identity| identity.credential.as_deref() == Some(credential))
+            .await;
+    }
+
+    /// Ends the sessions whose identity `lost` says lost its access.
+    async fn revoke_local(&self, lost: impl Fn(&Identity) -> bool) {
         let sessions: Vec<ParticipantId> = {
             let mut state = self.state();
             let ids: Vec<ParticipantId> = state
                 .sessions
                 .iter()
-                .filter(|(_, s)| {
-                    s.identity.subject == *subject && s.identity.visit_id.as_ref() == Some(visit_id)
-                })
+                .filter(|(_, s)| lost(&s.identity))
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in &ids {
+                let Some(session) = state.sessions.get_mut(id) else {
+                    continue;
+                };
+                session.revoked = true;
                 // Without its outbox the socket's writer ends and the socket closes.
-                if let Some(link) = state.sessions.get_mut(id).and_then(|s| s.link.as_mut()) {
+                if let Some(link) = session.link.as_mut() {
                     link.outbox = None;
                 }
             }
@@ -270,6 +251,15 @@ impl Hub {
             self.end_session(&participant_id, LeaveReason::Removed)
                 .await;
         }
+    }
+
+    /// Whether a socket's session was ended because its access was taken
+    /// away (rather than cut off for falling behind or resumed elsewhere).
+    pub(crate) fn access_revoked(&self, participant_id: &ParticipantId) -> bool {
+        self.state()
+            .sessions
+            .get(participant_id)
+            .is_none_or(|session| session.revoked)
     }
 
     /// `join {visit_id}`.
@@ -324,6 +314,7 @@ impl Hub {
         });
         self.put_member(&visit_id, participant_id, &identity, in_call)
             .await;
+        self.update_session(participant_id).await;
         match access {
             JoinAccess::Open => {
                 if in_call {
@@ -379,13 +370,19 @@ impl Hub {
         if !remote {
             return Err(ErrorCode::NotInRoom);
         }
-        self.publish(BusMessage::Direct {
-            visit_id,
-            to,
-            frame,
-        })
-        .await;
-        Ok(())
+        // The recipient's node must have heard it: one still reconnecting
+        // to the bus would drop it silently.
+        match self
+            .publish(BusMessage::Direct {
+                visit_id,
+                to,
+                frame,
+            })
+            .await
+        {
+            Reach::OtherNodes => Ok(()),
+            Reach::NoOtherNode | Reach::Failed => Err(ErrorCode::Unavailable),
+        }
     }
 
     /// `chat {text}`: kept by the server's recorder, then to everyone else
@@ -434,8 +431,17 @@ impl Hub {
                 text,
                 at,
             };
-            self.broadcast_call(&visit_id, Some(participant_id), frame)
+            let reach = self
+                .broadcast_call(&visit_id, Some(participant_id), frame)
                 .await;
+            if !self.reached_call(&visit_id, reach).await {
+                // Those in the call on other nodes may not have it: the
+                // sender must know rather than believe it delivered.
+                self.tell(
+                    participant_id,
+                    &ServerMessage::error(ErrorCode::NotDelivered),
+                );
+            }
             recorded
         };
         drop(turn);
@@ -513,6 +519,20 @@ impl Hub {
             .authorise_subscribe(&identity, &queue_id)
             .await
             .map_err(Denied::code)?;
+        self.watch_queue(participant_id, queue_id, snapshot)?;
+        // A resume on another node brings the subscription along.
+        self.update_session(participant_id).await;
+        Ok(())
+    }
+
+    /// Adds the queue to the session's subscriptions, and sends the
+    /// authoriser's snapshot of it.
+    pub(super) fn watch_queue(
+        &self,
+        participant_id: &ParticipantId,
+        queue_id: QueueId,
+        snapshot: Option<serde_json::Value>,
+    ) -> Result<(), ErrorCode> {
         let mut state = self.state();
         let Some(session) = state.sessions.get_mut(participant_id) else {
             return Err(ErrorCode::NotAuthenticated);
@@ -565,14 +585,31 @@ impl Hub {
         }
     }
 
-    /// Records a member in the shared directory.
-    async fn put_member(
+    /// Whether a frame for the call that went `reach` reached everyone in
+    /// it: when no other node heard it, only if the call has no one on
+    /// another node.
+    async fn reached_call(&self, visit_id: &VisitId, reach: Reach) -> bool {
+        match reach {
+            Reach::OtherNodes => true,
+            Reach::Failed => false,
+            Reach::NoOtherNode => match self.shared.bus.members(visit_id).await {
+                Ok(members) => !members
+                    .iter()
+                    .any(|member| member.in_call && member.node != self.shared.node),
+                Err(_) => false,
+            },
+        }
+    }
+
+    /// Records a member in the shared directory; `false` when the write
+    /// failed (the directory is then rebuilt on the next beat).
+    pub(super) async fn put_member(
         &self,
         visit_id: &VisitId,
         participant_id: &ParticipantId,
         identity: &Identity,
         in_call: bool,
-    ) {
+    ) -> bool {
         let record = MemberRecord {
             participant_id: participant_id.clone(),
             user_id: identity.subject.clone(),
@@ -586,29 +623,9 @@ impl Hub {
             self.shared
                 .directory_stale
                 .store(true, std::sync::atomic::Ordering::Release);
+            return false;
         }
-    }
-
-    /// Rewrites this node's members into the directory after writes failed
-    /// (the bus was away), so other nodes see them again.
-    pub(super) async fn repair_directory(&self) {
-        let members: Vec<(VisitId, ParticipantId, Arc<Identity>, bool)> = {
-            let state = self.state();
-            state
-                .rooms
-                .iter()
-                .flat_map(|(visit_id, room)| {
-                    room.members.iter().filter_map(|(participant_id, in_call)| {
-                        let identity = Arc::clone(&state.sessions.get(participant_id)?.identity);
-                        Some((visit_id.clone(), participant_id.clone(), identity, *in_call))
-                    })
-                })
-                .collect()
-        };
-        for (visit_id, participant_id, identity, in_call) in members {
-            self.put_member(&visit_id, &participant_id, &identity, in_call)
-                .await;
-        }
+        true
     }
 
     /// Everyone in the call but `except`, on every node.
@@ -636,7 +653,7 @@ impl Hub {
         members
     }
 
-    async fn send_joined(&self, participant_id: &ParticipantId, visit_id: &VisitId) {
+    pub(super) async fn send_joined(&self, participant_id: &ParticipantId, visit_id: &VisitId) {
         let participants = self.call_members(visit_id, participant_id).await;
         let frame = ServerMessage::Joined {
             visit_id: visit_id.clone(),
@@ -645,20 +662,21 @@ impl Hub {
         self.state().deliver(participant_id, &encode(&frame));
     }
 
-    /// To the call's members here and on other nodes, but `except`.
-    async fn broadcast_call(
+    /// To the call's members here and on other nodes, but `except`;
+    /// answers how far it went beyond this node.
+    pub(super) async fn broadcast_call(
         &self,
         visit_id: &VisitId,
         except: Option<&ParticipantId>,
         frame: ServerMessage,
-    ) {
+    ) -> Reach {
         self.state().deliver_room(visit_id, except, &encode(&frame));
         self.publish(BusMessage::Room {
             visit_id: visit_id.clone(),
             except: except.cloned(),
             frame,
         })
-        .await;
+        .await
     }
 
     /// A member is in the call: it hears who is there, they hear of it.
@@ -706,6 +724,7 @@ impl Hub {
         while let Some((participant_id, identity)) = self.next_waiting(visit_id) {
             self.put_member(visit_id, &participant_id, &identity, true)
                 .await;
+            self.update_session(&participant_id).await;
             self.emit(HubEvent::ParticipantAdmitted {
                 visit_id: visit_id.clone(),
                 participant_id: participant_id.clone(),
@@ -758,6 +777,15 @@ impl Hub {
             leaving
         };
         for (participant_id, identity, in_call) in leaving {
+            if let Err(error) = self
+                .shared
+                .bus
+                .remove_member(visit_id, &participant_id, &self.shared.node)
+                .await
+            {
+                tracing::warn!(%error, visit.id = %visit_id, "room directory not updated");
+            }
+            self.update_session(&participant_id).await;
             self.after_leaving(
                 visit_id,
                 &participant_id,
@@ -785,11 +813,12 @@ impl Hub {
         if let Err(error) = self
             .shared
             .bus
-            .remove_member(&visit_id, participant_id)
+            .remove_member(&visit_id, participant_id, &self.shared.node)
             .await
         {
             tracing::warn!(%error, visit.id = %visit_id, "room directory not updated");
         }
+        self.update_session(participant_id).await;
         if in_call {
             let frame = ServerMessage::PeerLeft {
                 participant_id: participant_id.clone(),
@@ -829,7 +858,7 @@ impl Hub {
 
     /// A socket of this user came up: mark it online now rather than at the
     /// next presence round.
-    async fn refresh_presence(&self, identity: &Identity) {
+    pub(super) async fn refresh_presence(&self, identity: &Identity) {
         let users = [super::state::presence_user(identity)];
         match self.shared.presence.heartbeat(&users).await {
             Ok(changes) => {

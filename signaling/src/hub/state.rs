@@ -10,9 +10,10 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 
 use crate::authoriser::Identity;
+use crate::bus::SessionRecord;
 use crate::events::HubEvent;
-use crate::presence::PresenceUser;
-use crate::protocol::{ParticipantId, ParticipantInfo, QueueId, UserId, VisitId};
+use crate::presence::{LiveUser, PresenceUser};
+use crate::protocol::{ParticipantId, ParticipantInfo, PresenceStatus, QueueId, UserId, VisitId};
 
 /// One socket's logical session: it outlives the socket for the resume
 /// window.
@@ -26,6 +27,8 @@ pub(crate) struct Session {
     pub dropped_link: Option<u64>,
     pub room: Option<VisitId>,
     pub queues: Vec<QueueId>,
+    /// Its access was taken away: its socket closes with 1008.
+    pub revoked: bool,
 }
 
 impl Session {
@@ -69,10 +72,13 @@ pub(crate) struct Room {
     pub members: HashMap<ParticipantId, bool>,
 }
 
+/// A user with sockets on this node.
 #[derive(Debug)]
-struct LiveUser {
+struct UserSockets {
     user: PresenceUser,
     sockets: usize,
+    /// The status last chosen for them while a socket of theirs was here.
+    chosen: Option<PresenceStatus>,
 }
 
 #[derive(Debug, Default)]
@@ -86,7 +92,7 @@ pub(crate) struct State {
     pub visit_sockets: HashMap<VisitId, HashSet<ParticipantId>>,
     pub staff: HashSet<ParticipantId>,
     pub queues: HashMap<QueueId, HashSet<ParticipantId>>,
-    users: HashMap<UserId, LiveUser>,
+    users: HashMap<UserId, UserSockets>,
     next_link: u64,
 }
 
@@ -235,9 +241,10 @@ impl State {
         let live = self
             .users
             .entry(identity.subject.clone())
-            .or_insert_with(|| LiveUser {
+            .or_insert_with(|| UserSockets {
                 user: presence_user(identity),
                 sockets: 0,
+                chosen: None,
             });
         live.sockets += 1;
         staff_event(identity, live.sockets)
@@ -254,9 +261,57 @@ impl State {
         staff_event(identity, sockets)
     }
 
-    /// Users with a live socket here, for presence heartbeats.
-    pub fn live_users(&self) -> Vec<PresenceUser> {
-        self.users.values().map(|live| live.user.clone()).collect()
+    /// Remembers a user's chosen status, if they have a socket here.
+    pub fn chose(&mut self, user_id: &UserId, status: PresenceStatus) {
+        if let Some(live) = self.users.get_mut(user_id) {
+            live.chosen = Some(status);
+        }
+    }
+
+    /// Users with a live socket here, with what this node knows of their
+    /// status: for presence heartbeats, and to rebuild a lost record.
+    pub fn live_users(&self) -> Vec<LiveUser> {
+        let in_call: HashSet<&UserId> = self
+            .sessions
+            .iter()
+            .filter(|(id, session)| {
+                session
+                    .room
+                    .as_ref()
+                    .is_some_and(|visit_id| self.in_call(visit_id, id))
+            })
+            .map(|(_, session)| &session.identity.subject)
+            .collect();
+        self.users
+            .iter()
+            .map(|(user_id, live)| LiveUser {
+                user: live.user.clone(),
+                chosen: live.chosen,
+                in_consult: in_call.contains(user_id),
+            })
+            .collect()
+    }
+
+    /// The shared record of a session held here.
+    pub fn session_record(
+        &self,
+        participant_id: &ParticipantId,
+        node: &str,
+    ) -> Option<SessionRecord> {
+        let session = self.sessions.get(participant_id)?;
+        let in_call = session
+            .room
+            .as_ref()
+            .is_some_and(|visit_id| self.in_call(visit_id, participant_id));
+        Some(SessionRecord {
+            participant_id: participant_id.clone(),
+            user_id: session.identity.subject.clone(),
+            role: session.identity.role,
+            node: node.to_owned(),
+            room: session.room.clone(),
+            in_call,
+            queues: session.queues.clone(),
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::{self, BoxFuture};
 use tokio::time::Instant;
 
-use super::{Presence, PresenceEntry, PresenceError, PresenceUser, effective};
+use super::{LiveUser, Presence, PresenceEntry, PresenceError, PresenceUser, effective};
 use crate::protocol::{PresenceStatus, Role, UserId};
 
 /// In-memory presence; clones share the same state.
@@ -117,6 +117,33 @@ impl Presence for MemoryPresence {
                     record.role = user.role;
                     record.alive_until = Some(until);
                 })
+            })
+            .collect();
+        Box::pin(future::ready(Ok(changes)))
+    }
+
+    fn restore<'a>(
+        &'a self,
+        users: &'a [LiveUser],
+    ) -> BoxFuture<'a, Result<Vec<PresenceEntry>, PresenceError>> {
+        // Memory is never lost while the node runs: only fill in a record
+        // that is new (a user whose record was forgotten).
+        let until = Instant::now() + self.inner.offline_after;
+        let mut records = self.users();
+        let changes = users
+            .iter()
+            .filter_map(|live| {
+                let user = &live.user;
+                let record = records.entry(user.user_id.clone()).or_insert_with(|| {
+                    let mut record = Record::new(user);
+                    record.chosen = live.chosen.unwrap_or(PresenceStatus::Available);
+                    record
+                });
+                record.display_name.clone_from(&user.display_name);
+                record.role = user.role;
+                record.alive_until = Some(until);
+                record.in_consult |= live.in_consult;
+                record.settle(&user.user_id)
             })
             .collect();
         Box::pin(future::ready(Ok(changes)))

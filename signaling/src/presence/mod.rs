@@ -27,6 +27,17 @@ pub struct PresenceUser {
     pub role: Role,
 }
 
+/// A user with a live socket on a node, as that node knows them: what a
+/// lost presence record is rebuilt from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveUser {
+    pub user: PresenceUser,
+    /// The status last chosen for them while their socket was here.
+    pub chosen: Option<PresenceStatus>,
+    /// In a call on this node.
+    pub in_consult: bool,
+}
+
 /// One row of `GET /api/v1/presence`, and a change when returned by an update.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PresenceEntry {
@@ -56,6 +67,15 @@ pub trait Presence: Send + Sync + 'static {
     fn heartbeat<'a>(
         &'a self,
         users: &'a [PresenceUser],
+    ) -> BoxFuture<'a, Result<Vec<PresenceEntry>, PresenceError>>;
+
+    /// A heartbeat that also refills what a record lost (a presence store
+    /// that restarted empty): the chosen status where none is recorded, and
+    /// the consult flag where this node holds the user in a call. Never
+    /// overrides a status recorded since.
+    fn restore<'a>(
+        &'a self,
+        users: &'a [LiveUser],
     ) -> BoxFuture<'a, Result<Vec<PresenceEntry>, PresenceError>>;
 
     /// The user chose a status (a `presence` frame, or the server).

@@ -14,7 +14,7 @@ use ::redis::{Script, Value};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
-use super::{Presence, PresenceEntry, PresenceError, PresenceUser};
+use super::{LiveUser, Presence, PresenceEntry, PresenceError, PresenceUser};
 use crate::protocol::{PresenceStatus, Role, UserId};
 
 /// Shared by the scripts: recompute the effective status of hash `h` and,
@@ -60,6 +60,28 @@ end
 return out
 ";
 
+/// KEYS: alive zset, users set. ARGV: now, deadline, hash prefix, then
+/// (id, name, role, chosen or '', consult '1' or '0') per user.
+const RESTORE: &str = r"
+local out = {}
+local now, deadline, prefix = ARGV[1], ARGV[2], ARGV[3]
+for i = 4, #ARGV, 5 do
+  local user = ARGV[i]
+  local h = prefix .. user
+  redis.call('ZADD', KEYS[1], deadline, user)
+  redis.call('SADD', KEYS[2], user)
+  redis.call('HSET', h, 'name', ARGV[i + 1], 'role', ARGV[i + 2], 'alive', '1')
+  if ARGV[i + 3] ~= '' then redis.call('HSETNX', h, 'chosen', ARGV[i + 3]) end
+  if ARGV[i + 4] == '1' then
+    redis.call('HSET', h, 'consult', '1')
+  else
+    redis.call('HSETNX', h, 'consult', '0')
+  end
+  settle(h, user, now, out)
+end
+return out
+";
+
 /// KEYS: user hash, users set. ARGV: now, id, name, role, field, value.
 const SET: &str = r"
 local out = {}
@@ -99,6 +121,7 @@ pub struct RedisPresence {
     prefix: String,
     offline_after: Duration,
     heartbeat: Script,
+    restore: Script,
     set: Script,
     expire: Script,
 }
@@ -125,6 +148,7 @@ impl RedisPresence {
             prefix: prefix.into(),
             offline_after,
             heartbeat: Script::new(&format!("{SETTLE}{HEARTBEAT}")),
+            restore: Script::new(&format!("{SETTLE}{RESTORE}")),
             set: Script::new(&format!("{SETTLE}{SET}")),
             expire: Script::new(&format!("{SETTLE}{EXPIRE}")),
         }
@@ -187,6 +211,36 @@ impl Presence for RedisPresence {
                     .arg(user.user_id.as_str())
                     .arg(&user.display_name)
                     .arg(user.role.as_str());
+            }
+            let mut redis = self.redis.clone();
+            let out: Vec<String> = invocation.invoke_async(&mut redis).await?;
+            decode(&out)
+        })
+    }
+
+    fn restore<'a>(
+        &'a self,
+        users: &'a [LiveUser],
+    ) -> BoxFuture<'a, Result<Vec<PresenceEntry>, PresenceError>> {
+        Box::pin(async move {
+            if users.is_empty() {
+                return Ok(Vec::new());
+            }
+            let now = now_ms();
+            let deadline = now + millis(self.offline_after);
+            let mut invocation = self.restore.key(self.alive_key());
+            invocation
+                .key(self.users_key())
+                .arg(now)
+                .arg(deadline)
+                .arg(self.user_prefix());
+            for live in users {
+                invocation
+                    .arg(live.user.user_id.as_str())
+                    .arg(&live.user.display_name)
+                    .arg(live.user.role.as_str())
+                    .arg(live.chosen.map_or("", PresenceStatus::as_str))
+                    .arg(if live.in_consult { "1" } else { "0" });
             }
             let mut redis = self.redis.clone();
             let out: Vec<String> = invocation.invoke_async(&mut redis).await?;

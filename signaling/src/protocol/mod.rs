@@ -189,6 +189,8 @@ pub enum LeaveReason {
     Removed,
     /// The visit closed.
     RoomClosed,
+    /// The node holding the participant's socket stopped answering.
+    NodeLost,
 }
 
 /// A frame from the client.
@@ -325,6 +327,11 @@ pub enum ServerMessage {
         code: ErrorCode,
         message: String,
     },
+    /// This node is draining: reconnect (resuming) after `after_ms`,
+    /// elsewhere; the node closes this socket soon after.
+    Reconnect {
+        after_ms: u64,
+    },
 }
 
 impl ServerMessage {
@@ -394,6 +401,9 @@ pub enum ErrorCode {
     Unavailable,
     /// A chat message was relayed but could not be kept in the visit's record.
     NotRecorded,
+    /// A chat message may not have reached those in the call on other
+    /// nodes (the bus between nodes is down); send it again later.
+    NotDelivered,
 }
 
 impl ErrorCode {
@@ -413,6 +423,7 @@ impl ErrorCode {
             Self::ResumeFailed => "resume_failed",
             Self::Unavailable => "unavailable",
             Self::NotRecorded => "not_recorded",
+            Self::NotDelivered => "not_delivered",
         }
     }
 
@@ -432,6 +443,7 @@ impl ErrorCode {
             Self::ResumeFailed => "session could not be resumed",
             Self::Unavailable => "try again later",
             Self::NotRecorded => "message delivered, but not saved to the visit's record",
+            Self::NotDelivered => "message may not have reached everyone in the call",
         }
     }
 }

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 
+use crate::Denied;
 use crate::hub::{Attached, Departure, Hub};
 use crate::protocol::{ClientMessage, ErrorCode, ParticipantId, ServerMessage};
 
@@ -39,6 +41,7 @@ pub async fn serve_socket(mut socket: WebSocket, hub: Hub) {
         ),
         participant_id: attached.participant_id.clone(),
         link: attached.link,
+        expires_at: attached.expires_at,
         hub,
         socket,
     };
@@ -46,7 +49,30 @@ pub async fn serve_socket(mut socket: WebSocket, hub: Hub) {
     guard.detach(how).await;
 }
 
-/// Waits for `hello` and attaches; closes with 1008 (1009, 1011) otherwise.
+/// How long after its `reconnect` delay a draining node closes the socket,
+/// for a client that did not go by itself.
+const RECONNECT_GRACE: Duration = Duration::from_secs(1);
+
+/// Resolves with the drain window once the node starts draining.
+async fn draining(drain: &mut watch::Receiver<Option<Duration>>) -> Duration {
+    let window = drain.wait_for(Option::is_some).await.map(|window| *window);
+    match window {
+        Ok(window) => window.unwrap_or_default(),
+        // The hub is gone: the shutdown branch ends the socket.
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// A random delay in the first half of the drain window, so the clients of
+/// one node reconnect spread out rather than all at once.
+fn reconnect_delay(window: Duration) -> Duration {
+    let half = u64::try_from(window.as_millis() / 2).unwrap_or(u64::MAX);
+    let random = getrandom::u64().unwrap_or(half / 2);
+    Duration::from_millis(random.checked_rem(half.saturating_add(1)).unwrap_or(0))
+}
+
+/// Waits for `hello` and attaches; closes with 1008 (1009, 1011, or 1013
+/// when the token cannot be checked now) otherwise.
 async fn greet(socket: &mut WebSocket, hub: &Hub) -> Option<(Attached, Option<ErrorCode>)> {
     let first = match timeout(hub.config().hello_timeout, next_text(socket)).await {
         Err(_) => {
@@ -68,9 +94,21 @@ async fn greet(socket: &mut WebSocket, hub: &Hub) -> Option<(Attached, Option<Er
         close(socket, close_code::POLICY, "hello first").await;
         return None;
     };
-    let Ok(identity) = hub.authenticate(token.expose()).await else {
-        close(socket, close_code::POLICY, "not authenticated").await;
-        return None;
+    let identity = match hub.authenticate(token.expose()).await {
+        Ok(identity) => identity,
+        // The server cannot check the token now: say "retry" (1013), never
+        // 1008, which a client takes as a refused token.
+        Err(Denied::Unavailable) => {
+            let _ = socket
+                .send(text(&ServerMessage::error(ErrorCode::Unavailable)))
+                .await;
+            close(socket, close_code::AGAIN, "try again later").await;
+            return None;
+        }
+        Err(_) => {
+            close(socket, close_code::POLICY, "not authenticated").await;
+            return None;
+        }
     };
     let role = identity.role;
     let Some(attached) = hub
@@ -158,6 +196,14 @@ async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
+/// Completes at `deadline`, or never without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Connection {
     hub: Hub,
     socket: WebSocket,
@@ -166,6 +212,8 @@ struct Connection {
     limiter: DefaultDirectRateLimiter,
     /// Refused frames: a socket that keeps flooding is closed.
     flood: DefaultDirectRateLimiter,
+    /// When the credential of the socket's token ends.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Connection {
@@ -177,12 +225,19 @@ impl Connection {
             return Departure::Dropped;
         }
         let mut shutdown = self.hub.shutdown_signal();
+        let mut drain = self.hub.drain_signal();
+        // Once told to reconnect: when this node closes the socket.
+        let mut leave_at: Option<Instant> = None;
         let idle = self.hub.config().idle_timeout;
         let mut deadline = Instant::now() + idle;
+        let expiry = self.expiry_deadline();
         loop {
             tokio::select! {
                 inbound = read(&mut self.socket) => {
                     deadline = Instant::now() + idle;
+                    if self.expired() {
+                        return self.close_expired().await;
+                    }
                     match inbound {
                         Inbound::Text(text) => {
                             if let Some(how) = self.admit().await {
@@ -218,11 +273,18 @@ impl Connection {
                 }
                 frame = outbox.recv() => {
                     let Some(frame) = frame else {
+                        if self.hub.access_revoked(&self.participant_id) {
+                            close(&mut self.socket, close_code::POLICY, "access revoked").await;
+                            return Departure::Removed;
+                        }
                         // The hub cut this socket off: it fell behind, or
                         // the session resumed on another socket.
                         close(&mut self.socket, close_code::AGAIN, "reconnect").await;
                         return Departure::Dropped;
                     };
+                    if self.expired() {
+                        return self.close_expired().await;
+                    }
                     if self.socket.send(Message::Text(frame)).await.is_err() {
                         return Departure::Dropped;
                     }
@@ -231,12 +293,45 @@ impl Connection {
                     close(&mut self.socket, close_code::AWAY, "idle").await;
                     return Departure::Dropped;
                 }
+                () = until(expiry) => return self.close_expired().await,
                 () = crate::hub::stopped(&mut shutdown) => {
                     close(&mut self.socket, close_code::AWAY, "shutting down").await;
                     return Departure::Removed;
                 }
+                window = draining(&mut drain), if leave_at.is_none() => {
+                    let after = reconnect_delay(window);
+                    let frame = ServerMessage::Reconnect {
+                        after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+                    };
+                    if self.send(&frame).await.is_err() {
+                        return Departure::Dropped;
+                    }
+                    leave_at = Some(Instant::now() + after + RECONNECT_GRACE);
+                }
+                () = sleep_until(leave_at.unwrap_or(deadline)), if leave_at.is_some() => {
+                    // A drop, not a leave: the session resumes elsewhere.
+                    close(&mut self.socket, close_code::RESTART, "reconnect elsewhere").await;
+                    return Departure::Dropped;
+                }
             }
         }
+    }
+
+    /// Whether the socket's credential has ended by the authoriser's clock
+    /// (checked on every frame: that clock may run ahead of this timer's).
+    fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| self.hub.now() >= at)
+    }
+
+    /// When the credential ends, as a timer deadline.
+    fn expiry_deadline(&self) -> Option<Instant> {
+        let left = self.expires_at? - self.hub.now();
+        Some(Instant::now() + left.to_std().unwrap_or(Duration::ZERO))
+    }
+
+    async fn close_expired(&mut self) -> Departure {
+        close(&mut self.socket, close_code::POLICY, "session expired").await;
+        Departure::Removed
     }
 
     /// Applies the frame rate; `Some` when flooding must close the socket.

@@ -45,6 +45,39 @@ async fn hello_with_a_bad_token_closes_with_1008() {
 }
 
 #[tokio::test]
+async fn hello_the_server_cannot_check_now_hears_unavailable_and_closes_with_1013() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+
+    client
+        .send_json(json!({"type": "hello", "token": "store-down"}))
+        .await;
+
+    client.expect_error(ErrorCode::Unavailable).await;
+    assert_eq!(client.closed().await, CloseCode::Again);
+}
+
+#[tokio::test]
+async fn a_draining_hub_sends_each_socket_to_reconnect_and_keeps_its_session_for_resume() {
+    let app = spawn_app().await;
+    let mut client = app.connect().await;
+    let (participant_id, resume) = client.hello("clinician-1").await;
+
+    app.hub.drain(Duration::from_secs(2));
+
+    match client.frame().await {
+        ServerMessage::Reconnect { after_ms } => assert!(after_ms <= 1_000, "{after_ms}"),
+        other => panic!("expected reconnect, got {other:?}"),
+    }
+    assert_eq!(client.closed().await, CloseCode::Restart);
+    // Let go as a drop, not a leave: the session resumes.
+    let mut back = app.connect().await;
+    back.send_json(json!({"type": "hello", "token": "clinician-1", "resume": resume}))
+        .await;
+    assert_eq!(back.welcome().await.0, participant_id);
+}
+
+#[tokio::test]
 async fn a_first_frame_other_than_hello_closes_with_1008() {
     let app = spawn_app().await;
     let mut client = app.connect().await;

@@ -49,7 +49,15 @@ impl TestAuthoriser {
     }
 }
 
+/// Each token stands for its own credential (`credential-of-{token}`);
+/// `clinician-1-brief` is clinician one's, ending a moment after `hello`.
 pub fn identity(token: &str) -> Option<Identity> {
+    if token == "clinician-1-brief" {
+        let mut brief = identity("clinician-1")?;
+        brief.credential = Some(format!("credential-of-{token}"));
+        brief.expires_at = Some(chrono::Utc::now() + chrono::Duration::milliseconds(200));
+        return Some(brief);
+    }
     let (subject, role, name, visit) = match token {
         "clinician-1" => ("c1", Role::Clinician, "Dr One", None),
         "clinician-2" => ("c2", Role::Clinician, "Dr Two", None),
@@ -64,14 +72,19 @@ pub fn identity(token: &str) -> Option<Identity> {
         role,
         display_name: name.to_owned(),
         visit_id: visit.map(VisitId::new),
+        credential: Some(format!("credential-of-{token}")),
+        expires_at: None,
     })
 }
 
 impl Authoriser for TestAuthoriser {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Denied>> {
-        Box::pin(future::ready(
-            identity(token).ok_or(Denied::Unauthenticated),
-        ))
+        // `store-down`: the server cannot check any token right now.
+        let answer = match token {
+            "store-down" => Err(Denied::Unavailable),
+            _ => identity(token).ok_or(Denied::Unauthenticated),
+        };
+        Box::pin(future::ready(answer))
     }
 
     fn authorise_join<'a>(

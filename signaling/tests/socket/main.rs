@@ -1,6 +1,7 @@
 //! Drives the signaling hub over real sockets: an axum server on
 //! 127.0.0.1:0 and tokio-tungstenite clients.
 
+mod credentials;
 mod handshake;
 mod helpers;
 mod limits;

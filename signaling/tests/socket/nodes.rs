@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use signaling::bus::{Bus, MemoryBus};
+use signaling::bus::{Bus, MemberRecord, MemoryBus};
 use signaling::presence::Presence;
-use signaling::protocol::{LeaveReason, PresenceStatus, ServerMessage, VisitId, VisitStatus};
+use signaling::protocol::{
+    ErrorCode, LeaveReason, ParticipantId, PresenceStatus, ServerMessage, VisitId, VisitStatus,
+};
 use signaling::{MemoryPresence, RedisBus, RedisPresence, redis_connection};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{Parts, TestApp, presence_of, spawn_app_with};
 
@@ -354,4 +357,222 @@ async fn a_node_without_redis_serves_its_own_sockets_and_recovers_when_redis_ret
         .await;
     assert!(matches!(offer, ServerMessage::Offer { from, .. } if from == colleague_id));
     forget(direct, &prefix).await;
+}
+
+/// Test-sized beats: a lease lapses in 150 ms, reaping starts after 300 ms.
+fn quick_nodes() -> signaling::HubConfig {
+    signaling::HubConfig {
+        node_interval: Duration::from_millis(50),
+        ..crate::helpers::quick_config()
+    }
+}
+
+async fn redis_node(client: &redis::Client, prefix: &str) -> (Arc<dyn Bus>, Arc<dyn Presence>) {
+    let manager = redis_connection(client.clone()).expect("manager");
+    (
+        Arc::new(RedisBus::new(client.clone(), manager.clone(), prefix)),
+        Arc::new(RedisPresence::new(manager, prefix, Duration::from_secs(30))),
+    )
+}
+
+async fn spawn_node(
+    client: &redis::Client,
+    prefix: &str,
+    authoriser: Option<Arc<crate::helpers::TestAuthoriser>>,
+) -> TestApp {
+    let (bus, presence) = redis_node(client, prefix).await;
+    spawn_app_with(Parts {
+        config: Some(quick_nodes()),
+        bus: Some(bus),
+        presence: Some(presence),
+        authoriser,
+        ..Parts::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_directory_is_rebuilt_from_the_nodes_when_redis_forgets_it() {
+    let (client, manager, prefix) = redis("rebuild").await;
+    let a = spawn_node(&client, &prefix, None).await;
+    let b = spawn_node(&client, &prefix, Some(a.authoriser.clone())).await;
+    a.authoriser.admit("v1");
+    let (mut patient, patient_id) = a.signed_in("patient-v1").await;
+    patient.join("v1").await;
+    assert!(matches!(
+        patient.frame().await,
+        ServerMessage::Joined { .. }
+    ));
+    let (mut clinician, _) = b.signed_in("clinician-1").await;
+    clinician.join("v1").await;
+    assert!(matches!(
+        clinician.frame().await,
+        ServerMessage::Joined { .. }
+    ));
+
+    // As a Redis restarted empty would.
+    forget(manager.clone(), &prefix).await;
+
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            clinician
+                .send_json(json!({"type": "offer", "to": patient_id, "sdp": "again"}))
+                .await;
+            let answered = tokio::time::timeout(
+                Duration::from_millis(200),
+                patient.until(|f| matches!(f, ServerMessage::Offer { sdp, .. } if sdp == "again")),
+            )
+            .await;
+            if answered.is_ok() {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("relay across nodes comes back once the nodes rebuilt the directory");
+    forget(manager, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_node_whose_lease_lapses_is_reaped_and_its_members_leave_the_call() {
+    let (client, manager, prefix) = redis("reap").await;
+    let a = spawn_node(&client, &prefix, None).await;
+    a.authoriser.admit("v1");
+    let (mut patient, _) = a.signed_in("patient-v1").await;
+    patient.join("v1").await;
+    assert!(matches!(
+        patient.frame().await,
+        ServerMessage::Joined { .. }
+    ));
+    // Another node's member, written as that node would, then the node dies.
+    let directory = RedisBus::new(client.clone(), manager.clone(), &prefix);
+    let ghost = MemberRecord {
+        participant_id: ParticipantId::new("ghost-1"),
+        user_id: signaling::protocol::UserId::new("c1"),
+        role: signaling::protocol::Role::Clinician,
+        display_name: "Dr One".into(),
+        node: "ghost".into(),
+        in_call: true,
+    };
+    directory
+        .announce_node("ghost", Duration::from_millis(100))
+        .await
+        .expect("lease");
+    directory
+        .put_member(&VisitId::new("v1"), &ghost)
+        .await
+        .expect("member");
+
+    let left = patient
+        .until(|f| matches!(f, ServerMessage::PeerLeft { .. }))
+        .await;
+
+    assert_eq!(
+        left,
+        ServerMessage::PeerLeft {
+            participant_id: ParticipantId::new("ghost-1"),
+            reason: LeaveReason::NodeLost,
+        }
+    );
+    let members = directory
+        .members(&VisitId::new("v1"))
+        .await
+        .expect("members");
+    assert!(members.iter().all(|member| member.node != "ghost"));
+    assert!(directory.lapsed_nodes().await.expect("nodes").is_empty());
+    forget(manager, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_session_resumes_on_another_node_and_its_copy_there_closes() {
+    let bus = MemoryBus::new();
+    let presence = MemoryPresence::new(Duration::from_secs(30));
+    let (a, b) = two_nodes(
+        Arc::new(bus.clone()),
+        Arc::new(bus),
+        [Arc::new(presence.clone()), Arc::new(presence)],
+    )
+    .await;
+    a.authoriser.admit("v1");
+    let mut patient = a.connect().await;
+    let (patient_id, token) = patient.hello("patient-v1").await;
+    patient.join("v1").await;
+    assert!(matches!(
+        patient.frame().await,
+        ServerMessage::Joined { .. }
+    ));
+    let (mut clinician, _) = b.signed_in("clinician-1").await;
+    clinician.join("v1").await;
+    assert!(matches!(
+        clinician.frame().await,
+        ServerMessage::Joined { .. }
+    ));
+
+    let mut moved = b.connect().await;
+    moved
+        .send_json(json!({"type": "hello", "token": "patient-v1", "resume": token}))
+        .await;
+    let (moved_id, _) = moved.welcome().await;
+
+    assert_eq!(moved_id, patient_id);
+    assert_eq!(
+        patient.closed().await,
+        CloseCode::Again,
+        "the copy on node A closes"
+    );
+    clinician
+        .send_json(json!({"type": "offer", "to": patient_id, "sdp": "here"}))
+        .await;
+    let offer = moved
+        .until(|f| matches!(f, ServerMessage::Offer { .. }))
+        .await;
+    assert!(matches!(offer, ServerMessage::Offer { sdp, .. } if sdp == "here"));
+    let mut stale = a.connect().await;
+    stale
+        .send_json(json!({"type": "hello", "token": "patient-v1", "resume": token}))
+        .await;
+    let (stale_id, _) = stale.welcome().await;
+    assert_ne!(stale_id, patient_id);
+    stale.expect_error(ErrorCode::ResumeFailed).await;
+}
+
+#[tokio::test]
+async fn a_staff_session_resumed_on_another_node_keeps_watching_its_queues() {
+    let bus = MemoryBus::new();
+    let presence = MemoryPresence::new(Duration::from_secs(30));
+    let (a, b) = two_nodes(
+        Arc::new(bus.clone()),
+        Arc::new(bus),
+        [Arc::new(presence.clone()), Arc::new(presence)],
+    )
+    .await;
+    let mut board = a.connect().await;
+    let (board_id, token) = board.hello("scheduler-1").await;
+    board
+        .send_json(json!({"type": "subscribe", "queue_id": "q1"}))
+        .await;
+    board
+        .until(|f| matches!(f, ServerMessage::Queue { .. }))
+        .await;
+
+    board.drop_connection();
+    let mut moved = b.connect().await;
+    moved
+        .send_json(json!({"type": "hello", "token": "scheduler-1", "resume": token}))
+        .await;
+    let (moved_id, _) = moved.welcome().await;
+    assert_eq!(moved_id, board_id);
+    b.hub
+        .publish_queue(
+            &signaling::protocol::QueueId::new("q1"),
+            json!([{"visit_id": "v1"}]),
+        )
+        .await;
+
+    let update = moved
+        .until(|f| matches!(f, ServerMessage::Queue { entries, .. } if entries != &json!([])))
+        .await;
+    assert!(
+        matches!(update, ServerMessage::Queue { entries, .. } if entries == json!([{"visit_id": "v1"}]))
+    );
 }

@@ -267,7 +267,8 @@ async fn confirm_mfa_enrolment(
     }))
 }
 
-/// CONTRACT: `POST /auth/logout` — revokes the session of the token sent.
+/// CONTRACT: `POST /auth/logout` — revokes the session of the token sent
+/// and closes the sockets it opened.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
 async fn logout(
@@ -279,6 +280,11 @@ async fn logout(
         .and_then(SessionToken::from_bearer)
         .ok_or(ApiError::Unauthorized)?;
     auth::sign_out(&state.store, &state.clock, &token).await?;
+    // The session's sockets close too, on every node.
+    state
+        .live
+        .credential_ended(&auth::Credential::session(&token))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

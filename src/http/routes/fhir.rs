@@ -10,11 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
+use crate::access::{self, Data};
 use crate::fhir::{self, FhirError, Requester, ResourceType};
 use crate::http::error::ApiError;
 use crate::http::extract::Caller;
+use crate::http::refusals::RefusalAudited;
 use crate::model::ids::VisitId;
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::visits::{self, VisitError};
 
 pub fn router() -> Router<AppState> {
@@ -57,6 +60,11 @@ impl IntoResponse for FhirResponse {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         response
     }
 }
@@ -68,6 +76,8 @@ enum FhirApiError {
     Login,
     /// A status, an issue type and a sentence for the client.
     Outcome(StatusCode, &'static str, String),
+    /// The store cannot serve now: 503, retry later.
+    Unavailable,
     Internal(anyhow::Error),
 }
 
@@ -81,7 +91,12 @@ impl From<ApiError> for FhirApiError {
     fn from(error: ApiError) -> Self {
         match error {
             ApiError::Unauthorized | ApiError::Unauthenticated(_) => Self::Login,
-            ApiError::Forbidden => Self::Fhir(FhirError::Forbidden),
+            ApiError::Forbidden => Self::Outcome(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this token does not reach FHIR resources".to_owned(),
+            ),
+            ApiError::Unavailable(_) => Self::Unavailable,
             other => Self::Internal(anyhow::Error::new(other)),
         }
     }
@@ -89,6 +104,8 @@ impl From<ApiError> for FhirApiError {
 
 impl IntoResponse for FhirApiError {
     fn into_response(self) -> Response {
+        // The facade audits its own refusals, knowing the resource's patient.
+        let audited = matches!(self, Self::Fhir(FhirError::Forbidden));
         let (status, code, diagnostics) = match self {
             Self::Login => (
                 StatusCode::UNAUTHORIZED,
@@ -107,6 +124,12 @@ impl IntoResponse for FhirApiError {
                 (StatusCode::FORBIDDEN, "forbidden", e.to_string())
             }
             Self::Outcome(status, code, why) => (status, code, why),
+            Self::Fhir(FhirError::Store(StoreError::Unavailable(_))) | Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "transient",
+                "the service cannot reach its records right now; try again in a few seconds"
+                    .to_owned(),
+            ),
             Self::Fhir(FhirError::Store(e)) => return Self::Internal(e.into()).into_response(),
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "FHIR request failed");
@@ -117,7 +140,11 @@ impl IntoResponse for FhirApiError {
                 )
             }
         };
-        FhirResponse::error(status, code, &diagnostics).into_response()
+        let mut response = FhirResponse::error(status, code, &diagnostics).into_response();
+        if audited {
+            response.extensions_mut().insert(RefusalAudited);
+        }
+        response
     }
 }
 
@@ -168,8 +195,12 @@ async fn read_composition(
     let caller = caller?;
     let not_found = || FhirError::NotFound(format!("Composition {id} is not known"));
     let visit = VisitId::parse(&id).ok_or_else(not_found)?;
-    if caller.patient().is_some_and(|(_, own)| *own != visit) {
-        return Err(FhirError::Forbidden.into());
+    if !access::may_read_visit(&caller.principal, Data::Clinical, &visit) {
+        return Err(FhirApiError::Outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this summary is not yours to read".to_owned(),
+        ));
     }
     let profile = crate::clinic::profile(&state.store, state.config.region, &state.config.summary)
         .await

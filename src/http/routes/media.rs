@@ -7,6 +7,7 @@ use utoipa_axum::routes;
 
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::GuestOrCaller;
+use crate::media::livekit::LiveKitError;
 use crate::media::{self, MediaError, MediaPlan};
 use crate::model::ids::VisitId;
 use crate::state::AppState;
@@ -17,7 +18,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// CONTRACT: `GET /visits/{id}/media` (the visit's participants).
 #[utoipa::path(get, path = "/visits/{id}/media", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 200, body = MediaPlan), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = MediaPlan), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 503, description = "LiveKit (group video) or the store cannot be reached now; `Retry-After` says when to try again", body = Problem)))]
 async fn get_media(
     State(state): State<AppState>,
     GuestOrCaller(caller): GuestOrCaller,
@@ -31,6 +33,7 @@ async fn get_media(
         &state.ice,
         livekit,
         &caller.principal,
+        &caller.actor,
         &id,
     )
     .await
@@ -39,6 +42,9 @@ async fn get_media(
         MediaError::NotFound => ApiError::NotFound("visit"),
         MediaError::Forbidden => ApiError::Forbidden,
         MediaError::Store(e) => e.into(),
+        MediaError::LiveKit(LiveKitError::Unreachable) => ApiError::Unavailable(
+            "group video cannot be reached right now; try again in a few seconds",
+        ),
         MediaError::LiveKit(e) => ApiError::internal(e),
     })
 }

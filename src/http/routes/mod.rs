@@ -19,6 +19,7 @@ pub mod precall;
 pub mod presence;
 pub mod queues;
 pub mod remittances;
+pub mod reports;
 pub mod users;
 pub mod visits;
 pub mod web;

@@ -28,22 +28,33 @@ async fn healthz() -> &'static str {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`, or `unavailable` with the dependencies that are down.
+    /// `ready`; `draining` while the node shuts down (send nothing new);
+    /// or `unavailable` with the dependencies that are down.
     status: &'static str,
+    /// `up`, `read_only` (answers but cannot write, e.g. a full disk) or `down`.
     store: &'static str,
     /// `up`, `down` or `not_configured`.
     redis: &'static str,
     down: Vec<&'static str>,
 }
 
-/// CONTRACT Ops: `GET /readyz` — 503 naming the dependency that is down.
+/// CONTRACT Ops: `GET /readyz` — 503 naming the dependency that is down,
+/// or saying the node is draining.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     const LIMIT: Duration = Duration::from_secs(2);
-    let store_up = tokio::time::timeout(LIMIT, state.store.ping())
-        .await
-        .unwrap_or(false);
+    let now = state.clock.now().millis();
+    let (reads, writes) = tokio::join!(
+        tokio::time::timeout(LIMIT, state.store.ping()),
+        tokio::time::timeout(LIMIT, state.store.can_write(now)),
+    );
+    let store = match (reads, writes) {
+        (Ok(true), Ok(false)) => "read_only",
+        // A probe still queued behind other writers is busy, not broken.
+        (Ok(true), _) => "up",
+        _ => "down",
+    };
     // The hub's own connections answer for Redis (presence and the bus's
     // subscriber), so a probe opens nothing new.
     let redis = if state.config.redis_url.is_none() {
@@ -55,28 +66,31 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
         }
     };
     let mut down = Vec::new();
-    if !store_up {
+    if store != "up" {
         down.push("store");
     }
     if redis == "down" {
         down.push("redis");
     }
-    let status = if down.is_empty() {
+    let status = if state.draining.is_on() {
+        "draining"
+    } else if down.is_empty() {
+        "ready"
+    } else {
+        "unavailable"
+    };
+    let code = if status == "ready" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = Readiness {
-        status: if down.is_empty() {
-            "ready"
-        } else {
-            "unavailable"
-        },
-        store: if store_up { "up" } else { "down" },
+        status,
+        store,
         redis,
         down,
     };
-    (status, Json(body))
+    (code, Json(body))
 }
 
 /// CONTRACT Ops: `GET /metrics` — Prometheus text.

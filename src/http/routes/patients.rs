@@ -100,12 +100,12 @@ async fn add_allergy(
     Ok((StatusCode::CREATED, Json(allergy)))
 }
 
-/// The patient's allergies (staff).
+/// The patient's allergies (who reads the chart: clinician, admin).
 #[utoipa::path(get, path = "/patients/{id}/allergies", tag = "patients", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = Vec<Allergy>)))]
+    params(("id" = String, Path)), responses((status = 200, body = Vec<Allergy>), (status = 403, body = Problem)))]
 async fn list_allergies(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Staff<ChartReaders>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Allergy>>, ApiError> {
     Ok(Json(
@@ -135,12 +135,12 @@ async fn add_medication(
     Ok((StatusCode::CREATED, Json(medication)))
 }
 
-/// The patient's medications (staff).
+/// The patient's medications (who reads the chart: clinician, admin).
 #[utoipa::path(get, path = "/patients/{id}/medications", tag = "patients", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = Vec<Medication>)))]
+    params(("id" = String, Path)), responses((status = 200, body = Vec<Medication>), (status = 403, body = Problem)))]
 async fn list_medications(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Staff<ChartReaders>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Medication>>, ApiError> {
     Ok(Json(
@@ -170,12 +170,12 @@ async fn add_condition(
     Ok((StatusCode::CREATED, Json(condition)))
 }
 
-/// The patient's conditions, problem list and diagnoses (staff).
+/// The patient's conditions, problem list and diagnoses (who reads the chart: clinician, admin).
 #[utoipa::path(get, path = "/patients/{id}/conditions", tag = "patients", security(("bearer" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = Vec<Condition>)))]
+    params(("id" = String, Path)), responses((status = 200, body = Vec<Condition>), (status = 403, body = Problem)))]
 async fn list_conditions(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Staff<ChartReaders>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Condition>>, ApiError> {
     Ok(Json(

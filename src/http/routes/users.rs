@@ -169,9 +169,9 @@ async fn deactivate_user(
     Path(id): Path<String>,
 ) -> Result<Json<Account>, ApiError> {
     let id = user_id(&id)?;
-    Ok(Json(
-        admin::deactivate(&state.store, &admin.actor, &id).await?,
-    ))
+    let (account, ended) = admin::deactivate(&state.store, &admin.actor, &id).await?;
+    close_sockets(&state, &ended).await;
+    Ok(Json(account))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -193,6 +193,14 @@ async fn reset_password(
     ApiJson(body): ApiJson<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let id = user_id(&id)?;
-    admin::reset_password(&state.store, &admin.actor, &id, body.password).await?;
+    let ended = admin::reset_password(&state.store, &admin.actor, &id, body.password).await?;
+    close_sockets(&state, &ended).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The ended sessions' sockets close too, on every node.
+async fn close_sockets(state: &AppState, ended: &admin::Ended) {
+    for credential in ended {
+        state.live.credential_ended(credential).await;
+    }
 }

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::{self, Data};
 use crate::billing::BillingPreview;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, Caller, Clinicians, Schedulers, Staff, VisitCreators};
@@ -29,6 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(preview_close))
         .routes(routes!(cancel_visit))
         .routes(routes!(no_show_visit))
+        .routes(routes!(reissue_link))
+        .routes(routes!(revoke_link))
 }
 
 fn visit_id(id: &str) -> Result<VisitId, ApiError> {
@@ -66,7 +69,7 @@ async fn get_visit(
     Path(id): Path<String>,
 ) -> Result<Json<Visit>, ApiError> {
     let id = visit_id(&id)?;
-    if caller.patient().is_some_and(|(_, own)| *own != id) {
+    if !access::may_read_visit(&caller.principal, Data::Visits, &id) {
         return Err(ApiError::Forbidden);
     }
     Ok(Json(
@@ -121,7 +124,7 @@ async fn acknowledge_emergency(
     Ok(Json(visit))
 }
 
-/// `GET /visits/{id}/summary` (the visit's patient, or staff): the
+/// `GET /visits/{id}/summary` (the visit's patient, or staff who read the chart): the
 /// after-visit summary, once closed (409 before) and for the configured
 /// days after (410 after).
 #[utoipa::path(get, path = "/visits/{id}/summary", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
@@ -133,7 +136,7 @@ async fn get_summary(
     Path(id): Path<String>,
 ) -> Result<Json<AfterVisitSummary>, ApiError> {
     let id = visit_id(&id)?;
-    if caller.patient().is_some_and(|(_, own)| *own != id) {
+    if !access::may_read_visit(&caller.principal, Data::Clinical, &id) {
         return Err(ApiError::Forbidden);
     }
     let profile =
@@ -258,6 +261,12 @@ async fn end_visit(
     let visit = visits::end(&state.store, &state.clock, &staff.actor, &visit_id(id)?, to).await?;
     end_call(state, &visit.id);
     state.live.visit_changed(&visit).await;
+    // The patient has heard the visit ended; its link is dead now.
+    match visits::links::current(&state.store, &visit.id).await {
+        Ok(link) => state.live.credential_ended(&link).await,
+        // The change is committed: the token is refused anyway.
+        Err(error) => tracing::warn!(%error, "the ended visit's sockets were not closed"),
+    }
     Ok(Json(visit))
 }
 
@@ -281,4 +290,43 @@ async fn no_show_visit(
     Path(id): Path<String>,
 ) -> Result<Json<Visit>, ApiError> {
     end_visit(&state, &staff, &id, VisitStatus::NoShow).await
+}
+
+/// `POST /visits/{id}/link` (scheduler, admin): a fresh join link for the
+/// patient, say to resend it; every earlier link of the visit stops working
+/// and its sockets close. 409 for a cancelled or missed visit.
+#[utoipa::path(post, path = "/visits/{id}/link", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = CreatedVisit), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn reissue_link(
+    State(state): State<AppState>,
+    staff: Staff<Schedulers>,
+    Path(id): Path<String>,
+) -> Result<Json<CreatedVisit>, ApiError> {
+    let reissued = visits::links::reissue(
+        &state.store,
+        &state.clock,
+        &staff.actor,
+        &state.tokens,
+        &state.config.public_url,
+        &state.config.summary,
+        &visit_id(&id)?,
+    )
+    .await?;
+    state.live.credential_ended(&reissued.replaced).await;
+    Ok(Json(reissued.created))
+}
+
+/// `POST /visits/{id}/link/revoke` (scheduler, admin): the patient's join
+/// link stops working at once, on every node, and its sockets close.
+#[utoipa::path(post, path = "/visits/{id}/link/revoke", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn revoke_link(
+    State(state): State<AppState>,
+    staff: Staff<Schedulers>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let revoked =
+        visits::links::revoke(&state.store, &state.clock, &staff.actor, &visit_id(&id)?).await?;
+    state.live.credential_ended(&revoked).await;
+    Ok(StatusCode::NO_CONTENT)
 }

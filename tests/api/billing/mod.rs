@@ -1491,3 +1491,5 @@ async fn staff_find_icd10cm_codes_by_code_or_words_billable_first() {
     let anonymous = app.get("/api/v1/codes/icd10cm?q=J06", None).await;
     assert_problem(anonymous, StatusCode::UNAUTHORIZED).await;
 }
+
+mod console;

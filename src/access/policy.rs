@@ -1,0 +1,194 @@
+//! The read policy: which staff role reads which kind of health data, and
+//! what a visit's patient reaches through its link. Testable without HTTP;
+//! `Staff<R>` role sets for reads are built from [`readers`].
+
+use crate::model::auth::{Principal, Role};
+use crate::model::ids::{EncounterId, PatientId, VisitId};
+
+/// The kinds of data the policy tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Data {
+    /// Who the patient is: name, birth date, contact, insurance.
+    Demographics,
+    /// Visits and queues: who is booked, waiting, seen.
+    Visits,
+    /// Encounters: a visit's period, participants and diagnoses (billing
+    /// codes from them).
+    Encounters,
+    /// The chart: vital signs and other observations, conditions,
+    /// allergies, medications, notes.
+    Clinical,
+    /// The chat kept in a visit's record.
+    Messages,
+    /// Claims and patient accounts.
+    Claims,
+    /// The clinicians' directory; no health data.
+    Practitioners,
+}
+
+/// The staff roles that read `data` of any patient. The one list: REST
+/// role sets and FHIR both come from it.
+pub const fn readers(data: Data) -> &'static [Role] {
+    match data {
+        Data::Demographics | Data::Visits | Data::Practitioners => {
+            &[Role::Admin, Role::Scheduler, Role::Clinician, Role::Billing]
+        }
+        // Billing codes and claims are made from encounters and their diagnoses.
+        Data::Encounters => &[Role::Admin, Role::Clinician, Role::Billing],
+        Data::Clinical | Data::Messages => &[Role::Admin, Role::Clinician],
+        Data::Claims => &[Role::Admin, Role::Billing],
+    }
+}
+
+/// Which record a piece of data belongs to, as far as it is known.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject<'a> {
+    pub patient: Option<&'a PatientId>,
+    pub encounter: Option<&'a EncounterId>,
+    pub visit: Option<&'a VisitId>,
+}
+
+/// Whether `principal` reads `data` of `subject`. Staff by role; a visit's
+/// patient only what that visit needs: its own demographics, the visit,
+/// its encounter and what was recorded in it (vital signs, diagnoses,
+/// messages), never other visits' data, allergies or claims. Guests read
+/// no health data here.
+pub fn may_read(principal: &Principal, data: Data, subject: &Subject<'_>) -> bool {
+    match principal {
+        Principal::Staff(user) => readers(data).contains(&user.role),
+        Principal::Patient {
+            visit_id,
+            patient_id,
+            encounter_id,
+        } => match data {
+            Data::Practitioners => true,
+            Data::Demographics => subject.patient == Some(patient_id),
+            Data::Visits => subject.visit == Some(visit_id),
+            Data::Encounters | Data::Clinical | Data::Messages => {
+                subject.encounter == Some(encounter_id)
+                    && subject.patient.is_none_or(|p| p == patient_id)
+            }
+            Data::Claims => false,
+        },
+        Principal::Guest { .. } => false,
+    }
+}
+
+/// Whether `principal` reads `data` of one visit: staff by role, its
+/// patient only its own visit's (never claims).
+pub fn may_read_visit(principal: &Principal, data: Data, visit: &VisitId) -> bool {
+    match principal {
+        Principal::Staff(user) => readers(data).contains(&user.role),
+        Principal::Patient { visit_id, .. } => visit_id == visit && data != Data::Claims,
+        Principal::Guest { .. } => false,
+    }
+}
+
+/// Whether `principal` reads any `data` at all: a search of that kind is
+/// refused outright otherwise.
+pub fn reads_any(principal: &Principal, data: Data) -> bool {
+    match principal {
+        Principal::Staff(user) => readers(data).contains(&user.role),
+        Principal::Patient { .. } => data != Data::Claims,
+        Principal::Guest { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::auth::User;
+    use crate::model::ids::UserId;
+
+    fn staff(role: Role) -> Principal {
+        Principal::Staff(User {
+            id: UserId::new(),
+            username: "u".into(),
+            role,
+            display_name: "U".into(),
+            npi: None,
+        })
+    }
+
+    #[test]
+    fn schedulers_read_demographics_and_visits_but_not_the_chart() {
+        let scheduler = staff(Role::Scheduler);
+        let any = Subject::default();
+        assert!(may_read(&scheduler, Data::Demographics, &any));
+        assert!(may_read(&scheduler, Data::Visits, &any));
+        for data in [
+            Data::Encounters,
+            Data::Clinical,
+            Data::Messages,
+            Data::Claims,
+        ] {
+            assert!(!may_read(&scheduler, data, &any), "{data:?}");
+        }
+    }
+
+    #[test]
+    fn billers_read_what_billing_needs_and_nothing_clinical() {
+        let biller = staff(Role::Billing);
+        let any = Subject::default();
+        for data in [Data::Demographics, Data::Encounters, Data::Claims] {
+            assert!(may_read(&biller, data, &any), "{data:?}");
+        }
+        assert!(!may_read(&biller, Data::Clinical, &any));
+        assert!(!may_read(&biller, Data::Messages, &any));
+    }
+
+    #[test]
+    fn clinicians_read_the_chart_and_not_claims() {
+        let clinician = staff(Role::Clinician);
+        let any = Subject::default();
+        assert!(may_read(&clinician, Data::Clinical, &any));
+        assert!(!may_read(&clinician, Data::Claims, &any));
+    }
+
+    #[test]
+    fn a_patient_link_reaches_its_own_visit_only() {
+        let (visit, patient, encounter) = (VisitId::new(), PatientId::new(), EncounterId::new());
+        let me = Principal::Patient {
+            visit_id: visit.clone(),
+            patient_id: patient.clone(),
+            encounter_id: encounter.clone(),
+        };
+        let other_encounter = EncounterId::new();
+        let own = Subject {
+            patient: Some(&patient),
+            encounter: Some(&encounter),
+            visit: Some(&visit),
+        };
+        let other_visit = Subject {
+            patient: Some(&patient),
+            encounter: Some(&other_encounter),
+            visit: None,
+        };
+        for data in [
+            Data::Demographics,
+            Data::Visits,
+            Data::Encounters,
+            Data::Clinical,
+            Data::Messages,
+        ] {
+            assert!(may_read(&me, data, &own), "{data:?}");
+        }
+        for data in [
+            Data::Encounters,
+            Data::Clinical,
+            Data::Messages,
+            Data::Visits,
+        ] {
+            assert!(!may_read(&me, data, &other_visit), "{data:?}");
+        }
+        assert!(!may_read(&me, Data::Claims, &own));
+        let allergy = Subject {
+            patient: Some(&patient),
+            ..Subject::default()
+        };
+        assert!(
+            !may_read(&me, Data::Clinical, &allergy),
+            "not of this visit"
+        );
+    }
+}

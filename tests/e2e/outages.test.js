@@ -1,0 +1,126 @@
+// What the pages do when a part of the system is down or restarting.
+// LiveKit configured but not answering: the clinician reads, in plain
+// words, that group video is unavailable, instead of a call that silently
+// never starts. The socket (the page's own, through Playwright's WebSocket
+// routing, which lets the test speak for the server): a `reconnect` frame
+// from a draining node brings a new socket that resumes the session after
+// the delay; a `hello` answered `unavailable` and 1013 is retried, not
+// taken for a refused token.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startServer, launchChromium, apiFor, signInApi, watchPage, eventually } from './harness.js';
+
+let server;
+let browser;
+const problems = [];
+
+/** A port nothing listens on: connections to it are refused. */
+async function closedPort() {
+  const probe = net.createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+before(async () => {
+  server = await startServer({
+    LIVEKIT_URL: `http://127.0.0.1:${await closedPort()}`,
+    LIVEKIT_API_KEY: 'bedside-e2e-key',
+    LIVEKIT_API_SECRET: 'bedside-e2e-secret-of-at-least-32-bytes',
+  });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('the console says group video is unavailable when LiveKit cannot be reached', async () => {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'LiveKit down' } });
+  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Review' } });
+  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const console_ = await context.newPage();
+  problems.push(watchPage(console_, 'clinician'));
+  await console_.goto(`${server.base}/`);
+  await console_.getByTestId('username').fill('dr.grey');
+  await console_.getByTestId('password').fill(server.accounts['dr.grey'].password);
+  await console_.getByTestId('sign-in').click();
+  await console_.waitForURL('**/clinician');
+  await console_.getByTestId(`admit-${visit.id}`).click();
+
+  const notice = console_.getByTestId('group-video-unavailable');
+  await notice.waitFor({ timeout: 20_000 });
+  assert.match(await notice.textContent(), /Group video is unavailable right now/);
+  await context.close();
+});
+
+async function signIn(context, username) {
+  const page = await context.newPage();
+  problems.push(watchPage(page, username));
+  await page.goto(`${server.base}/`);
+  await page.getByTestId('username').fill(username);
+  await page.getByTestId('password').fill(server.accounts[username].password);
+  await page.getByTestId('sign-in').click();
+  return page;
+}
+
+const signal = (page, field) => page.evaluate((f) => window.__bedside.signal?.[f], field);
+
+test('a reconnect frame brings a new socket that resumes the session after the delay', async () => {
+  const context = await browser.newContext();
+  const sockets = [];
+  const hellos = [];
+  await context.routeWebSocket(/\/ws$/, (ws) => {
+    const upstream = ws.connectToServer();
+    ws.onMessage((message) => {
+      const frame = JSON.parse(message);
+      if (frame.type === 'hello') hellos.push(frame);
+      upstream.send(message);
+    });
+    sockets.push(ws);
+  });
+  const board = await signIn(context, 'scheduler');
+  await board.waitForURL('**/scheduler');
+  await eventually(async () => (await signal(board, 'state')) === 'open', { message: 'the board socket' });
+  const participant = await signal(board, 'participantId');
+
+  // As a draining node would say it.
+  sockets[0].send(JSON.stringify({ type: 'reconnect', after_ms: 300 }));
+
+  await eventually(() => hellos.length === 2, { message: 'a second hello after the delay' });
+  assert.ok(hellos[1].resume, 'the new socket asks to resume');
+  await eventually(async () => (await signal(board, 'state')) === 'open', { message: 'the socket back' });
+  assert.equal(await signal(board, 'participantId'), participant, 'the session resumed');
+  await context.close();
+});
+
+test('a hello answered unavailable is retried rather than taken for a refused token', async () => {
+  const context = await browser.newContext();
+  let attempts = 0;
+  await context.routeWebSocket(/\/ws$/, (ws) => {
+    attempts += 1;
+    if (attempts === 1) {
+      // As a node whose database is away answers.
+      ws.onMessage(() => {
+        ws.send(JSON.stringify({ type: 'error', code: 'unavailable', message: 'try again later' }));
+        ws.close({ code: 1013, reason: 'try again later' });
+      });
+      return;
+    }
+    ws.connectToServer();
+  });
+  const board = await signIn(context, 'scheduler');
+  await board.waitForURL('**/scheduler');
+  await eventually(async () => (await signal(board, 'state')) === 'open', { message: 'the socket after a retry' });
+  assert.ok(attempts >= 2, `attempts: ${attempts}`);
+  await context.close();
+});
