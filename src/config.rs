@@ -17,6 +17,7 @@ use crate::billing::{
 use crate::media::livekit::LiveKitConfig;
 use crate::media::precall::PreCallConfig;
 use crate::media::turn::TurnConfig;
+use crate::model::auth::Role;
 use crate::model::codes::{Npi, PostalCode};
 use crate::model::region::Region;
 use crate::model::summary::ClinicContact;
@@ -60,6 +61,9 @@ pub struct Config {
     /// `BEDSIDE_REGION`: `US` (the default) or `GB`; the emergency number,
     /// temperature unit, spelling and knowledge sources patients and staff see.
     pub region: Region,
+    /// `BEDSIDE_MFA_REQUIRED_ROLES`: roles (comma-separated, e.g.
+    /// `admin,billing`) that must set up TOTP before they get a session.
+    pub mfa_required_roles: Vec<Role>,
     /// `BEDSIDE_SUMMARY_DAYS` (default 30): how long after close the
     /// patient's link shows the after-visit summary; the clinic named on it
     /// is the billing provider with `BEDSIDE_BILLING_PHONE`, when set.
@@ -357,6 +361,7 @@ impl Config {
             livekit: parse_livekit(source)?,
             precall: parse_precall(source)?,
             summary,
+            mfa_required_roles: parse_roles("BEDSIDE_MFA_REQUIRED_ROLES", source)?,
             region: match source.get("BEDSIDE_REGION") {
                 None => Region::default(),
                 Some(v) => Region::parse(v)
@@ -791,6 +796,26 @@ fn parse_livekit(source: &Source) -> Result<Option<LiveKitConfig>, ConfigError> 
     }))
 }
 
+/// A comma-separated list of staff roles; empty or unset is none.
+fn parse_roles(key: &str, source: &Source) -> Result<Vec<Role>, ConfigError> {
+    let Some(value) = source.get(key) else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            Role::parse(&v.to_ascii_lowercase()).ok_or_else(|| {
+                ConfigError::new(
+                    key,
+                    "must list roles among admin, scheduler, clinician, billing",
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -800,6 +825,15 @@ mod tests {
             .iter()
             .fold(Source::default(), |s, (k, v)| s.set(k, *v));
         Config::from_source(&source)
+    }
+
+    #[test]
+    fn mfa_required_roles_are_a_list_of_known_roles() {
+        assert!(parse(&[]).unwrap().mfa_required_roles.is_empty());
+        let config = parse(&[("BEDSIDE_MFA_REQUIRED_ROLES", "admin, Billing,")]).unwrap();
+        assert_eq!(config.mfa_required_roles, [Role::Admin, Role::Billing]);
+        let error = parse(&[("BEDSIDE_MFA_REQUIRED_ROLES", "admin,nurse")]).unwrap_err();
+        assert_eq!(error.key, "BEDSIDE_MFA_REQUIRED_ROLES");
     }
 
     #[test]

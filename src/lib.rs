@@ -30,6 +30,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod cdss;
+pub mod clinic;
 pub mod codeset;
 pub mod config;
 pub mod demo;

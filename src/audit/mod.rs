@@ -34,3 +34,26 @@ pub async fn verify(store: &Store) -> Result<ChainReport, StoreError> {
     store::commit(tx).await?;
     Ok(report)
 }
+
+pub use crate::store::AuditQuery;
+
+/// One page of the trail as an admin filtered it, and the count of all
+/// matching events; the reading is itself audited.
+#[tracing::instrument(skip_all)]
+pub async fn search(
+    store: &Store,
+    actor: &Actor,
+    query: &AuditQuery,
+    page: i64,
+    page_size: i64,
+) -> Result<(Vec<AuditEvent>, i64), StoreError> {
+    let mut tx = store.begin().await?;
+    let found = store::search_audit(&mut tx, query, (page - 1) * page_size, page_size).await?;
+    let mut entry = AuditEntry::new(actor, "audit.read", "AuditEvent");
+    if let Some(patient) = &query.patient_id {
+        entry = entry.patient(patient);
+    }
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(found)
+}

@@ -2,19 +2,22 @@
 //! session tokens, the patient's visit token (checked against its visit's
 //! link), the credentials sockets are closed by, and the sign-in throttle.
 
+pub mod admin;
 mod credential;
 mod hashing;
+pub mod mfa;
 mod password;
 mod sign_in;
 mod throttle;
 mod tokens;
+pub mod totp;
 
 pub use credential::{Credential, Grant, LinkSettings, link_live_until};
 pub use hashing::{HashingBusy, HashingSettings, PasswordPool};
 pub use password::{PasswordError, hash_password};
 pub use sign_in::{
-    CreateUserError, Gate, SessionSettings, SignInError, SignedIn, authenticate, create_user,
-    grant, list_users, retry_seconds, sign_in, sign_out,
+    CreateUserError, Gate, SessionSettings, SignInError, SignedIn, authenticate, check_password,
+    create_user, grant, list_users, open_session, retry_seconds, sign_in, sign_out,
 };
 pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use tokens::{GuestToken, PatientToken, SessionToken, TokenKeys, VisitClaims};

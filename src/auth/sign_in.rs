@@ -64,6 +64,21 @@ pub async fn sign_in(
     clock: &Clock,
     settings: &SessionSettings,
 ) -> Result<SignedIn, SignInError> {
+    let user = check_password(store, gate, username, password, ip, clock).await?;
+    Ok(open_session(store, user, clock, settings).await?)
+}
+
+/// Checks a username and password through the throttle, without opening
+/// a session (MFA may come first).
+#[tracing::instrument(skip_all)]
+pub async fn check_password(
+    store: &Store,
+    gate: Gate<'_>,
+    username: &str,
+    password: SecretString,
+    ip: IpAddr,
+    clock: &Clock,
+) -> Result<User, SignInError> {
     gate.throttle
         .check(username, ip, clock.now())
         .map_err(SignInError::Throttled)?;
@@ -84,11 +99,23 @@ pub async fn sign_in(
         return Err(SignInError::BadCredentials);
     };
     gate.throttle.record_success(username, ip);
+    Ok(user)
+}
+
+/// Opens a session for a user whose sign-in is complete.
+#[tracing::instrument(skip_all)]
+pub async fn open_session(
+    store: &Store,
+    user: User,
+    clock: &Clock,
+    settings: &SessionSettings,
+) -> Result<SignedIn, StoreError> {
     let token = SessionToken::generate();
     let now = clock.now();
     let expires_at = now + settings.lifetime;
     let mut tx = store.begin().await?;
     store::insert_session(&mut tx, &token.hash(), &user.id, now, expires_at).await?;
+    store::record_sign_in(&mut tx, &user.id, now).await?;
     store::commit(tx).await?;
     Ok(SignedIn {
         user,

@@ -46,8 +46,28 @@ pub enum ApiError {
     /// 503 with `Retry-After`: the server is at a limit, not broken.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// The password was right and a second step comes first: 401 with
+    /// code `mfa_required`, or 403 with `mfa_enrolment_required`.
+    #[error("{}", .0.detail())]
+    SecondStep(SecondStep),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+/// The second sign-in step a right password leads to, with its challenge.
+#[derive(Debug)]
+pub enum SecondStep {
+    Code(String),
+    Enrol(String),
+}
+
+impl SecondStep {
+    fn detail(&self) -> &'static str {
+        match self {
+            Self::Code(_) => "enter the code from your authenticator app, or a recovery code",
+            Self::Enrol(_) => "your role requires two-step sign-in; set it up to continue",
+        }
+    }
 }
 
 /// The problem+json body.
@@ -61,6 +81,13 @@ pub struct Problem {
     /// The request field at fault, for 400 and 422.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A machine-readable reason, where a client must act on it
+    /// (`mfa_required`, `mfa_enrolment_required`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// With `code`: the short-lived token the next sign-in step sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -82,6 +109,8 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SecondStep(SecondStep::Code(_)) => StatusCode::UNAUTHORIZED,
+            Self::SecondStep(SecondStep::Enrol(_)) => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,12 +125,21 @@ impl ApiError {
             ),
             other => (other.to_string(), None),
         };
+        let (code, challenge) = match self {
+            Self::SecondStep(SecondStep::Code(c)) => (Some("mfa_required"), Some(c.clone())),
+            Self::SecondStep(SecondStep::Enrol(c)) => {
+                (Some("mfa_enrolment_required"), Some(c.clone()))
+            }
+            _ => (None, None),
+        };
         Problem {
             kind: "about:blank".to_owned(),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail,
             field,
+            code,
+            challenge,
         }
     }
 }
@@ -118,7 +156,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if matches!(self, Self::Unauthorized | Self::Unauthenticated(_)) {
+        if matches!(
+            self,
+            Self::Unauthorized | Self::Unauthenticated(_) | Self::SecondStep(SecondStep::Code(_))
+        ) {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -227,6 +268,40 @@ impl From<crate::cdss::CdsError> for ApiError {
             CdsError::PreconditionFailed(detail) => Self::PreconditionFailed(detail),
             CdsError::NotFound(what) => Self::NotFound(what),
             CdsError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::auth::mfa::MfaError> for ApiError {
+    fn from(error: crate::auth::mfa::MfaError) -> Self {
+        use crate::auth::mfa::MfaError;
+        match error {
+            MfaError::SignIn(e) => e.into(),
+            MfaError::BadCode => Self::Unauthenticated("the code is wrong or was already used"),
+            MfaError::ChallengeInvalid => Self::Unauthenticated(
+                "this sign-in step has expired or was already used; sign in again",
+            ),
+            e @ (MfaError::AlreadyEnrolled | MfaError::NotStarted) => Self::Conflict(e.to_string()),
+            MfaError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::auth::admin::AdminError> for ApiError {
+    fn from(error: crate::auth::admin::AdminError) -> Self {
+        use crate::auth::PasswordError;
+        use crate::auth::admin::AdminError;
+        match error {
+            AdminError::NotFound => Self::NotFound("user"),
+            AdminError::Refused(why) => Self::Conflict(why.to_owned()),
+            AdminError::NpiRequired => {
+                Self::Invalid(FieldError::new("npi", "is required for a clinician"))
+            }
+            AdminError::Password(e @ (PasswordError::TooShort(_) | PasswordError::TooLong(_))) => {
+                Self::Invalid(FieldError::new("password", e.to_string()))
+            }
+            AdminError::Password(e) => Self::internal(e),
+            AdminError::Store(e) => e.into(),
         }
     }
 }

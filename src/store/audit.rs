@@ -167,3 +167,52 @@ pub async fn verify_audit_chain(tx: &mut Tx) -> Result<ChainReport, StoreError> 
         first_broken_seq: None,
     })
 }
+
+/// What an admin narrows the trail to; `None` is any.
+#[derive(Debug, Default, Clone)]
+pub struct AuditQuery {
+    pub patient_id: Option<String>,
+    /// The acting user (or patient, or guest) id.
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    /// From this time on (inclusive), in ms.
+    pub from: Option<Timestamp>,
+    /// Before this time (exclusive), in ms.
+    pub to: Option<Timestamp>,
+}
+
+const AUDIT_WHERE: &str = "WHERE ($1 IS NULL OR patient_id = $1) AND ($2 IS NULL OR actor_id = $2)
+       AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5)";
+
+/// One page of matching events, newest first, and how many match in all.
+#[tracing::instrument(skip_all)]
+pub async fn search_audit(
+    tx: &mut Tx,
+    query: &AuditQuery,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<AuditEvent>, i64), StoreError> {
+    let count_sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM audit_events {AUDIT_WHERE}"));
+    let (total,): (i64,) = sqlx::query_as(count_sql)
+        .bind(&query.patient_id)
+        .bind(&query.actor_id)
+        .bind(&query.action)
+        .bind(query.from.map(Timestamp::millis))
+        .bind(query.to.map(Timestamp::millis))
+        .fetch_one(&mut **tx)
+        .await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM audit_events {AUDIT_WHERE} ORDER BY seq DESC LIMIT $6 OFFSET $7"
+    ));
+    let rows: Vec<EventRow> = sqlx::query_as(sql)
+        .bind(&query.patient_id)
+        .bind(&query.actor_id)
+        .bind(&query.action)
+        .bind(query.from.map(Timestamp::millis))
+        .bind(query.to.map(Timestamp::millis))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok((rows.into_iter().map(AuditEvent::from).collect(), total))
+}

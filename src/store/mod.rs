@@ -16,6 +16,7 @@ mod guests;
 mod health;
 mod links;
 mod livekit;
+mod mfa;
 mod patients;
 mod precall;
 mod sessions;
@@ -24,7 +25,9 @@ mod sql;
 mod users;
 mod visits;
 
-pub use audit::{append_audit, audit_events_for_patient, verify_audit_chain};
+pub use audit::{
+    AuditQuery, append_audit, audit_events_for_patient, search_audit, verify_audit_chain,
+};
 pub use billing::*;
 pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encounter};
 pub use chat::{
@@ -43,11 +46,17 @@ pub use livekit::{
     CallPresence, CallSide, call_presence, end_call_presence, measured_call_seconds,
     record_call_joined, record_call_left, record_livekit_event,
 };
+pub use mfa::*;
 pub use patients::{get_patient, insert_patient, search_patients};
 pub use precall::{insert_precall, latest_precall};
-pub use sessions::{SessionRecord, find_session, insert_session, revoke_session};
-pub use settings::token_secret;
-pub use users::{NewUser, count_users, find_login, insert_user, list_users};
+pub use sessions::{
+    SessionRecord, find_session, insert_session, revoke_session, revoke_user_sessions,
+};
+pub use settings::{StoredClinic, clinic_settings, put_clinic_settings, token_secret};
+pub use users::{
+    Account, NewUser, count_users, deactivate_user, find_login, get_account, get_active_user,
+    insert_user, list_accounts, list_users, record_sign_in, set_password_hash, update_user,
+};
 pub use visits::*;
 
 use std::path::Path;

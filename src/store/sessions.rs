@@ -76,3 +76,22 @@ pub async fn revoke_session(
         .await?;
     Ok(())
 }
+
+/// Ends every live session of a user (deactivation, password reset) and
+/// returns their token hashes, so their sockets can be closed too.
+#[tracing::instrument(skip_all)]
+pub async fn revoke_user_sessions(
+    tx: &mut Tx,
+    user: &UserId,
+    now: Timestamp,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL
+         RETURNING token_hash",
+    )
+    .bind(now.millis())
+    .bind(user.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(hash,)| hash).collect())
+}

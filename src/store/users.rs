@@ -99,3 +99,110 @@ pub async fn count_users(tx: &mut Tx) -> Result<i64, StoreError> {
         .await?;
     Ok(count)
 }
+
+/// A staff account as an admin sees it: active or not, last sign-in, MFA.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Account {
+    #[serde(flatten)]
+    pub user: User,
+    pub active: bool,
+    pub last_sign_in_at: Option<Timestamp>,
+    pub mfa_enrolled: bool,
+}
+
+type AccountRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+const ACCOUNT_SELECT: &str = "SELECT u.id, u.username, u.role, u.display_name, u.npi, u.active,
+        u.last_sign_in_at, m.confirmed_at
+     FROM users u LEFT JOIN user_mfa m ON m.user_id = u.id";
+
+fn account_from_row(row: AccountRow) -> Result<Account, StoreError> {
+    let (id, username, role, display_name, npi, active, last, mfa) = row;
+    Ok(Account {
+        user: user_from_row((id, username, role, display_name, npi))?,
+        active: active == 1,
+        last_sign_in_at: last.map(Timestamp),
+        mfa_enrolled: mfa.is_some(),
+    })
+}
+
+/// Every account, active or not, by username.
+#[tracing::instrument(skip_all)]
+pub async fn list_accounts(tx: &mut Tx) -> Result<Vec<Account>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} ORDER BY u.username"));
+    let rows: Vec<AccountRow> = sqlx::query_as(sql).fetch_all(&mut **tx).await?;
+    rows.into_iter().map(account_from_row).collect()
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn get_account(tx: &mut Tx, id: &UserId) -> Result<Option<Account>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} WHERE u.id = $1"));
+    let row: Option<AccountRow> = sqlx::query_as(sql)
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(account_from_row).transpose()
+}
+
+/// Sets role, display name and NPI together.
+#[tracing::instrument(skip_all)]
+pub async fn update_user(tx: &mut Tx, user: &User) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET role = $1, display_name = $2, npi = $3 WHERE id = $4")
+        .bind(user.role.as_str())
+        .bind(&user.display_name)
+        .bind(&user.npi)
+        .bind(user.id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_user(tx: &mut Tx, id: &UserId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn set_password_hash(tx: &mut Tx, id: &UserId, hash: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn record_sign_in(tx: &mut Tx, id: &UserId, at: Timestamp) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(at.millis())
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// An active user by id, for the MFA step after the password.
+#[tracing::instrument(skip_all)]
+pub async fn get_active_user(tx: &mut Tx, id: &UserId) -> Result<Option<User>, StoreError> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT id, username, role, display_name, npi FROM users WHERE id = $1 AND active = 1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(user_from_row).transpose()
+}

@@ -53,7 +53,7 @@ async fn a_read_of_a_missing_patient_is_audited_as_not_found() {
 }
 
 #[tokio::test]
-async fn only_admins_read_the_audit_log_and_a_patient_id_is_required() {
+async fn only_admins_read_the_audit_log() {
     let app = spawn_app().await;
     let clinician = app.staff_token("dr.grey", "clinician").await;
     let path = format!("/api/v1/audit?patient_id={}", uuid::Uuid::new_v4());
@@ -65,7 +65,7 @@ async fn only_admins_read_the_audit_log_and_a_patient_id_is_required() {
     assert_problem(app.get(&path, None).await, StatusCode::UNAUTHORIZED).await;
     let admin = app.admin_token().await;
     let problem = assert_problem(
-        app.get("/api/v1/audit", Some(&admin)).await,
+        app.get("/api/v1/audit?patient_id=x", Some(&admin)).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;

@@ -2,6 +2,7 @@
 //! fresh store, driven by real HTTP clients. The suite runs on SQLite by
 //! default and on PostgreSQL with `BEDSIDE_TEST_STORE=postgres`.
 
+mod admin;
 mod app;
 mod audit;
 mod auth;
@@ -18,6 +19,7 @@ mod layers;
 mod live;
 mod media;
 mod messages;
+mod mfa;
 mod ops;
 mod patients;
 mod peers;

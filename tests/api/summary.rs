@@ -20,7 +20,7 @@ fn summary_path(visit: &Visit) -> String {
     format!("/api/v1/visits/{}/summary", visit.id)
 }
 
-fn closing() -> Value {
+pub fn closing() -> Value {
     json!({
         "diagnoses": ["J06.9", "Z99.89"],
         "note": {

@@ -6,6 +6,9 @@ export class ApiError extends Error {
     super(problem?.detail || problem?.title || `The request failed (${status}).`);
     this.status = status;
     this.field = problem?.field;
+    // A second sign-in step: `mfa_required` or `mfa_enrolment_required`.
+    this.code = problem?.code;
+    this.challenge = problem?.challenge;
   }
 }
 

@@ -7,6 +7,18 @@ import { signOut } from './session.js';
 
 export function mountHeader(user) {
   $('#who').textContent = `${user.display_name} (${user.role})`;
+  // The staff member's own page (two-step sign-in), and the admin console.
+  const tools = $('#sign-out').parentElement;
+  const links = [['/?account', 'Your account', 'account-link']];
+  if (user.role === 'admin' && location.pathname !== '/admin') links.push(['/admin', 'Admin', 'admin-link']);
+  for (const [href, text, testid] of links) {
+    const a = document.createElement('a');
+    a.href = href;
+    a.textContent = text;
+    a.className = 'topbar-link';
+    a.dataset.testid = testid;
+    tools.insertBefore(a, $('#sign-out'));
+  }
   $('#sign-out').addEventListener('click', signOut);
 }
 

@@ -202,7 +202,11 @@ async fn read_composition(
             "this summary is not yours to read".to_owned(),
         ));
     }
-    let summary = visits::summary::read(&state.store, &caller.actor, &state.config.summary, &visit)
+    let profile = crate::clinic::profile(&state.store, state.config.region, &state.config.summary)
+        .await
+        .map_err(ApiError::from)?;
+    let settings = crate::clinic::summary_settings(&profile, &state.config.summary);
+    let summary = visits::summary::read(&state.store, &caller.actor, &settings, &visit)
         .await
         .map_err(|e| match e {
             VisitError::NotFound(_) => FhirApiError::Fhir(not_found()),

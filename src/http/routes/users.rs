@@ -1,7 +1,7 @@
 //! Staff accounts.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -9,15 +9,23 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::admin::{self, AccountChange};
 use crate::auth::{self, CreateUserError, PasswordError, Role, User};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Admins, ApiJson, Staff};
 use crate::model::codes::Npi;
+use crate::model::ids::UserId;
 use crate::model::validation::{FieldError, Text};
 use crate::state::AppState;
+use crate::store::Account;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_user, list_users))
+    OpenApiRouter::new()
+        .routes(routes!(create_user, list_users))
+        .routes(routes!(list_accounts))
+        .routes(routes!(update_user))
+        .routes(routes!(deactivate_user))
+        .routes(routes!(reset_password))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -58,7 +66,7 @@ impl TryFrom<String> for Username {
     responses((status = 201, body = User), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn create_user(
     State(state): State<AppState>,
-    _admin: Staff<Admins>,
+    admin: Staff<Admins>,
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     if body.role == Role::Clinician && body.npi.is_none() {
@@ -82,6 +90,7 @@ async fn create_user(
         CreateUserError::Password(e) => ApiError::internal(e),
         CreateUserError::Store(e) => e.into(),
     })?;
+    admin::audit_created(&state.store, &admin.actor, &user).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -101,4 +110,97 @@ async fn list_users(
     let Query(filter) = filter
         .map_err(|_| FieldError::new("role", "must be admin, scheduler, clinician or billing"))?;
     Ok(Json(auth::list_users(&state.store, filter.role).await?))
+}
+
+/// Every account, active or not, with last sign-in and MFA (admin).
+#[utoipa::path(get, path = "/users/accounts", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Account>), (status = 403, body = Problem)))]
+async fn list_accounts(
+    State(state): State<AppState>,
+    _admin: Staff<Admins>,
+) -> Result<Json<Vec<Account>>, ApiError> {
+    Ok(Json(admin::accounts(&state.store).await?))
+}
+
+fn user_id(id: &str) -> Result<UserId, ApiError> {
+    UserId::parse(id).ok_or(ApiError::NotFound("user"))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    display_name: Option<Text>,
+    #[serde(default)]
+    npi: Option<Npi>,
+}
+
+/// Changes a user's role, display name or NPI (admin); audited.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = UpdateUserRequest,
+    responses((status = 200, body = Account), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn update_user(
+    State(state): State<AppState>,
+    admin: Staff<Admins>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> Result<Json<Account>, ApiError> {
+    let id = user_id(&id)?;
+    let change = AccountChange {
+        role: body.role,
+        display_name: body.display_name.map(|t| t.as_str().to_owned()),
+        npi: body.npi.map(|n| n.as_str().to_owned()),
+    };
+    Ok(Json(
+        admin::change_account(&state.store, &admin.actor, &id, change).await?,
+    ))
+}
+
+/// Deactivates a user (admin): they cannot sign in and their sessions end
+/// at once; audited. An admin cannot deactivate themselves.
+#[utoipa::path(post, path = "/users/{id}/deactivate", tag = "users", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = Account), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn deactivate_user(
+    State(state): State<AppState>,
+    admin: Staff<Admins>,
+    Path(id): Path<String>,
+) -> Result<Json<Account>, ApiError> {
+    let id = user_id(&id)?;
+    let (account, ended) = admin::deactivate(&state.store, &admin.actor, &id).await?;
+    close_sockets(&state, &ended).await;
+    Ok(Json(account))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+}
+
+/// Sets a new password for a user (admin), who is told it out of band;
+/// their sessions end. Audited.
+#[utoipa::path(post, path = "/users/{id}/password", tag = "users", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = ResetPasswordRequest,
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn reset_password(
+    State(state): State<AppState>,
+    admin: Staff<Admins>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResetPasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let id = user_id(&id)?;
+    let ended = admin::reset_password(&state.store, &admin.actor, &id, body.password).await?;
+    close_sockets(&state, &ended).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The ended sessions' sockets close too, on every node.
+async fn close_sockets(state: &AppState, ended: &admin::Ended) {
+    for credential in ended {
+        state.live.credential_ended(credential).await;
+    }
 }

@@ -139,8 +139,11 @@ async fn get_summary(
     if !access::may_read_visit(&caller.principal, Data::Clinical, &id) {
         return Err(ApiError::Forbidden);
     }
+    let profile =
+        crate::clinic::profile(&state.store, state.config.region, &state.config.summary).await?;
+    let settings = crate::clinic::summary_settings(&profile, &state.config.summary);
     Ok(Json(
-        visits::summary::read(&state.store, &caller.actor, &state.config.summary, &id).await?,
+        visits::summary::read(&state.store, &caller.actor, &settings, &id).await?,
     ))
 }
 

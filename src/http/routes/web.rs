@@ -1,6 +1,6 @@
 //! The browser app, embedded in the binary so one file runs anywhere: the
 //! staff sign-in at `/`, the patient's page at `/join/{visit_id}`, the
-//! clinician console, the scheduler board and the billing console (CONTRACT.md, "Browser
+//! clinician console, the scheduler board, the billing console and the admin console (CONTRACT.md, "Browser
 //! pages"); their scripts and styles under `/assets/`, revalidated by ETag
 //! and compressed; and the answer to a path nobody serves (issue #11).
 
@@ -78,6 +78,7 @@ pub fn router(livekit: Option<&str>) -> Router<AppState> {
         .route("/clinician", page_route("clinician.html"))
         .route("/scheduler", page_route("scheduler.html"))
         .route("/billing", page_route("billing.html"))
+        .route("/admin", page_route("admin.html"))
         .merge(assets)
         .fallback(move |request: HeaderMap| async move { not_found(&request, csp) })
 }
