@@ -129,6 +129,11 @@ impl StoreAuthoriser {
         let Some(id) = VisitId::parse(visit_id.as_str()) else {
             return;
         };
+        self.record_refusal(who, "visit.join", access::Target::Visit(id))
+            .await;
+    }
+
+    async fn record_refusal(&self, who: &Identity, action: &'static str, target: access::Target) {
         let actor = Actor {
             kind: match who.role {
                 wire::Role::Patient => "patient",
@@ -140,10 +145,8 @@ impl StoreAuthoriser {
             ip: None,
             at: self.clock.now(),
         };
-        let target = access::Target::Visit(id);
-        if let Err(error) = access::record_refusal(&self.store, &actor, "visit.join", &target).await
-        {
-            tracing::warn!(%error, "a refused join was not audited");
+        if let Err(error) = access::record_refusal(&self.store, &actor, action, &target).await {
+            tracing::warn!(%error, action, "a refusal was not audited");
         }
     }
 
@@ -259,11 +262,24 @@ impl StoreAuthoriser {
         who: &Identity,
         queue_id: &wire::QueueId,
     ) -> Result<Option<serde_json::Value>, Denied> {
-        self.session_stands(who).await?;
+        // A queue lists its patients by name: a refusal is audited like a
+        // refused join.
+        let refused = || access::Target::Resource {
+            kind: "Queue",
+            id: Some(queue_id.as_str().to_owned()),
+            patient: None,
+        };
+        if let Err(denied) = self.session_stands(who).await {
+            if denied == Denied::Unauthenticated {
+                self.record_refusal(who, "queue.subscribe", refused()).await;
+            }
+            return Err(denied);
+        }
         if !matches!(
             who.role,
             wire::Role::Admin | wire::Role::Scheduler | wire::Role::Clinician
         ) {
+            self.record_refusal(who, "queue.subscribe", refused()).await;
             return Err(Denied::Forbidden);
         }
         let id = QueueId::parse(queue_id.as_str()).ok_or(Denied::NotFound)?;
