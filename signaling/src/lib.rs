@@ -48,7 +48,7 @@ pub mod presence;
 pub mod protocol;
 mod socket;
 
-pub use authoriser::{Authoriser, Denied, Identity, JoinAccess};
+pub use authoriser::{Authoriser, Denied, Identity, JoinAccess, Refused};
 pub use bus::{Bus, MemoryBus, RedisBus, redis_connection};
 pub use chat::{ChatRecord, ChatRecorder, NoRecord, NotRecorded};
 pub use config::{HubConfig, configure_upgrade};

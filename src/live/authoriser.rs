@@ -3,7 +3,7 @@
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use signaling::protocol::{self as wire, VisitUpdate};
-use signaling::{Authoriser, Denied, Identity, JoinAccess};
+use signaling::{Authoriser, Denied, Identity, JoinAccess, Refused};
 
 use super::{update_for, wire_role, wire_status};
 use crate::access;
@@ -262,13 +262,7 @@ impl StoreAuthoriser {
         who: &Identity,
         queue_id: &wire::QueueId,
     ) -> Result<Option<serde_json::Value>, Denied> {
-        // A queue lists its patients by name: a refusal is audited like a
-        // refused join.
-        let refused = || access::Target::Resource {
-            kind: "Queue",
-            id: Some(queue_id.as_str().to_owned()),
-            patient: None,
-        };
+        let refused = || queue_target(queue_id);
         if let Err(denied) = self.session_stands(who).await {
             if denied == Denied::Unauthenticated {
                 self.record_refusal(who, "queue.subscribe", refused()).await;
@@ -291,6 +285,16 @@ impl StoreAuthoriser {
     }
 }
 
+/// A queue lists its patients by name: a refused subscription is audited
+/// like a refused join.
+fn queue_target(queue_id: &wire::QueueId) -> access::Target {
+    access::Target::Resource {
+        kind: "Queue",
+        id: Some(queue_id.as_str().to_owned()),
+        patient: None,
+    }
+}
+
 impl Authoriser for StoreAuthoriser {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Denied>> {
         self.identify(token).boxed()
@@ -310,6 +314,14 @@ impl Authoriser for StoreAuthoriser {
         queue_id: &'a wire::QueueId,
     ) -> BoxFuture<'a, Result<Option<serde_json::Value>, Denied>> {
         self.subscribe(who, queue_id).boxed()
+    }
+
+    fn refused<'a>(&'a self, who: &'a Identity, what: Refused<'a>) -> BoxFuture<'a, ()> {
+        match what {
+            Refused::Subscribe(queue_id) => self
+                .record_refusal(who, "queue.subscribe", queue_target(queue_id))
+                .boxed(),
+        }
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {

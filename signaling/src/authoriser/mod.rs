@@ -25,6 +25,13 @@ pub struct Identity {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A request the hub refused without asking the authoriser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused<'a> {
+    /// `subscribe` from a socket that is not staff.
+    Subscribe(&'a QueueId),
+}
+
 /// How a permitted `join` enters the room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinAccess {
@@ -80,6 +87,13 @@ pub trait Authoriser: Send + Sync + 'static {
         who: &'a Identity,
         queue_id: &'a QueueId,
     ) -> BoxFuture<'a, Result<Option<serde_json::Value>, Denied>>;
+
+    /// Told of a request the hub refused by itself, before asking (a
+    /// patient or guest asking to watch a queue), so the server can audit
+    /// it like the refusals it decides.
+    fn refused<'a>(&'a self, _who: &'a Identity, _what: Refused<'a>) -> BoxFuture<'a, ()> {
+        Box::pin(std::future::ready(()))
+    }
 
     /// The time credentials' `expires_at` is read against (the server may
     /// keep a clock of its own).

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::state::{Link, Session};
 use super::{Hub, Reach, encode};
-use crate::authoriser::{Denied, Identity, JoinAccess};
+use crate::authoriser::{Denied, Identity, JoinAccess, Refused};
 use crate::bus::{BusMessage, MemberRecord};
 use crate::chat::ChatRecord;
 use crate::events::HubEvent;
@@ -509,6 +509,10 @@ impl Hub {
     ) -> Result<(), ErrorCode> {
         let identity = self.session_identity(participant_id, link)?;
         if !identity.role.is_staff() {
+            self.shared
+                .authoriser
+                .refused(&identity, Refused::Subscribe(&queue_id))
+                .await;
             return Err(ErrorCode::Forbidden);
         }
         let snapshot = self

@@ -158,20 +158,26 @@ async fn a_refused_fhir_search_names_the_patient_it_asked_about() {
 async fn a_refused_queue_subscription_is_audited() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;
-    clinic.waiting(&app, "Ada").await;
+    let ada = clinic.waiting(&app, "Ada").await;
     let biller = app.staff_token("biller", "billing").await;
 
     let mut billing = Socket::hello(&app, &biller).await;
     billing.subscribe(&clinic.queue_id).await;
     assert_eq!(billing.error().await, ErrorCode::Forbidden);
+    // A patient is refused by the socket's own rules, and audited all the same.
+    let mut patient = Socket::hello(&app, &ada.patient_token).await;
+    patient.subscribe(&clinic.queue_id).await;
+    assert_eq!(patient.error().await, ErrorCode::Forbidden);
 
     let events: Vec<Value> = app
         .get_list("/api/v1/audit?action=queue.subscribe", &clinic.admin)
         .await;
-    assert!(
-        events.iter().any(|e| e["outcome"] == "denied"
-            && e["actor_role"] == "billing"
-            && e["resource_id"] == clinic.queue_id.as_str()),
-        "{events:#?}"
-    );
+    for role in ["billing", "patient"] {
+        assert!(
+            events.iter().any(|e| e["outcome"] == "denied"
+                && e["actor_role"] == role
+                && e["resource_id"] == clinic.queue_id.as_str()),
+            "{role}: {events:#?}"
+        );
+    }
 }
