@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use ::redis::aio::ConnectionManager;
-use ::redis::{Script, Value};
+use ::redis::{Script, ScriptInvocation, Value};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
@@ -189,6 +189,21 @@ impl RedisPresence {
     }
 }
 
+impl RedisPresence {
+    /// A round script's invocation with what every round passes: the keys,
+    /// now, the deadline past which a user is offline, the user key prefix.
+    fn invocation<'s>(&self, script: &'s Script) -> ScriptInvocation<'s> {
+        let now = now_ms();
+        let mut invocation = script.key(self.alive_key());
+        invocation
+            .key(self.users_key())
+            .arg(now)
+            .arg(now + millis(self.offline_after))
+            .arg(self.user_prefix());
+        invocation
+    }
+}
+
 impl Presence for RedisPresence {
     fn heartbeat<'a>(
         &'a self,
@@ -198,14 +213,7 @@ impl Presence for RedisPresence {
             if users.is_empty() {
                 return Ok(Vec::new());
             }
-            let now = now_ms();
-            let deadline = now + millis(self.offline_after);
-            let mut invocation = self.heartbeat.key(self.alive_key());
-            invocation
-                .key(self.users_key())
-                .arg(now)
-                .arg(deadline)
-                .arg(self.user_prefix());
+            let mut invocation = self.invocation(&self.heartbeat);
             for user in users {
                 invocation
                     .arg(user.user_id.as_str())
@@ -226,14 +234,7 @@ impl Presence for RedisPresence {
             if users.is_empty() {
                 return Ok(Vec::new());
             }
-            let now = now_ms();
-            let deadline = now + millis(self.offline_after);
-            let mut invocation = self.restore.key(self.alive_key());
-            invocation
-                .key(self.users_key())
-                .arg(now)
-                .arg(deadline)
-                .arg(self.user_prefix());
+            let mut invocation = self.invocation(&self.restore);
             for live in users {
                 invocation
                     .arg(live.user.user_id.as_str())

@@ -731,22 +731,9 @@ async fn every_837_passes_pyx12_and_a_batch_submits_every_ready_claim() {
     assert_problem(admin, StatusCode::FORBIDDEN).await;
 }
 
+/// An 835 paying one claim of $75 with status `status`, BPR02 equal to the payment.
 fn remittance(trace: &str, number: &str, status: &str, paid: &str, cas: &[&str]) -> String {
-    let mut segments = vec![
-        "ISA*00*          *00*          *ZZ*DEMOPAYER      *ZZ*BEDSIDEDEMO    *250310*1200*^*00501*000000007*0*T*:".to_owned(),
-        "GS*HP*DEMOPAYER*BEDSIDEDEMO*20250310*1200*7*X*005010X221A1".to_owned(),
-        "ST*835*0001".to_owned(),
-        format!("BPR*I*{paid}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20250310"),
-        format!("TRN*1*{trace}*1512345678"),
-        "N1*PR*DEMO HEALTH PLAN".to_owned(),
-        "LX*1".to_owned(),
-        format!("CLP*{number}*{status}*75*{paid}*{}*12*PAYERREF1", patient_share(cas)),
-    ];
-    segments.extend(cas.iter().map(|c| (*c).to_owned()));
-    segments.push(format!("SE*{}*0001", segments.len() - 1));
-    segments.push("GE*1*7".to_owned());
-    segments.push("IEA*1*000000007".to_owned());
-    segments.iter().map(|s| format!("{s}~\n")).collect()
+    claim_835(trace, paid, number, status, "75", paid, cas)
 }
 
 /// CLP05 as the 835 requires it: the sum of the `PR` adjustments.
@@ -760,7 +747,7 @@ fn patient_share(cas: &[&str]) -> String {
     format!("{}.{:02}", cents / 100, cents % 100)
 }
 
-/// An 835 of one claim, written out: BPR02, then CLP03 charge and CLP04 paid.
+/// A processed (CLP02 `1`) 835 of one claim: BPR02, then CLP03 charge and CLP04 paid.
 fn one_claim_835(
     trace: &str,
     bpr: &str,
@@ -769,20 +756,33 @@ fn one_claim_835(
     paid: &str,
     cas: &[&str],
 ) -> String {
+    claim_835(trace, bpr, number, "1", charge, paid, cas)
+}
+
+/// An 835 of one claim, written out, with CLP05 the sum of its `PR` adjustments.
+fn claim_835(
+    trace: &str,
+    bpr: &str,
+    number: &str,
+    status: &str,
+    charge: &str,
+    paid: &str,
+    cas: &[&str],
+) -> String {
     let mut segments = vec![
-        "ISA*00*          *00*          *ZZ*DEMOPAYER      *ZZ*BEDSIDEDEMO    *250310*1200*^*00501*000000008*0*T*:".to_owned(),
-        "GS*HP*DEMOPAYER*BEDSIDEDEMO*20250310*1200*8*X*005010X221A1".to_owned(),
+        "ISA*00*          *00*          *ZZ*DEMOPAYER      *ZZ*BEDSIDEDEMO    *250310*1200*^*00501*000000007*0*T*:".to_owned(),
+        "GS*HP*DEMOPAYER*BEDSIDEDEMO*20250310*1200*7*X*005010X221A1".to_owned(),
         "ST*835*0001".to_owned(),
         format!("BPR*I*{bpr}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20250310"),
         format!("TRN*1*{trace}*1512345678"),
         "N1*PR*DEMO HEALTH PLAN".to_owned(),
         "LX*1".to_owned(),
-        format!("CLP*{number}*1*{charge}*{paid}*{}*12*PAYERREF1", patient_share(cas)),
+        format!("CLP*{number}*{status}*{charge}*{paid}*{}*12*PAYERREF1", patient_share(cas)),
     ];
     segments.extend(cas.iter().map(|c| (*c).to_owned()));
     segments.push(format!("SE*{}*0001", segments.len() - 1));
-    segments.push("GE*1*8".to_owned());
-    segments.push("IEA*1*000000008".to_owned());
+    segments.push("GE*1*7".to_owned());
+    segments.push("IEA*1*000000007".to_owned());
     segments.iter().map(|s| format!("{s}~\n")).collect()
 }
 
