@@ -150,6 +150,7 @@ test('an admin adds a user who sets up two-step sign-in and signs in with a code
   await admin.setViewportSize({ width: 375, height: 812 });
   await assertFits(admin);
   await assertAccessible(admin, 'admin console at 375 px');
+  await admin.screenshot({ path: artifactPath('admin-375.png'), fullPage: true });
 
   assert.deepEqual(problems, []);
   assert.deepEqual(adminProblems, []);
