@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 
 use crate::auth::{HashingSettings, ThrottleSettings};
+use crate::billing::clearinghouse::{ClearinghouseAuth, ClearinghouseSettings};
 use crate::billing::{
     BillingProvider, BillingSettings, BillingWebhook, FeeSchedule, PayerRules, X12Usage,
 };
@@ -21,6 +22,7 @@ use crate::model::auth::Role;
 use crate::model::codes::{Npi, PostalCode};
 use crate::model::region::Region;
 use crate::model::summary::ClinicContact;
+use crate::outbox::{self, OutboxSettings, email::EmailSettings, sms::SmsSettings};
 pub use crate::store::{DatabaseUrl, redact_url};
 use crate::visits::{self, SummarySettings};
 
@@ -89,6 +91,22 @@ pub struct Config {
     /// `BEDSIDE_HTTP_REDIRECT_ADDR`: a plain HTTP listener answering 308 to
     /// the HTTPS URL (with TLS only).
     pub http_redirect_addr: Option<SocketAddr>,
+    /// Messages to patients: `BEDSIDE_SMTP_URL`, `BEDSIDE_SMTP_FROM`,
+    /// `BEDSIDE_SMTP_TLS` (`none`, `starttls` or `tls`); `BEDSIDE_SMS_PROVIDER`
+    /// (`twilio`), `BEDSIDE_SMS_ACCOUNT_SID`, `BEDSIDE_SMS_AUTH_TOKEN`,
+    /// `BEDSIDE_SMS_FROM`, `BEDSIDE_SMS_BASE_URL`; `BEDSIDE_REMINDER_MINUTES`
+    /// (default `1440,60`); `BEDSIDE_MESSAGE_POLL_SECONDS` (default 5, 0
+    /// turns the worker off); `BEDSIDE_MESSAGES_LOG` (`true`: log "would
+    /// send" where no transport is set; the demo's default).
+    pub outbox: OutboxSettings,
+    /// `BEDSIDE_QUALITY_TIMELINE_CAP` (default 1200, about an hour at one
+    /// summary every three seconds): call-quality summaries kept per
+    /// participant of a visit; older ones are dropped first.
+    pub quality_timeline_cap: i64,
+    /// `BEDSIDE_BOOKING_PER_HOUR` (default 10): bookings one client address
+    /// may make from the public page in an hour; `BEDSIDE_BOOKING_MIN_FILL_SECONDS`
+    /// (default 3): how long its form must be open before it is sent.
+    pub booking: crate::schedule::booking::BookingSettings,
 }
 
 /// The certificate chain and private key, as PEM files.
@@ -126,6 +144,8 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_SESSION_TTL_MINUTES",
     "BEDSIDE_LOG_FORMAT",
     "BEDSIDE_DRAIN_SECONDS",
+    "BEDSIDE_BOOKING_PER_HOUR",
+    "BEDSIDE_BOOKING_MIN_FILL_SECONDS",
     "BEDSIDE_BILLING_NAME",
     "BEDSIDE_BILLING_NPI",
     "BEDSIDE_BILLING_TAX_ID",
@@ -142,6 +162,11 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_BILLING_WEBHOOK_URL",
     "BEDSIDE_BILLING_WEBHOOK_SECRET",
     "BEDSIDE_BILLING_POLL_SECONDS",
+    "BEDSIDE_CLEARINGHOUSE_URL",
+    "BEDSIDE_CLEARINGHOUSE_USERNAME",
+    "BEDSIDE_CLEARINGHOUSE_PASSWORD",
+    "BEDSIDE_CLEARINGHOUSE_TOKEN",
+    "BEDSIDE_CLEARINGHOUSE_TIMEOUT_SECONDS",
     "BEDSIDE_TURN_URLS",
     "BEDSIDE_TURN_SECRET",
     "BEDSIDE_TURN_TTL_SECONDS",
@@ -150,6 +175,7 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_PRECALL_UDP_ADDRS",
     "BEDSIDE_REGION",
     "BEDSIDE_SUMMARY_DAYS",
+    "BEDSIDE_QUALITY_TIMELINE_CAP",
     "LIVEKIT_URL",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
@@ -162,6 +188,17 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_TLS_CERT",
     "BEDSIDE_TLS_KEY",
     "BEDSIDE_HTTP_REDIRECT_ADDR",
+    "BEDSIDE_SMTP_URL",
+    "BEDSIDE_SMTP_FROM",
+    "BEDSIDE_SMTP_TLS",
+    "BEDSIDE_SMS_PROVIDER",
+    "BEDSIDE_SMS_ACCOUNT_SID",
+    "BEDSIDE_SMS_AUTH_TOKEN",
+    "BEDSIDE_SMS_FROM",
+    "BEDSIDE_SMS_BASE_URL",
+    "BEDSIDE_REMINDER_MINUTES",
+    "BEDSIDE_MESSAGE_POLL_SECONDS",
+    "BEDSIDE_MESSAGES_LOG",
 ];
 
 const BILLING_KEYS: &[&str] = &[
@@ -322,6 +359,13 @@ impl Config {
         let tls = parse_tls(source)?;
         let http_redirect_addr = parse_redirect_addr(source, tls.is_some())?;
         Ok(Self {
+            quality_timeline_cap: parse_int(
+                "BEDSIDE_QUALITY_TIMELINE_CAP",
+                source,
+                1200,
+                1,
+                100_000,
+            )?,
             hashing: parse_hashing(source)?,
             throttle: ThrottleSettings {
                 first_wait: Duration::from_secs(parse_int(
@@ -344,6 +388,7 @@ impl Config {
             .collect(),
             tls,
             http_redirect_addr,
+            outbox: parse_outbox(source)?,
             addr,
             database_url,
             store_timeout: Duration::from_secs(store_timeout as u64),
@@ -355,6 +400,16 @@ impl Config {
             session_lifetime: Duration::from_secs(60 * session_ttl_minutes as u64),
             log_json,
             drain_for: Duration::from_secs(drain_seconds as u64),
+            booking: crate::schedule::booking::BookingSettings {
+                per_hour: parse_int("BEDSIDE_BOOKING_PER_HOUR", source, 10, 1, 100_000)? as u32,
+                min_fill: Duration::from_secs(parse_int(
+                    "BEDSIDE_BOOKING_MIN_FILL_SECONDS",
+                    source,
+                    3,
+                    0,
+                    600,
+                )? as u64),
+            },
             billing,
             turn: parse_turn(source)?,
             stun_urls: parse_urls("BEDSIDE_STUN_URLS", source, &["stun:", "stuns:"])?,
@@ -386,6 +441,7 @@ impl Config {
             ("BEDSIDE_X12_USAGE", "T"),
             ("BEDSIDE_BILLING_PHONE", "2175550100"),
             ("BEDSIDE_FEE_SCHEDULE", DEMO_FEE_SCHEDULE),
+            ("BEDSIDE_MESSAGES_LOG", "true"),
         ];
         for (key, value) in demo {
             source
@@ -463,7 +519,69 @@ fn parse_billing_settings(source: &Source) -> Result<BillingSettings, ConfigErro
             .map_err(|e| ConfigError::new("BEDSIDE_PAYER_RULES", e.to_string()))?,
         webhook: parse_billing_webhook(source)?,
         poll_every: (poll_seconds > 0).then(|| Duration::from_secs(poll_seconds)),
+        clearinghouse: parse_clearinghouse(source)?,
     })
+}
+
+/// `BEDSIDE_CLEARINGHOUSE_*`: the URL, then basic auth (username and
+/// password) or a bearer token, never both.
+fn parse_clearinghouse(source: &Source) -> Result<Option<ClearinghouseSettings>, ConfigError> {
+    let timeout = parse_int("BEDSIDE_CLEARINGHOUSE_TIMEOUT_SECONDS", source, 30, 1, 300)? as u64;
+    let username = source.get("BEDSIDE_CLEARINGHOUSE_USERNAME");
+    let password = source.get("BEDSIDE_CLEARINGHOUSE_PASSWORD");
+    let token = source.get("BEDSIDE_CLEARINGHOUSE_TOKEN");
+    let Some(url) = source.get("BEDSIDE_CLEARINGHOUSE_URL") else {
+        if let Some(key) = [
+            ("BEDSIDE_CLEARINGHOUSE_USERNAME", username),
+            ("BEDSIDE_CLEARINGHOUSE_PASSWORD", password),
+            ("BEDSIDE_CLEARINGHOUSE_TOKEN", token),
+        ]
+        .iter()
+        .find_map(|(key, value)| value.map(|_| *key))
+        {
+            return Err(ConfigError::new(key, "needs BEDSIDE_CLEARINGHOUSE_URL"));
+        }
+        return Ok(None);
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ConfigError::new(
+            "BEDSIDE_CLEARINGHOUSE_URL",
+            "must start with http:// or https://",
+        ));
+    }
+    let auth = match (username, password, token) {
+        (None, None, None) => None,
+        (Some(username), Some(password), None) => Some(ClearinghouseAuth::Basic {
+            username: username.to_owned(),
+            password: SecretString::from(password.to_owned()),
+        }),
+        (None, None, Some(token)) => Some(ClearinghouseAuth::Bearer(SecretString::from(
+            token.to_owned(),
+        ))),
+        (_, _, Some(_)) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_CLEARINGHOUSE_TOKEN",
+                "cannot go with BEDSIDE_CLEARINGHOUSE_USERNAME or _PASSWORD",
+            ));
+        }
+        (Some(_), None, None) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_CLEARINGHOUSE_PASSWORD",
+                "is required with BEDSIDE_CLEARINGHOUSE_USERNAME",
+            ));
+        }
+        (None, Some(_), None) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_CLEARINGHOUSE_USERNAME",
+                "is required with BEDSIDE_CLEARINGHOUSE_PASSWORD",
+            ));
+        }
+    };
+    Ok(Some(ClearinghouseSettings {
+        url: url.to_owned(),
+        auth,
+        timeout: Duration::from_secs(timeout),
+    }))
 }
 
 fn parse_billing_webhook(source: &Source) -> Result<Option<BillingWebhook>, ConfigError> {
@@ -796,6 +914,103 @@ fn parse_livekit(source: &Source) -> Result<Option<LiveKitConfig>, ConfigError> 
     }))
 }
 
+/// Messages to patients: the transports, reminders and the worker.
+fn parse_outbox(source: &Source) -> Result<OutboxSettings, ConfigError> {
+    let email = match (
+        source.get("BEDSIDE_SMTP_URL"),
+        source.get("BEDSIDE_SMTP_FROM"),
+    ) {
+        (None, None) => None,
+        (Some(url), Some(from)) => Some(
+            EmailSettings::parse(url, from, source.get("BEDSIDE_SMTP_TLS"))
+                .map_err(|(key, message)| ConfigError::new(key, message))?,
+        ),
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_SMTP_FROM",
+                "is required with BEDSIDE_SMTP_URL",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_SMTP_URL",
+                "is required with BEDSIDE_SMTP_FROM",
+            ));
+        }
+    };
+    let sms = match source.get("BEDSIDE_SMS_PROVIDER") {
+        None => None,
+        Some("twilio") => {
+            let need = |key: &str| {
+                source
+                    .get(key)
+                    .map(str::to_owned)
+                    .ok_or_else(|| ConfigError::new(key, "is required with BEDSIDE_SMS_PROVIDER"))
+            };
+            let base_url = source
+                .get("BEDSIDE_SMS_BASE_URL")
+                .unwrap_or("https://api.twilio.com")
+                .trim_end_matches('/')
+                .to_owned();
+            if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+                return Err(ConfigError::new(
+                    "BEDSIDE_SMS_BASE_URL",
+                    "must start with https:// or http://",
+                ));
+            }
+            Some(SmsSettings {
+                account_sid: need("BEDSIDE_SMS_ACCOUNT_SID")?,
+                auth_token: SecretString::from(need("BEDSIDE_SMS_AUTH_TOKEN")?),
+                from: need("BEDSIDE_SMS_FROM")?,
+                base_url,
+            })
+        }
+        Some(_) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_SMS_PROVIDER",
+                "must be twilio (the one provider Bedside speaks)",
+            ));
+        }
+    };
+    let reminder_minutes = match source.get("BEDSIDE_REMINDER_MINUTES") {
+        None => outbox::DEFAULT_REMINDER_MINUTES.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|m| (1..=14 * 24 * 60).contains(m))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "BEDSIDE_REMINDER_MINUTES",
+                            "must list minutes before the visit, each from 1 to 20160, such as 1440,60",
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let poll = parse_int("BEDSIDE_MESSAGE_POLL_SECONDS", source, 5, 0, 3600)? as u64;
+    let log_only = match source.get("BEDSIDE_MESSAGES_LOG") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ConfigError::new(
+                "BEDSIDE_MESSAGES_LOG",
+                "must be true or false",
+            ));
+        }
+    };
+    Ok(OutboxSettings {
+        email,
+        sms,
+        log_only,
+        reminder_minutes,
+        poll_every: (poll > 0).then(|| Duration::from_secs(poll)),
+    })
+}
+
 /// A comma-separated list of staff roles; empty or unset is none.
 fn parse_roles(key: &str, source: &Source) -> Result<Vec<Role>, ConfigError> {
     let Some(value) = source.get(key) else {
@@ -913,6 +1128,55 @@ mod tests {
     }
 
     #[test]
+    fn the_clearinghouse_takes_basic_auth_or_a_token_never_both() {
+        use crate::billing::clearinghouse::ClearinghouseAuth;
+        let url = ("BEDSIDE_CLEARINGHOUSE_URL", "https://ch.example/x12");
+        assert!(parse(&[]).unwrap().billing.clearinghouse.is_none());
+        let basic = parse(&[
+            url,
+            ("BEDSIDE_CLEARINGHOUSE_USERNAME", "clinic"),
+            ("BEDSIDE_CLEARINGHOUSE_PASSWORD", "secret"),
+        ])
+        .unwrap();
+        let settings = basic.billing.clearinghouse.unwrap();
+        assert_eq!(settings.timeout, Duration::from_secs(30));
+        assert!(matches!(
+            settings.auth,
+            Some(ClearinghouseAuth::Basic { .. })
+        ));
+        assert!(
+            !format!("{settings:?}").contains("secret"),
+            "secrets stay out of Debug"
+        );
+        let token = parse(&[url, ("BEDSIDE_CLEARINGHOUSE_TOKEN", "t0ken")]).unwrap();
+        assert!(matches!(
+            token.billing.clearinghouse.unwrap().auth,
+            Some(ClearinghouseAuth::Bearer(_))
+        ));
+        let key = |pairs: &[(&str, &str)]| parse(pairs).unwrap_err().key;
+        assert_eq!(
+            key(&[
+                url,
+                ("BEDSIDE_CLEARINGHOUSE_TOKEN", "t"),
+                ("BEDSIDE_CLEARINGHOUSE_USERNAME", "u")
+            ]),
+            "BEDSIDE_CLEARINGHOUSE_TOKEN"
+        );
+        assert_eq!(
+            key(&[url, ("BEDSIDE_CLEARINGHOUSE_USERNAME", "u")]),
+            "BEDSIDE_CLEARINGHOUSE_PASSWORD"
+        );
+        assert_eq!(
+            key(&[("BEDSIDE_CLEARINGHOUSE_TOKEN", "t")]),
+            "BEDSIDE_CLEARINGHOUSE_TOKEN"
+        );
+        assert_eq!(
+            key(&[("BEDSIDE_CLEARINGHOUSE_URL", "ftp://x")]),
+            "BEDSIDE_CLEARINGHOUSE_URL"
+        );
+    }
+
+    #[test]
     fn billing_keys_name_themselves_on_a_bad_value() {
         const URL: &str = "BEDSIDE_BILLING_WEBHOOK_URL";
         const SECRET: &str = "BEDSIDE_BILLING_WEBHOOK_SECRET";
@@ -971,6 +1235,51 @@ mod tests {
                 .unwrap();
         assert_eq!(Config::from_source(&source).unwrap().addr.port(), 9000);
         assert_eq!(Source::from_toml("PORT = 1").unwrap_err().key, "PORT");
+    }
+
+    #[test]
+    fn message_settings_name_their_key_when_bad() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.outbox.reminder_minutes, [1440, 60]);
+        assert!(config.outbox.email.is_none() && config.outbox.sms.is_none());
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("BEDSIDE_SMTP_URL", "smtp://x")], "BEDSIDE_SMTP_FROM"),
+            (
+                &[
+                    ("BEDSIDE_SMTP_URL", "http://x"),
+                    ("BEDSIDE_SMTP_FROM", "a@b.org"),
+                ],
+                "BEDSIDE_SMTP_URL",
+            ),
+            (
+                &[
+                    ("BEDSIDE_SMTP_URL", "smtp://x"),
+                    ("BEDSIDE_SMTP_FROM", "a@b.org"),
+                    ("BEDSIDE_SMTP_TLS", "maybe"),
+                ],
+                "BEDSIDE_SMTP_TLS",
+            ),
+            (
+                &[("BEDSIDE_SMS_PROVIDER", "pigeon")],
+                "BEDSIDE_SMS_PROVIDER",
+            ),
+            (
+                &[("BEDSIDE_SMS_PROVIDER", "twilio")],
+                "BEDSIDE_SMS_ACCOUNT_SID",
+            ),
+            (
+                &[("BEDSIDE_REMINDER_MINUTES", "1440,soon")],
+                "BEDSIDE_REMINDER_MINUTES",
+            ),
+            (
+                &[("BEDSIDE_MESSAGE_POLL_SECONDS", "-1")],
+                "BEDSIDE_MESSAGE_POLL_SECONDS",
+            ),
+            (&[("BEDSIDE_MESSAGES_LOG", "yes")], "BEDSIDE_MESSAGES_LOG"),
+        ];
+        for (pairs, key) in cases {
+            assert_eq!(parse(pairs).unwrap_err().key, *key, "{pairs:?}");
+        }
     }
 
     #[test]

@@ -113,12 +113,88 @@ pub async fn seed(
         };
         visits::create_visit(store, clock, &actor, &visit, keys, public_url, summary).await?;
     }
+    seed_calendar(store, clock, &actor, keys, public_url, summary).await?;
     let join_url = join_link(store, clock, keys, public_url, summary).await?;
     Ok(DemoClinic {
         seeded_now: true,
         staff,
         join_url,
     })
+}
+
+/// The queue booked appointments join.
+pub const DEMO_APPOINTMENT_QUEUE: &str = "Booked appointments";
+
+/// Working hours for each demo clinician (weekdays 09:00 to 17:00, Chicago
+/// time, 20-minute visits, open to self-booking) and a week of
+/// appointments, so the calendar is not empty.
+async fn seed_calendar(
+    store: &Store,
+    clock: &Clock,
+    actor: &Actor,
+    keys: &TokenKeys,
+    public_url: &str,
+    summary: &visits::SummarySettings,
+) -> anyhow::Result<()> {
+    use crate::schedule::{self, NewAppointment, ScheduleInput, SlotStatus, WorkingHours};
+    let queue = visits::create_queue(
+        store,
+        clock,
+        &Text::parse(DEMO_APPOINTMENT_QUEUE).expect("demo text is valid"),
+    )
+    .await?;
+    let mut tx = store.begin_read().await?;
+    let clinicians = store::list_users(&mut tx, Some(Role::Clinician)).await?;
+    let patients = store::search_patients(&mut tx, None, 10).await?;
+    store::commit(tx).await?;
+    let hours: Vec<WorkingHours> = (1..=5)
+        .map(|weekday| WorkingHours {
+            weekday,
+            start: "09:00".to_owned(),
+            end: "17:00".to_owned(),
+        })
+        .collect();
+    let input = ScheduleInput {
+        time_zone: "America/Chicago".to_owned(),
+        visit_minutes: 20,
+        queue_id: queue.id.clone(),
+        self_booking: true,
+        hours,
+    };
+    let reasons = ["Annual check-in", "Medication review", "Follow-up: cough"];
+    let now = clock.now();
+    let week = crate::model::timestamp::Timestamp(now.millis() + 7 * 24 * 3600 * 1000);
+    for (c, clinician) in clinicians.iter().enumerate() {
+        schedule::set_schedule(store, clock, actor, &clinician.id, &input).await?;
+        let free = schedule::slots(store, clock, Some(&clinician.id), now, week).await?;
+        // Two visits a day: the third and the eighth slot of each day.
+        let mut days: Vec<(chrono::NaiveDate, usize)> = Vec::new();
+        for slot in free.iter().filter(|s| s.status == SlotStatus::Free) {
+            let day = slot.start.to_datetime().date_naive();
+            let seen = match days.iter_mut().find(|(d, _)| *d == day) {
+                Some(entry) => {
+                    entry.1 += 1;
+                    entry.1
+                }
+                None => {
+                    days.push((day, 1));
+                    1
+                }
+            };
+            if seen != 3 && seen != 8 {
+                continue;
+            }
+            let i = days.len() + seen + c;
+            let appointment = NewAppointment {
+                patient_id: patients[i % patients.len()].id.clone(),
+                clinician_id: clinician.id.clone(),
+                start: slot.start,
+                reason: Text::parse(reasons[i % reasons.len()]).expect("demo text is valid"),
+            };
+            schedule::book(store, clock, actor, keys, public_url, summary, &appointment).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A new join link for the first demo visit still booked: patient tokens

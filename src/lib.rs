@@ -10,14 +10,18 @@
 //! - [`access`]: the one read policy (which role and relation reads which data), and refusals audited.
 //! - [`ehr`]: the health record: patients and what clinicians record.
 //! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
+//! - [`schedule`]: working hours, slots, booking and the day and week calendar.
 //! - [`cdss`]: decision support: NEWS2, triage, allergy and interaction checks, CDS Hooks.
 //! - [`fhir`]: the health record as FHIR R4 resources, read and searched under `/fhir`.
+//! - [`smart`]: SMART on FHIR: registered apps, launches, the OAuth authorization server, scoped tokens.
 //! - [`media`]: how a visit's browsers connect their call: ICE servers, TURN credentials, LiveKit rooms and webhooks.
+//! - [`outbox`]: messages to patients (links, reminders, running late, cancellations) by e-mail and text; its worker runs from [`serve`].
 //! - [`billing`]: claims from closed consults, X12 837P/835, accounts; its worker runs from [`serve`].
 //! - [`audit`]: the hash-chained trail of every read and write of health data.
 //! - [`codes`], [`ids`], [`timestamp`], [`validation`]: values that cannot be built invalid.
 //! - [`region`]: where the clinic practises: emergency number, units, spelling, sources.
 //! - [`live`]: the socket's authoriser and the live updates pushed after each change.
+//! - [`quality`]: call quality: the `stats` timeline, the measured call, the operations figures.
 //! - [`http`]: routes, extractors and problem+json errors.
 //! - [`metrics`]: Prometheus counters owned by the app.
 //! - [`demo`]: the demo clinic for `serve --demo`.
@@ -41,6 +45,10 @@ pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod model;
+pub mod outbox;
+pub mod quality;
+pub mod schedule;
+pub mod smart;
 pub mod state;
 pub mod store;
 pub mod visits;
@@ -102,7 +110,12 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
             after_close: config.summary.available_for,
         },
     };
-    let hub = start_hub(&store, &clock, &tokens, sessions, redis.as_ref()).await?;
+    let stats = Arc::new(live::StoreStatsRecorder::new(
+        store.clone(),
+        clock.clone(),
+        config.quality_timeline_cap,
+    ));
+    let hub = start_hub(&store, &clock, &tokens, sessions, redis.as_ref(), stats).await?;
     let livekit = config
         .livekit
         .as_ref()
@@ -118,10 +131,12 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
     let knowledge =
         cdss::Knowledge::bundled_for(config.region).context("Failed to load the knowledge base")?;
     let throttle = Arc::new(LoginThrottle::new(config.throttle));
+    let config_booking = config.booking;
     let hashing = Arc::new(PasswordPool::start(config.hashing));
     Ok(AppState {
         clock,
         billing: Arc::new(config.billing.clone()),
+        outbox: Arc::new(config.outbox.clone()),
         ice: Arc::new(media::IceSettings {
             stun_urls: config.stun_urls.clone(),
             turn: config.turn.clone(),
@@ -137,7 +152,9 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         throttle,
         hashing,
         metrics: Arc::new(metrics::Metrics::new()),
+        booking: Arc::new(schedule::booking::SelfBooking::new(config_booking)),
         draining: state::Draining::default(),
+        smart_keys: smart::keys::Keys::default(),
     })
 }
 
@@ -152,6 +169,7 @@ async fn start_hub(
     tokens: &TokenKeys,
     sessions: auth::SessionSettings,
     redis: Option<&redis::Client>,
+    stats: Arc<live::StoreStatsRecorder>,
 ) -> anyhow::Result<signaling::Hub> {
     let authoriser = Arc::new(live::StoreAuthoriser::new(
         store.clone(),
@@ -167,7 +185,8 @@ async fn start_hub(
     let chat = Arc::new(live::StoreChatRecorder::new(store.clone(), clock.clone()));
     let mut builder = signaling::Hub::builder(authoriser)
         .config(config)
-        .chat(chat);
+        .chat(chat)
+        .stats(stats);
     if let Some(client) = redis {
         let connection =
             signaling::redis_connection(client.clone()).context("Failed to set up Redis")?;
@@ -252,6 +271,16 @@ pub async fn serve(
     // The billing outbox worker runs beside the server and stops with it.
     let billing =
         billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
+    // The patient-message worker too: reminders, then sending.
+    let messages = outbox::worker::Worker::start(outbox::worker::Sender::new(
+        store.clone(),
+        state.clock.clone(),
+        state.outbox.clone(),
+        state.tokens.clone(),
+        state.config.public_url.clone(),
+        visits::patient_token_ttl_seconds(&state.config.summary),
+        state.config.summary.clinic.clone(),
+    )?);
     let tls = state.config.tls.clone();
     let redirect_addr = state.config.http_redirect_addr;
     let public_url = state.config.public_url.clone();
@@ -266,7 +295,12 @@ pub async fn serve(
                 worker.stop().await;
             }
         };
-        tokio::join!(billing, drain_sockets(&hub, drain_for));
+        let messages = async {
+            if let Some(worker) = messages {
+                worker.stop().await;
+            }
+        };
+        tokio::join!(billing, messages, drain_sockets(&hub, drain_for));
         // Sockets never finish by themselves: close those left.
         hub.shutdown();
     };

@@ -139,14 +139,14 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             &state.config.summary,
         )
         .await?;
-        print_demo(&clinic, &state.config.public_url);
+        print_demo(&clinic, &state.config.public_url, &state.outbox.describe());
     }
     tracing::info!(%addr, store = %state.config.database_url.redacted(), "Bedside is listening");
     bedside::serve(state, listener, bedside::shutdown_signal()).await
 }
 
 /// Prints how to sign in; a closed stdout (piped to `head`) must not stop the server.
-fn print_demo(clinic: &bedside::demo::DemoClinic, public_url: &str) {
+fn print_demo(clinic: &bedside::demo::DemoClinic, public_url: &str, messages: &str) {
     use std::io::Write;
     let state = if clinic.seeded_now {
         "created"
@@ -165,6 +165,7 @@ fn print_demo(clinic: &bedside::demo::DemoClinic, public_url: &str) {
         Some(url) => text += &format!("  A patient joins a booked visit at:\n    {url}\n"),
         None => text += "  Every demo visit has been seen; book one from the scheduler board.\n",
     }
+    text += &format!("  Messages to patients: {messages}\n");
     text += "\n";
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());

@@ -13,6 +13,7 @@ use crate::media::livekit::LiveKit;
 use crate::media::precall::PreCall;
 use crate::metrics::Metrics;
 use crate::model::clock::Clock;
+use crate::outbox::OutboxSettings;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct AppState {
     pub ice: Arc<IceSettings>,
     /// What billing needs of the configuration.
     pub billing: Arc<BillingSettings>,
+    /// Messages to patients: transports, reminders, the worker's pace.
+    pub outbox: Arc<OutboxSettings>,
     /// How long staff sign-ins last.
     pub sessions: SessionSettings,
     pub config: Arc<Config>,
@@ -40,8 +43,12 @@ pub struct AppState {
     pub livekit: Option<Arc<LiveKit>>,
     /// The pre-call check's own WebRTC peer, with its concurrency limit.
     pub precall: Arc<PreCall>,
+    /// The public booking page's throttle.
+    pub booking: Arc<crate::schedule::booking::SelfBooking>,
     /// Set on SIGTERM: the node refuses new requests and sockets.
     pub draining: Draining,
+    /// The key that signs SMART `id_token`s, loaded once.
+    pub smart_keys: crate::smart::keys::Keys,
 }
 
 /// Whether this node is draining for a restart. Shared by every clone.

@@ -5,6 +5,7 @@
 import { loadSession, staffApi as api, homeFor } from './lib/session.js';
 import { h, $ } from './lib/dom.js';
 import { mountHeader } from './lib/staff.js';
+import { mountOperations } from './lib/operations.js';
 
 const ROLES = ['admin', 'scheduler', 'clinician', 'billing'];
 const PAGE_SIZE = 25;
@@ -39,6 +40,8 @@ function start() {
   loadUsers();
   searchAudit(1);
   loadClinic();
+  mountOperations($('#operations'), api);
+  loadApps();
 }
 
 // -- Staff -------------------------------------------------------------
@@ -236,5 +239,67 @@ $('#clinic-form').addEventListener('submit', async (event) => {
     $('#clinic-message').textContent = 'Saved. Patients see the new details now.';
   } catch (error) {
     $('#clinic-message').textContent = error.field ? `${error.field.replace('_', ' ')}: ${error.message}` : error.message;
+  }
+});
+
+// -- SMART apps ------------------------------------------------------------
+
+async function loadApps() {
+  try {
+    const apps = await api('/smart/apps');
+    $('#apps').replaceChildren(...apps.map((app) => h('tr', { 'data-testid': 'app-row', 'data-client-id': app.client_id },
+      h('th', { scope: 'row' }, app.name),
+      h('td', {}, h('code', {}, app.client_id)),
+      h('td', {}, app.client_type),
+      h('td', {}, app.scopes),
+      h('td', {}, app.active ? 'active' : 'revoked'),
+      h('td', {}, app.active ? h('button', {
+        type: 'button', class: 'secondary small', 'data-testid': 'app-revoke',
+        onclick: () => revokeApp(app),
+      }, `Revoke ${app.name}`) : ''))));
+  } catch (error) {
+    $('#apps-message').textContent = error.message;
+  }
+}
+
+async function revokeApp(app) {
+  try {
+    await api(`/smart/apps/${encodeURIComponent(app.client_id)}/revoke`, { method: 'POST' });
+    $('#apps-message').textContent = `${app.name} is revoked; its tokens no longer work.`;
+    await loadApps();
+  } catch (error) {
+    $('#apps-message').textContent = error.message;
+  }
+}
+
+$('#app-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const message = $('#apps-message');
+  let jwks;
+  if ($('#app-jwks').value.trim()) {
+    try {
+      jwks = JSON.parse($('#app-jwks').value);
+    } catch {
+      message.textContent = 'jwks: is not valid JSON';
+      return;
+    }
+  }
+  const body = {
+    name: $('#app-name').value.trim(),
+    launch_url: $('#app-launch-url').value.trim() || undefined,
+    redirect_uris: $('#app-redirects').value.split('\n').map((u) => u.trim()).filter(Boolean),
+    client_type: $('#app-type').value,
+    scopes: $('#app-scopes').value.trim(),
+    jwks,
+  };
+  try {
+    const app = await api('/smart/apps', { method: 'POST', body });
+    message.textContent = app.client_secret
+      ? `Registered. Client id ${app.client_id}; client secret (shown once) ${app.client_secret}`
+      : `Registered. Client id ${app.client_id}`;
+    $('#app-form').reset();
+    await loadApps();
+  } catch (error) {
+    message.textContent = error.field ? `${error.field}: ${error.message}` : error.message;
   }
 });

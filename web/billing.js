@@ -9,6 +9,7 @@ import { h, $, date } from './lib/dom.js';
 import { mountHeader } from './lib/staff.js';
 import { ApiError } from './lib/api.js';
 import { attachCodeSearch } from './lib/codesearch.js';
+import { acknowledgementResult, claimPayerPanel } from './lib/payer.js';
 
 const STATUS_LABEL = {
   needs_review: 'Needs review', ready: 'Ready', submitted: 'Submitted', accepted: 'Accepted',
@@ -170,6 +171,7 @@ function showClaim(detail) {
   $('#st-error').textContent = '';
   $('#follow-up').hidden = !adjudicated;
   $('#void-error').textContent = '';
+  $('#claim-clearinghouse').replaceChildren(claimPayerPanel(api, claim, { toast, reopen: openClaim }));
 }
 
 function renderChosen() {
@@ -386,6 +388,30 @@ $('#remit-form').addEventListener('submit', async (event) => {
       h('ul', { 'data-testid': 'remit-held' }, result.held.map(holdItem)));
     input.value = '';
     await Promise.all([loadHolds(), loadQueue(), loadAging()]);
+  } catch (e) {
+    error.textContent = e.message;
+  }
+});
+
+// ---- 999 acknowledgements ----
+
+$('#ack-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const error = $('#ack-error');
+  const input = $('#ack-file');
+  error.textContent = '';
+  input.removeAttribute('aria-invalid');
+  const file = input.files[0];
+  if (!file) {
+    input.setAttribute('aria-invalid', 'true');
+    error.textContent = 'Choose a 999 file first.';
+    return;
+  }
+  try {
+    const response = await raw('/acknowledgements', { method: 'POST', body: await file.text() });
+    $('#ack-result').replaceChildren(...acknowledgementResult(await response.json()));
+    input.value = '';
+    await loadQueue();
   } catch (e) {
     error.textContent = e.message;
   }

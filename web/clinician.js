@@ -163,6 +163,7 @@ async function openConsult(visit) {
   if (state.consult?.visit.id !== visit.id) { stopStream(devices.stream); return; }
   renderChart(visit, history);
   loadCds(visit);
+  loadApps(visit);
 
   const note = $('#device-note');
   // Without its plan the call falls back to a direct (peer-to-peer) call;
@@ -199,11 +200,7 @@ function startCall() {
     heading: 'h3', // under the patient's name, an h2
     loadMessages: () => api(`/visits/${encodeURIComponent(consult.visit.id)}/messages`),
   });
-  call.addEventListener('stats', () => {
-    if (!state.consult?.audioTouched) $('#n-audio-only').checked = call.remoteVideoFrames === 0 && !call.sendingVideo;
-    const minutes = call.connectedAt ? Math.ceil((Date.now() - call.connectedAt) / 60000) : 0;
-    $('#n-minutes-hint').textContent = `Leave empty to use the call's length (${minutes} min so far).`;
-  });
+  watchMeasuredCall(consult);
   call.addEventListener('state', (e) => {
     if (e.detail === 'reconnecting') showPatientPresence('The connection to the patient dropped: reconnecting…');
     else if (e.detail === 'connected') showPatientPresence('The patient is in the call.');
@@ -227,11 +224,52 @@ function hangUp() {
   focusStep($('#note-title'));
 }
 
+// The call as the browsers' quality summaries measured it, beside the close
+// form: its connected and audio-only minutes set the defaults the server
+// bills from; the clinician says why when ticking otherwise.
+const MEASURE_EVERY_MS = 10_000;
+
+function watchMeasuredCall(consult) {
+  clearInterval(consult.measureTimer);
+  const read = async () => {
+    if (state.consult !== consult) { clearInterval(consult.measureTimer); return; }
+    const measured = await api(`/visits/${encodeURIComponent(consult.visit.id)}/call`).catch(() => null);
+    if (!measured || state.consult !== consult) return;
+    consult.measured = measured;
+    showMeasuredCall(consult);
+  };
+  consult.measureTimer = setInterval(read, MEASURE_EVERY_MS);
+  read();
+}
+
+function showMeasuredCall(consult) {
+  const m = consult.measured;
+  if (!m?.measured) return;
+  const mode = m.mostly_audio_only ? 'mostly audio only' : 'mostly video';
+  $('#call-measure').textContent = `Measured call: ${m.connected_minutes} connected min, `
+    + `${m.audio_only_minutes} audio-only (${mode}); quality ${m.quality_summary}.`;
+  $('#n-minutes-hint').textContent = `Leave empty to use the call's connected time (${m.connected_minutes} min so far).`;
+  if (!consult.audioTouched) $('#n-audio-only').checked = m.mostly_audio_only;
+  showOverride(consult);
+}
+
+/** The reason field, when the clinician's tick contradicts the measured call. */
+function showOverride(consult) {
+  const m = consult.measured;
+  const differs = Boolean(m?.measured && consult.audioTouched && $('#n-audio-only').checked !== m.mostly_audio_only);
+  $('#n-override').hidden = !differs;
+  return differs;
+}
+
 function showPatientPresence(text) {
   $('#patient-presence').textContent = text;
 }
 
-$('#n-audio-only').addEventListener('change', () => { if (state.consult) state.consult.audioTouched = true; });
+$('#n-audio-only').addEventListener('change', () => {
+  if (!state.consult) return;
+  state.consult.audioTouched = true;
+  showOverride(state.consult);
+});
 $('#close-anyway').addEventListener('click', () => {
   if (!state.consult) return;
   state.consult.reviewAccepted = true;
@@ -342,8 +380,11 @@ function endConsult(message) {
   const consult = state.consult;
   if (!consult) return;
   clearTimeout(consult.guestPoll);
+  clearInterval(consult.measureTimer);
   consult.draft?.stop();
   $('#billing-warning').hidden = true;
+  $('#call-measure').textContent = 'The call has not been measured yet.';
+  $('#n-override').hidden = true;
   showPatientPresence('');
   consult.call?.hangUp();
   consult.view?.destroy();
@@ -387,6 +428,44 @@ function age(birthDate) {
   let years = now.getFullYear() - born.getFullYear();
   if (now < new Date(now.getFullYear(), born.getMonth(), born.getDate())) years -= 1;
   return years;
+}
+
+// ---- SMART apps beside the chart (EHR launch) ----
+
+async function loadApps(visit) {
+  const apps = await api('/smart/apps').catch(() => []);
+  const launchable = apps.filter((app) => app.active && app.launch_url);
+  if (!launchable.length || state.consult?.visit.id !== visit.id) return;
+  const message = h('p', { class: 'field-error', role: 'alert', 'data-testid': 'apps-error' });
+  const list = h('ul', { class: 'app-list' }, launchable.map((app) => h('li', {},
+    h('button', {
+      type: 'button', class: 'secondary small', 'data-testid': `app-launch-${app.client_id}`,
+      onclick: () => launchApp(app, visit, message),
+    }, `Open ${app.name}`))));
+  $('#chart').append(section('Apps', 'apps', list, message));
+}
+
+// The app opens in a new tab with `iss` and a launch id bound to this
+// clinician, patient and encounter. The tab is opened at the click (no
+// popup blocker) and sent to the app once the launch exists.
+async function launchApp(app, visit, message) {
+  message.textContent = '';
+  const tab = window.open('about:blank', '_blank');
+  try {
+    const launch = await api('/smart/launches', {
+      method: 'POST',
+      body: { client_id: app.client_id, patient_id: visit.patient_id, encounter_id: visit.encounter_id },
+    });
+    if (tab) {
+      tab.opener = null;
+      tab.location.href = launch.launch_url;
+    } else {
+      location.assign(launch.launch_url);
+    }
+  } catch (e) {
+    tab?.close();
+    message.textContent = `${app.name} could not be opened: ${e.message}`;
+  }
 }
 
 function section(title, testid, ...content) {
@@ -516,9 +595,15 @@ $('#note-form').addEventListener('submit', async (event) => {
       assessment: form.assessment.value.trim(),
       plan: form.plan.value.trim(),
     },
-    audio_only: form.audio_only.checked,
     patient_location: form.location.value,
   };
+  // Untouched, the server bills the measured call's modality.
+  if (consult.audioTouched || !consult.measured?.measured) body.audio_only = form.audio_only.checked;
+  if (showOverride(consult)) {
+    const reason = form.override_reason.value.trim();
+    if (!reason) return fail(form.override_reason, 'Say why the claim should differ from the measured call, or untick the change.');
+    body.call_override_reason = reason;
+  }
   if (form.minutes.value) body.total_minutes = Number(form.minutes.value);
   const button = $('[data-testid=close-visit]', form);
   button.disabled = true;
@@ -544,6 +629,7 @@ $('#note-form').addEventListener('submit', async (event) => {
   } catch (e) {
     const field = e.field === 'diagnoses' || e.field?.startsWith('diagnoses') ? form.diagnoses
       : e.field === 'total_minutes' ? form.minutes
+        : e.field === 'call_override_reason' ? form.override_reason
         : e.field?.startsWith('note.') ? form[e.field.slice(5)] : null;
     const text = closeError(e, diagnoses);
     if (field) fail(field, text);

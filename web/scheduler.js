@@ -5,6 +5,8 @@
 import { requireStaff, staffApi as api } from './lib/session.js';
 import { h, $, $$, duration, secondsSince, clock } from './lib/dom.js';
 import { mountHeader, liveSocket, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
+import { eligibilityBlock } from './lib/payer.js';
+import { messagesButton, runningLateControl } from './lib/outbox.js';
 
 const session = await requireStaff(['scheduler', 'admin']);
 mountHeader(session.user);
@@ -83,6 +85,7 @@ function queueColumn(queue) {
   return h('section', { class: 'column', 'aria-labelledby': `col-${queue.id}`, 'data-testid': `queue-${queue.id}` },
     h('h2', { id: `col-${queue.id}` }, queue.name,
       h('span', { class: 'count' }, ` ${waiting.length} waiting · ${entries.length - waiting.length} other`)),
+    runningLateControl(queue, toast),
     entries.length === 0 ? h('p', { class: 'empty' }, 'Empty.')
       : h('ol', { class: 'entries' }, entries.map((entry) => card(queue, entry, waiting))));
 }
@@ -126,6 +129,7 @@ function card(queue, entry, waiting) {
     controls.push(h('button', { type: 'button', class: 'small secondary', 'data-testid': `guest-${id}`,
       onclick: () => inviteGuest(entry) }, 'Invite guest', whose(` to the visit of ${name}`)));
   }
+  controls.push(messagesButton(entry, whose(` to ${name}`)));
   if (open) {
     controls.push(
       h('button', { type: 'button', class: 'small secondary', 'data-testid': `new-link-${id}`,
@@ -158,6 +162,7 @@ function card(queue, entry, waiting) {
       h('div', {}, h('label', { for: `priority-${id}` }, 'Priority'), priority),
       h('div', {}, h('label', { for: `assign-${id}` }, 'Clinician'), assign),
       h('div', {}, h('label', { for: `move-${id}` }, 'Queue'), move)),
+    open ? eligibilityBlock(api, id, name, { toast, rerender: renderBoard }) : null,
     controls.length ? h('div', { class: 'entry-actions' }, controls) : null);
 }
 

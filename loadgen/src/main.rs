@@ -12,12 +12,22 @@
 //!   per-socket task that sends, receives and times relayed frames.
 //! - [`server`]: finding the server's process and reading its memory.
 //! - [`scenario`]: the run from setup to report.
+//! - [`floor`]: the bare relay that Bedside's figures are compared with.
+//! - [`compare`]: the floor and Bedside started here and run back to back.
+//! - [`waiting`]: patients checked in at a rate, frames counted and timed.
+//! - [`fhir`]: FHIR searches under concurrent clients.
+//! - [`idle`]: idle authenticated sockets and the server's memory per socket.
 
 mod args;
 mod clinic;
+mod compare;
+mod fhir;
+mod floor;
+mod idle;
 mod scenario;
 mod server;
 mod sockets;
+mod waiting;
 
 use clap::Parser;
 
@@ -41,7 +51,52 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(scenario::run(plan)) {
+    let outcome = match args.mode {
+        None => runtime.block_on(scenario::run(plan)).map(drop),
+        Some(args::Mode::Floor { listen }) => runtime.block_on(floor::serve(listen)),
+        Some(args::Mode::Compare {
+            bedside_bin,
+            port,
+            server_core,
+        }) => runtime.block_on(compare::run(
+            plan,
+            compare::Servers {
+                bedside_bin,
+                port,
+                server_core,
+            },
+        )),
+        Some(args::Mode::WaitingRoom {
+            patients,
+            queues,
+            per_second,
+        }) => runtime.block_on(waiting::run(
+            plan,
+            waiting::Room {
+                patients: patients as usize,
+                queues: queues as usize,
+                per_second,
+            },
+        )),
+        Some(args::Mode::Fhir {
+            patients,
+            with_vitals,
+            clients,
+            seconds,
+        }) => runtime.block_on(fhir::run(
+            plan,
+            fhir::Load {
+                patients: patients as usize,
+                with_vitals: with_vitals as usize,
+                clients: clients as usize,
+                seconds,
+            },
+        )),
+        Some(args::Mode::Idle { sockets, visits }) => {
+            runtime.block_on(idle::run(plan, sockets as usize, visits as usize))
+        }
+    };
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("bedside-loadgen: {error:#}");

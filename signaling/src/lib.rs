@@ -8,6 +8,7 @@
 //! - [`protocol`]: the frames of CONTRACT.md's `GET /ws`, typed ids, error codes.
 //! - [`authoriser`]: the trait the server implements (token, join, subscribe).
 //! - [`chat`]: the [`ChatRecorder`] the hub hands each chat message before relaying it.
+//! - [`quality`]: the [`StatsRecorder`] the hub hands each `stats` summary before relaying it.
 //! - [`config`]: [`HubConfig`] timeouts and limits, the upgrade settings.
 //! - [`hub`]: [`Hub`], this node's sessions and rooms, the server-facing API,
 //!   and this node's share of the cluster (lease, rebuild, reaping).
@@ -32,6 +33,10 @@
 //!   after a fresh `welcome`.
 //! - Chat that may not have reached the call on other nodes (the bus is
 //!   down) is reported to its sender with `error not_delivered`.
+//! - `stats` is kept by the server's [`StatsRecorder`], then relayed to the
+//!   others in the call as `peer_stats {from, …}`; one per
+//!   [`HubConfig::stats_interval`] per socket, more get `error rate_limited`.
+//!   `screen_share {allowed}` is the clinician's alone; the call hears it.
 //! - A node whose lease on the bus lapsed is taken for dead: one survivor
 //!   removes its participants, and their calls hear `peer_left {node_lost}`.
 //! - A socket lives no longer than its token's credential: when the server
@@ -46,6 +51,7 @@ pub mod events;
 pub mod hub;
 pub mod presence;
 pub mod protocol;
+pub mod quality;
 mod socket;
 
 pub use authoriser::{Authoriser, Denied, Identity, JoinAccess, Refused};
@@ -55,4 +61,5 @@ pub use config::{HubConfig, configure_upgrade};
 pub use events::{EventSink, HubEvent, NoEvents};
 pub use hub::{Hub, HubBuilder};
 pub use presence::{MemoryPresence, Presence, PresenceEntry, PresenceUser, RedisPresence};
+pub use quality::{NoStats, StatsRecord, StatsRecorder};
 pub use socket::serve_socket;

@@ -7,5 +7,8 @@
 pub mod policy;
 mod refusals;
 
-pub use policy::{Data, Subject, may_read, may_read_visit, readers, reads_any};
+pub use policy::{
+    Data, ScopeReach, Subject, may_read, may_read_visit, may_write, readers, reads_any,
+    scope_reach, scopes_allow, writers,
+};
 pub use refusals::{Target, record_refusal};

@@ -117,6 +117,16 @@ impl fmt::Debug for GuestToken {
 const PATIENT_KIND: &str = "patient_visit";
 const GUEST_KIND: &str = "guest_visit";
 
+const FORM_KIND: &str = "booking_form";
+
+/// What a public booking form's token carries.
+#[derive(Debug, Serialize, Deserialize)]
+struct FormClaims {
+    kind: String,
+    issued_ms: i64,
+    nonce: String,
+}
+
 /// The HMAC key that signs patient tokens; every node of one store shares it.
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -189,6 +199,30 @@ impl TokenKeys {
     /// still stands is the store's to say.
     pub fn verify_guest(&self, token: &str) -> Option<VisitClaims> {
         self.verify(GUEST_KIND, token)
+    }
+
+    /// A public booking form's token: when it was handed out (Unix
+    /// milliseconds by the app's clock) and a nonce that lets it be used once.
+    pub fn issue_form(&self, now_millis: i64) -> String {
+        let mut nonce = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let claims = FormClaims {
+            kind: FORM_KIND.to_owned(),
+            issued_ms: now_millis,
+            nonce: URL_SAFE_NO_PAD.encode(nonce),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail")
+    }
+
+    /// The issue time and nonce of a booking form token this server signed;
+    /// its age is the caller's to judge against the app's clock.
+    pub fn verify_form(&self, token: &str) -> Option<(i64, String)> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        let data = jsonwebtoken::decode::<FormClaims>(token, &self.decoding, &validation).ok()?;
+        (data.claims.kind == FORM_KIND).then_some((data.claims.issued_ms, data.claims.nonce))
     }
 
     fn sign(

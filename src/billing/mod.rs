@@ -9,15 +9,24 @@
 //! - [`coding`]: the E/M level, modifiers and pointers of a consult.
 //! - [`claim`]: the claim, its statuses and the patient account.
 //! - [`x12`]: the 837P writer; [`remit`]: the 835 reader.
+//! - [`eligibility`] (270/271), [`claim_status`] (276/277) and
+//!   [`acknowledgement`] (999), over [`interchange`]; sent through the
+//!   [`clearinghouse`] adapter by [`inquiries`].
 //! - [`worker`]: the outbox consumer and its background loop.
 //! - [`webhook`]: signed delivery of new claims to another system.
 //!
 //! No axum types here: the HTTP edge maps [`BillingError`] to problem+json.
 
+pub mod acknowledgement;
 pub mod aging;
+pub mod claim_status;
+pub mod clearinghouse;
 pub mod codes;
 pub mod coding;
 pub mod correction;
+pub mod eligibility;
+pub mod inquiries;
+pub mod interchange;
 pub mod remit;
 mod settings;
 pub mod webhook;
@@ -60,6 +69,10 @@ pub enum BillingError {
     Invalid(#[from] FieldError),
     #[error(transparent)]
     Remittance(#[from] remit::RemitError),
+    #[error(transparent)]
+    Clearinghouse(#[from] clearinghouse::ClearinghouseError),
+    #[error(transparent)]
+    Acknowledgement(#[from] acknowledgement::AckError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -224,6 +237,7 @@ pub fn build_claim(
         submitted_at: None,
         frequency: ClaimFrequency::Original,
         payer_claim_number: None,
+        modality_reason: facts.modality_reason.clone(),
     }
 }
 
@@ -1043,11 +1057,15 @@ pub async fn import_remittance(
         let claim = store::claim_by_number(&mut tx, &payment.claim_number).await?;
         let checked = match claim {
             None => Err(Refusal::Unmatched("no claim has this number".to_owned())),
-            Some(c) if !c.status.may_become(outcome) => Err(Refusal::Unmatched(format!(
-                "its claim is {} and cannot become {}",
-                c.status.as_str(),
-                outcome.as_str()
-            ))),
+            Some(c)
+                if !c.status.may_become(outcome) && !inquiries::awaits_remittance(&c, outcome) =>
+            {
+                Err(Refusal::Unmatched(format!(
+                    "its claim is {} and cannot become {}",
+                    c.status.as_str(),
+                    outcome.as_str()
+                )))
+            }
             Some(c) => match payment.imbalance().or_else(|| misfit(&c, payment)) {
                 Some(reason) => Err(Refusal::Unfit(c.id, c.patient_id, reason)),
                 None => Ok(c),

@@ -30,6 +30,9 @@ pub struct BillingSettings {
     pub webhook: Option<BillingWebhook>,
     /// `BEDSIDE_BILLING_POLL_SECONDS`: how often the worker runs; `None` is off.
     pub poll_every: Option<Duration>,
+    /// `BEDSIDE_CLEARINGHOUSE_*`: where eligibility and claim-status
+    /// inquiries go; `None` until a URL is set.
+    pub clearinghouse: Option<super::clearinghouse::ClearinghouseSettings>,
 }
 
 /// ISA15: whether an interchange is production or test data.

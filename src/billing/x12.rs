@@ -340,6 +340,7 @@ mod tests {
             submitted_at: None,
             frequency: crate::model::claim::ClaimFrequency::Original,
             payer_claim_number: None,
+            modality_reason: None,
         }
     }
 

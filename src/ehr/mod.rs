@@ -94,6 +94,51 @@ pub async fn search_patients(
     Ok(patients)
 }
 
+/// Patients by name, birth date or record number (the front desk's
+/// search); each one returned is an audited read.
+#[tracing::instrument(skip_all)]
+pub async fn find_patients(
+    store: &Store,
+    actor: &Actor,
+    query: &store::PatientLookup,
+) -> Result<Vec<Patient>, EhrError> {
+    let mut tx = store.begin().await?;
+    let patients = store::find_patients(&mut tx, query, SEARCH_LIMIT).await?;
+    for patient in &patients {
+        let entry = AuditEntry::new(actor, "patient.search", "Patient")
+            .resource(&patient.id)
+            .patient(&patient.id);
+        store::append_audit(&mut tx, &entry).await?;
+    }
+    if patients.is_empty() {
+        let entry = AuditEntry::new(actor, "patient.search", "Patient");
+        store::append_audit(&mut tx, &entry).await?;
+    }
+    store::commit(tx).await?;
+    Ok(patients)
+}
+
+/// Corrects a patient's demographics, contact or insurance; audited.
+#[tracing::instrument(skip_all)]
+pub async fn update_patient(
+    store: &Store,
+    actor: &Actor,
+    id: &PatientId,
+    new: &NewPatient,
+) -> Result<Patient, EhrError> {
+    new.validate(actor.at.to_datetime().date_naive())?;
+    let mut tx = store.begin().await?;
+    let patient = store::update_patient(&mut tx, id, new, actor.at)
+        .await?
+        .ok_or(EhrError::NotFound("patient"))?;
+    let entry = AuditEntry::new(actor, "patient.update", "Patient")
+        .resource(id)
+        .patient(id);
+    store::append_audit(&mut tx, &entry).await?;
+    store::commit(tx).await?;
+    Ok(patient)
+}
+
 /// Everything a clinician sees of a patient beside the call.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct History {

@@ -8,17 +8,16 @@ use super::ResourceType;
 use crate::model::timestamp::Timestamp;
 
 /// A searchset Bundle of `resources` (each with `resourceType` and `id`).
-/// `entry` is left out when nothing matched; a truncated result says so in
-/// an OperationOutcome entry with search mode `outcome`.
+/// `entry` is left out when nothing matched; `next` links the following
+/// page, and `total` (all the matches) is given when known.
 pub fn searchset(
     now: Timestamp,
     base: &str,
     self_url: &str,
     resources: Vec<Value>,
-    truncated: bool,
+    page: Paging,
 ) -> Value {
-    let total = resources.len();
-    let mut entries: Vec<Value> = resources
+    let entries: Vec<Value> = resources
         .into_iter()
         .map(|resource| {
             let full_url = format!(
@@ -29,26 +28,33 @@ pub fn searchset(
             json!({"fullUrl": full_url, "resource": resource, "search": {"mode": "match"}})
         })
         .collect();
-    if truncated {
-        let warning = outcome(
-            "warning",
-            "too-costly",
-            "more resources matched than one answer holds; narrow the search",
-        );
-        entries.push(json!({"resource": warning, "search": {"mode": "outcome"}}));
+    let mut links = vec![json!({"relation": "self", "url": self_url})];
+    if let Some(next) = page.next {
+        links.push(json!({"relation": "next", "url": next}));
     }
     let mut bundle = json!({
         "resourceType": "Bundle",
         "id": uuid::Uuid::new_v4().to_string(),
         "type": "searchset",
         "timestamp": now.rfc3339(),
-        "total": total,
-        "link": [{"relation": "self", "url": self_url}],
+        "link": links,
     });
+    if let Some(total) = page.total {
+        bundle["total"] = json!(total);
+    }
     if !entries.is_empty() {
         bundle["entry"] = Value::Array(entries);
     }
     bundle
+}
+
+/// Where a searchset page sits among all the matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paging {
+    /// The URL of the next page, when there is one.
+    pub next: Option<String>,
+    /// How many resources matched in all, when known.
+    pub total: Option<usize>,
 }
 
 /// An OperationOutcome with one issue.
@@ -74,6 +80,22 @@ pub fn capability_statement(now: Timestamp, base: &str) -> Value {
                 "type": kind.as_str(),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
             });
+            if super::write::parse::WRITABLE.contains(kind) {
+                for code in ["create", "update", "vread", "history-instance"] {
+                    resource["interaction"]
+                        .as_array_mut()
+                        .expect("a list")
+                        .push(json!({"code": code}));
+                }
+                resource["versioning"] = json!("versioned-update");
+                resource["updateCreate"] = json!(false);
+            }
+            if *kind == ResourceType::Patient {
+                resource["operation"] = json!([{
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                }]);
+            }
             if !params.is_empty() {
                 resource["searchParam"] = Value::Array(params);
             }
@@ -96,6 +118,7 @@ pub fn capability_statement(now: Timestamp, base: &str) -> Value {
             "mode": "server",
             "security": {"description": "Bearer tokens, as the HTTP API: staff sign-in or a visit's patient token. A patient token sees its own record only."},
             "resource": resources,
+            "interaction": [{"code": "transaction"}, {"code": "batch"}],
         }],
     })
 }
@@ -111,7 +134,10 @@ mod tests {
             "https://x.org/fhir",
             "https://x.org/fhir/Patient?name=zz",
             vec![],
-            false,
+            Paging {
+                next: None,
+                total: Some(0),
+            },
         );
         assert_eq!(bundle["type"], "searchset");
         assert_eq!(bundle["total"], 0);
@@ -120,26 +146,25 @@ mod tests {
     }
 
     #[test]
-    fn each_match_has_a_full_url_and_search_mode() {
+    fn each_match_has_a_full_url_and_search_mode_and_a_next_page_its_link() {
         let resources = vec![json!({"resourceType": "Patient", "id": "p1"})];
         let bundle = searchset(
             Timestamp(0),
             "https://x.org/fhir",
-            "https://x.org/fhir/Patient",
+            "https://x.org/fhir/Patient?_count=1",
             resources,
-            true,
+            Paging {
+                next: Some("https://x.org/fhir/Patient?_count=1&_offset=1".to_owned()),
+                total: None,
+            },
         );
-        assert_eq!(bundle["total"], 1);
+        assert!(bundle.get("total").is_none());
         assert_eq!(
             bundle["entry"][0]["fullUrl"],
             "https://x.org/fhir/Patient/p1"
         );
         assert_eq!(bundle["entry"][0]["search"]["mode"], "match");
-        assert_eq!(bundle["entry"][1]["search"]["mode"], "outcome");
-        assert_eq!(
-            bundle["entry"][1]["resource"]["issue"][0]["severity"],
-            "warning"
-        );
+        assert_eq!(bundle["link"][1]["relation"], "next");
     }
 
     #[test]
@@ -160,11 +185,35 @@ mod tests {
                 "Observation",
                 "Condition",
                 "AllergyIntolerance",
+                "MedicationStatement",
                 "Communication",
                 "Claim",
+                "Schedule",
+                "Slot",
+                "Appointment",
                 "Composition"
             ]
         );
         assert_eq!(cs["fhirVersion"], "4.0.1");
+        let patient = &cs["rest"][0]["resource"][0];
+        let interactions: Vec<&str> = patient["interaction"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            interactions,
+            [
+                "read",
+                "search-type",
+                "create",
+                "update",
+                "vread",
+                "history-instance"
+            ]
+        );
+        assert_eq!(patient["operation"][0]["name"], "everything");
+        assert_eq!(cs["rest"][0]["interaction"][1]["code"], "batch");
     }
 }

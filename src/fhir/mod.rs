@@ -10,23 +10,28 @@
 
 mod bundle;
 mod claim;
+pub mod everything;
 mod resources;
+mod schedule;
 mod search;
+pub mod transaction;
+pub mod write;
 
-pub use bundle::{capability_statement, outcome, searchset};
+pub use bundle::{Paging, capability_statement, outcome, searchset};
 pub use search::{Criteria, DateParam, Prefix, Window};
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::access::{self, Data, Subject};
+use crate::access::{self, Data, ScopeReach, Subject};
 use crate::audit::{Actor, AuditEntry, Outcome};
 use crate::auth::{Principal, Role};
 use crate::billing::{Claim, ClaimId};
-use crate::ehr::{Allergy, Condition, Encounter, Observation, Patient};
+use crate::ehr::{Allergy, Condition, Encounter, Medication, Observation, Patient};
 use crate::model::chat::ChatMessage;
 use crate::model::ids::{ChatMessageId, EncounterId, PatientId, UserId};
+use crate::model::smart::Interaction;
 use crate::model::timestamp::Timestamp;
 use crate::store::{self, StaffRecord, Store, StoreError, Tx};
 
@@ -50,6 +55,7 @@ pub mod system {
     pub const UCUM: &str = "http://unitsofmeasure.org";
     pub const ICD10_CM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
     pub const NPI: &str = "http://hl7.org/fhir/sid/us-npi";
+    pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
     pub const PARTICIPATION_MODE: &str =
         "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode";
 }
@@ -88,20 +94,28 @@ pub enum ResourceType {
     Observation,
     Condition,
     AllergyIntolerance,
+    MedicationStatement,
     Communication,
     Claim,
+    Schedule,
+    Slot,
+    Appointment,
 }
 
 impl ResourceType {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 12] = [
         Self::Patient,
         Self::Practitioner,
         Self::Encounter,
         Self::Observation,
         Self::Condition,
         Self::AllergyIntolerance,
+        Self::MedicationStatement,
         Self::Communication,
         Self::Claim,
+        Self::Schedule,
+        Self::Slot,
+        Self::Appointment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,8 +126,12 @@ impl ResourceType {
             Self::Observation => "Observation",
             Self::Condition => "Condition",
             Self::AllergyIntolerance => "AllergyIntolerance",
+            Self::MedicationStatement => "MedicationStatement",
             Self::Communication => "Communication",
             Self::Claim => "Claim",
+            Self::Schedule => "Schedule",
+            Self::Slot => "Slot",
+            Self::Appointment => "Appointment",
         }
     }
 
@@ -127,9 +145,14 @@ impl ResourceType {
             Self::Patient => Data::Demographics,
             Self::Practitioner => Data::Practitioners,
             Self::Encounter => Data::Encounters,
-            Self::Observation | Self::Condition | Self::AllergyIntolerance => Data::Clinical,
+            Self::Observation
+            | Self::Condition
+            | Self::AllergyIntolerance
+            | Self::MedicationStatement => Data::Clinical,
             Self::Communication => Data::Messages,
             Self::Claim => Data::Claims,
+            Self::Schedule | Self::Slot => Data::Practitioners,
+            Self::Appointment => Data::Visits,
         }
     }
 
@@ -149,13 +172,16 @@ impl ResourceType {
                 ("code", "token"),
             ],
             Self::Condition => &[("patient", "reference"), ("encounter", "reference")],
-            Self::AllergyIntolerance => &[("patient", "reference")],
+            Self::AllergyIntolerance | Self::MedicationStatement => &[("patient", "reference")],
             Self::Communication => &[("patient", "reference"), ("encounter", "reference")],
             Self::Claim => &[
                 ("patient", "reference"),
                 ("encounter", "reference"),
                 ("status", "token"),
             ],
+            Self::Schedule => &[("actor", "reference")],
+            Self::Slot => &[("schedule", "reference")],
+            Self::Appointment => &[("patient", "reference"), ("actor", "reference")],
         }
     }
 }
@@ -171,22 +197,43 @@ pub struct Requester<'a> {
 }
 
 impl Requester<'_> {
-    /// The only patient whose record this requester may see, if limited.
-    fn own_patient(&self) -> Option<&PatientId> {
+    /// The only patient whose record this requester may see, if limited:
+    /// a patient's own, or the patient in a SMART app's context.
+    fn own_patient(&self, kind: ResourceType, interaction: Interaction) -> Option<&PatientId> {
         match self.principal {
             Principal::Patient { patient_id, .. } => Some(patient_id),
+            Principal::App(_) => {
+                match access::scope_reach(self.principal, kind.as_str(), interaction) {
+                    ScopeReach::Patient(patient) => Some(patient),
+                    ScopeReach::None | ScopeReach::Any => None,
+                }
+            }
             Principal::Staff(_) | Principal::Guest { .. } => None,
         }
     }
 
-    /// Whether the read policy lets this requester see `found`.
-    fn may_see(&self, kind: ResourceType, found: &Found) -> bool {
+    /// Whether the requester may `interaction` on this kind at all: the
+    /// read policy, and a SMART app's scopes.
+    fn may_use(&self, kind: ResourceType, interaction: Interaction) -> bool {
+        access::reads_any(self.principal, kind.data())
+            && access::scope_reach(self.principal, kind.as_str(), interaction) != ScopeReach::None
+    }
+
+    /// Whether the read policy, and a SMART app's scopes, let this
+    /// requester see `found`.
+    fn may_see(&self, kind: ResourceType, interaction: Interaction, found: &Found) -> bool {
         let subject = Subject {
             patient: found.patient.as_ref(),
             encounter: found.encounter.as_ref(),
             visit: None,
         };
         access::may_read(self.principal, kind.data(), &subject)
+            && access::scopes_allow(
+                self.principal,
+                kind.as_str(),
+                interaction,
+                found.patient.as_ref(),
+            )
     }
 }
 
@@ -289,11 +336,20 @@ fn allergy(a: Allergy) -> Found {
     }
 }
 
+fn medication(m: Medication) -> Found {
+    Found {
+        resource: resources::medication_statement(&m),
+        patient: Some(m.patient_id),
+        encounter: None,
+    }
+}
+
 async fn load(
     tx: &mut Tx,
     kind: ResourceType,
     id: &str,
     base: &str,
+    now: Timestamp,
 ) -> Result<Option<Found>, StoreError> {
     let found = match kind {
         ResourceType::Patient => match PatientId::parse(id) {
@@ -318,6 +374,7 @@ async fn load(
         ResourceType::Observation => store::get_observation(tx, id).await?.map(observation),
         ResourceType::Condition => store::get_condition(tx, id).await?.map(condition),
         ResourceType::AllergyIntolerance => store::get_allergy(tx, id).await?.map(allergy),
+        ResourceType::MedicationStatement => store::get_medication(tx, id).await?.map(medication),
         ResourceType::Communication => match ChatMessageId::parse(id) {
             Some(id) => store::get_chat_message(tx, &id).await?.map(communication),
             None => None,
@@ -329,6 +386,9 @@ async fn load(
             }
             None => None,
         },
+        ResourceType::Schedule => schedule::load_schedule(tx, id, now).await?,
+        ResourceType::Slot => schedule::load_slot(tx, id).await?,
+        ResourceType::Appointment => schedule::load_appointment(tx, id).await?,
     };
     Ok(found)
 }
@@ -344,7 +404,7 @@ pub async fn read(
     id: &str,
 ) -> Result<Value, FhirError> {
     let mut tx = store.begin().await?;
-    if !access::reads_any(who.principal, kind.data()) {
+    if !who.may_use(kind, Interaction::Read) {
         let mut entry = AuditEntry::new(who.actor, "fhir.read", kind.as_str());
         if valid_id(id) {
             entry = entry.resource(id);
@@ -354,7 +414,7 @@ pub async fn read(
         return Err(FhirError::Forbidden);
     }
     let found = if valid_id(id) {
-        load(&mut tx, kind, id, who.base).await?
+        load(&mut tx, kind, id, who.base, who.now).await?
     } else {
         None
     };
@@ -374,11 +434,14 @@ pub async fn read(
             if let Some(patient) = &found.patient {
                 entry = entry.patient(patient);
             }
-            if !who.may_see(kind, &found) {
+            if !who.may_see(kind, Interaction::Read, &found) {
                 entry = entry.outcome(Outcome::Denied);
                 Err(FhirError::Forbidden)
             } else {
-                Ok(found.resource)
+                let mut resources = [found.resource];
+                write::stamp(&mut tx, kind, &mut resources).await?;
+                let [resource] = resources;
+                Ok(resource)
             }
         }
     };
@@ -398,7 +461,8 @@ pub async fn search(
     self_url: &str,
 ) -> Result<Value, FhirError> {
     let mut criteria = Criteria::parse(kind, pairs)?;
-    if !access::reads_any(who.principal, kind.data()) {
+    criteria.now_ms = who.now.millis();
+    if !who.may_use(kind, Interaction::Search) {
         let mut tx = store.begin().await?;
         let mut entry = AuditEntry::new(who.actor, "fhir.search", kind.as_str());
         if let Some(patient) = &criteria.patient {
@@ -409,7 +473,7 @@ pub async fn search(
         return Err(FhirError::Forbidden);
     }
     // A patient's token searches its own record: another patient's is simply not there.
-    if let Some(own) = who.own_patient() {
+    if let Some(own) = who.own_patient(kind, Interaction::Search) {
         match kind {
             ResourceType::Practitioner => {}
             _ if criteria.patient.as_ref().is_some_and(|p| p != own) => {
@@ -418,16 +482,19 @@ pub async fn search(
             _ => criteria.patient = Some(own.clone()),
         }
     }
+    let paging = search::Pager::new(&criteria);
     let mut tx = store.begin().await?;
     let found = if criteria.matches_nothing {
         Vec::new()
     } else {
-        find(&mut tx, kind, &criteria, who.base).await?
+        find(&mut tx, kind, &criteria, who.base, paging.fetch()).await?
     };
     // A patient's token sees its own visit's part of its record only.
-    let found: Vec<Found> = found.into_iter().filter(|f| who.may_see(kind, f)).collect();
-    let truncated = found.len() as i64 > SEARCH_LIMIT;
-    let found: Vec<Found> = found.into_iter().take(SEARCH_LIMIT as usize).collect();
+    let found: Vec<Found> = found
+        .into_iter()
+        .filter(|f| who.may_see(kind, Interaction::Search, f))
+        .collect();
+    let (found, page) = paging.cut(found, self_url);
     let mut patients: Vec<&PatientId> = Vec::new();
     for patient in found.iter().filter_map(|f| f.patient.as_ref()) {
         if !patients.contains(&patient) {
@@ -448,21 +515,22 @@ pub async fn search(
         )
         .await?;
     }
+    let mut resources: Vec<Value> = found.into_iter().map(|f| f.resource).collect();
+    write::stamp(&mut tx, kind, &mut resources).await?;
     store::commit(tx).await?;
-    let resources = found.into_iter().map(|f| f.resource).collect();
-    Ok(searchset(who.now, who.base, self_url, resources, truncated))
+    Ok(searchset(who.now, who.base, self_url, resources, page))
 }
 
-/// The matches of a search, at most one more than the limit (to tell a
-/// truncated answer): one query for the matches, and one for the related
-/// rows of them all where a resource needs some.
+/// The first `limit` matches of a search, in a stable order: one query
+/// for the matches, and one for the related rows of them all where a
+/// resource needs some.
 async fn find(
     tx: &mut Tx,
     kind: ResourceType,
     c: &Criteria,
     base: &str,
+    limit: i64,
 ) -> Result<Vec<Found>, StoreError> {
-    let limit = SEARCH_LIMIT + 1;
     let found = match kind {
         ResourceType::Practitioner => {
             store::search_staff(tx, Role::Clinician, c.name.as_deref(), limit)
@@ -521,6 +589,11 @@ async fn find(
             .into_iter()
             .map(allergy)
             .collect(),
+        ResourceType::MedicationStatement => store::fhir_medications(tx, c.patient.as_ref(), limit)
+            .await?
+            .into_iter()
+            .map(medication)
+            .collect(),
         ResourceType::Communication => {
             store::fhir_communications(tx, c.patient.as_ref(), c.encounter.as_ref(), limit)
                 .await?
@@ -537,6 +610,20 @@ async fn find(
             };
             let found = store::fhir_claims(tx, &query, limit).await?;
             claims(tx, found).await?
+        }
+        ResourceType::Schedule => {
+            schedule::find_schedules(tx, c.actor.as_ref(), Timestamp(c.now_ms)).await?
+        }
+        ResourceType::Slot => {
+            schedule::find_slots(tx, c.schedule.as_ref(), Timestamp(c.now_ms), limit).await?
+        }
+        ResourceType::Appointment => {
+            let query = store::CalendarQuery {
+                patient: c.patient.clone(),
+                clinician: c.actor.clone(),
+                ..store::CalendarQuery::default()
+            };
+            schedule::find_appointments(tx, &query, limit).await?
         }
     };
     Ok(found)

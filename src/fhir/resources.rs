@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::system;
 use crate::auth::User;
-use crate::ehr::{Allergy, Condition, Encounter, Observation, Patient};
+use crate::ehr::{Allergy, Condition, Encounter, Medication, Observation, Patient};
 use crate::model::chat::{ChatMessage, SenderRole};
 use crate::model::summary::AfterVisitSummary;
 use crate::model::timestamp::Timestamp;
@@ -313,14 +313,19 @@ pub fn condition(c: &Condition) -> Value {
         .build()
 }
 
-/// AllergyIntolerance: the substance (with its code where known, whose
-/// system Bedside does not record) and the reaction with its severity.
+/// AllergyIntolerance: the substance (with its code and the code's system
+/// where known) and the reaction with its severity.
 pub fn allergy(a: &Allergy) -> Value {
     let code = Object::default()
         .list(
             "coding",
             text(a.code.as_deref())
-                .map(|code| json!({"code": code}))
+                .map(|code| {
+                    Object::default()
+                        .maybe("system", text(a.code_system.as_deref()))
+                        .with("code", code)
+                        .build()
+                })
                 .into_iter()
                 .collect(),
         )
@@ -342,6 +347,23 @@ pub fn allergy(a: &Allergy) -> Value {
         .with("patient", reference("Patient", a.patient_id.as_str()))
         .with("recordedDate", instant(a.recorded_at))
         .list("reaction", reaction.into_iter().collect())
+        .build()
+}
+
+/// MedicationStatement: a medication on the patient's list, by name and
+/// RxNorm code where known, with its status.
+pub fn medication_statement(m: &Medication) -> Value {
+    let coding =
+        text(m.code.as_deref()).map(|code| json!({"system": system::RXNORM, "code": code}));
+    let medication = Object::default()
+        .list("coding", coding.into_iter().collect())
+        .with("text", json!(m.name))
+        .build();
+    Object::resource("MedicationStatement", &m.id)
+        .with("status", json!(m.status))
+        .with("medicationCodeableConcept", medication)
+        .with("subject", reference("Patient", m.patient_id.as_str()))
+        .with("dateAsserted", instant(m.recorded_at))
         .build()
 }
 
@@ -732,6 +754,7 @@ mod tests {
             patient_id: PatientId::from_trusted("pat-1".into()),
             substance: "Penicillin".into(),
             code: None,
+            code_system: None,
             reaction: None,
             severity: Some(Severity::Severe),
             recorded_at: at(0),

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Days, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
 use super::{FhirError, ResourceType, system};
-use crate::model::ids::{EncounterId, PatientId};
+use crate::model::ids::{EncounterId, PatientId, UserId};
 
 /// `Encounter.status` codes (R4 `encounter-status`).
 pub const ENCOUNTER_STATUSES: [&str; 9] = [
@@ -258,7 +258,88 @@ pub struct Criteria {
     pub statuses: Option<Vec<String>>,
     pub categories: Option<Vec<String>>,
     pub codes: Option<Vec<String>>,
+    /// A Practitioner (`actor`) or a Schedule (`schedule`, the same id).
+    pub actor: Option<UserId>,
+    pub schedule: Option<UserId>,
+    /// When the search is answered (slots start after it).
+    pub now_ms: i64,
     pub matches_nothing: bool,
+    /// `_count`: the page size asked for (at most [`super::SEARCH_LIMIT`]);
+    /// 0 asks for the total only.
+    pub count: Option<i64>,
+    /// `_offset`: how many matches earlier pages held.
+    pub offset: i64,
+}
+
+/// The deepest a search pages: past it, narrow the search.
+pub const MAX_OFFSET: i64 = 10_000;
+
+/// One page of a search: which matches it holds and how it links on.
+#[derive(Debug, Clone, Copy)]
+pub struct Pager {
+    /// Matches a page holds; 0 asks for the total only.
+    size: i64,
+    offset: i64,
+}
+
+impl Pager {
+    pub fn new(criteria: &Criteria) -> Self {
+        Self {
+            size: criteria.count.unwrap_or(super::SEARCH_LIMIT),
+            offset: criteria.offset,
+        }
+    }
+
+    /// How many matches to read: the earlier pages, this one, and one
+    /// more to tell whether a next page exists. A count-only search reads
+    /// as deep as paging goes.
+    pub fn fetch(&self) -> i64 {
+        if self.size == 0 {
+            MAX_OFFSET + 1
+        } else {
+            self.offset + self.size + 1
+        }
+    }
+
+    /// This page of `matches` (the first [`Self::fetch`] of them), and its
+    /// place: the `next` link, and the total when this page shows it.
+    pub fn cut<T>(&self, matches: Vec<T>, self_url: &str) -> (Vec<T>, super::Paging) {
+        let read = matches.len();
+        if self.size == 0 {
+            let total = (read as i64 <= MAX_OFFSET).then_some(read);
+            return (Vec::new(), super::Paging { next: None, total });
+        }
+        let rest: Vec<T> = matches.into_iter().skip(self.offset as usize).collect();
+        let more = rest.len() as i64 > self.size;
+        let page: Vec<T> = rest.into_iter().take(self.size as usize).collect();
+        let next_offset = self.offset + self.size;
+        let next = (more && next_offset <= MAX_OFFSET).then(|| self.link(self_url, next_offset));
+        let total = (!more).then_some(self.offset as usize + page.len());
+        (page, super::Paging { next, total })
+    }
+
+    /// `self_url` with this page size and `offset`; the other parameters
+    /// stay as the client wrote them.
+    fn link(&self, self_url: &str, offset: i64) -> String {
+        let (path, query) = self_url.split_once('?').unwrap_or((self_url, ""));
+        let mut parts: Vec<String> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("_count=") && !p.starts_with("_offset="))
+            .map(str::to_owned)
+            .collect();
+        parts.push(format!("_count={}", self.size));
+        parts.push(format!("_offset={offset}"));
+        format!("{path}?{}", parts.join("&"))
+    }
+}
+
+/// A non-negative whole number of at most `max`.
+fn whole(name: &str, value: &str, max: i64) -> Result<i64, FhirError> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (0..=max).contains(n))
+        .ok_or_else(|| bad_value(name, &format!("must be a whole number from 0 to {max}")))
 }
 
 /// The id in a reference `Type/id`, `id` or `{base}/Type/id`, when it
@@ -304,6 +385,21 @@ impl Criteria {
                 continue;
             }
             let name = key.as_str();
+            // Paging: the page size (a larger one is served as the largest)
+            // and the place in the matches, which `next` links carry.
+            match name {
+                "_count" => {
+                    let count = value.parse::<i64>().ok().filter(|n| *n >= 0);
+                    let count = count.ok_or_else(|| bad_value(name, "must be a whole number"))?;
+                    criteria.count = Some(count.min(super::SEARCH_LIMIT));
+                    continue;
+                }
+                "_offset" => {
+                    criteria.offset = whole(name, value, MAX_OFFSET)?;
+                    continue;
+                }
+                _ => {}
+            }
             if !kind.search_params().iter().any(|(n, _)| *n == name) {
                 return Err(FhirError::NotSupported(format!(
                     "unknown search parameter {name} for {}",
@@ -353,6 +449,14 @@ impl Criteria {
                 }
                 self.statuses = Some(statuses);
             }
+            "actor" => match reference_id("Practitioner", value).and_then(UserId::parse) {
+                Some(id) => self.actor = Some(id),
+                None => self.matches_nothing = true,
+            },
+            "schedule" => match reference_id("Schedule", value).and_then(UserId::parse) {
+                Some(id) => self.schedule = Some(id),
+                None => self.matches_nothing = true,
+            },
             "category" => self.categories = codes_of(value, system::OBSERVATION_CATEGORY),
             "code" => self.codes = codes_of(value, system::LOINC),
             _ => {
@@ -368,6 +472,44 @@ impl Criteria {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_link_on_until_the_matches_end() {
+        let criteria = Criteria {
+            count: Some(2),
+            ..Criteria::default()
+        };
+        let pager = Pager::new(&criteria);
+        assert_eq!(pager.fetch(), 3);
+        let (page, paging) = pager.cut(
+            vec![1, 2, 3],
+            "https://x.org/fhir/Observation?code=8867-4&_count=2",
+        );
+        assert_eq!(page, vec![1, 2]);
+        assert_eq!(
+            paging.next.as_deref(),
+            Some("https://x.org/fhir/Observation?code=8867-4&_count=2&_offset=2")
+        );
+        assert_eq!(paging.total, None);
+        let last = Pager::new(&Criteria {
+            count: Some(2),
+            offset: 2,
+            ..Criteria::default()
+        });
+        let (page, paging) = last.cut(
+            vec![1, 2, 3],
+            "https://x.org/fhir/Observation?_offset=2&_count=2",
+        );
+        assert_eq!(page, vec![3]);
+        assert_eq!((paging.next, paging.total), (None, Some(3)));
+        let count_only = Pager::new(&Criteria {
+            count: Some(0),
+            ..Criteria::default()
+        });
+        let (page, paging) = count_only.cut(vec![1, 2, 3], "u");
+        assert!(page.is_empty());
+        assert_eq!(paging.total, Some(3));
+    }
 
     fn ms(value: &str) -> i64 {
         DateTime::parse_from_rfc3339(value)

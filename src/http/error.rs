@@ -50,6 +50,10 @@ pub enum ApiError {
     /// code `mfa_required`, or 403 with `mfa_enrolment_required`.
     #[error("{}", .0.detail())]
     SecondStep(SecondStep),
+    /// 502: a party Bedside asked on the caller's behalf (the
+    /// clearinghouse) failed or answered what cannot be read.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -109,6 +113,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::SecondStep(SecondStep::Code(_)) => StatusCode::UNAUTHORIZED,
             Self::SecondStep(SecondStep::Enrol(_)) => StatusCode::FORBIDDEN,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -240,6 +245,15 @@ impl From<crate::billing::BillingError> for ApiError {
             BillingError::WrongState(detail) => Self::Conflict(detail),
             BillingError::Invalid(e) => Self::Invalid(e),
             BillingError::Remittance(e) => Self::Invalid(FieldError::new("body", e.to_string())),
+            BillingError::Clearinghouse(e) => match e {
+                crate::billing::clearinghouse::ClearinghouseError::NotConfigured => {
+                    Self::Conflict(e.to_string())
+                }
+                other => Self::BadGateway(other.to_string()),
+            },
+            BillingError::Acknowledgement(e) => {
+                Self::Invalid(FieldError::new("body", e.to_string()))
+            }
             BillingError::Store(e) => e.into(),
         }
     }
@@ -255,6 +269,17 @@ impl From<crate::visits::VisitError> for ApiError {
             VisitError::Forbidden => Self::Forbidden,
             VisitError::Invalid(e) => Self::Invalid(e),
             VisitError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::outbox::OutboxError> for ApiError {
+    fn from(error: crate::outbox::OutboxError) -> Self {
+        use crate::outbox::OutboxError;
+        match error {
+            OutboxError::NotFound(what) => Self::NotFound(what),
+            OutboxError::Invalid(e) => Self::Invalid(e),
+            OutboxError::Store(e) => e.into(),
         }
     }
 }

@@ -217,6 +217,12 @@ impl FromRequestParts<AppState> for Caller {
         if matches!(caller.principal, Principal::Guest { .. }) {
             return Err(ApiError::Forbidden);
         }
+        // A SMART app's token reaches the FHIR API only, never the rest.
+        if matches!(caller.principal, Principal::App(_))
+            && parts.extensions.get::<AppSurface>().is_none()
+        {
+            return Err(ApiError::Forbidden);
+        }
         Ok(caller)
     }
 }
@@ -233,14 +239,18 @@ impl FromRequestParts<AppState> for GuestOrCaller {
             return Ok(Self(caller.clone()));
         }
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let principal = auth::authenticate(
-            &state.store,
-            &state.clock,
-            &state.tokens,
-            &state.sessions,
-            token,
-        )
-        .await?
+        let principal = if crate::smart::caller::is_access_token(token) {
+            crate::smart::caller::authenticate(&state.store, token, state.clock.now()).await?
+        } else {
+            auth::authenticate(
+                &state.store,
+                &state.clock,
+                &state.tokens,
+                &state.sessions,
+                token,
+            )
+            .await?
+        }
         .ok_or(ApiError::Unauthorized)?;
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
         let caller = Caller {
@@ -255,6 +265,11 @@ impl FromRequestParts<AppState> for GuestOrCaller {
     }
 }
 
+/// Marks the routes a SMART app's access token may call (the FHIR API);
+/// [`Caller`] refuses app tokens everywhere else.
+#[derive(Debug, Clone, Copy)]
+pub struct AppSurface;
+
 impl Caller {
     /// The patient this caller is, with the one visit its token allows.
     pub fn patient(&self) -> Option<(&PatientId, &VisitId)> {
@@ -264,7 +279,7 @@ impl Caller {
                 visit_id,
                 ..
             } => Some((patient_id, visit_id)),
-            Principal::Staff(_) | Principal::Guest { .. } => None,
+            Principal::Staff(_) | Principal::Guest { .. } | Principal::App(_) => None,
         }
     }
 }

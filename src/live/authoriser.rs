@@ -85,6 +85,8 @@ impl StoreAuthoriser {
                 credential,
                 expires_at,
             }),
+            // SMART access tokens never open a socket.
+            Principal::App(_) => Err(Denied::Unauthenticated),
         }
     }
 

@@ -1,17 +1,23 @@
 //! The server's side of signaling: the authoriser the hub asks, the
-//! recorder that keeps each chat message in the visit's record, and the
+//! recorder that keeps each chat message in the visit's record (and each
+//! call-quality summary in the visit's timeline), and the
 //! live updates the domain triggers after each commit — `visit` frames to a
 //! waiting patient, `queue` frames to watching staff, rooms opened and
 //! closed, and clinicians' presence around a consult.
 
 mod authoriser;
 mod chat;
+mod feeds;
+mod stats;
 
 pub use authoriser::StoreAuthoriser;
 pub use chat::StoreChatRecorder;
+pub use stats::StoreStatsRecorder;
 
 use signaling::protocol::{self as wire, PresenceStatus, VisitUpdate};
 use signaling::{Hub, PresenceEntry, PresenceUser};
+
+use std::sync::Arc;
 
 use crate::auth::{Credential, Role, User};
 use crate::model::ids::{GuestId, QueueId, VisitId};
@@ -23,6 +29,7 @@ use crate::visits::{self, QueueEntry, Visit, VisitStatus};
 pub struct Live {
     hub: Hub,
     store: Store,
+    feeds: Arc<feeds::Feeds>,
 }
 
 pub fn wire_role(role: Role) -> wire::Role {
@@ -56,7 +63,11 @@ pub fn update_for(entry: &QueueEntry) -> VisitUpdate {
 
 impl Live {
     pub fn new(hub: Hub, store: Store) -> Self {
-        Self { hub, store }
+        Self {
+            hub,
+            store,
+            feeds: Arc::default(),
+        }
     }
 
     pub fn hub(&self) -> &Hub {
@@ -149,9 +160,15 @@ impl Live {
         self.hub.end_credential(credential.as_str()).await;
     }
 
-    /// Sends the queue to its watchers and every waiting patient its place.
+    /// Sends the queue to its watchers, and each waiting patient whose place
+    /// or estimate changed its new one (see [`feeds`]: changes coming faster
+    /// than the queue is read share one read).
     #[tracing::instrument(skip_all)]
     pub async fn queue_changed(&self, queue: &QueueId) {
+        let feed = self.feeds.feed(queue);
+        let Some(mut turn) = feed.turn().await else {
+            return;
+        };
         let available = self.clinicians_available().await;
         let view = match visits::queue_view(&self.store, queue, available).await {
             Ok(view) => view,
@@ -160,22 +177,17 @@ impl Live {
                 return;
             }
         };
-        for entry in view
-            .entries
-            .iter()
-            .filter(|e| e.status == VisitStatus::Waiting)
-        {
+        for (visit_id, update) in turn.changed(&view.entries) {
             self.hub
-                .notify_visit(
-                    &wire::VisitId::new(entry.visit_id.as_str()),
-                    update_for(entry),
-                )
+                .notify_visit(&wire::VisitId::new(visit_id.as_str()), update)
                 .await;
         }
         let entries = serde_json::to_value(&view.entries).unwrap_or_default();
-        self.hub
+        let shared = self
+            .hub
             .publish_queue(&wire::QueueId::new(queue.as_str()), entries)
             .await;
+        turn.sent(shared);
     }
 
     /// A clinician admitted a patient: the clinician shows as in consult

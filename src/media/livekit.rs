@@ -117,6 +117,11 @@ impl CallParticipant {
                     may_share_screen: true,
                 }
             }
+            Principal::App(app) => Self {
+                identity: format!("app-{}", app.client_id),
+                name: "App".to_owned(),
+                may_share_screen: false,
+            },
         }
     }
 

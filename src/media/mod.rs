@@ -129,6 +129,7 @@ pub async fn plan_for(
             Role::Clinician => visits::is_visit_clinician(&visit, &user.id),
             Role::Admin | Role::Scheduler | Role::Billing => false,
         },
+        Principal::App(_) => false,
     };
     if !allowed {
         return Err(MediaError::Forbidden);

@@ -52,6 +52,7 @@ impl Actor {
             Principal::Staff(_) => "user",
             Principal::Patient { .. } => "patient",
             Principal::Guest { .. } => "guest",
+            Principal::App(_) => "app",
         };
         Self {
             kind,

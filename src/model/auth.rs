@@ -64,6 +64,9 @@ pub enum Principal {
         guest_id: GuestId,
         display_name: String,
     },
+    /// A registered SMART app holding an access token: its scopes, the
+    /// patient in context, and whose permissions it borrows.
+    App(Box<super::smart::AppCaller>),
 }
 
 impl Principal {
@@ -72,6 +75,7 @@ impl Principal {
             Principal::Staff(user) => user.id.as_str(),
             Principal::Patient { patient_id, .. } => patient_id.as_str(),
             Principal::Guest { guest_id, .. } => guest_id.as_str(),
+            Principal::App(app) => &app.client_id,
         }
     }
 
@@ -80,6 +84,7 @@ impl Principal {
             Principal::Staff(user) => user.role.as_str(),
             Principal::Patient { .. } => "patient",
             Principal::Guest { .. } => "guest",
+            Principal::App(_) => "app",
         }
     }
 }

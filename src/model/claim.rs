@@ -28,6 +28,9 @@ pub struct ClaimFacts {
     pub diagnoses: Vec<Icd10>,
     /// When the patient's latest earlier finished encounter ended, if any.
     pub previous_encounter_end: Option<Timestamp>,
+    /// Why the visit bills as video or audio-only (the measured call, or
+    /// the clinician's stated reason), kept at close.
+    pub modality_reason: Option<String>,
 }
 
 /// A claim's id: a UUID in text form.
@@ -185,6 +188,9 @@ pub struct Claim {
     /// The payer's claim control number (an 835's CLP07), sent as `REF*F8`
     /// on a replacement or void.
     pub payer_claim_number: Option<String>,
+    /// Why the claim carries the video or the audio-only modifier: the
+    /// measured call, or the clinician's stated reason.
+    pub modality_reason: Option<String>,
 }
 
 /// CLM05-3, the claim frequency code (NUBC code source 235).

@@ -50,6 +50,8 @@ pub struct Allergy {
     pub patient_id: PatientId,
     pub substance: String,
     pub code: Option<String>,
+    /// The code's system (RxNorm or SNOMED CT URI), where it was given.
+    pub code_system: Option<String>,
     pub reaction: Option<String>,
     pub severity: Option<Severity>,
     pub recorded_at: Timestamp,

@@ -14,9 +14,13 @@ pub mod clock;
 pub mod codes;
 pub mod guest;
 pub mod ids;
+pub mod message;
 pub mod patient;
 pub mod precall;
+pub mod quality;
 pub mod region;
+pub mod schedule;
+pub mod smart;
 pub mod summary;
 pub mod timestamp;
 pub mod validation;
@@ -49,6 +53,9 @@ string_forms!(
     clinical::Severity,
     guest::GuestKind,
     guest::GuestStatus,
+    message::Channel,
+    message::MessageKind,
+    message::MessageState,
     patient::Sex,
     precall::Verdict,
     visit::EncounterStatus,
@@ -86,6 +93,9 @@ mod tests {
         agree::<clinical::Severity>();
         agree::<guest::GuestKind>();
         agree::<guest::GuestStatus>();
+        agree::<message::Channel>();
+        agree::<message::MessageKind>();
+        agree::<message::MessageState>();
         agree::<patient::Sex>();
         agree::<precall::Verdict>();
         agree::<visit::EncounterStatus>();

@@ -103,6 +103,7 @@ struct FactsRow {
     payer_name: Option<String>,
     member_id: Option<String>,
     group_number: Option<String>,
+    modality_reason: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -110,7 +111,7 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
     let row: Option<FactsRow> = sqlx::query_as(
         "SELECT v.patient_id, v.encounter_id, v.total_minutes, v.new_patient, v.audio_only,
                 e.patient_location, e.period_start, e.period_end, v.closed_at,
-                p.payer_id, p.payer_name, p.member_id, p.group_number
+                p.payer_id, p.payer_name, p.member_id, p.group_number, v.modality_reason
          FROM visits v JOIN encounters e ON e.id = v.encounter_id JOIN patients p ON p.id = v.patient_id
          WHERE v.id = $1 AND v.status = $2",
     )
@@ -176,6 +177,7 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
         payer,
         diagnoses,
         previous_encounter_end: previous,
+        modality_reason: r.modality_reason,
     }))
 }
 
@@ -214,7 +216,8 @@ pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
 
 pub(super) const CLAIM_COLUMNS: &str = "id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
     payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
-    service_date, diagnoses, lines, paid_cents, created_at, updated_at, submitted_at, frequency, payer_claim_number";
+    service_date, diagnoses, lines, paid_cents, created_at, updated_at, submitted_at, frequency, payer_claim_number,
+    modality_reason";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ClaimRow {
@@ -243,6 +246,7 @@ pub(super) struct ClaimRow {
     submitted_at: Option<i64>,
     frequency: String,
     payer_claim_number: Option<String>,
+    modality_reason: Option<String>,
 }
 
 impl TryFrom<ClaimRow> for Claim {
@@ -295,6 +299,7 @@ impl TryFrom<ClaimRow> for Claim {
             frequency: ClaimFrequency::from_code(&r.frequency)
                 .ok_or(StoreError::Corrupt("claims.frequency"))?,
             payer_claim_number: r.payer_claim_number,
+            modality_reason: r.modality_reason,
         })
     }
 }
@@ -311,8 +316,8 @@ pub async fn insert_claim(tx: &mut Tx, claim: &Claim) -> Result<bool, StoreError
     let done = sqlx::query(
         "INSERT INTO claims (id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
             payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
-            service_date, diagnoses, lines, total_cents, paid_cents, created_at, updated_at, submitted_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+            service_date, diagnoses, lines, total_cents, paid_cents, created_at, updated_at, submitted_at, modality_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
          ON CONFLICT (encounter_id) DO NOTHING",
     )
     .bind(claim.id.as_str())
@@ -339,6 +344,7 @@ pub async fn insert_claim(tx: &mut Tx, claim: &Claim) -> Result<bool, StoreError
     .bind(claim.created_at.millis())
     .bind(claim.updated_at.millis())
     .bind(claim.submitted_at.map(Timestamp::millis))
+    .bind(claim.modality_reason.as_deref())
     .execute(&mut **tx)
     .await
     .map_err(|e| StoreError::on_unique(e, "claim number"))?;

@@ -323,6 +323,7 @@ pub async fn insert_allergy(
         patient_id: patient.clone(),
         substance: new.substance.as_str().to_owned(),
         code: new.code.as_ref().map(|c| c.as_str().to_owned()),
+        code_system: None,
         reaction: new.reaction.as_ref().map(|r| r.as_str().to_owned()),
         severity: new.severity,
         recorded_at: Timestamp(at),
@@ -337,19 +338,21 @@ pub(super) type AllergyRow = (
     Option<String>,
     Option<String>,
     i64,
+    Option<String>,
 );
 
 pub(super) const ALLERGY_COLUMNS: &str =
-    "id, patient_id, substance, code, reaction, severity, recorded_at";
+    "id, patient_id, substance, code, reaction, severity, recorded_at, code_system";
 
 pub(super) fn allergy(
-    (id, patient, substance, code, reaction, severity, at): AllergyRow,
+    (id, patient, substance, code, reaction, severity, at, code_system): AllergyRow,
 ) -> Allergy {
     Allergy {
         id,
         patient_id: PatientId::from_trusted(patient),
         substance,
         code,
+        code_system,
         reaction,
         severity: severity.as_deref().and_then(Severity::parse),
         recorded_at: Timestamp(at),

@@ -8,19 +8,26 @@ mod billing;
 mod cds;
 mod chat;
 mod claim_work;
+mod clearinghouse;
 mod clinical;
 mod drafts;
 mod encounters;
 mod fhir;
+mod fhir_write;
 mod guests;
 mod health;
 mod links;
 mod livekit;
+mod messages;
 mod mfa;
 mod patients;
 mod precall;
+mod quality;
+mod reviews;
+mod schedule;
 mod sessions;
 mod settings;
+mod smart;
 mod sql;
 mod users;
 mod visits;
@@ -34,10 +41,12 @@ pub use chat::{
     fhir_communications, get_chat_message, insert_chat_message, patient_messages, visit_messages,
 };
 pub use claim_work::*;
+pub use clearinghouse::*;
 pub use clinical::*;
 pub use drafts::{delete_draft, get_draft, save_draft};
 pub use encounters::{encounter_practitioners, find_encounters, get_encounter};
 pub use fhir::*;
+pub use fhir_write::*;
 pub use guests::{
     count_admitted_guests, get_guest, insert_guest, mark_guest_admitted, revoke_guest, visit_guests,
 };
@@ -46,13 +55,31 @@ pub use livekit::{
     CallPresence, CallSide, call_presence, end_call_presence, measured_call_seconds,
     record_call_joined, record_call_left, record_livekit_event,
 };
+pub use messages::{
+    PatientContact, ReminderCandidate, Settled, claim_next_message, insert_message,
+    patient_contact, reminder_candidates, set_sms_opt_out, settle_message, visit_patient_messages,
+};
 pub use mfa::*;
-pub use patients::{get_patient, insert_patient, search_patients};
+pub use patients::{
+    PatientLookup, find_patients, get_patient, insert_patient, match_patient, search_patients,
+    update_patient,
+};
 pub use precall::{insert_precall, latest_precall};
+pub use quality::{
+    AdmittedCall, StoredSample, admitted_calls, advance_call_measure, call_measure,
+    insert_quality_sample, others_audio_only, quality_timeline_length, recent_quality_samples,
+    set_encounter_call, set_modality_reason,
+};
+pub use reviews::{flag_for_review, open_reviews, resolve_review, use_booking_form};
+pub use schedule::{
+    CalendarQuery, bookings_between, calendar, claim_slot, get_schedule, list_schedules,
+    move_booking, put_schedule, release_slot, visit_booking,
+};
 pub use sessions::{
     SessionRecord, find_session, insert_session, revoke_session, revoke_user_sessions,
 };
 pub use settings::{StoredClinic, clinic_settings, put_clinic_settings, token_secret};
+pub use smart::*;
 pub use users::{
     Account, NewUser, count_users, deactivate_user, find_login, get_account, get_active_user,
     insert_user, list_accounts, list_users, record_sign_in, set_password_hash, update_user,

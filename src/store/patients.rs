@@ -170,3 +170,133 @@ fn escape_like(value: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+/// Replaces a patient's demographics, contact and insurance; `None` when
+/// there is no such patient. The record number stays.
+#[tracing::instrument(skip_all)]
+pub async fn update_patient(
+    tx: &mut Tx,
+    id: &PatientId,
+    new: &NewPatient,
+    at: Timestamp,
+) -> Result<Option<Patient>, StoreError> {
+    let address = new.address.as_ref();
+    let insurance = new.insurance.as_ref();
+    let done = sqlx::query(
+        "UPDATE patients SET given_name = $2, family_name = $3, birth_date = $4, sex = $5,
+            email = $6, phone = $7, address_line = $8, address_city = $9, address_state = $10,
+            address_postal_code = $11, payer_id = $12, payer_name = $13, member_id = $14,
+            group_number = $15, updated_at = $16
+         WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .bind(new.given_name.as_str())
+    .bind(new.family_name.as_str())
+    .bind(new.birth_date.format("%Y-%m-%d").to_string())
+    .bind(new.sex.as_str())
+    .bind(new.email.clone().map(String::from))
+    .bind(new.phone.clone().map(String::from))
+    .bind(address.map(|a| a.line.as_str().to_owned()))
+    .bind(address.map(|a| a.city.as_str().to_owned()))
+    .bind(address.map(|a| a.state.as_str().to_ascii_uppercase()))
+    .bind(address.map(|a| a.postal_code.digits().to_owned()))
+    .bind(insurance.map(|i| i.payer_id.as_str().to_owned()))
+    .bind(insurance.map(|i| i.payer_name.as_str().to_owned()))
+    .bind(insurance.map(|i| i.member_id.as_str().to_owned()))
+    .bind(
+        insurance
+            .and_then(|i| i.group_number.as_ref())
+            .map(|g| g.as_str().to_owned()),
+    )
+    .bind(at.millis())
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    get_patient(tx, id).await
+}
+
+/// What the front desk searches patients by; every given part must match.
+#[derive(Debug, Clone, Default)]
+pub struct PatientLookup {
+    /// The start of a given or family name, or of "given family".
+    pub name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    /// The whole medical record number, any case.
+    pub mrn: Option<String>,
+}
+
+/// Patients matching every part of `query`, at most `limit`.
+#[tracing::instrument(skip_all)]
+pub async fn find_patients(
+    tx: &mut Tx,
+    query: &PatientLookup,
+    limit: i64,
+) -> Result<Vec<Patient>, StoreError> {
+    let mut sql = super::sql::Sql::new("SELECT ");
+    sql.push(
+        "id, mrn, given_name, family_name, birth_date, sex, email, phone,
+        address_line, address_city, address_state, address_postal_code,
+        payer_id, payer_name, member_id, group_number, created_at FROM patients WHERE 1 = 1",
+    );
+    if let Some(name) = query
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        let pattern = format!("{}%", escape_like(&name.to_lowercase()));
+        sql.push(" AND (lower(family_name) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR lower(given_name) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR lower(given_name || ' ' || family_name) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(date) = query.birth_date {
+        sql.push(" AND birth_date = ")
+            .push_bind(date.format("%Y-%m-%d").to_string());
+    }
+    if let Some(mrn) = query
+        .mrn
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        sql.push(" AND mrn = ").push_bind(mrn.to_ascii_uppercase());
+    }
+    sql.push(" ORDER BY family_name, given_name, id LIMIT ")
+        .push_bind(limit);
+    let rows: Vec<PatientRow> = sql.fetch_all(tx).await?;
+    rows.into_iter().map(Patient::try_from).collect()
+}
+
+/// Patients with exactly this name (any case), birth date and one of these
+/// contacts: who a self-booking is matched to.
+#[tracing::instrument(skip_all)]
+pub async fn match_patient(
+    tx: &mut Tx,
+    given: &str,
+    family: &str,
+    birth_date: NaiveDate,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<Vec<Patient>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM patients
+         WHERE lower(given_name) = $1 AND lower(family_name) = $2 AND birth_date = $3
+           AND ((email IS NOT NULL AND lower(email) = $4) OR (phone IS NOT NULL AND phone = $5))
+         ORDER BY created_at, id LIMIT 5"
+    ));
+    let rows: Vec<PatientRow> = sqlx::query_as(sql)
+        .bind(given.trim().to_lowercase())
+        .bind(family.trim().to_lowercase())
+        .bind(birth_date.format("%Y-%m-%d").to_string())
+        .bind(email.map(str::to_lowercase))
+        .bind(phone.map(str::to_owned))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.into_iter().map(Patient::try_from).collect()
+}

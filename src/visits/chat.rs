@@ -82,7 +82,7 @@ fn may_read(principal: &Principal, visit: &super::Visit) -> bool {
             Role::Clinician => super::is_visit_clinician(visit, &user.id),
             Role::Scheduler | Role::Billing => false,
         },
-        Principal::Guest { .. } => false,
+        Principal::Guest { .. } | Principal::App(_) => false,
     }
 }
 

@@ -42,6 +42,35 @@ pub async fn reissue(
     summary: &SummarySettings,
     id: &VisitId,
 ) -> Result<Reissued, VisitError> {
+    replace(store, clock, actor, keys, public_url, summary, id, false).await
+}
+
+/// As [`reissue`], and the fresh link is queued to the patient (e-mail and
+/// text) in the same transaction.
+#[tracing::instrument(skip_all, fields(visit.id = %id))]
+pub async fn reissue_and_send(
+    store: &Store,
+    clock: &Clock,
+    actor: &Actor,
+    keys: &TokenKeys,
+    public_url: &str,
+    summary: &SummarySettings,
+    id: &VisitId,
+) -> Result<Reissued, VisitError> {
+    replace(store, clock, actor, keys, public_url, summary, id, true).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn replace(
+    store: &Store,
+    clock: &Clock,
+    actor: &Actor,
+    keys: &TokenKeys,
+    public_url: &str,
+    summary: &SummarySettings,
+    id: &VisitId,
+    send: bool,
+) -> Result<Reissued, VisitError> {
     let now = clock.now();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
@@ -55,6 +84,9 @@ pub async fn reissue(
         .await?
         .ok_or(VisitError::NotFound("visit"))?;
     store::append_audit(&mut tx, &audit(actor, "visit.link_issue", &visit)).await?;
+    if send {
+        crate::outbox::queue_link(&mut tx, &visit, version, now).await?;
+    }
     store::commit(tx).await?;
     let token = keys.issue_patient(
         &visit.id,
@@ -71,6 +103,49 @@ pub async fn reissue(
             patient_token: token.expose().to_owned(),
             join_url,
         },
+    })
+}
+
+/// The visit's join link as it stands, to show or copy again: a token of
+/// the current link version, so links sent before keep working. A
+/// cancelled or missed visit has none (409).
+#[tracing::instrument(skip_all, fields(visit.id = %id))]
+pub async fn show(
+    store: &Store,
+    clock: &Clock,
+    actor: &Actor,
+    keys: &TokenKeys,
+    public_url: &str,
+    summary: &SummarySettings,
+    id: &VisitId,
+) -> Result<CreatedVisit, VisitError> {
+    let now = clock.now();
+    let mut tx = store.begin().await?;
+    let visit = load(&mut tx, id).await?;
+    if matches!(visit.status, VisitStatus::Cancelled | VisitStatus::NoShow) {
+        return Err(VisitError::WrongState(format!(
+            "a visit that is {} has no join link; book a new visit",
+            visit.status.as_str().replace('_', " ")
+        )));
+    }
+    let version = store::visit_link(&mut tx, id)
+        .await?
+        .ok_or(VisitError::NotFound("visit"))?
+        .version;
+    store::append_audit(&mut tx, &audit(actor, "visit.link_read", &visit)).await?;
+    store::commit(tx).await?;
+    let token = keys.issue_patient(
+        &visit.id,
+        &visit.patient_id,
+        version,
+        now.millis() / 1000,
+        patient_token_ttl_seconds(summary),
+    );
+    let join_url = format!("{public_url}/join/{}?t={}", visit.id, token.expose());
+    Ok(CreatedVisit {
+        visit,
+        patient_token: token.expose().to_owned(),
+        join_url,
     })
 }
 

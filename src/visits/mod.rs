@@ -30,7 +30,10 @@ use crate::model::claim::{ClaimFacts, ClaimPayer};
 use crate::model::clock::Clock;
 use crate::model::codes::Icd10;
 use crate::model::ids::{QueueId, UserId, VisitId};
+use crate::model::quality::CallMeasure;
+use crate::model::timestamp::Timestamp;
 use crate::model::validation::{FieldError, Text};
+use crate::outbox;
 use crate::store::{self, Store, StoreError, Tx};
 
 /// The consent text version a patient agrees to at check-in.
@@ -174,8 +177,12 @@ pub async fn create_visit(
         },
     )
     .await?;
+    // A visit with a clinician and a start holds that slot, or fails here.
+    claim_slot(&mut tx, new, &id, Timestamp(now)).await?;
     let visit = load(&mut tx, &id).await?;
     store::append_audit(&mut tx, &audit(actor, "visit.create", &visit)).await?;
+    // The patient's join link goes out from the outbox, committed with the booking.
+    outbox::queue_booking_link(&mut tx, &visit, Timestamp(now)).await?;
     store::commit(tx).await?;
     let token = keys.issue_patient(
         &visit.id,
@@ -190,6 +197,40 @@ pub async fn create_visit(
         patient_token: token.expose().to_owned(),
         join_url,
     })
+}
+
+/// What a booking of a taken slot is told.
+pub const SLOT_TAKEN: &str = "that time was just booked by someone else; pick another free slot";
+
+/// Claims the slot a new visit is booked into, inside the transaction
+/// that creates it: a visit given a clinician and a start holds that
+/// clinician's time, for the clinician's visit length. The store's unique
+/// key refuses a slot already held.
+async fn claim_slot(
+    tx: &mut Tx,
+    new: &NewVisit,
+    visit: &VisitId,
+    now: Timestamp,
+) -> Result<(), VisitError> {
+    use crate::model::schedule::{Booking, DEFAULT_VISIT_MINUTES};
+    let (Some(clinician), Some(start)) = (&new.clinician_id, new.scheduled_start) else {
+        return Ok(());
+    };
+    let minutes = store::get_schedule(tx, clinician)
+        .await?
+        .map_or(DEFAULT_VISIT_MINUTES, |s| s.schedule.visit_minutes);
+    let booking = Booking {
+        clinician_id: clinician.clone(),
+        start,
+        end: Timestamp(start.millis() + minutes * 60_000),
+        visit_id: visit.clone(),
+    };
+    store::claim_slot(tx, &booking, now)
+        .await
+        .map_err(|error| match error {
+            StoreError::Duplicate("slot") => VisitError::WrongState(SLOT_TAKEN.to_owned()),
+            other => other.into(),
+        })
 }
 
 #[tracing::instrument(skip_all)]
@@ -415,6 +456,7 @@ pub async fn close_preview(
         return Err(wrong_state(&visit, "preview the closing of"));
     }
     let call_minutes = call_minutes(&mut tx, &visit, now.millis()).await?;
+    let measure = store::call_measure(&mut tx, &visit.id).await?;
     let payer = store::get_patient(&mut tx, &visit.patient_id)
         .await?
         .and_then(|p| p.insurance)
@@ -428,7 +470,9 @@ pub async fn close_preview(
         patient_id: visit.patient_id.clone(),
         total_minutes: input.total_minutes.unwrap_or(call_minutes),
         new_patient: input.new_patient,
-        audio_only: input.audio_only.unwrap_or(false),
+        audio_only: input
+            .audio_only
+            .unwrap_or_else(|| measure.as_ref().is_some_and(CallMeasure::mostly_audio_only)),
         patient_location: input.patient_location,
         period_start: Some(start),
         period_end: now,
@@ -440,6 +484,7 @@ pub async fn close_preview(
             .cloned()
             .collect(),
         previous_encounter_end: previous,
+        modality_reason: measure.as_ref().map(CallMeasure::modality_reason),
     };
     Ok(billing::preview(billing, &facts))
 }
@@ -458,11 +503,15 @@ fn check_diagnoses(codes: &[Icd10]) -> Result<(), FieldError> {
 
 /// The call's length in whole minutes, rounded up: what LiveKit measured
 /// (patient and staff both connected) when it carried the call, else the
-/// time since admission.
+/// connected time the browsers' quality summaries measured, else the time
+/// since admission.
 async fn call_minutes(tx: &mut Tx, visit: &Visit, now: i64) -> Result<i64, StoreError> {
     let call_millis = match store::measured_call_seconds(tx, &visit.encounter_id).await? {
         Some(seconds) if seconds > 0 => seconds * 1000,
-        _ => visit.admitted_at.map_or(0, |at| now - at.millis()),
+        _ => match store::call_measure(tx, &visit.id).await? {
+            Some(measure) if measure.connected_ms > 0 => measure.connected_ms,
+            _ => visit.admitted_at.map_or(0, |at| now - at.millis()),
+        },
     };
     Ok(((call_millis + 59_999) / 60_000).max(1))
 }
@@ -507,6 +556,15 @@ pub async fn close(
     if note.assessment.trim().is_empty() {
         return Err(FieldError::new("note.assessment", "must not be empty").into());
     }
+    let override_reason = match input.call_override_reason.as_deref().map(str::trim) {
+        Some(reason) if reason.chars().count() > 500 => {
+            return Err(
+                FieldError::new("call_override_reason", "is longer than 500 characters").into(),
+            );
+        }
+        Some("") | None => None,
+        Some(reason) => Some(reason.to_owned()),
+    };
     let now = clock.now().millis();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
@@ -516,11 +574,13 @@ pub async fn close(
     // The call ends with the consult; its length is the default minutes.
     store::end_call_presence(&mut tx, &visit.encounter_id, now).await?;
     let call_minutes = call_minutes(&mut tx, &visit, now).await?;
+    let measure = store::call_measure(&mut tx, &visit.id).await?;
+    let modality = modality(measure.as_ref(), input.audio_only, override_reason)?;
     let location = input.patient_location.unwrap_or(PatientLocation::Home);
     let closing = store::Closing {
         total_minutes: input.total_minutes.unwrap_or(call_minutes),
         new_patient: input.new_patient,
-        audio_only: input.audio_only.unwrap_or(false),
+        audio_only: modality.audio_only,
         location,
         clinician: &clinician.id,
     };
@@ -569,11 +629,78 @@ pub async fn close(
         };
         store::insert_condition(&mut tx, row).await?;
     }
+    if let Some(reason) = &modality.reason {
+        store::set_modality_reason(&mut tx, &visit.id, reason).await?;
+    }
+    if let Some(measure) = measure.as_ref().filter(|m| m.connected_ms > 0) {
+        store::set_encounter_call(&mut tx, &visit.encounter_id, measure).await?;
+    }
     store::insert_billing_outbox(&mut tx, &visit.id, &visit.encounter_id, now).await?;
     let visit = load(&mut tx, id).await?;
+    if modality.overridden {
+        store::append_audit(&mut tx, &audit(actor, "visit.modality_override", &visit)).await?;
+    }
     store::append_audit(&mut tx, &audit(actor, "visit.close", &visit)).await?;
     store::commit(tx).await?;
     Ok(visit)
+}
+
+/// Whether the visit bills as audio-only, and why.
+struct Modality {
+    audio_only: bool,
+    reason: Option<String>,
+    /// The clinician's word went against the measured call.
+    overridden: bool,
+}
+
+/// The measured call decides video or audio-only; the clinician may say
+/// otherwise only with a stated reason, which the claim then carries.
+fn modality(
+    measure: Option<&CallMeasure>,
+    asked: Option<bool>,
+    reason: Option<String>,
+) -> Result<Modality, FieldError> {
+    let Some(measure) = measure else {
+        return Ok(Modality {
+            audio_only: asked.unwrap_or(false),
+            reason: reason.map(|r| format!("Clinician: {r}")),
+            overridden: false,
+        });
+    };
+    let measured = measure.mostly_audio_only();
+    match asked {
+        Some(asked) if asked != measured => {
+            let Some(reason) = reason else {
+                return Err(FieldError::new(
+                    "call_override_reason",
+                    format!(
+                        "is needed to bill this visit as {} when the call measured {} of {} connected minutes without video",
+                        if asked { "audio-only" } else { "video" },
+                        measure.audio_only_minutes(),
+                        measure.connected_minutes()
+                    ),
+                ));
+            };
+            Ok(Modality {
+                audio_only: asked,
+                reason: Some(format!(
+                    "{} by the clinician: {reason} ({})",
+                    if asked {
+                        "Audio-only"
+                    } else {
+                        "Audio and video"
+                    },
+                    measure.modality_reason()
+                )),
+                overridden: true,
+            })
+        }
+        _ => Ok(Modality {
+            audio_only: measured,
+            reason: Some(measure.modality_reason()),
+            overridden: false,
+        }),
+    }
 }
 
 /// Ends a visit that never started: `cancelled` or `no_show`.
@@ -600,6 +727,8 @@ pub async fn end(
     if !store::mark_ended(&mut tx, id, step, now).await? {
         return Err(wrong_state(&visit, verb));
     }
+    // The visit's slot is free to book again.
+    store::release_slot(&mut tx, id).await?;
     store::move_encounter(
         &mut tx,
         &visit.encounter_id,
@@ -615,6 +744,9 @@ pub async fn end(
         "visit.cancel"
     };
     store::append_audit(&mut tx, &audit(actor, action, &visit)).await?;
+    if to == VisitStatus::Cancelled {
+        outbox::queue_cancellation(&mut tx, &visit, Timestamp(now)).await?;
+    }
     store::commit(tx).await?;
     Ok(visit)
 }

@@ -89,11 +89,17 @@ pub struct CloseVisit {
     /// Overrides the new-or-established detection of billing.
     #[serde(default)]
     pub new_patient: Option<bool>,
+    /// Defaults to the measured call: audio-only when more than half of
+    /// its connected time went without video.
     #[serde(default)]
     pub audio_only: Option<bool>,
     /// Defaults to `home`.
     #[serde(default)]
     pub patient_location: Option<PatientLocation>,
+    /// Required when `audio_only` contradicts the measured call: why the
+    /// claim should say otherwise. Kept on the claim, and audited.
+    #[serde(default)]
+    pub call_override_reason: Option<String>,
 }
 
 /// The body of `POST /visits/{id}/close/preview`: the close form as it
@@ -111,4 +117,7 @@ pub struct ClosePreview {
     pub audio_only: Option<bool>,
     #[serde(default)]
     pub patient_location: Option<PatientLocation>,
+    /// Taken so the close form can send the same body; a preview changes nothing.
+    #[serde(default)]
+    pub call_override_reason: Option<String>,
 }

@@ -565,9 +565,9 @@ async fn errors_answer_operation_outcomes() {
     .await;
     outcome(
         app.post(
-            "/fhir/Patient",
+            "/fhir/Encounter",
             Some(&token),
-            &json!({"resourceType": "Patient"}),
+            &json!({"resourceType": "Encounter"}),
         )
         .await,
         StatusCode::METHOD_NOT_ALLOWED,

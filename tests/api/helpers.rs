@@ -254,7 +254,8 @@ pub async fn assert_json<T: DeserializeOwned>(response: Response, status: Status
 }
 
 /// Validates a FHIR R4 resource with `tests/fhir_validate.py` (fhir.resources'
-/// models); fails, never skips, when the validator is missing.
+/// models), then with the two Node validators; fails, never skips, when a
+/// validator is missing.
 pub fn assert_valid_fhir(resource: &Value) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fhir_validate.py");
     let mut child = Command::new("python3")
@@ -276,6 +277,39 @@ pub fn assert_valid_fhir(resource: &Value) {
         output.status.code(),
         Some(2),
         "fhir.resources is required: {stderr}"
+    );
+    assert!(
+        output.status.success(),
+        "not valid FHIR R4 ({}): {stderr}\n{resource:#}",
+        resource["resourceType"]
+    );
+    assert_valid_fhir_node(resource);
+}
+
+/// Validates a FHIR R4 resource with `tests/fhir_validate.mjs`: @medplum/core's
+/// `validateResource` and FHIR.js, both independent of fhir.resources; fails,
+/// never skips, when they are missing (`npm ci` in `tests/fhir-node`).
+pub fn assert_valid_fhir_node(resource: &Value) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fhir_validate.mjs");
+    let mut child = Command::new("node")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs (npm ci in tests/fhir-node)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(resource.to_string().as_bytes())
+        .expect("write the resource");
+    let output = child.wait_with_output().expect("the validators run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(
+        output.status.code(),
+        Some(2),
+        "@medplum/core and FHIR.js are required: {stderr}"
     );
     assert!(
         output.status.success(),

@@ -41,6 +41,35 @@ async fn a_waiting_patient_hears_its_place_change_and_its_admission() {
 }
 
 #[tokio::test]
+async fn a_waiting_patient_hears_of_arrivals_ahead_of_it_only() {
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let first = clinic.waiting(&app, "Ada").await;
+    let mut socket = Socket::hello(&app, &first.patient_token).await;
+    socket.join(&first.id).await;
+    let (_, place) = socket.visit_update(|_| true).await;
+    assert_eq!(place.position, Some(1));
+
+    // Behind it: its place and estimate stay, so it hears nothing.
+    clinic.waiting(&app, "Bob").await;
+    let ahead = clinic.waiting(&app, "Cy").await;
+    // Ahead of it: it hears its new place, and that is the next frame.
+    let response = app
+        .patch_visit(&ahead, &clinic.scheduler, &json!({"priority": "urgent"}))
+        .await;
+    assert!(response.status().is_success(), "raise Cy's priority");
+
+    let (visit_id, moved) = socket.visit_update(|_| true).await;
+    assert_eq!(visit_id, VisitId::new(&first.id));
+    assert_eq!(moved.status, VisitStatus::Waiting);
+    assert_eq!(
+        moved.position,
+        Some(2),
+        "the next frame is the move back, none for arrivals behind it"
+    );
+}
+
+#[tokio::test]
 async fn staff_watching_a_queue_hear_each_change() {
     let app = spawn_app().await;
     let clinic = Clinic::open(&app).await;

@@ -88,6 +88,14 @@ impl Socket {
         send(&mut self.stream, message).await;
     }
 
+    /// Sends a text frame as given, valid or not.
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::Text(text.into()))
+            .await
+            .expect("the frame is sent");
+    }
+
     /// Sends `join {visit_id}`.
     pub async fn join(&mut self, visit_id: &str) {
         self.send(&ClientMessage::Join {

@@ -2,7 +2,8 @@
 // socket. With invited guests it is a mesh (four participants at most), one
 // connection per other participant, each negotiated with the
 // perfect-negotiation pattern, trickle ICE, ICE restarts after a network
-// change or a failed path, and audio only when video cannot be sent.
+// change or a failed path, and audio only when video cannot be sent (with
+// `adaptive` set, web/lib/quality.js steps the video down and back up).
 //
 // Who yields on an offer collision: guests to everyone, the patient to
 // staff, staff to no one; two guests by participant id. To keep collisions
@@ -312,6 +313,11 @@ export class Call extends EventTarget {
     return true;
   }
 
+  /** Stops sending video (the transceiver stays), e.g. when the upload cannot carry it. */
+  sendAudioOnly(reason) {
+    this.#fallBackToAudio(reason);
+  }
+
   /** Ends the call for this browser. */
   hangUp() {
     if (this.state === 'ended') return;
@@ -397,7 +403,7 @@ export class Call extends EventTarget {
       link.videoFrames = inbound?.framesDecoded ?? 0;
       // Video that cannot get out (a starved uplink) takes the audio down
       // with it: after a few seconds of it, send audio only.
-      if (outbound && this.sendingVideo) {
+      if (outbound && this.sendingVideo && !this.adaptive) {
         const starved = outbound.qualityLimitationReason === 'bandwidth' && (outbound.framesPerSecond ?? 0) < 2;
         link.starvedFor = starved ? link.starvedFor + STATS_EVERY_MS / 1000 : 0;
         if (link.starvedFor >= STARVED_SECONDS) this.#fallBackToAudio('bandwidth');

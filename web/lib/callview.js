@@ -2,6 +2,7 @@
 // both videos, the connection state, mute, camera off, chat and leave.
 
 import { h, clock } from './dom.js';
+import { watchQuality } from './quality.js';
 
 /** The contract's words for `call-state`: waiting, connecting, connected, ended. */
 const CONTRACT_STATE = { connecting: 'connecting', reconnecting: 'connecting', connected: 'connected', ended: 'ended' };
@@ -68,8 +69,9 @@ export function mountCall(root, {
   if (!call.sendingVideo) cameraButton.disabled = true;
   if (call.stream.getAudioTracks().length === 0) muteButton.disabled = true;
 
+  const quality = watchQuality({ call, signal });
   const controls = h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'Call controls' },
-    muteButton, cameraButton, videoAgain);
+    quality.badge, muteButton, cameraButton, videoAgain, ...quality.controls);
   if (onLeave) {
     controls.append(h('button', { type: 'button', class: 'control danger', 'data-testid': leave.testid, onclick: onLeave }, leave.label));
   }
@@ -213,6 +215,7 @@ export function mountCall(root, {
       for (const [target, type, fn] of listeners) target.removeEventListener(type, fn);
       offChat();
       offError();
+      quality.destroy();
       mounted = false;
       remoteVideo.srcObject = null;
       localVideo.srcObject = null;

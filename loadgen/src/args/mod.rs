@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// The contract lets a socket send 200 frames a second; stay well under it.
 const MAX_RATE_PER_SOCKET: f64 = 150.0;
@@ -22,9 +22,17 @@ const MAX_RATE_PER_SOCKET: f64 = 150.0;
         `chat` frames between the two at the chosen total rate, and prints sockets held, relay \
         latency (p50/p99/max), messages per second and the server's resident memory per socket.\n\n\
         Example, against `bedside serve --demo`:\n  \
-        bedside-loadgen --url http://127.0.0.1:8080 --pairs 1000 --rate 5000 --seconds 20"
+        bedside-loadgen --url http://127.0.0.1:8080 --pairs 1000 --rate 5000 --seconds 20\n\n\
+        Other scenarios are subcommands; the options above go before the subcommand's name:\n  \
+        bedside-loadgen --pairs 100 --rate 5000 compare --bedside-bin target/release/bedside\n  \
+        bedside-loadgen waiting-room --patients 1000 --queues 10 --per-second 200\n  \
+        bedside-loadgen idle --sockets 10000"
 )]
 pub struct Args {
+    /// A scenario other than the relay against `--url`.
+    #[command(subcommand)]
+    pub mode: Option<Mode>,
+
     /// Base URL of the server; only loopback hosts are accepted.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
@@ -92,6 +100,70 @@ pub struct Args {
     pub setup_timeout: u64,
 }
 
+/// The scenarios besides the relay.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Mode {
+    /// Serve the floor: a bare tokio-tungstenite relay with Bedside's framing
+    /// (`hello`/`welcome`, `join`, 1:1 relay adding `from`), for comparison.
+    Floor {
+        /// Where to listen; loopback only.
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: SocketAddr,
+    },
+    /// Run the relay against the floor and against Bedside back to back,
+    /// each started here pinned to one core and the driver to another, and
+    /// print both with their ratio.
+    Compare {
+        /// The `bedside` binary to start (`serve --demo` on a fresh SQLite store).
+        #[arg(long)]
+        bedside_bin: std::path::PathBuf,
+        /// Port of the floor; Bedside gets the next one.
+        #[arg(long, default_value_t = 9100)]
+        port: u16,
+        /// The core the servers run on; the driver takes the others.
+        #[arg(long, default_value_t = 0)]
+        server_core: usize,
+    },
+    /// Waiting patients checked in at a steady rate while staff watch every
+    /// queue: counts every `visit` and `queue` frame and times delivery.
+    WaitingRoom {
+        /// Patients, each with a booked visit and a socket open before check-in.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+        patients: u32,
+        /// Queues they are spread over, one watching staff socket each.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+        queues: u32,
+        /// Check-ins per second.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        per_second: u32,
+    },
+    /// FHIR search under concurrent clients: `Patient?name=` and
+    /// `Observation?patient=&category=vital-signs`.
+    Fhir {
+        /// Patients registered first.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        patients: u32,
+        /// Of them, checked in with vital signs (their Observations are searched).
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        with_vitals: u32,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=2_000))]
+        clients: u32,
+        /// How long they search, in seconds.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+        seconds: u64,
+    },
+    /// Idle authenticated patient sockets: the server's memory per socket.
+    Idle {
+        /// Sockets to hold (the open-file limit allows about 19,990).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=60_000))]
+        sockets: u32,
+        /// Visits whose patient tokens the sockets share (one token may hold many).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+        visits: u32,
+    },
+}
+
 /// The frame relayed between the two sockets of a pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Frame {
@@ -120,6 +192,8 @@ pub struct Plan {
     pub concurrency: usize,
     pub server_pid: Option<u32>,
     pub setup_timeout: Duration,
+    /// The floor has no HTTP API: its visits and tokens are made up.
+    pub floor: bool,
 }
 
 /// A staff user to sign in, or a token already issued.
@@ -195,6 +269,7 @@ impl Args {
             concurrency: self.concurrency as usize,
             server_pid: self.server_pid,
             setup_timeout: Duration::from_secs(self.setup_timeout),
+            floor: false,
         })
     }
 }
@@ -223,6 +298,25 @@ mod tests {
     fn a_rate_past_the_servers_per_socket_limit_is_refused() {
         assert!(args(&["--pairs", "10", "--rate", "5000"]).plan().is_err());
         assert!(args(&["--pairs", "100", "--rate", "5000"]).plan().is_ok());
+    }
+
+    #[test]
+    fn relay_options_go_before_a_scenario() {
+        let parsed = args(&[
+            "--pairs",
+            "100",
+            "--rate",
+            "5000",
+            "compare",
+            "--bedside-bin",
+            "b",
+        ]);
+        assert_eq!(parsed.pairs, 100);
+        assert!(matches!(
+            parsed.mode,
+            Some(Mode::Compare { port: 9100, .. })
+        ));
+        assert!(args(&[]).mode.is_none());
     }
 
     #[test]

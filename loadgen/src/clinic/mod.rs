@@ -50,6 +50,16 @@ impl Api {
         &self.clinician
     }
 
+    /// POSTs as the scheduler.
+    pub async fn post_as_scheduler(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.post(path, &self.scheduler, body).await
+    }
+
+    /// POSTs with `token`.
+    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Value> {
+        self.post(path, token, body).await
+    }
+
     async fn post(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Value> {
         let response = self
             .client
@@ -81,6 +91,49 @@ impl Api {
             )
             .await?;
         string(&queue, "id")
+    }
+
+    /// The scheduler's token, for sockets that watch queues.
+    pub fn scheduler_token(&self) -> &str {
+        &self.scheduler
+    }
+
+    /// Books visit `n` for a new patient in `queue_id`, not yet checked in.
+    pub async fn book_only(&self, queue_id: &str, n: usize) -> anyhow::Result<Booked> {
+        let patient = self
+            .post(
+                "/patients",
+                &self.scheduler,
+                &json!({
+                    "given_name": format!("Load{n}"),
+                    "family_name": "Test",
+                    "birth_date": "1980-01-01",
+                    "sex": "unknown"
+                }),
+            )
+            .await?;
+        let visit = self
+            .post(
+                "/visits",
+                &self.scheduler,
+                &json!({"patient_id": patient["id"], "queue_id": queue_id, "reason": "Load test"}),
+            )
+            .await?;
+        Ok(Booked {
+            visit_id: string(&visit, "id")?,
+            patient_token: string(&visit, "patient_token")?,
+        })
+    }
+
+    /// The patient checks in, consenting to a telehealth visit.
+    pub async fn check_in(&self, booked: &Booked) -> anyhow::Result<()> {
+        self.post(
+            &format!("/visits/{}/check-in", booked.visit_id),
+            &booked.patient_token,
+            &json!({"consent_to_telehealth": true}),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Books visit `n` for a new patient, checks it in and admits it.

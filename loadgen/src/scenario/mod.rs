@@ -20,7 +20,18 @@ use crate::sockets::{self, Stats};
 /// How long relayed frames still in flight may take to arrive after the schedule ends.
 const DRAIN: Duration = Duration::from_secs(3);
 
-pub async fn run(plan: Plan) -> anyhow::Result<()> {
+/// The figures a comparison puts side by side.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub received_per_second: f64,
+    pub lost: u64,
+    pub kib_per_socket: Option<f64>,
+}
+
+pub async fn run(plan: Plan) -> anyhow::Result<Summary> {
     let setup = tokio::time::timeout(plan.setup_timeout, set_up(&plan));
     let (links, measured) = setup.await.with_context(|| {
         format!(
@@ -62,7 +73,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
         rss_after_relay,
     };
     report.print().context("Failed to print the report")?;
-    Ok(())
+    Ok(report.summary())
 }
 
 /// The open sockets, ready for the schedule.
@@ -87,9 +98,69 @@ struct Measured {
 
 async fn set_up(plan: &Plan) -> anyhow::Result<(Links, Measured)> {
     let pid = plan.server_pid.or_else(|| server::find_pid(plan.server));
-    let api = Api::sign_in(&plan.base, &plan.scheduler, &plan.clinician).await?;
-
     let started = Instant::now();
+    let (booked, clinician_token) = if plan.floor {
+        made_up_visits(plan.pairs)
+    } else {
+        book_visits(plan).await?
+    };
+    let booked_in = started.elapsed();
+    eprintln!(
+        "booked {} visits in {:.1} s; opening {} sockets",
+        booked.len(),
+        booked_in.as_secs_f64(),
+        2 * booked.len()
+    );
+
+    let rss_before = pid.and_then(server::rss_kib);
+    let started = Instant::now();
+    let stats = Arc::new(Stats::new()?);
+    let (stop, stop_rx) = watch::channel(false);
+    // Every staff socket hears every presence change, patients' included:
+    // patients join first, while no staff socket is open to hear them.
+    let patients = open_all(plan, &booked, Side::Patient, &stats, &stop_rx).await;
+    let clinicians = open_all(
+        plan,
+        &booked,
+        Side::Clinician(&clinician_token),
+        &stats,
+        &stop_rx,
+    )
+    .await;
+    let connected_in = started.elapsed();
+    let rss_after = pid.and_then(server::rss_kib);
+    finish_set_up(
+        patients,
+        clinicians,
+        Measured {
+            pid,
+            booked_in,
+            connected_in,
+            failed_sockets: 0,
+            first_failure: None,
+            rss_before,
+            rss_after,
+        },
+        stats,
+        stop,
+    )
+}
+
+/// The floor knows no visits: any name is a room, any token a participant.
+fn made_up_visits(pairs: usize) -> (Vec<Booked>, String) {
+    let booked = (0..pairs)
+        .map(|n| Booked {
+            visit_id: format!("visit-{n}"),
+            patient_token: format!("patient-{n}"),
+        })
+        .collect();
+    (booked, String::from("clinician"))
+}
+
+/// Books one admitted visit per pair through the API; answers them with
+/// the clinician's token.
+async fn book_visits(plan: &Plan) -> anyhow::Result<(Vec<Booked>, String)> {
+    let api = Api::sign_in(&plan.base, &plan.scheduler, &plan.clinician).await?;
     let queues = plan.pairs.div_ceil(plan.visits_per_queue);
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -108,34 +179,18 @@ async fn set_up(plan: &Plan) -> anyhow::Result<(Links, Measured)> {
         .buffered(plan.concurrency)
         .try_collect()
         .await?;
-    let booked_in = started.elapsed();
-    eprintln!(
-        "booked {} visits in {:.1} s; opening {} sockets",
-        booked.len(),
-        booked_in.as_secs_f64(),
-        2 * booked.len()
-    );
+    Ok((booked, api.clinician_token().to_owned()))
+}
 
-    let rss_before = pid.and_then(server::rss_kib);
-    let started = Instant::now();
-    let stats = Arc::new(Stats::new()?);
-    let (stop, stop_rx) = watch::channel(false);
-    // Every staff socket hears every presence change, patients' included:
-    // patients join first, while no staff socket is open to hear them.
-    let patients = open_all(plan, &booked, Side::Patient, &stats, &stop_rx).await;
-    let clinician_token = api.clinician_token().to_owned();
-    let clinicians = open_all(
-        plan,
-        &booked,
-        Side::Clinician(&clinician_token),
-        &stats,
-        &stop_rx,
-    )
-    .await;
-    let connected_in = started.elapsed();
-    let rss_after = pid.and_then(server::rss_kib);
-
-    let mut senders = Vec::with_capacity(2 * plan.pairs);
+/// Pairs the opened sockets up for the schedule and counts the failures.
+fn finish_set_up(
+    patients: Vec<anyhow::Result<mpsc::Sender<()>>>,
+    clinicians: Vec<anyhow::Result<mpsc::Sender<()>>>,
+    mut measured: Measured,
+    stats: Arc<Stats>,
+    stop: watch::Sender<bool>,
+) -> anyhow::Result<(Links, Measured)> {
+    let mut senders = Vec::with_capacity(2 * patients.len());
     let mut failed_sockets = 0;
     let mut first_failure = None;
     // Interleaved, so the schedule alternates the two directions of a pair.
@@ -153,17 +208,10 @@ async fn set_up(plan: &Plan) -> anyhow::Result<(Links, Measured)> {
     eprintln!(
         "joined {} sockets in {:.1} s ({failed_sockets} failed); relaying",
         senders.len(),
-        connected_in.as_secs_f64()
+        measured.connected_in.as_secs_f64()
     );
-    let measured = Measured {
-        pid,
-        booked_in,
-        connected_in,
-        failed_sockets,
-        first_failure,
-        rss_before,
-        rss_after,
-    };
+    measured.failed_sockets = failed_sockets;
+    measured.first_failure = first_failure;
     Ok((
         Links {
             senders,
@@ -247,6 +295,36 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
+    fn summary(&self) -> Summary {
+        let latency = self.stats.latency();
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        let received = self.stats.received.load(Ordering::Relaxed);
+        let sent = self.stats.sent.load(Ordering::Relaxed);
+        let m = self.measured;
+        let joined = (2 * self.plan.pairs - m.failed_sockets).max(1) as f64;
+        Summary {
+            p50_ms: ms(latency.value_at_quantile(0.50)),
+            p99_ms: ms(latency.value_at_quantile(0.99)),
+            max_ms: ms(latency.max()),
+            received_per_second: received as f64 / self.window().as_secs_f64().max(1e-9),
+            lost: sent.saturating_sub(received),
+            kib_per_socket: m
+                .rss_before
+                .zip(m.rss_after)
+                .map(|(before, after)| after.saturating_sub(before) as f64 / joined),
+        }
+    }
+
+    /// From the first scheduled frame to the last received.
+    fn window(&self) -> Duration {
+        let scheduled_for = self.schedule_ended - self.relay_started;
+        self.stats
+            .last_received()
+            .checked_duration_since(self.relay_started)
+            .unwrap_or(scheduled_for)
+            .max(scheduled_for)
+    }
+
     fn print(&self) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         let plan = self.plan;
@@ -297,11 +375,7 @@ impl Report<'_> {
         let sent = stats.sent.load(Ordering::Relaxed);
         let received = stats.received.load(Ordering::Relaxed);
         let scheduled_for = self.schedule_ended - self.relay_started;
-        let window = stats
-            .last_received()
-            .checked_duration_since(self.relay_started)
-            .unwrap_or(scheduled_for)
-            .max(scheduled_for);
+        let window = self.window();
         writeln!(
             out,
             "  relay ({frame}, 1:1 within each pair): target {} msg/s for {} s; scheduled {}, sent {sent}, \

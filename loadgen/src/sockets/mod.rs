@@ -26,7 +26,7 @@ use crate::args::Frame;
 /// How long one socket may take to connect, be welcomed and join.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The contract asks for a ping at least every 15 s.
-const PING_EVERY: Duration = Duration::from_secs(10);
+pub const PING_EVERY: Duration = Duration::from_secs(10);
 /// Frames a socket may have waiting to be sent before the schedule skips it.
 const QUEUE: usize = 64;
 
@@ -63,6 +63,26 @@ async fn handshake(
     token: &str,
     visit_id: &str,
 ) -> anyhow::Result<Joined> {
+    let mut ws = connect(server, source, token).await?;
+    send(&mut ws, &json!({"type": "join", "visit_id": visit_id})).await?;
+    let joined = expect(&mut ws, "joined").await?;
+    let peer = joined["participants"][0]["participant_id"]
+        .as_str()
+        .map(str::to_owned);
+    Ok(Joined { ws, peer })
+}
+
+/// Connects from `source` and says `hello` with `token`; answers the
+/// welcomed socket.
+pub async fn hello(server: SocketAddr, source: IpAddr, token: &str) -> anyhow::Result<Ws> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, connect(server, source, token))
+        .await
+        .with_context(|| {
+            format!("the socket from {source} was not welcomed within {HANDSHAKE_TIMEOUT:?}")
+        })?
+}
+
+async fn connect(server: SocketAddr, source: IpAddr, token: &str) -> anyhow::Result<Ws> {
     let socket = if source.is_ipv4() {
         TcpSocket::new_v4()
     } else {
@@ -92,22 +112,17 @@ async fn handshake(
     .context("The WebSocket upgrade failed")?;
     send(&mut ws, &json!({"type": "hello", "token": token})).await?;
     expect(&mut ws, "welcome").await?;
-    send(&mut ws, &json!({"type": "join", "visit_id": visit_id})).await?;
-    let joined = expect(&mut ws, "joined").await?;
-    let peer = joined["participants"][0]["participant_id"]
-        .as_str()
-        .map(str::to_owned);
-    Ok(Joined { ws, peer })
+    Ok(ws)
 }
 
-async fn send(ws: &mut Ws, frame: &Value) -> anyhow::Result<()> {
+pub async fn send(ws: &mut Ws, frame: &Value) -> anyhow::Result<()> {
     ws.send(Message::Text(frame.to_string().into()))
         .await
         .context("Failed to send a frame")
 }
 
 /// Reads until a frame of `kind`, skipping `visit`, `presence` and the like.
-async fn expect(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
+pub async fn expect(ws: &mut Ws, kind: &str) -> anyhow::Result<Value> {
     while let Some(message) = ws.next().await {
         let Message::Text(text) = message.context("the socket failed")? else {
             continue;

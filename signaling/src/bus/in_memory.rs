@@ -1,6 +1,12 @@
-//! The bus within one process: a broadcast channel, a map of rooms and the
-//! resumable sessions. Hubs of one process live and die together, so no
-//! lease ever lapses and nothing needs rebuilding.
+//! The bus within one process: a queue per subscribing node, a map of rooms
+//! and the resumable sessions. Hubs of one process live and die together,
+//! so no lease ever lapses and nothing needs rebuilding.
+//!
+//! Delivery is lossless: each node's queue holds every envelope of the
+//! other nodes until that node reads it, and a node's own envelopes never
+//! enter its queue (it delivered them locally), so one node alone queues
+//! nothing. What fills a queue is bounded upstream: every socket's frames
+//! by its rate limit, every socket's outbound frames by its outbox.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -8,13 +14,10 @@ use std::time::Duration;
 
 use futures_util::future::{self, BoxFuture};
 use futures_util::stream::{self, BoxStream, StreamExt};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::{Bus, BusError, Claimant, Envelope, MemberRecord, SessionRecord};
 use crate::protocol::{ParticipantId, VisitId};
-
-/// Envelopes buffered for a lagging subscriber before it misses some.
-const CAPACITY: usize = 4_096;
 
 /// In-memory bus; clones share the channel and the directory.
 #[derive(Debug, Clone)]
@@ -24,10 +27,17 @@ pub struct MemoryBus {
 
 #[derive(Debug)]
 struct Inner {
-    sender: broadcast::Sender<Envelope>,
+    subscribers: Mutex<Vec<Subscriber>>,
     rooms: Mutex<Rooms>,
     /// Never changes: the in-memory bus does not reconnect.
     connections: watch::Sender<u64>,
+}
+
+/// One node's subscription: the envelopes of the other nodes.
+#[derive(Debug)]
+struct Subscriber {
+    node: String,
+    queue: mpsc::UnboundedSender<Envelope>,
 }
 
 #[derive(Debug, Default)]
@@ -50,7 +60,7 @@ impl MemoryBus {
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Inner {
-                sender: broadcast::channel(CAPACITY).0,
+                subscribers: Mutex::new(Vec::new()),
                 rooms: Mutex::new(Rooms::default()),
                 connections: watch::channel(1).0,
             }),
@@ -67,24 +77,36 @@ impl MemoryBus {
 
 impl Bus for MemoryBus {
     fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<bool, BusError>> {
-        // Every hub subscribes once, the sender's own included; no receiver
-        // just means no hub at all.
-        let receivers = self.inner.sender.send(envelope.clone()).unwrap_or(0);
-        Box::pin(future::ready(Ok(receivers > 1)))
+        let mut subscribers = self
+            .inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // A hub that went away closed its queue: forget it.
+        subscribers.retain(|subscriber| !subscriber.queue.is_closed());
+        let mut reached = false;
+        for subscriber in subscribers
+            .iter()
+            .filter(|subscriber| subscriber.node != envelope.origin)
+        {
+            reached |= subscriber.queue.send(envelope.clone()).is_ok();
+        }
+        Box::pin(future::ready(Ok(reached)))
     }
 
-    fn subscribe(&self) -> BoxFuture<'_, BoxStream<'static, Envelope>> {
-        let receiver = self.inner.sender.subscribe();
-        let envelopes = stream::unfold(receiver, |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(envelope) => return Some((envelope, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "bus subscriber lagged; envelopes lost");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
+    fn subscribe<'a>(&'a self, node: &'a str) -> BoxFuture<'a, BoxStream<'static, Envelope>> {
+        let (queue, envelopes) = mpsc::unbounded_channel();
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Subscriber {
+                node: node.to_owned(),
+                queue,
+            });
+        let envelopes = stream::unfold(envelopes, |mut envelopes| async move {
+            let envelope = envelopes.recv().await?;
+            Some((envelope, envelopes))
         });
         Box::pin(future::ready(envelopes.boxed()))
     }

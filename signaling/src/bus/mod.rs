@@ -158,10 +158,11 @@ pub trait Bus: Send + Sync + 'static {
     /// subscription is still reconnecting misses what is published meanwhile.
     fn publish<'a>(&'a self, envelope: &'a Envelope) -> BoxFuture<'a, Result<bool, BusError>>;
 
-    /// Envelopes from every node, for as long as the stream is held. Returns
-    /// once the first subscription is in place (or failed: the stream then
-    /// keeps trying, and starts delivering when the bus is back).
-    fn subscribe(&self) -> BoxFuture<'_, BoxStream<'static, Envelope>>;
+    /// Envelopes from every node but `node` (the subscriber's own), for as
+    /// long as the stream is held. Returns once the first subscription is in
+    /// place (or failed: the stream then keeps trying, and starts delivering
+    /// when the bus is back).
+    fn subscribe<'a>(&'a self, node: &'a str) -> BoxFuture<'a, BoxStream<'static, Envelope>>;
 
     /// Records or updates a room member.
     fn put_member<'a>(

@@ -241,7 +241,7 @@ impl Bus for RedisBus {
         })
     }
 
-    fn subscribe(&self) -> BoxFuture<'_, BoxStream<'static, Envelope>> {
+    fn subscribe<'a>(&'a self, node: &'a str) -> BoxFuture<'a, BoxStream<'static, Envelope>> {
         Box::pin(async move {
             let (sender, receiver) = mpsc::channel(CAPACITY);
             let (first, first_done) = oneshot::channel();
@@ -249,6 +249,7 @@ impl Bus for RedisBus {
                 self.client.clone(),
                 self.channel(),
                 Link {
+                    node: node.to_owned(),
                     subscribed: Arc::clone(&self.subscribed),
                     connections: Arc::clone(&self.connections),
                 },
@@ -579,6 +580,8 @@ impl Bus for RedisBus {
 
 /// What the subscriber reports of its connection.
 struct Link {
+    /// The subscribing node: its own envelopes are not passed on.
+    node: String,
     subscribed: Arc<AtomicBool>,
     connections: Arc<watch::Sender<u64>>,
 }
@@ -593,6 +596,7 @@ async fn subscriber(
     first: oneshot::Sender<()>,
 ) {
     let Link {
+        node,
         subscribed,
         connections,
     } = link;
@@ -607,7 +611,7 @@ async fn subscriber(
                 if let Some(first) = first.take() {
                     let _ = first.send(());
                 }
-                let stopped = forward(sink, messages, &sender).await;
+                let stopped = forward(sink, messages, &node, &sender).await;
                 subscribed.store(false, Ordering::Relaxed);
                 if stopped {
                     return;
@@ -650,6 +654,7 @@ async fn connect(client: &Client, channel: &str) -> RedisResult<(PubSubSink, Pub
 async fn forward(
     mut sink: PubSubSink,
     mut messages: PubSubStream,
+    node: &str,
     sender: &mpsc::Sender<Envelope>,
 ) -> bool {
     let mut ping = tokio::time::interval(SUBSCRIBER_PING);
@@ -660,6 +665,7 @@ async fn forward(
                 let Some(message) = message else { return false };
                 let envelope = serde_json::from_slice::<Envelope>(message.get_payload_bytes());
                 match envelope {
+                    Ok(envelope) if envelope.origin == node => {}
                     Ok(envelope) => {
                         if sender.send(envelope).await.is_err() {
                             return true;

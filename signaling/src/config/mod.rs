@@ -9,8 +9,10 @@ use axum::extract::ws::WebSocketUpgrade;
 
 /// The protocol's limit on one frame and one message.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Read buffer per socket: tungstenite allocates it up front.
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Read buffer per socket: tungstenite allocates it up front, for every
+/// socket, idle or not. Frames are small (a candidate is ~300 bytes); an
+/// SDP of a few KiB takes a few reads.
+pub const READ_BUFFER_BYTES: usize = 1024;
 /// Write buffer per socket: frames are small and flushed one by one.
 pub const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 /// Past this the socket is failing to drain; one full message must fit.
@@ -44,6 +46,9 @@ pub struct HubConfig {
     pub flood_per_second: NonZeroU32,
     /// Refused frames in a burst tolerated before flooding closes the socket.
     pub flood_burst: NonZeroU32,
+    /// A socket may send one `stats` frame per this interval; an earlier
+    /// one gets `error rate_limited` and is not kept.
+    pub stats_interval: Duration,
     /// Frames queued for one slow socket before it is dropped (it may resume).
     pub outbound_capacity: usize,
     /// Sockets this node holds at most; more are closed with 1013.
@@ -65,6 +70,8 @@ impl Default for HubConfig {
             rate_burst: NonZeroU32::new(1_000).unwrap_or(NonZeroU32::MIN),
             flood_per_second: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
             flood_burst: NonZeroU32::new(500).unwrap_or(NonZeroU32::MIN),
+            // Clients sample every few seconds; a little slack for timers.
+            stats_interval: Duration::from_millis(1_800),
             outbound_capacity: 64,
             max_sockets: 100_000,
             presence_interval: Duration::from_secs(10),

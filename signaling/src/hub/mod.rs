@@ -35,6 +35,7 @@ use crate::presence::{MemoryPresence, Presence, PresenceEntry, PresenceError, Pr
 use crate::protocol::{
     PresenceStatus, QueueId, Role, ServerMessage, UserId, VisitId, VisitStatus, VisitUpdate,
 };
+use crate::quality::{NoStats, StatsRecorder};
 
 /// Presence timeout of the default in-memory store: three missed refreshes.
 const DEFAULT_OFFLINE_AFTER: Duration = Duration::from_secs(30);
@@ -63,6 +64,7 @@ struct Shared {
     bus: Arc<dyn Bus>,
     events: Arc<dyn EventSink>,
     chat: Arc<dyn ChatRecorder>,
+    stats: Arc<dyn StatsRecorder>,
     /// One turn per room with chat under way: a message is recorded and
     /// relayed before the next one of that room is.
     chat_turns: std::sync::Mutex<HashMap<VisitId, Arc<tokio::sync::Mutex<()>>>>,
@@ -84,6 +86,7 @@ pub struct HubBuilder {
     bus: Option<Arc<dyn Bus>>,
     events: Arc<dyn EventSink>,
     chat: Arc<dyn ChatRecorder>,
+    stats: Arc<dyn StatsRecorder>,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -125,6 +128,13 @@ impl HubBuilder {
         self
     }
 
+    /// Where each call-quality summary is kept before it is relayed
+    /// (default: nowhere).
+    pub fn stats(mut self, stats: Arc<dyn StatsRecorder>) -> Self {
+        self.stats = stats;
+        self
+    }
+
     /// Subscribes to the bus, then starts the background tasks. Must run
     /// inside a tokio runtime. Returns once the bus subscription is in place
     /// (or its first try failed; it keeps retrying).
@@ -140,6 +150,7 @@ impl HubBuilder {
             authoriser: self.authoriser,
             events: self.events,
             chat: self.chat,
+            stats: self.stats,
             chat_turns: std::sync::Mutex::new(HashMap::new()),
             state: std::sync::Mutex::new(State::default()),
             sockets: AtomicUsize::new(0),
@@ -147,7 +158,7 @@ impl HubBuilder {
             shutdown: watch::channel(false).0,
             drain: watch::channel(None).0,
         });
-        let envelopes = shared.bus.subscribe().await;
+        let envelopes = shared.bus.subscribe(&shared.node).await;
         let connections = shared.bus.connections();
         let hub = Hub { shared };
         tokio::spawn(consume_bus(Arc::downgrade(&hub.shared), envelopes));
@@ -171,6 +182,7 @@ impl Hub {
             bus: None,
             events: Arc::new(NoEvents),
             chat: Arc::new(NoRecord),
+            stats: Arc::new(NoStats),
         }
     }
 
@@ -268,18 +280,23 @@ impl Hub {
         self.shared.authoriser.now()
     }
 
-    /// Sends a `queue` frame to the sockets subscribed to the queue.
-    pub async fn publish_queue(&self, queue_id: &QueueId, entries: serde_json::Value) {
+    /// Sends a `queue` frame to the sockets subscribed to the queue, on
+    /// every node. Answers whether it may have reached another node (or the
+    /// bus failed to say), so the caller knows whether this node alone
+    /// publishes the queue.
+    pub async fn publish_queue(&self, queue_id: &QueueId, entries: serde_json::Value) -> bool {
         let frame = ServerMessage::Queue {
             queue_id: queue_id.clone(),
             entries,
         };
         self.state().deliver_queue(queue_id, &encode(&frame));
-        self.publish(BusMessage::Queue {
-            queue_id: queue_id.clone(),
-            frame,
-        })
-        .await;
+        let reach = self
+            .publish(BusMessage::Queue {
+                queue_id: queue_id.clone(),
+                frame,
+            })
+            .await;
+        reach != Reach::NoOtherNode
     }
 
     /// Sets a user's chosen status (from the server, or a staff socket).

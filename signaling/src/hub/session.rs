@@ -13,10 +13,12 @@ use crate::authoriser::{Denied, Identity, JoinAccess, Refused};
 use crate::bus::{BusMessage, MemberRecord};
 use crate::chat::ChatRecord;
 use crate::events::HubEvent;
+use crate::protocol::quality::StatsSummary;
 use crate::protocol::{
-    ErrorCode, LeaveReason, ParticipantId, ParticipantInfo, PresenceStatus, QueueId, ServerMessage,
-    UserId, VisitId, VisitStatus, VisitUpdate,
+    ErrorCode, LeaveReason, ParticipantId, ParticipantInfo, PresenceStatus, QueueId, Role,
+    ServerMessage, UserId, VisitId, VisitStatus, VisitUpdate,
 };
+use crate::quality::StatsRecord;
 
 /// Random bytes as hex; `None` only if the OS has no randomness to give.
 pub(crate) fn random_id(bytes: usize) -> Option<String> {
@@ -445,6 +447,74 @@ impl Hub {
         drop(turn);
         self.end_chat_turn(&visit_id);
         recorded.map_err(|_| ErrorCode::NotRecorded)
+    }
+
+    /// `stats {…}`: kept by the server's recorder, then to the others in
+    /// the call as `peer_stats`. Only a participant in the call may send
+    /// it. A summary the recorder could not keep is still relayed (the
+    /// other side's indicator needs it) and the sender hears `not_recorded`.
+    pub(crate) async fn stats(
+        &self,
+        participant_id: &ParticipantId,
+        link: u64,
+        stats: StatsSummary,
+    ) -> Result<(), ErrorCode> {
+        let (visit_id, sender) = self.caller(participant_id, link)?;
+        let recorded = self
+            .shared
+            .stats
+            .record(StatsRecord {
+                visit_id: &visit_id,
+                participant_id,
+                sender: &sender,
+                stats: &stats,
+                at: self.now(),
+            })
+            .await;
+        let frame = ServerMessage::PeerStats {
+            from: participant_id.clone(),
+            stats,
+        };
+        self.broadcast_call(&visit_id, Some(participant_id), frame)
+            .await;
+        recorded.map_err(|_| ErrorCode::NotRecorded)
+    }
+
+    /// `screen_share {allowed}`: the clinician lets the others in the call
+    /// share their screen (or stops them); everyone else is refused.
+    pub(crate) async fn screen_share(
+        &self,
+        participant_id: &ParticipantId,
+        link: u64,
+        allowed: bool,
+    ) -> Result<(), ErrorCode> {
+        let (visit_id, sender) = self.caller(participant_id, link)?;
+        if sender.role != Role::Clinician {
+            return Err(ErrorCode::Forbidden);
+        }
+        let frame = ServerMessage::ScreenShare {
+            from: participant_id.clone(),
+            allowed,
+        };
+        self.broadcast_call(&visit_id, Some(participant_id), frame)
+            .await;
+        Ok(())
+    }
+
+    /// The call a sender is in and who it is, or why it may not speak there.
+    fn caller(
+        &self,
+        participant_id: &ParticipantId,
+        link: u64,
+    ) -> Result<(VisitId, Arc<Identity>), ErrorCode> {
+        let state = self.state();
+        let visit_id = self.call_of(&state, participant_id, link)?;
+        let sender = state
+            .sessions
+            .get(participant_id)
+            .map(|session| Arc::clone(&session.identity))
+            .ok_or(ErrorCode::NotAuthenticated)?;
+        Ok((visit_id, sender))
     }
 
     /// The room's chat turn, made when the room's first message comes.

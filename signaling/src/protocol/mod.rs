@@ -10,6 +10,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod quality;
+
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -229,11 +231,17 @@ pub enum ClientMessage {
     Subscribe {
         queue_id: QueueId,
     },
+    /// A compact summary of the sender's call quality (see [`quality`]).
+    Stats(quality::StatsSummary),
+    /// The clinician lets the others in the call share their screen, or not.
+    ScreenShare {
+        allowed: bool,
+    },
 }
 
 impl ClientMessage {
     /// The `type` of every client frame, to tell unknown from malformed.
-    pub const TYPES: [&'static str; 10] = [
+    pub const TYPES: [&'static str; 12] = [
         "hello",
         "join",
         "offer",
@@ -244,11 +252,17 @@ impl ClientMessage {
         "ping",
         "presence",
         "subscribe",
+        "stats",
+        "screen_share",
     ];
 
     /// Parses one text frame; the error says which code to answer with.
     pub fn parse(text: &str) -> Result<Self, ErrorCode> {
-        serde_json::from_str(text).map_err(|_| classify(text))
+        let message: Self = serde_json::from_str(text).map_err(|_| classify(text))?;
+        match &message {
+            Self::Stats(summary) if !summary.is_plausible() => Err(ErrorCode::InvalidStats),
+            _ => Ok(message),
+        }
     }
 }
 
@@ -260,6 +274,7 @@ fn classify(text: &str) -> ErrorCode {
         kind: Cow<'a, str>,
     }
     match serde_json::from_str::<Tag<'_>>(text) {
+        Ok(tag) if tag.kind == "stats" => ErrorCode::InvalidStats,
         Ok(tag) if !ClientMessage::TYPES.contains(&tag.kind.as_ref()) => ErrorCode::UnknownType,
         _ => ErrorCode::Malformed,
     }
@@ -326,6 +341,17 @@ pub enum ServerMessage {
     Error {
         code: ErrorCode,
         message: String,
+    },
+    /// Another participant's call-quality summary, as it sent it.
+    PeerStats {
+        from: ParticipantId,
+        #[serde(flatten)]
+        stats: quality::StatsSummary,
+    },
+    /// Whether the clinician lets others in the call share their screen.
+    ScreenShare {
+        from: ParticipantId,
+        allowed: bool,
     },
     /// This node is draining: reconnect (resuming) after `after_ms`,
     /// elsewhere; the node closes this socket soon after.
@@ -404,6 +430,8 @@ pub enum ErrorCode {
     /// A chat message may not have reached those in the call on other
     /// nodes (the bus between nodes is down); send it again later.
     NotDelivered,
+    /// A `stats` frame whose fields are missing, unknown or out of range.
+    InvalidStats,
 }
 
 impl ErrorCode {
@@ -424,6 +452,7 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::NotRecorded => "not_recorded",
             Self::NotDelivered => "not_delivered",
+            Self::InvalidStats => "invalid_stats",
         }
     }
 
@@ -444,6 +473,7 @@ impl ErrorCode {
             Self::Unavailable => "try again later",
             Self::NotRecorded => "message delivered, but not saved to the visit's record",
             Self::NotDelivered => "message may not have reached everyone in the call",
+            Self::InvalidStats => "call statistics are missing a field or out of range",
         }
     }
 }

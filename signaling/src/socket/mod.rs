@@ -23,7 +23,9 @@ pub async fn serve_socket(mut socket: WebSocket, hub: Hub) {
         close(&mut socket, close_code::AGAIN, "server full").await;
         return;
     };
-    let Some((attached, first)) = greet(&mut socket, &hub).await else {
+    // Boxed, as is each frame's handling below: a task's future is as large
+    // as its largest state, and every idle socket would carry these.
+    let Some((attached, first)) = Box::pin(greet(&mut socket, &hub)).await else {
         return;
     };
     let guard = crate::hub::AttachGuard {
@@ -42,6 +44,7 @@ pub async fn serve_socket(mut socket: WebSocket, hub: Hub) {
         participant_id: attached.participant_id.clone(),
         link: attached.link,
         expires_at: attached.expires_at,
+        last_stats: None,
         hub,
         socket,
     };
@@ -214,6 +217,8 @@ struct Connection {
     flood: DefaultDirectRateLimiter,
     /// When the credential of the socket's token ends.
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When this socket's last kept `stats` frame came.
+    last_stats: Option<Instant>,
 }
 
 impl Connection {
@@ -243,7 +248,7 @@ impl Connection {
                             if let Some(how) = self.admit().await {
                                 return how;
                             }
-                            if self.handle(&text).await.is_err() {
+                            if Box::pin(self.handle(&text)).await.is_err() {
                                 return Departure::Dropped;
                             }
                         }
@@ -386,6 +391,20 @@ impl Connection {
             ClientMessage::Leave => hub.leave(me, link).await,
             ClientMessage::Presence { status } => hub.choose_presence(me, link, status).await,
             ClientMessage::Subscribe { queue_id } => hub.subscribe(me, link, queue_id).await,
+            ClientMessage::Stats(stats) => {
+                let now = Instant::now();
+                let interval = hub.config().stats_interval;
+                if self
+                    .last_stats
+                    .is_some_and(|last| now.duration_since(last) < interval)
+                {
+                    Err(ErrorCode::RateLimited)
+                } else {
+                    self.last_stats = Some(now);
+                    hub.stats(me, link, stats).await
+                }
+            }
+            ClientMessage::ScreenShare { allowed } => hub.screen_share(me, link, allowed).await,
         };
         match outcome {
             Ok(()) => Ok(()),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::json;
 use signaling::bus::{Bus, MemberRecord, MemoryBus};
 use signaling::presence::Presence;
@@ -574,5 +575,86 @@ async fn a_staff_session_resumed_on_another_node_keeps_watching_its_queues() {
         .await;
     assert!(
         matches!(update, ServerMessage::Queue { entries, .. } if entries == json!([{"visit_id": "v1"}]))
+    );
+}
+
+/// Far more envelopes than any buffer of the bus held before a subscriber
+/// started dropping them.
+const FLOOD: usize = 20_000;
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_flooded_node_loses_no_frame_of_another_node() {
+    let bus = MemoryBus::new();
+    let presence = MemoryPresence::new(Duration::from_secs(30));
+    let config = || signaling::HubConfig {
+        // The flood is the bus's to carry: the socket's own queue holds it all.
+        outbound_capacity: FLOOD + 16,
+        ..crate::helpers::quick_config()
+    };
+    let a = spawn_app_with(Parts {
+        bus: Some(Arc::new(bus.clone())),
+        presence: Some(Arc::new(presence.clone())),
+        config: Some(config()),
+        ..Parts::default()
+    })
+    .await;
+    let b = spawn_app_with(Parts {
+        bus: Some(Arc::new(bus)),
+        presence: Some(Arc::new(presence)),
+        authoriser: Some(a.authoriser.clone()),
+        config: Some(config()),
+        ..Parts::default()
+    })
+    .await;
+    let (mut board, _) = a.signed_in("scheduler-1").await;
+    board
+        .send_json(json!({"type": "subscribe", "queue_id": "q1"}))
+        .await;
+    board
+        .until(|f| matches!(f, ServerMessage::Queue { .. }))
+        .await;
+
+    // On one thread, node A reads nothing until node B has published all.
+    let queue = signaling::protocol::QueueId::new("q1");
+    for n in 0..FLOOD {
+        b.hub.publish_queue(&queue, json!([{"n": n}])).await;
+    }
+
+    for n in 0..FLOOD {
+        let frame = board
+            .until(|f| matches!(f, ServerMessage::Queue { .. }))
+            .await;
+        assert_eq!(
+            frame,
+            ServerMessage::Queue {
+                queue_id: queue.clone(),
+                entries: json!([{"n": n}]),
+            },
+            "frame {n} of {FLOOD} arrives, in order"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_node_does_not_hear_its_own_envelopes_back() {
+    let bus = MemoryBus::new();
+    let mut own = bus.subscribe("a").await;
+    let mut other = bus.subscribe("b").await;
+    let envelope = |origin: &str| signaling::bus::Envelope {
+        origin: origin.to_owned(),
+        message: signaling::bus::BusMessage::Staff {
+            frame: ServerMessage::Pong,
+        },
+    };
+
+    assert!(bus.publish(&envelope("a")).await.expect("published"));
+    assert!(bus.publish(&envelope("b")).await.expect("published"));
+
+    assert_eq!(other.next().await, Some(envelope("a")));
+    assert_eq!(own.next().await, Some(envelope("b")));
+    drop(other);
+    assert!(
+        !bus.publish(&envelope("a")).await.expect("published"),
+        "with node B gone, no other node hears node A"
     );
 }

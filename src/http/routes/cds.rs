@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::cdss::{self, Card, HookRequest};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ChartReaders, Clinicians, Staff};
+use crate::http::extract::{ApiJson, ChartReaders, ClientIp, Clinicians, Staff};
 use crate::model::ids::VisitId;
 use crate::state::AppState;
 
@@ -60,11 +60,34 @@ async fn discover_services(_staff: Staff<ChartReaders>) -> Json<Value> {
 async fn call_service(
     State(state): State<AppState>,
     staff: Staff<ChartReaders>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<Cards>, ApiError> {
+    let lent = body.get("fhirAuthorization").cloned();
     let request: HookRequest = serde_json::from_value(body)
         .map_err(|e| ApiError::Malformed(format!("not a CDS Hooks request: {e}")))?;
+    // No prefetch: the data is read here, as far as the lent SMART token reaches.
+    let all_prefetched = ["allergies", "medications", "vitals"]
+        .iter()
+        .all(|key| request.prefetched(key).is_some());
+    if let Some(lent) = lent.filter(|_| !all_prefetched) {
+        let patient = request.context.get("patientId").and_then(Value::as_str);
+        crate::smart::cds::check_lent_token(
+            &state.store,
+            &crate::smart::Endpoints::new(&state.config.public_url),
+            request.fhir_server.as_deref(),
+            &lent,
+            patient.unwrap_or_default(),
+            Some(ip.to_string()),
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::smart::cds::Refused::Unusable(why) => ApiError::PreconditionFailed(why),
+            crate::smart::cds::Refused::Store(e) => e.into(),
+        })?;
+    }
     let cards =
         cdss::call_hook(&state.store, &state.knowledge, &staff.actor, &id, &request).await?;
     Ok(Json(Cards { cards }))

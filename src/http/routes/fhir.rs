@@ -23,9 +23,14 @@ use crate::visits::{self, VisitError};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/metadata", get(capability_statement))
+        .route(
+            "/.well-known/smart-configuration",
+            get(super::smart::smart_configuration),
+        )
         .route("/Composition/{id}", get(read_composition))
         .route("/{kind}", get(search_resources))
         .route("/{kind}/{id}", get(read_resource))
+        .merge(super::fhir_write::router())
         .fallback(|| async {
             FhirResponse::error(StatusCode::NOT_FOUND, "not-found", "no such FHIR endpoint")
         })
@@ -33,28 +38,38 @@ pub fn router() -> Router<AppState> {
             FhirResponse::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "not-supported",
-                "this server only reads: GET read and search",
+                "this FHIR endpoint does not take this method",
             )
         })
+        // SMART apps call FHIR with their access tokens, from their own origin.
+        .layer(axum::Extension(crate::http::extract::AppSurface))
+        .layer(super::smart::cors())
 }
 
 /// A FHIR JSON body with its status.
 #[derive(Debug)]
-struct FhirResponse(StatusCode, Value);
+pub(super) struct FhirResponse(pub(super) StatusCode, pub(super) Value);
 
 impl FhirResponse {
-    fn error(status: StatusCode, code: &str, diagnostics: &str) -> Self {
+    pub(super) fn error(status: StatusCode, code: &str, diagnostics: &str) -> Self {
         Self(status, fhir::outcome("error", code, diagnostics))
     }
 }
 
 impl IntoResponse for FhirResponse {
     fn into_response(self) -> Response {
+        let version = self.1["meta"]["versionId"].as_str().map(str::to_owned);
         let mut response = (self.0, axum::Json(self.1)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/fhir+json"),
         );
+        // A resource's version is its weak ETag (STANDARDS-2 §2).
+        if let Some(version) = version
+            && let Ok(etag) = HeaderValue::from_str(&format!("W/\"{version}\""))
+        {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
         if self.0 == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -71,7 +86,7 @@ impl IntoResponse for FhirResponse {
 
 /// The facade's errors, each an OperationOutcome.
 #[derive(Debug)]
-enum FhirApiError {
+pub(super) enum FhirApiError {
     Fhir(FhirError),
     Login,
     /// A status, an issue type and a sentence for the client.
@@ -148,21 +163,20 @@ impl IntoResponse for FhirApiError {
     }
 }
 
-fn resource_type(kind: &str) -> Result<ResourceType, FhirError> {
+pub(super) fn resource_type(kind: &str) -> Result<ResourceType, FhirError> {
     ResourceType::parse(kind).ok_or_else(|| FhirError::UnknownType(kind.to_owned()))
 }
 
-fn base(state: &AppState) -> String {
+pub(super) fn base(state: &AppState) -> String {
     format!("{}/fhir", state.config.public_url)
 }
 
 /// CONTRACT: `GET /fhir/metadata`. It holds no health data, and clients
 /// read it before they sign in, so it needs no token.
 async fn capability_statement(State(state): State<AppState>) -> FhirResponse {
-    FhirResponse(
-        StatusCode::OK,
-        fhir::capability_statement(state.clock.now(), &base(&state)),
-    )
+    let mut statement = fhir::capability_statement(state.clock.now(), &base(&state));
+    statement["rest"][0]["security"] = super::smart::capability_security(&state);
+    FhirResponse(StatusCode::OK, statement)
 }
 
 /// CONTRACT: read `GET /fhir/{type}/{id}` (staff; a patient its own record).

@@ -13,14 +13,18 @@ use crate::ehr::{
     NewPatient, Patient,
 };
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ChartReaders, Clinicians, Staff};
+use crate::http::extract::{ApiJson, ChartReaders, Clinicians, Staff, VisitCreators};
 use crate::model::ids::PatientId;
+use crate::model::validation::FieldError;
+use crate::schedule::{self, CalendarEntry};
 use crate::state::AppState;
+use crate::store::PatientLookup;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_patient, search_patients))
-        .routes(routes!(get_patient))
+        .routes(routes!(get_patient, update_patient))
+        .routes(routes!(patient_visits))
         .routes(routes!(add_allergy, list_allergies))
         .routes(routes!(add_medication, list_medications))
         .routes(routes!(add_condition, list_conditions))
@@ -58,16 +62,67 @@ async fn get_patient(
 pub struct PatientSearch {
     /// The start of a given or family name.
     name: Option<String>,
+    /// `YYYY-MM-DD`.
+    birth_date: Option<String>,
+    /// The whole medical record number.
+    mrn: Option<String>,
+    /// One search box: a birth date `YYYY-MM-DD`, a record number `MRN…`,
+    /// or the start of a name.
+    q: Option<String>,
 }
 
-/// CONTRACT: `GET /patients?name=` (staff).
+impl PatientSearch {
+    /// The front desk's query, when anything beyond `name` is asked.
+    fn front_desk(&self) -> Result<Option<PatientLookup>, ApiError> {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let (q, birth, mrn) = (given(&self.q), given(&self.birth_date), given(&self.mrn));
+        if q.is_none() && birth.is_none() && mrn.is_none() {
+            return Ok(None);
+        }
+        let date = |field: &'static str, v: &str| {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| ApiError::from(FieldError::new(field, "must be a date YYYY-MM-DD")))
+        };
+        let mut query = PatientLookup {
+            name: given(&self.name),
+            birth_date: birth
+                .as_deref()
+                .map(|b| date("birth_date", b))
+                .transpose()?,
+            mrn,
+        };
+        if let Some(q) = q {
+            if let Ok(day) = chrono::NaiveDate::parse_from_str(&q, "%Y-%m-%d") {
+                query.birth_date = Some(day);
+            } else if q.len() > 3 && q[..3].eq_ignore_ascii_case("mrn") {
+                query.mrn = Some(q);
+            } else {
+                query.name = Some(q);
+            }
+        }
+        Ok(Some(query))
+    }
+}
+
+/// CONTRACT: `GET /patients?name=` (staff); also by `birth_date`, `mrn`
+/// or one search box `q`.
 #[utoipa::path(get, path = "/patients", tag = "patients", security(("bearer" = [])), params(PatientSearch),
-    responses((status = 200, body = Vec<Patient>)))]
+    responses((status = 200, body = Vec<Patient>), (status = 422, body = Problem)))]
 async fn search_patients(
     State(state): State<AppState>,
     staff: Staff,
     Query(search): Query<PatientSearch>,
 ) -> Result<Json<Vec<Patient>>, ApiError> {
+    if let Some(query) = search.front_desk()? {
+        return Ok(Json(
+            ehr::find_patients(&state.store, &staff.actor, &query).await?,
+        ));
+    }
     let name = search
         .name
         .as_deref()
@@ -76,6 +131,39 @@ async fn search_patients(
     Ok(Json(
         ehr::search_patients(&state.store, &staff.actor, name).await?,
     ))
+}
+
+/// Corrects a patient's demographics, contact or insurance (scheduler,
+/// clinician, admin); the whole record is sent, as at registration.
+#[utoipa::path(put, path = "/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Patient id")), request_body = NewPatient,
+    responses((status = 200, body = Patient), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_patient(
+    State(state): State<AppState>,
+    staff: Staff<VisitCreators>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewPatient>,
+) -> Result<Json<Patient>, ApiError> {
+    Ok(Json(
+        ehr::update_patient(&state.store, &staff.actor, &patient_id(&id)?, &body).await?,
+    ))
+}
+
+/// A patient's visits, newest first, with time, reason and status
+/// (scheduler, clinician, admin).
+#[utoipa::path(get, path = "/patients/{id}/visits", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Patient id")),
+    responses((status = 200, body = Vec<CalendarEntry>), (status = 404, body = Problem)))]
+async fn patient_visits(
+    State(state): State<AppState>,
+    staff: Staff<VisitCreators>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<CalendarEntry>>, ApiError> {
+    let id = patient_id(&id)?;
+    ehr::read_patient(&state.store, &staff.actor, &id).await?;
+    let mut visits = schedule::patient_visits(&state.store, &staff.actor, &id).await?;
+    visits.reverse();
+    Ok(Json(visits))
 }
 
 /// CONTRACT: `POST /patients/{id}/allergies` (clinician).

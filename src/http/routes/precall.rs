@@ -78,7 +78,7 @@ async fn latest_check(
     let allowed = match &caller.principal {
         Principal::Patient { visit_id, .. } => *visit_id == id,
         Principal::Staff(user) => user.role != Role::Billing,
-        Principal::Guest { .. } => false,
+        Principal::Guest { .. } | Principal::App(_) => false,
     };
     if !allowed {
         return Err(ApiError::Forbidden);

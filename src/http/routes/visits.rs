@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(preview_close))
         .routes(routes!(cancel_visit))
         .routes(routes!(no_show_visit))
-        .routes(routes!(reissue_link))
+        .routes(routes!(reissue_link, show_link))
         .routes(routes!(revoke_link))
 }
 
@@ -314,6 +314,29 @@ async fn reissue_link(
     .await?;
     state.live.credential_ended(&reissued.replaced).await;
     Ok(Json(reissued.created))
+}
+
+/// `GET /visits/{id}/link` (scheduler, admin): the visit's join link as it
+/// stands, to copy again; links already sent keep working.
+#[utoipa::path(get, path = "/visits/{id}/link", tag = "visits", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = CreatedVisit), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn show_link(
+    State(state): State<AppState>,
+    staff: Staff<Schedulers>,
+    Path(id): Path<String>,
+) -> Result<Json<CreatedVisit>, ApiError> {
+    Ok(Json(
+        visits::links::show(
+            &state.store,
+            &state.clock,
+            &staff.actor,
+            &state.tokens,
+            &state.config.public_url,
+            &state.config.summary,
+            &visit_id(&id)?,
+        )
+        .await?,
+    ))
 }
 
 /// `POST /visits/{id}/link/revoke` (scheduler, admin): the patient's join

@@ -79,6 +79,12 @@ pub fn router(livekit: Option<&str>) -> Router<AppState> {
         .route("/scheduler", page_route("scheduler.html"))
         .route("/billing", page_route("billing.html"))
         .route("/admin", page_route("admin.html"))
+        // The sign-in and consent page of a standalone SMART launch.
+        .route("/authorize", page_route("authorize.html"))
+        .route("/front-desk", page_route("frontdesk.html"))
+        // The public booking page: per clinic, or for one clinician.
+        .route("/book", page_route("book.html"))
+        .route("/book/{clinician}", page_route("book.html"))
         .merge(assets)
         .fallback(move |request: HeaderMap| async move { not_found(&request, csp) })
 }

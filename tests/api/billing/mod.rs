@@ -159,7 +159,8 @@ fn closing(minutes: i64, extra: Value) -> Value {
     body
 }
 
-/// Runs pyx12 on an interchange; fails (never skips) when pyx12 is missing.
+/// Runs pyx12 and linuxforhealth-x12 on an interchange; fails (never
+/// skips) when either is missing.
 fn assert_valid_837(text: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("claim.txt");
@@ -178,6 +179,10 @@ fn assert_valid_837(text: &str) {
         "OK",
         "pyx12 refused the 837:\n{stderr}\n{text}"
     );
+    // The independent second reader, for every interchange but a 999 (it has no model of one).
+    if !text.contains("GS*FA*") {
+        clearinghouse::assert_lfh_parses(text);
+    }
 }
 
 fn segment<'a>(text: &'a str, tag: &str) -> Vec<&'a str> {
@@ -1492,4 +1497,8 @@ async fn staff_find_icd10cm_codes_by_code_or_words_billable_first() {
     assert_problem(anonymous, StatusCode::UNAUTHORIZED).await;
 }
 
+mod acknowledgements;
+mod claim_status;
+mod clearinghouse;
 mod console;
+mod eligibility;

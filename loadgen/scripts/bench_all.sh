@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Every figure of README's "Performance" section, in one run: release
+# builds, then the relay side by side with the floor (5,000 and 10,000
+# frames/s), the waiting room (1,000 patients, ten queues, 200 check-ins/s),
+# idle sockets (server memory per socket), FHIR search under 100 clients
+# and a sign-in storm. Each figure
+# is printed with the load average beside it: run it on a quiet machine.
+#
+#   loadgen/scripts/bench_all.sh | tee bench.txt
+#
+# Servers are pinned to core 0 and the load driver to the others (taskset).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work="$(mktemp -d /tmp/bedside-bench.XXXXXX)"
+port=18080
+
+# BEDSIDE_BENCH_PROFILE=debug reuses debug builds (figures then say little).
+profile="${BEDSIDE_BENCH_PROFILE:-release}"
+if [ "$profile" = release ]; then
+  cargo build --release -p bedside -p bedside-loadgen
+else
+  cargo build -p bedside -p bedside-loadgen
+fi
+bedside="target/$profile/bedside"
+loadgen="target/$profile/bedside-loadgen"
+
+log() { printf '%s\n' "$*"; }
+server_pin=() driver_pin=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  server_pin=(taskset -c 0) driver_pin=(taskset -c "1-$(($(nproc) - 1))")
+fi
+
+# A fresh Bedside on its own SQLite store and its own port (a stopped one
+# may still be draining on the last); sets $pid and $port.
+start_bedside() {
+  port=$((port + 1))
+  local dir="$work/$1"
+  mkdir -p "$dir"
+  DATABASE_URL="sqlite://$dir/bedside.db" BEDSIDE_ADDR="127.0.0.1:$port" RUST_LOG=warn \
+    "${server_pin[@]}" "$bedside" serve --demo >"$dir/bedside.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+}
+
+# Stops the Bedside started last and waits for it to go.
+stop_bedside() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+log "# bench_all $(date -u +%FT%TZ) on $(nproc) cores; $(git rev-parse --short HEAD); $profile builds"
+log "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for rate in 5000 10000; do
+  log ""
+  log "## relay, 100 pairs, $rate frames/s: floor and Bedside side by side"
+  "$loadgen" --pairs 100 --rate "$rate" --seconds 20 \
+    compare --bedside-bin "$bedside" --port 19100 2>>"$work/loadgen.log"
+done
+
+log ""
+log "## waiting room: 1,000 patients, 10 queues, 200 check-ins/s"
+start_bedside waiting
+"${driver_pin[@]}" "$loadgen" --url "http://127.0.0.1:$port" waiting-room --patients 1000 --queues 10 --per-second 200 \
+  2>>"$work/loadgen.log"
+log "lagged-bus lines in Bedside's log: $(grep -c lagged "$work/waiting/bedside.log" || true)"
+stop_bedside
+
+log ""
+log "## idle authenticated patient sockets: 10,000"
+start_bedside idle
+"${driver_pin[@]}" "$loadgen" --url "http://127.0.0.1:$port" --server-pid "$pid" idle --sockets 10000 \
+  2>>"$work/loadgen.log"
+stop_bedside
+
+log ""
+log "## FHIR search: 10,000 patients (200 with vital signs), 100 clients"
+start_bedside fhir
+"${driver_pin[@]}" "$loadgen" --url "http://127.0.0.1:$port" fhir --patients 10000 --with-vitals 200 --clients 100 --seconds 20 \
+  2>>"$work/loadgen.log"
+stop_bedside
+
+log ""
+log "## sign-in storm: 400 concurrent sign-ins (hashing bounded)"
+python3 loadgen/scripts/signin_storm.py "$bedside" 400
+
+log ""
+log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); work files in $work"

@@ -1,0 +1,313 @@
+//! Call quality: each participant's summaries (a timeline capped per
+//! participant), the call's running measure, and what the operations view
+//! reads across visits.
+
+use super::{StoreError, Tx};
+use crate::model::ids::VisitId;
+use crate::model::quality::{CallMeasure, Grade, QualitySample};
+use crate::model::timestamp::Timestamp;
+
+/// Keeps one summary and drops the participant's oldest beyond `cap`.
+#[tracing::instrument(skip_all)]
+pub async fn insert_quality_sample(
+    tx: &mut Tx,
+    sample: &QualitySample,
+    cap: i64,
+) -> Result<(), StoreError> {
+    let stats = &sample.stats;
+    sqlx::query(
+        "INSERT INTO call_quality_samples (visit_id, participant_id, role, at, rtt_ms, jitter_ms,
+             loss_in_pct, loss_out_pct, kbps_in, kbps_out, sent_fps, sent_width, sent_height,
+             received_fps, received_width, received_height, candidate, mode, grade)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+    )
+    .bind(sample.visit_id.as_str())
+    .bind(&sample.participant_id)
+    .bind(&sample.role)
+    .bind(sample.at.millis())
+    .bind(stats.rtt_ms)
+    .bind(stats.jitter_ms)
+    .bind(stats.loss_in_pct)
+    .bind(stats.loss_out_pct)
+    .bind(stats.kbps_in)
+    .bind(stats.kbps_out)
+    .bind(stats.sent.map(|v| v.fps))
+    .bind(stats.sent.map(|v| i64::from(v.width)))
+    .bind(stats.sent.map(|v| i64::from(v.height)))
+    .bind(stats.received.map(|v| v.fps))
+    .bind(stats.received.map(|v| i64::from(v.width)))
+    .bind(stats.received.map(|v| i64::from(v.height)))
+    .bind(stats.candidate.map(|c| c.as_str()))
+    .bind(stats.mode.as_str())
+    .bind(sample.grade.as_str())
+    // Not cached: a connection that first prepared this with the figures
+    // missing (audio only) would declare them as another type, and
+    // PostgreSQL then refuses a later summary's figures.
+    .persistent(false)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM call_quality_samples
+         WHERE visit_id = $1 AND participant_id = $2 AND id NOT IN (
+             SELECT id FROM call_quality_samples WHERE visit_id = $1 AND participant_id = $2
+             ORDER BY at DESC, id DESC LIMIT $3)",
+    )
+    .bind(sample.visit_id.as_str())
+    .bind(&sample.participant_id)
+    .bind(cap)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether any other participant's latest summary since `since` says it
+/// sends audio alone.
+#[tracing::instrument(skip_all)]
+pub async fn others_audio_only(
+    tx: &mut Tx,
+    visit: &VisitId,
+    participant: &str,
+    since: Timestamp,
+) -> Result<bool, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT participant_id, mode FROM call_quality_samples
+         WHERE visit_id = $1 AND participant_id <> $2 AND at >= $3
+         ORDER BY at DESC, id DESC LIMIT 50",
+    )
+    .bind(visit.as_str())
+    .bind(participant)
+    .bind(since.millis())
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|(who, _)| seen.insert(who.clone()))
+        .any(|(_, mode)| mode == "audio_only"))
+}
+
+/// Adds a summary to the call's measure: the time since the call's last
+/// summary counts as connected when it is under `gap`, and as audio-only
+/// when the call was audio-only then. One statement, so summaries of both
+/// sides arriving at once both count.
+#[tracing::instrument(skip_all)]
+pub async fn advance_call_measure(
+    tx: &mut Tx,
+    sample: &QualitySample,
+    audio_only_now: bool,
+    gap_ms: i64,
+) -> Result<(), StoreError> {
+    let at = sample.at.millis();
+    sqlx::query(
+        "INSERT INTO call_measures (visit_id, started_at, last_at) VALUES ($1, $2, $2)
+         ON CONFLICT (visit_id) DO NOTHING",
+    )
+    .bind(sample.visit_id.as_str())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    let (good, fair, poor) = match sample.grade {
+        Grade::Good => (1_i64, 0_i64, 0_i64),
+        Grade::Fair => (0, 1, 0),
+        Grade::Poor => (0, 0, 1),
+    };
+    let relayed = i64::from(sample.stats.candidate.map(|c| c.as_str()) == Some("relay"));
+    sqlx::query(
+        "UPDATE call_measures SET
+             connected_ms = connected_ms
+                 + CASE WHEN $2 > last_at AND $2 - last_at <= $3 THEN $2 - last_at ELSE 0 END,
+             audio_only_ms = audio_only_ms
+                 + CASE WHEN audio_only_now = 1 AND $2 > last_at AND $2 - last_at <= $3
+                        THEN $2 - last_at ELSE 0 END,
+             last_at = CASE WHEN $2 > last_at THEN $2 ELSE last_at END,
+             audio_only_now = $4,
+             relayed = CASE WHEN $5 = 1 THEN 1 ELSE relayed END,
+             good_samples = good_samples + $6,
+             fair_samples = fair_samples + $7,
+             poor_samples = poor_samples + $8
+         WHERE visit_id = $1",
+    )
+    .bind(sample.visit_id.as_str())
+    .bind(at)
+    .bind(gap_ms)
+    .bind(i64::from(audio_only_now))
+    .bind(relayed)
+    .bind(good)
+    .bind(fair)
+    .bind(poor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+type MeasureRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
+
+const MEASURE_COLUMNS: &str = "visit_id, started_at, last_at, connected_ms, audio_only_ms, relayed, good_samples, fair_samples, poor_samples";
+
+fn measure(row: MeasureRow) -> CallMeasure {
+    let (visit, started, last, connected, audio, relayed, good, fair, poor) = row;
+    CallMeasure {
+        visit_id: VisitId::from_trusted(visit),
+        started_at: Timestamp(started),
+        ended_at: Timestamp(last),
+        connected_ms: connected,
+        audio_only_ms: audio,
+        relayed: relayed != 0,
+        good_samples: good,
+        fair_samples: fair,
+        poor_samples: poor,
+    }
+}
+
+/// The call's measure so far, if any summary came.
+#[tracing::instrument(skip_all)]
+pub async fn call_measure(tx: &mut Tx, visit: &VisitId) -> Result<Option<CallMeasure>, StoreError> {
+    let row: Option<MeasureRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {MEASURE_COLUMNS} FROM call_measures WHERE visit_id = $1"
+    )))
+    .bind(visit.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(measure))
+}
+
+/// A participant's timeline, oldest first.
+#[tracing::instrument(skip_all)]
+pub async fn quality_timeline_length(
+    tx: &mut Tx,
+    visit: &VisitId,
+    participant: &str,
+) -> Result<i64, StoreError> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM call_quality_samples WHERE visit_id = $1 AND participant_id = $2",
+    )
+    .bind(visit.as_str())
+    .bind(participant)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(count)
+}
+
+/// One stored quality summary, as the close form shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredSample {
+    pub participant_id: String,
+    pub role: String,
+    pub at: i64,
+    pub mode: String,
+    pub grade: String,
+    pub candidate: Option<String>,
+}
+
+/// The latest summaries of a visit's call, newest first (at most `limit`).
+#[tracing::instrument(skip_all)]
+pub async fn recent_quality_samples(
+    tx: &mut Tx,
+    visit: &VisitId,
+    limit: i64,
+) -> Result<Vec<StoredSample>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT participant_id, role, at, mode, grade, candidate FROM call_quality_samples
+         WHERE visit_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+    )
+    .bind(visit.as_str())
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// One admitted visit as the operations view counts it.
+#[derive(Debug, Clone)]
+pub struct AdmittedCall {
+    pub admitted_at: Timestamp,
+    pub measure: Option<CallMeasure>,
+}
+
+/// Visits admitted at or after `since`, with their call's measure.
+#[tracing::instrument(skip_all)]
+pub async fn admitted_calls(
+    tx: &mut Tx,
+    since: Timestamp,
+) -> Result<Vec<AdmittedCall>, StoreError> {
+    type Row = (
+        i64,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT v.admitted_at, m.visit_id, m.started_at, m.last_at, m.connected_ms,
+                m.audio_only_ms, m.relayed, m.good_samples, m.fair_samples, m.poor_samples
+         FROM visits v LEFT JOIN call_measures m ON m.visit_id = v.id
+         WHERE v.admitted_at IS NOT NULL AND v.admitted_at >= $1
+         ORDER BY v.admitted_at",
+    )
+    .bind(since.millis())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(admitted, visit, started, last, conn, audio, rel, good, fair, poor)| {
+                let measure = match (visit, started, last) {
+                    (Some(visit), Some(started), Some(last)) => Some(measure((
+                        visit,
+                        started,
+                        last,
+                        conn.unwrap_or(0),
+                        audio.unwrap_or(0),
+                        rel.unwrap_or(0),
+                        good.unwrap_or(0),
+                        fair.unwrap_or(0),
+                        poor.unwrap_or(0),
+                    ))),
+                    _ => None,
+                };
+                AdmittedCall {
+                    admitted_at: Timestamp(admitted),
+                    measure,
+                }
+            },
+        )
+        .collect())
+}
+
+/// Why the visit bills as video or audio-only, kept at close.
+#[tracing::instrument(skip_all)]
+pub async fn set_modality_reason(
+    tx: &mut Tx,
+    visit: &VisitId,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE visits SET modality_reason = $2 WHERE id = $1")
+        .bind(visit.as_str())
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The encounter's period and length as the call measured them.
+#[tracing::instrument(skip_all)]
+pub async fn set_encounter_call(
+    tx: &mut Tx,
+    encounter: &crate::model::ids::EncounterId,
+    measure: &CallMeasure,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE encounters SET period_start = $2, period_end = $3, length_minutes = $4 WHERE id = $1",
+    )
+    .bind(encounter.as_str())
+    .bind(measure.started_at.millis())
+    .bind(measure.ended_at.millis())
+    .bind(measure.connected_minutes())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,266 @@
+// Call quality under a real shaped network: the patient's Chromium runs in
+// a Linux network namespace this test makes, joined to the host by a veth
+// pair, with a `tbf` rate cap on its upload. Under the cap the patient's
+// indicator turns poor ("your upload is weak"), its video steps down and
+// falls back to audio only, and the clinician is told (`call-mode`); when
+// the cap lifts, video comes back. The server's measure of the call
+// (connected and audio-only seconds) matches what the pages showed, and a
+// mostly audio-only call's claim carries the audio-only modifier. The
+// clinician's shared screen (this tab) reaches the patient.
+//
+// Needs root (for `ip netns` and `tc`), as CI runs; it fails otherwise.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import {
+  startServer, apiFor, signInApi, watchPage, eventually, remoteVideo, CHROMIUM, CHROMIUM_FLAGS, artifactPath,
+  assertAccessible, assertFits,
+} from './harness.js';
+
+const tag = String(process.pid % 10_000);
+const NS = `bedside-q${tag}`;
+const HOST_IF = `bq${tag}h`;
+const NS_IF = `bq${tag}n`;
+const SUBNET = 16 + (process.pid % 200);
+const HOST_IP = `10.231.${SUBNET}.1`;
+const NS_IP = `10.231.${SUBNET}.2`;
+/** Tight enough that video cannot be carried beside the audio. */
+const CAP = '80kbit';
+
+let server;
+let forwarder;
+let base;
+let dir;
+let patientBrowser;
+let clinicianBrowser;
+const problems = [];
+
+function run(...args) {
+  return execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+}
+
+function inNs(...args) {
+  return run('ip', 'netns', 'exec', NS, ...args);
+}
+
+function makeNamespace() {
+  if (process.getuid?.() !== 0) throw new Error('the shaped-network test needs root (ip netns, tc)');
+  run('ip', 'netns', 'add', NS);
+  run('ip', 'link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF);
+  run('ip', 'link', 'set', NS_IF, 'netns', NS);
+  run('ip', 'addr', 'add', `${HOST_IP}/24`, 'dev', HOST_IF);
+  run('ip', 'link', 'set', HOST_IF, 'up');
+  inNs('ip', 'link', 'set', 'lo', 'up');
+  inNs('ip', 'addr', 'add', `${NS_IP}/24`, 'dev', NS_IF);
+  inNs('ip', 'link', 'set', NS_IF, 'up');
+  inNs('ip', 'route', 'add', 'default', 'via', HOST_IP);
+}
+
+function removeNamespace() {
+  try { run('ip', 'netns', 'del', NS); } catch { /* not made */ }
+  try { run('ip', 'link', 'del', HOST_IF); } catch { /* gone with the namespace */ }
+}
+
+/** Caps the patient's upload (its side of the veth pair). */
+function cap(rate) {
+  inNs('tc', 'qdisc', 'replace', 'dev', NS_IF, 'root', 'tbf', 'rate', rate, 'burst', '6kb', 'latency', '200ms');
+}
+
+function uncap() {
+  inNs('tc', 'qdisc', 'del', 'dev', NS_IF, 'root');
+}
+
+/** The host side of the veth pair forwards to the server's proxy on loopback. */
+async function forward(port, targetPort) {
+  const sockets = new Set();
+  const listener = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    for (const s of [client, upstream]) { s.on('error', close); s.on('close', close); }
+  });
+  await new Promise((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(port, HOST_IP, resolve);
+  });
+  return {
+    close() {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => listener.close(resolve));
+    },
+  };
+}
+
+before(async () => {
+  makeNamespace();
+  const port = 20_000 + (process.pid % 20_000);
+  base = `http://${HOST_IP}:${port}`;
+  server = await startServer({ BEDSIDE_ALLOWED_ORIGINS: base });
+  forwarder = await forward(port, server.proxy.port);
+  dir = mkdtempSync(path.join(os.tmpdir(), 'bedside-netns-'));
+  // Playwright starts "Chromium"; this script starts it inside the namespace.
+  const wrapper = path.join(dir, 'chromium-in-netns');
+  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${NS} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  const flags = [
+    '--use-fake-ui-for-media-stream',
+    ...CHROMIUM_FLAGS,
+    // Real addresses in ICE candidates: mDNS names do not cross the namespace.
+    '--disable-features=WebRtcHideLocalIpsWithMdns',
+    // The host's address is not localhost: let the pages use camera and microphone.
+    `--unsafely-treat-insecure-origin-as-secure=${base}`,
+  ];
+  patientBrowser = await chromium.launch({ executablePath: wrapper, headless: true, args: flags });
+  clinicianBrowser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...flags, '--auto-accept-this-tab-capture'],
+  });
+});
+
+after(async () => {
+  await patientBrowser?.close().catch(() => {});
+  await clinicianBrowser?.close().catch(() => {});
+  await forwarder?.close();
+  await server?.stop();
+  removeNamespace();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const text = async (page, id) => (await page.getByTestId(id).textContent()).trim();
+
+test('under a tight upload cap the call degrades to audio only, tells both sides, recovers, and is billed as measured', async () => {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const clinicianLogin = await signInApi(server, 'dr.grey');
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Shaped network' } });
+  const [record] = await api('/patients?name=Lovelace', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: record.id, queue_id: queue.id, reason: 'Follow-up' } });
+  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+
+  const clinicianContext = await clinicianBrowser.newContext({ viewport: { width: 1366, height: 900 } });
+  const console_ = await clinicianContext.newPage();
+  problems.push(watchPage(console_, 'clinician'));
+  await console_.goto(`${base}/`);
+  await console_.getByTestId('username').fill('dr.grey');
+  await console_.getByTestId('password').fill(server.accounts['dr.grey'].password);
+  await console_.getByTestId('sign-in').click();
+  await console_.waitForURL('**/clinician');
+  await console_.getByTestId(`admit-${visit.id}`).click();
+
+  // The patient's upload is capped from the start.
+  cap(CAP);
+  const patientContext = await patientBrowser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+  const patient = await patientContext.newPage();
+  problems.push(watchPage(patient, 'patient'));
+  await patient.goto(`${base}/join/${visit.id}?t=${encodeURIComponent(visit.patient_token)}`);
+  await patient.getByTestId('device-continue').click({ timeout: 30_000 });
+  await eventually(async () => (await text(patient, 'call-state')) === 'connected', { message: 'patient connected', timeout: 40_000 });
+  await eventually(async () => (await text(console_, 'call-state')) === 'connected', { message: 'clinician connected', timeout: 30_000 });
+  const connectedAt = Date.now();
+
+  // The pages' own view of the mode, sampled, to compare with the server's.
+  let audioOnlyMs = 0;
+  let sampledAt = Date.now();
+  let levels = new Set();
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const [mode, level] = await Promise.all([
+        text(patient, 'call-mode').catch(() => ''),
+        patient.evaluate(() => window.bedsideQuality?.level ?? 0).catch(() => 0),
+      ]);
+      const now = Date.now();
+      if (mode === 'audio only') audioOnlyMs += now - sampledAt;
+      sampledAt = now;
+      levels.add(level);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+
+  // The clinician shares this tab: its frames reach the patient, in place of the camera.
+  const camera = await eventually(async () => {
+    const v = await remoteVideo(patient);
+    return v.width > 0 ? v : null;
+  }, { message: 'the clinician\u2019s camera at the patient', timeout: 20_000 });
+  await console_.getByTestId('share-screen').click();
+  const shared = await eventually(async () => {
+    const v = await remoteVideo(patient);
+    return v.width > 0 && v.width / v.height !== camera.width / camera.height ? v : null;
+  }, { message: 'the shared tab at the patient', timeout: 20_000 });
+  await eventually(async () => (await remoteVideo(patient)).time > shared.time + 0.5, { message: 'shared frames to keep arriving' });
+  await console_.getByTestId('share-screen').click();
+
+  // Under the cap: poor, stepped down, then audio only; the clinician is told.
+  await eventually(async () => /^poor \u2014 your upload is weak/.test(await text(patient, 'call-quality')),
+    { message: 'patient indicator poor because of its upload', timeout: 45_000 });
+  await eventually(async () => (await text(patient, 'call-mode')) === 'audio only', { message: 'patient audio only', timeout: 60_000 });
+  assert.ok(levels.has(1) || levels.has(2), `video stepped down before audio only (levels seen: ${[...levels]})`);
+  await eventually(async () => (await text(console_, 'call-mode')) === 'audio only', { message: 'clinician told of audio only', timeout: 15_000 });
+  assert.match(await text(console_, 'call-quality'), /^(poor|fair) \u2014 the other side\u2019s connection is unstable/);
+  await patient.screenshot({ path: artifactPath('quality-patient-audio-only-375.png'), fullPage: true });
+
+  // Stay until the call is mostly audio only, with room for the recovery.
+  const measured = () => api(`/visits/${visit.id}/call`, { token: clinicianLogin.token });
+  await eventually(async () => {
+    const m = await measured();
+    return m.audio_only_seconds * 2 > m.connected_seconds + 15;
+  }, { message: 'a mostly audio-only call', timeout: 120_000, interval: 1_000 });
+
+  // The cap lifts: video comes back by itself.
+  uncap();
+  await eventually(async () => (await text(patient, 'call-mode')) === 'video', { message: 'video back', timeout: 40_000 });
+  await eventually(async () => (await text(console_, 'call-mode')) === 'video', { message: 'clinician sees video back', timeout: 15_000 });
+  await eventually(async () => !(await text(patient, 'call-quality')).startsWith('poor'), { message: 'indicator no longer poor', timeout: 20_000 });
+  watching = false;
+  await watcher;
+
+  // The server measured what the pages showed, within a few seconds.
+  const m = await measured();
+  const elapsed = (Date.now() - connectedAt) / 1000;
+  assert.ok(Math.abs(m.connected_seconds - elapsed) <= 8, `connected ${m.connected_seconds} s, pages ${elapsed} s`);
+  assert.ok(Math.abs(m.audio_only_seconds - audioOnlyMs / 1000) <= 8, `audio-only ${m.audio_only_seconds} s, pages ${audioOnlyMs / 1000} s`);
+  assert.equal(m.mostly_audio_only, true);
+  assert.match(await text(console_, 'call-measure'), /connected min/);
+
+  // The clinician closes with the measured modality; the claim says audio only.
+  await console_.getByTestId('note-assessment').fill('Improving');
+  await console_.getByTestId('diagnosis').fill('J06.9');
+  await console_.getByTestId('minutes').fill('20');
+  await console_.getByTestId('close-visit').click();
+  const claim = await eventually(async () => {
+    const claims = await api(`/claims?encounter_id=${visit.encounter_id}`, { token: (await signInApi(server, 'admin')).token });
+    return claims[0];
+  }, { message: 'the claim', timeout: 30_000, interval: 1_000 });
+  assert.equal(claim.audio_only, true);
+  assert.deepEqual(claim.lines[0].modifiers, ['93']);
+  assert.match(claim.modality_reason, /Audio-only/);
+
+  // The admin's operations view counts the call, with a per-day chart.
+  const adminContext = await clinicianBrowser.newContext({ viewport: { width: 375, height: 812 } });
+  const admin = await adminContext.newPage();
+  problems.push(watchPage(admin, 'admin'));
+  await admin.goto(`${server.base}/`);
+  await admin.getByTestId('username').fill('admin');
+  await admin.getByTestId('password').fill(server.accounts.admin.password);
+  await admin.getByTestId('sign-in').click();
+  await admin.waitForURL((url) => url.pathname !== '/');
+  await admin.goto(`${server.base}/admin`);
+  await eventually(async () => (await text(admin, 'ops-connect-rate')) !== '', { message: 'operations figures' });
+  assert.equal(await text(admin, 'ops-audio-only'), '100%');
+  assert.ok(await admin.getByTestId('ops-chart').locator('rect[data-series=audio_only_share]').count() >= 1);
+  await assertAccessible(admin, 'admin-operations-375');
+  await assertFits(admin);
+
+  await patientContext.close();
+  await clinicianContext.close();
+  await adminContext.close();
+  assert.deepEqual(problems.flat(), []);
+});
