@@ -14,6 +14,7 @@ mod cli;
 mod clinic;
 mod drafts;
 mod fhir;
+mod fhir_clients;
 mod fhir_schedule;
 mod fhir_write;
 mod guests;

@@ -85,7 +85,6 @@ async function startProxy(targetPort) {
   };
 }
 
-/** Starts `bedside serve --demo`; resolves once /readyz answers 200. */
 /** Starts `bedside serve --demo` behind the test proxy; `env` adds settings. */
 export async function startServer(env = {}) {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`cargo build -p bedside\` first`);

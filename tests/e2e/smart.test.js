@@ -11,7 +11,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
-  startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually, assertAccessible,
+  startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually, assertAccessible, assertFits,
 } from './harness.js';
 
 const require = createRequire(import.meta.url);
@@ -28,6 +28,10 @@ function appPages(scope) {
     '/launch.html': `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test app</title>
       <script src="/fhir-client.js"></script></head><body><main><h1>Launching</h1></main>
       <script>FHIR.oauth2.authorize({ clientId: window.CLIENT_ID, scope: ${JSON.stringify(scope)}, redirectUri: '/index.html' })
+        .catch((e) => { document.body.dataset.error = e.message; });</script></body></html>`,
+    '/standalone.html': `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test app</title>
+      <script src="/fhir-client.js"></script></head><body><main><h1>Connecting to your clinic</h1></main>
+      <script>FHIR.oauth2.authorize({ iss: window.FHIR_BASE, clientId: window.CLIENT_ID, scope: ${JSON.stringify(scope)}, redirectUri: '/index.html' })
         .catch((e) => { document.body.dataset.error = e.message; });</script></body></html>`,
     '/index.html': `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test app</title>
       <script src="/fhir-client.js"></script></head><body><main><h1 id="name">Loading</h1><p id="obs"></p></main>
@@ -70,7 +74,9 @@ before(async () => {
       return;
     }
     response.writeHead(200, { 'content-type': 'text/html' });
-    response.end(page.replace('window.CLIENT_ID', JSON.stringify(clientId)));
+    response.end(page
+      .replace('window.CLIENT_ID', JSON.stringify(clientId))
+      .replace('window.FHIR_BASE', JSON.stringify(`${server.base}/fhir`)));
   });
   await new Promise((resolve) => appServer.listen(0, '127.0.0.1', resolve));
   appBase = `http://127.0.0.1:${appServer.address().port}`;
@@ -173,6 +179,79 @@ test('the same app without Observation scope reads the patient and is refused th
   const admin = await signInApi(server, 'admin');
   const trail = await apiFor(server.base)(`/audit?patient_id=${patient.id}`, { token: admin.token });
   assert.ok(trail.some((e) => e.actor_type === 'app' && e.outcome === 'denied'), 'the refused search is audited');
+  assert.deepEqual(seen, []);
+  await context.close();
+});
+
+test('a patient starts the app on their own, signs in with their visit link and the app sees their record only', async () => {
+  const scope = 'launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs';
+  clientId = await register('My readings', scope);
+  pages = appPages(scope);
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Apps standalone' } });
+  const [patient] = await api('/patients?name=Turing', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Review' } });
+  await api(`/visits/${visit.id}/check-in`, {
+    method: 'POST', token: visit.patient_token,
+    body: { consent_to_telehealth: true, vitals: { heart_rate: 72, respiratory_rate: 14, spo2: 98, systolic_bp: 121, temperature_c: 36.8, consciousness: 'alert' } },
+  });
+
+  const context = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  await page.goto(`${appBase}/standalone.html`);
+  // fhirclient discovers the authorization server and sends the browser to Bedside's consent page.
+  await page.waitForURL(`${server.base}/authorize?**`, { timeout: 20_000 });
+  const seen = watchPage(page, 'authorize');
+  await page.getByTestId('authorize-visit-link').waitFor();
+  assert.equal(await page.getByTestId('authorize-app').textContent(), 'My readings');
+  const asked = await page.getByTestId('authorize-scopes').textContent();
+  assert.match(asked, /read Observation of the patient/);
+  await assertFits(page);
+  await assertAccessible(page, 'smart-3-consent');
+  await page.screenshot({ path: artifactPath('smart-3-consent-375.png'), fullPage: true });
+
+  // A pasted link that is not a visit link gets a plain answer, by keyboard alone.
+  await page.getByTestId('authorize-visit-link').focus();
+  await page.keyboard.type('https://example.org/not-a-visit');
+  await page.keyboard.press('Enter');
+  await eventually(async () => /not a visit link/.test(await page.getByTestId('authorize-message').textContent()), {
+    message: 'the consent page to refuse a link that is not a visit link',
+  });
+  await page.getByTestId('authorize-visit-link').fill(visit.join_url);
+  await page.keyboard.press('Enter');
+  await page.getByTestId('authorize-allow').waitFor();
+  assert.match(await page.getByTestId('authorize-who').textContent(), /visit link/);
+  await assertAccessible(page, 'smart-4-decision');
+  await page.getByTestId('authorize-allow').click();
+
+  await page.waitForURL(`${appBase}/index.html**`, { timeout: 20_000 });
+  await eventually(() => page.evaluate(() => document.body?.dataset.done || document.body?.dataset.error), {
+    message: 'the app to read the patient\'s own record', timeout: 30_000,
+  });
+  const data = await page.evaluate(() => ({ ...document.body.dataset }));
+  assert.equal(data.error, undefined, data.error);
+  assert.equal(data.patient, patient.id);
+  assert.equal(data.contextPatient, patient.id);
+  assert.equal(data.scope, scope);
+  assert.ok(Number(data.observations) > 0, `observations: ${data.observations}`);
+
+  // Another patient's record is refused to this token, and the refusal is audited.
+  const [other] = await api('/patients?name=Lovelace', { token: scheduler.token });
+  const status = await page.evaluate(async (id) => {
+    const key = sessionStorage.getItem('SMART_KEY');
+    const state = JSON.parse(sessionStorage.getItem(JSON.parse(key)));
+    const response = await fetch(`${state.serverUrl}/Patient/${id}`, {
+      headers: { authorization: `Bearer ${state.tokenResponse.access_token}`, accept: 'application/fhir+json' },
+    });
+    return response.status;
+  }, other.id);
+  assert.equal(status, 403);
+  const admin = await signInApi(server, 'admin');
+  const trail = await api(`/audit?patient_id=${other.id}`, { token: admin.token });
+  assert.ok(trail.some((e) => e.actor_type === 'app' && e.actor_id === clientId && e.outcome === 'denied'), 'the refused read is audited');
+  const own = await api(`/audit?patient_id=${patient.id}`, { token: admin.token });
+  assert.ok(own.some((e) => e.action === 'smart.grant'), 'the grant is audited');
   assert.deepEqual(seen, []);
   await context.close();
 });
