@@ -25,7 +25,7 @@ pub async fn insert_observation(
     at: i64,
 ) -> Result<String, StoreError> {
     let id = new_id();
-    sqlx::query(
+    super::query_with_optional_floats(
         "INSERT INTO observations (id, patient_id, encounter_id, category, code, display, value, value_code, unit, ucum, effective_at)
          VALUES ($1, $2, $3, $11, $4, $5, $6, $7, $8, $9, $10)",
     )

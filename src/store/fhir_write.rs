@@ -250,7 +250,7 @@ pub async fn save_observation(
              WHERE id = $1",
         ),
     };
-    sqlx::query(sql)
+    super::query_with_optional_floats(sql)
         .bind(&id)
         .bind(o.patient.as_str())
         .bind(o.encounter.as_ref().map(EncounterId::as_str))

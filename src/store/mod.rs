@@ -310,6 +310,16 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
     })
 }
 
+/// A statement that binds an `Option<f64>`. sqlx's `Any` driver sends a
+/// missing `f64` as a `float4` NULL; PostgreSQL then keeps the cached
+/// statement's parameter as `float4` and refuses the next present figure
+/// (22P03). Such statements are prepared afresh on every run.
+pub(crate) fn query_with_optional_floats(
+    sql: &'static str,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(sql).persistent(false)
+}
+
 /// Commits a transaction, with the store's error type.
 #[tracing::instrument(skip_all)]
 pub async fn commit(tx: Tx) -> Result<(), StoreError> {

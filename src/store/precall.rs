@@ -8,7 +8,7 @@ use crate::model::timestamp::Timestamp;
 
 #[tracing::instrument(skip_all)]
 pub async fn insert_precall(tx: &mut Tx, result: &PreCallResult) -> Result<(), StoreError> {
-    sqlx::query(
+    super::query_with_optional_floats(
         "INSERT INTO precall_checks (id, visit_id, started_at, finished_at, verdict, gathered, path,
                                      rtt_ms, loss_percent, upload_kbps, advice)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

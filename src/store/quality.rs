@@ -15,7 +15,7 @@ pub async fn insert_quality_sample(
     cap: i64,
 ) -> Result<(), StoreError> {
     let stats = &sample.stats;
-    sqlx::query(
+    super::query_with_optional_floats(
         "INSERT INTO call_quality_samples (visit_id, participant_id, role, at, rtt_ms, jitter_ms,
              loss_in_pct, loss_out_pct, kbps_in, kbps_out, sent_fps, sent_width, sent_height,
              received_fps, received_width, received_height, candidate, mode, grade)
@@ -40,10 +40,6 @@ pub async fn insert_quality_sample(
     .bind(stats.candidate.map(|c| c.as_str()))
     .bind(stats.mode.as_str())
     .bind(sample.grade.as_str())
-    // Not cached: a connection that first prepared this with the figures
-    // missing (audio only) would declare them as another type, and
-    // PostgreSQL then refuses a later summary's figures.
-    .persistent(false)
     .execute(&mut **tx)
     .await?;
     sqlx::query(

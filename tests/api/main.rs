@@ -34,6 +34,7 @@ mod schedule;
 mod security;
 mod smart;
 mod socket;
+mod store_types;
 mod summary;
 mod synthea;
 mod users;
