@@ -35,6 +35,7 @@ mod smart;
 mod socket;
 mod summary;
 mod synthea;
+mod texting;
 mod users;
 mod visits;
 mod web;
