@@ -119,6 +119,38 @@ async fn messages_and_the_day_view_give_the_clinics_local_time_and_zone() {
         .find(|e| e["visit_id"] == visit)
         .expect("the visit in the day view");
     assert_eq!(entry["time_zone"], CHICAGO);
+
+    // A visit booked into the queue with no clinician takes the zone of
+    // the queue's clinician's hours.
+    let start =
+        (to + chrono::Duration::hours(15)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let anyone = book_for(
+        &app,
+        &clinic,
+        &emailed_patient("Alan", "alan@example.org"),
+        Some(start.clone()),
+    )
+    .await;
+    let calendar = app
+        .get_list(
+            &format!("/api/v1/patients/{}/visits", anyone.patient_id),
+            &clinic.scheduler,
+        )
+        .await;
+    assert_eq!(calendar[0]["time_zone"], CHICAGO, "{calendar:#?}");
+    wait_for_messages(&app, &anyone.id, &clinic.scheduler, "the link", |m| {
+        sent(m, "link", "email", 1)
+    })
+    .await;
+    let local = instant(&json!(start)).with_timezone(&chrono_tz::America::Chicago);
+    let expected = local
+        .format("%-d %b %Y at %H:%M %Z (America/Chicago)")
+        .to_string();
+    let text = sink.to("alan@example.org")[0]["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains(&expected), "{expected} in {text}");
 }
 
 /// Twilio's signature, computed here from its documentation: HMAC-SHA1
