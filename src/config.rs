@@ -94,7 +94,8 @@ pub struct Config {
     /// Messages to patients: `BEDSIDE_SMTP_URL`, `BEDSIDE_SMTP_FROM`,
     /// `BEDSIDE_SMTP_TLS` (`none`, `starttls` or `tls`); `BEDSIDE_SMS_PROVIDER`
     /// (`twilio`), `BEDSIDE_SMS_ACCOUNT_SID`, `BEDSIDE_SMS_AUTH_TOKEN`,
-    /// `BEDSIDE_SMS_FROM`, `BEDSIDE_SMS_BASE_URL`; `BEDSIDE_REMINDER_MINUTES`
+    /// `BEDSIDE_SMS_FROM`, `BEDSIDE_SMS_BASE_URL`; `BEDSIDE_SMS_DAILY_CAP`
+    /// (default 5 texts per patient in 24 hours); `BEDSIDE_REMINDER_MINUTES`
     /// (default `1440,60`); `BEDSIDE_MESSAGE_POLL_SECONDS` (default 5, 0
     /// turns the worker off); `BEDSIDE_MESSAGES_LOG` (`true`: log "would
     /// send" where no transport is set; the demo's default).
@@ -196,6 +197,7 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_SMS_AUTH_TOKEN",
     "BEDSIDE_SMS_FROM",
     "BEDSIDE_SMS_BASE_URL",
+    "BEDSIDE_SMS_DAILY_CAP",
     "BEDSIDE_REMINDER_MINUTES",
     "BEDSIDE_MESSAGE_POLL_SECONDS",
     "BEDSIDE_MESSAGES_LOG",
@@ -992,6 +994,13 @@ fn parse_outbox(source: &Source) -> Result<OutboxSettings, ConfigError> {
             .collect::<Result<Vec<_>, _>>()?,
     };
     let poll = parse_int("BEDSIDE_MESSAGE_POLL_SECONDS", source, 5, 0, 3600)? as u64;
+    let sms_daily_cap = parse_int(
+        "BEDSIDE_SMS_DAILY_CAP",
+        source,
+        i64::from(outbox::DEFAULT_SMS_DAILY_CAP),
+        1,
+        100,
+    )? as u32;
     let log_only = match source.get("BEDSIDE_MESSAGES_LOG") {
         None | Some("false") => false,
         Some("true") => true,
@@ -1007,6 +1016,7 @@ fn parse_outbox(source: &Source) -> Result<OutboxSettings, ConfigError> {
         sms,
         log_only,
         reminder_minutes,
+        sms_daily_cap,
         poll_every: (poll > 0).then(|| Duration::from_secs(poll)),
     })
 }
@@ -1241,6 +1251,7 @@ mod tests {
     fn message_settings_name_their_key_when_bad() {
         let config = parse(&[]).unwrap();
         assert_eq!(config.outbox.reminder_minutes, [1440, 60]);
+        assert_eq!(config.outbox.sms_daily_cap, 5);
         assert!(config.outbox.email.is_none() && config.outbox.sms.is_none());
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("BEDSIDE_SMTP_URL", "smtp://x")], "BEDSIDE_SMTP_FROM"),
@@ -1275,6 +1286,7 @@ mod tests {
                 &[("BEDSIDE_MESSAGE_POLL_SECONDS", "-1")],
                 "BEDSIDE_MESSAGE_POLL_SECONDS",
             ),
+            (&[("BEDSIDE_SMS_DAILY_CAP", "0")], "BEDSIDE_SMS_DAILY_CAP"),
             (&[("BEDSIDE_MESSAGES_LOG", "yes")], "BEDSIDE_MESSAGES_LOG"),
         ];
         for (pairs, key) in cases {

@@ -1,14 +1,17 @@
 // The public booking page (`/book`, `/book/{clinician}`): a patient picks a
 // free time, gives their details and a reason, and gets their join link.
 // The form carries a signed token from the server and a hidden field;
-// sending is possible once a person could have filled the form in.
+// sending is possible once a person could have filled the form in. Days
+// and times are the clinic's, with its zone named, wherever the patient is.
 
 import { apiClient } from './lib/api.js';
 import { h, $ } from './lib/dom.js';
+import { formatIn, timeIn, dateIn, midnightIn } from './lib/zoned.js';
 
 const api = apiClient(() => null);
-const state = { slot: null, form: null };
-const when = (iso) => new Date(iso).toLocaleString([], { weekday: 'long', month: 'long', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+const state = { slot: null, form: null, zones: new Map() };
+const when = (iso, zone) => formatIn(iso, zone, { weekday: 'long', month: 'long', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+const zone = () => state.zones.get($('#book-clinician').value) ?? 'UTC';
 
 async function freshForm() {
   state.form = await api('/booking/form');
@@ -18,10 +21,10 @@ async function freshForm() {
 
 async function loadSlots() {
   const clinician = $('#book-clinician').value;
-  const [y, m, d] = $('#book-date').value.split('-').map(Number);
-  if (!clinician || !y) return;
-  const from = new Date(y, m - 1, d);
-  const to = new Date(y, m - 1, d + 1);
+  const day = $('#book-date').value;
+  if (!clinician || !day) return;
+  const from = midnightIn(day, zone());
+  const to = midnightIn(day, zone(), 1);
   state.slot = null;
   $('#book-chosen').textContent = 'No time chosen yet.';
   try {
@@ -32,9 +35,9 @@ async function loadSlots() {
         for (const b of $('#book-slots').querySelectorAll('button')) b.setAttribute('aria-pressed', 'false');
         event.currentTarget.setAttribute('aria-pressed', 'true');
         state.slot = slot;
-        $('#book-chosen').textContent = `Chosen: ${when(slot.start)}.`;
+        $('#book-chosen').textContent = `Chosen: ${when(slot.start, slot.time_zone)}.`;
       },
-    }, new Date(slot.start).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }))) : [h('p', { class: 'empty' }, 'No free times that day. Try another day.')]));
+    }, timeIn(slot.start, slot.time_zone))) : [h('p', { class: 'empty' }, 'No free times that day. Try another day.')]));
   } catch (e) {
     $('#book-slots').replaceChildren(h('p', { class: 'empty' }, e.message));
   }
@@ -60,7 +63,7 @@ $('#booking-form').addEventListener('submit', async (event) => {
   try {
     const booked = await api('/booking', { method: 'POST', body });
     $('#booking-form').hidden = true;
-    $('#book-summary').textContent = `Your video visit with ${booked.clinician_name} is on ${when(booked.start)}.`;
+    $('#book-summary').textContent = `Your video visit with ${booked.clinician_name} is on ${when(booked.start, booked.time_zone)}.`;
     $('#book-join-link').href = booked.join_url;
     $('#book-done').hidden = false;
     $('#done-title').focus();
@@ -76,10 +79,13 @@ async function start() {
   const wanted = decodeURIComponent(location.pathname.split('/')[2] ?? '');
   const select = $('#book-clinician');
   const shown = wanted ? clinicians.filter((c) => c.id === wanted) : clinicians;
+  for (const c of clinicians) state.zones.set(c.id, c.time_zone);
   select.replaceChildren(...shown.map((c) => h('option', { value: c.id }, `${c.display_name} (${c.visit_minutes} minutes)`)));
   if (!shown.length) $('#book-error').textContent = 'Online booking is not open right now. Please call the clinic.';
-  const tomorrow = new Date(Date.now() + 24 * 3600 * 1000);
-  $('#book-date').value = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, '0')}-${String(tomorrow.getDate()).padStart(2, '0')}`;
+  $('#book-date').value = dateIn(Date.now() + 24 * 3600 * 1000, zone());
+  const showZone = () => { $('#book-zone').textContent = `Times are the clinic's: ${zone().replaceAll('_', ' ')}.`; };
+  showZone();
+  select.addEventListener('change', showZone);
   select.addEventListener('change', loadSlots);
   $('#book-date').addEventListener('change', loadSlots);
   await freshForm();

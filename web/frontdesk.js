@@ -1,16 +1,20 @@
 // The front desk: the day and week calendar of booked visits (every
 // status), booking from a free slot, moving and cancelling, the join link
 // shown again; patients found, registered and edited, with their visits;
-// and the patients the booking page registered, to review.
+// and the patients the booking page registered, to review. Days and times
+// are the clinic's (its working hours' time zone), whatever zone this
+// device is in; the calendar follows bookings, cancellations, check-ins
+// and closed visits made elsewhere, live over the staff socket.
 
 import { requireStaff, staffApi as api } from './lib/session.js';
 import { h, $ } from './lib/dom.js';
-import { mountHeader, STATUS_LABEL } from './lib/staff.js';
+import { mountHeader, liveSocket, STATUS_LABEL } from './lib/staff.js';
+import { whenIn, timeIn, dateIn, midnightIn } from './lib/zoned.js';
 
 const session = await requireStaff(['scheduler', 'admin']);
 mountHeader(session.user);
 
-const state = { slot: null, rebooking: null, patients: new Map() };
+const state = { slot: null, rebooking: null, patients: new Map(), zones: new Map() };
 
 function toast(text) {
   $('#toast').textContent = text;
@@ -18,16 +22,16 @@ function toast(text) {
   toast.timer = setTimeout(() => { $('#toast').textContent = ''; }, 6000);
 }
 
-const when = (iso) => new Date(iso).toLocaleString([], { weekday: 'short', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+/** The clinic's time zone for the view: the chosen clinician's hours', else the first schedule's. */
+function zone() {
+  return state.zones.get($('#calendar-clinician').value) ?? state.zones.values().next().value ?? 'UTC';
+}
 
-/** Local midnight of the chosen day, and the span the view covers. */
+/** The clinic's midnight of the chosen day, and the span the view covers. */
 function span() {
-  const [y, m, d] = $('#day-date').value.split('-').map(Number);
-  const from = new Date(y, m - 1, d);
+  const day = $('#day-date').value;
   const days = $('#calendar-view').value === 'week' ? 7 : 1;
-  const to = new Date(y, m - 1, d + days);
-  return { from: from.toISOString(), to: to.toISOString() };
+  return { from: midnightIn(day, zone()).toISOString(), to: midnightIn(day, zone(), days).toISOString() };
 }
 
 function query(params) {
@@ -37,7 +41,13 @@ function query(params) {
 // ---- calendar ----
 
 async function loadCalendar() {
+  await refreshCalendar();
+  loadSlots();
+}
+
+async function refreshCalendar() {
   const { from, to } = span();
+  $('#calendar-zone').textContent = `Days and times are the clinic's: ${zone().replaceAll('_', ' ')}.`;
   const list = $('#calendar-list');
   try {
     const entries = await api(`/calendar?${query({ from, to, clinician_id: $('#calendar-clinician').value, queue_id: $('#calendar-queue').value })}`);
@@ -45,14 +55,22 @@ async function loadCalendar() {
   } catch (e) {
     toast(e.message);
   }
-  loadSlots();
+}
+
+/** A change made elsewhere: the list again, and the free slots unless one is being chosen. */
+function changedElsewhere() {
+  clearTimeout(changedElsewhere.timer);
+  changedElsewhere.timer = setTimeout(() => {
+    refreshCalendar();
+    if (!state.slot && !state.rebooking) loadSlots();
+  }, 250);
 }
 
 function card(entry) {
   const id = entry.visit_id;
   const open = entry.status === 'scheduled' || entry.status === 'waiting';
   return h('li', { 'data-testid': `visit-card-${id}` },
-    h('div', { class: 'fd-when' }, `${when(entry.start)}–${time(entry.end)}`),
+    h('div', { class: 'fd-when', 'data-testid': `visit-time-${id}` }, `${whenIn(entry.start, entry.time_zone)} – ${timeIn(entry.end, entry.time_zone)}`),
     h('div', {}, entry.patient_name, ' · ', entry.reason),
     h('div', { class: 'hint' }, entry.clinician_name ?? 'Any clinician', ' · ', entry.queue_name),
     h('div', { class: `fd-status ${entry.status}`, 'data-testid': `visit-status-${id}` }, STATUS_LABEL?.[entry.status] ?? entry.status),
@@ -80,10 +98,11 @@ async function showLink(entry) {
 }
 
 async function cancel(entry) {
-  if (!confirm(`Cancel the visit of ${entry.patient_name} at ${when(entry.start)}?`)) return;
+  const at = whenIn(entry.start, entry.time_zone);
+  if (!confirm(`Cancel the visit of ${entry.patient_name} at ${at}?`)) return;
   try {
     await api(`/visits/${encodeURIComponent(entry.visit_id)}/cancel`, { method: 'POST' });
-    toast(`Cancelled: ${entry.patient_name}, ${when(entry.start)}.`);
+    toast(`Cancelled: ${entry.patient_name}, ${at}.`);
     loadCalendar();
   } catch (e) {
     toast(e.message);
@@ -93,7 +112,7 @@ async function cancel(entry) {
 function startRebook(entry) {
   state.rebooking = entry;
   if (entry.clinician_id) $('#calendar-clinician').value = entry.clinician_id;
-  $('#book-chosen').textContent = `Moving ${entry.patient_name} (${when(entry.start)}): choose a free slot.`;
+  $('#book-chosen').textContent = `Moving ${entry.patient_name} (${whenIn(entry.start, entry.time_zone)}): choose a free slot.`;
   loadSlots().then(() => $('#slot-list button')?.focus());
 }
 
@@ -117,7 +136,7 @@ async function loadSlots() {
 }
 
 function slotButton(slot) {
-  const label = $('#calendar-view').value === 'week' ? when(slot.start) : time(slot.start);
+  const label = $('#calendar-view').value === 'week' ? whenIn(slot.start, slot.time_zone) : timeIn(slot.start, slot.time_zone);
   return h('button', {
     type: 'button', class: 'small secondary', 'aria-pressed': 'false', 'data-testid': 'free-slot', 'data-start': slot.start,
     onclick: (event) => chooseSlot(slot, event.currentTarget),
@@ -133,7 +152,7 @@ async function chooseSlot(slot, button) {
     state.rebooking = null;
     try {
       await api(`/visits/${encodeURIComponent(entry.visit_id)}/rebook`, { method: 'POST', body: { clinician_id: slot.clinician_id, start: slot.start } });
-      toast(`Moved ${entry.patient_name} to ${when(slot.start)}.`);
+      toast(`Moved ${entry.patient_name} to ${whenIn(slot.start, slot.time_zone)}.`);
       $('#book-chosen').textContent = 'No slot chosen.';
       loadCalendar();
     } catch (e) {
@@ -141,7 +160,7 @@ async function chooseSlot(slot, button) {
     }
     return;
   }
-  $('#book-chosen').textContent = `Chosen: ${when(slot.start)}.`;
+  $('#book-chosen').textContent = `Chosen: ${whenIn(slot.start, slot.time_zone)}.`;
 }
 
 $('#book-form').addEventListener('submit', async (event) => {
@@ -157,7 +176,7 @@ $('#book-form').addEventListener('submit', async (event) => {
     const visit = await api('/appointments', { method: 'POST', body: { patient_id: patient, clinician_id: state.slot.clinician_id, start: state.slot.start, reason } });
     $('#fd-join-link').value = visit.join_url;
     $('#fd-link-box').hidden = false;
-    $('#fd-copy-status').textContent = `Booked for ${when(state.slot.start)}. Send the link to the patient only.`;
+    $('#fd-copy-status').textContent = `Booked for ${whenIn(state.slot.start, state.slot.time_zone)}. Send the link to the patient only.`;
     $('#book-reason').value = '';
     $('#book-chosen').textContent = 'No slot chosen.';
     loadCalendar();
@@ -244,7 +263,7 @@ async function showVisits(p) {
     const visits = await api(`/patients/${encodeURIComponent(p.id)}/visits`);
     $('#patient-visits-title').textContent = `Visits of ${p.given_name} ${p.family_name}`;
     $('#patient-visits').replaceChildren(...(visits.length ? visits.map((v) => h('li', {},
-      h('div', { class: 'fd-when' }, when(v.start)), h('div', {}, v.reason),
+      h('div', { class: 'fd-when' }, whenIn(v.start, v.time_zone)), h('div', {}, v.reason),
       h('div', { class: `fd-status ${v.status}` }, STATUS_LABEL?.[v.status] ?? v.status))) : [h('li', { class: 'empty' }, 'No visits yet.')]));
     $('#patient-visits-box').hidden = false;
   } catch (e) {
@@ -300,9 +319,9 @@ async function resolve(patient) {
 // ---- start ----
 
 async function start() {
-  const today = new Date();
-  $('#day-date').value = `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`;
-  const [clinicians, queues] = await Promise.all([api('/users?role=clinician'), api('/queues')]);
+  const [clinicians, queues, schedules] = await Promise.all([api('/users?role=clinician'), api('/queues'), api('/schedules')]);
+  for (const s of schedules) state.zones.set(s.clinician_id, s.time_zone);
+  $('#day-date').value = dateIn(new Date(), zone());
   $('#calendar-clinician').replaceChildren(h('option', { value: '' }, 'All clinicians'), ...clinicians.map((c) => h('option', { value: c.id }, c.display_name)));
   $('#calendar-queue').replaceChildren(h('option', { value: '' }, 'All queues'), ...queues.map((q) => h('option', { value: q.id }, q.name)));
   offer([]);
@@ -311,6 +330,9 @@ async function start() {
   }
   $('#calendar-form').addEventListener('submit', (e) => { e.preventDefault(); loadCalendar(); });
   await Promise.all([loadCalendar(), loadReviews()]);
+  const signal = liveSocket(session.token, queues.map((q) => q.id));
+  signal.on('queue', changedElsewhere);
+  await signal.connect();
   document.body.dataset.ready = 'true';
 }
 start().catch((e) => toast(e.message));

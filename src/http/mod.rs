@@ -86,6 +86,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::ops::router())
         .merge(routes::cds::hooks_router())
         .merge(routes::livekit::router())
+        .merge(routes::twilio::router())
         .merge(routes::smart::oauth_router())
         .split_for_parts()
 }

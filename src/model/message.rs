@@ -134,6 +134,8 @@ pub struct ClaimedMessage {
     pub scheduled_start: Option<Timestamp>,
     pub current_link_version: i64,
     pub visit_status: crate::model::visit::VisitStatus,
+    /// The clinic's zone the appointment's time is written in.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// Masks an e-mail address or phone number for staff screens and logs.

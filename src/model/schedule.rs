@@ -226,6 +226,10 @@ pub struct Slot {
     pub start: Timestamp,
     pub end: Timestamp,
     pub status: SlotStatus,
+    /// The clinic's IANA time zone the slot was cut in: pages show the
+    /// time in it, whatever zone the reader's device is in.
+    #[schema(example = "America/Chicago")]
+    pub time_zone: String,
 }
 
 /// A booked visit on the calendar: the day and week views.
@@ -243,6 +247,10 @@ pub struct CalendarEntry {
     pub reason: String,
     pub status: crate::model::visit::VisitStatus,
     pub priority: crate::model::visit::Priority,
+    /// The IANA time zone to show the visit's time in: its clinician's
+    /// working hours', else those of a clinician of its queue, else `UTC`.
+    #[schema(example = "America/Chicago")]
+    pub time_zone: String,
 }
 
 /// The slots of `schedule` starting in `[from, to)` and after `now`: each
@@ -283,6 +291,7 @@ pub fn derive_slots(
                             } else {
                                 SlotStatus::Free
                             },
+                            time_zone: tz.name().to_owned(),
                         });
                     }
                 }

@@ -3,6 +3,8 @@
 //! visit, the clinician's speciality or anything else of the patient's
 //! health (HHS FAQ 198: a reminder says what confirms the appointment).
 
+use chrono_tz::Tz;
+
 use crate::model::message::{Channel, MessageKind};
 use crate::model::timestamp::Timestamp;
 
@@ -23,22 +25,32 @@ pub struct Facts<'a> {
     pub clinic: &'a str,
     pub clinic_phone: Option<&'a str>,
     pub starts: Option<Timestamp>,
+    /// The clinic's zone: the time is written as the clinic's clock shows it.
+    pub time_zone: Tz,
     /// The join link, for links and reminders.
     pub link: Option<&'a str>,
     pub late_minutes: Option<i64>,
 }
 
-/// `Tue 3 Mar 2026 at 15:00 UTC`.
-pub fn appointment_time(at: Timestamp) -> String {
-    at.to_datetime()
-        .format("%a %-d %b %Y at %H:%M UTC")
-        .to_string()
+/// `Tue 3 Mar 2026 at 09:00 CST (America/Chicago)`: the clinic's local
+/// time with its zone, so a patient elsewhere can tell what is meant.
+pub fn appointment_time(at: Timestamp, zone: Tz) -> String {
+    let local = at
+        .to_datetime()
+        .with_timezone(&zone)
+        .format("%a %-d %b %Y at %H:%M %Z")
+        .to_string();
+    if zone == Tz::UTC {
+        local
+    } else {
+        format!("{local} ({})", zone.name())
+    }
 }
 
 pub fn compose(facts: &Facts<'_>) -> Composed {
     let when = facts
         .starts
-        .map(|t| format!(" on {}", appointment_time(t)))
+        .map(|t| format!(" on {}", appointment_time(t, facts.time_zone)))
         .unwrap_or_default();
     let clinic = facts.clinic;
     let link = facts.link.unwrap_or_default();
@@ -106,6 +118,7 @@ mod tests {
             clinic: "Springfield Clinic",
             clinic_phone: Some("(217) 555-0100"),
             starts: Some(Timestamp(1_772_550_000_000)),
+            time_zone: Tz::UTC,
             link: Some("https://bedside.example/join/v?t=abc"),
             late_minutes: Some(20),
         }
@@ -121,6 +134,21 @@ mod tests {
                 .contains("https://bedside.example/join/v?t=abc")
         );
         assert!(message.body.contains("(217) 555-0100"));
+    }
+
+    #[test]
+    fn the_time_is_the_clinics_local_time_with_its_zone() {
+        let mut chicago = facts(MessageKind::Reminder, Channel::Sms);
+        chicago.time_zone = chrono_tz::America::Chicago;
+        let message = compose(&chicago);
+        assert!(
+            message
+                .body
+                .contains("Tue 3 Mar 2026 at 09:00 CST (America/Chicago)"),
+            "{}",
+            message.body
+        );
+        assert!(!message.body.contains("15:00"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod compose;
 pub mod email;
+pub mod replies;
 pub mod sms;
 pub mod worker;
 
@@ -44,8 +45,12 @@ fn visit_audit(actor: &Actor, action: &'static str, visit: &Visit) -> AuditEntry
 /// Default reminder offsets: a day and an hour before the visit.
 pub const DEFAULT_REMINDER_MINUTES: &[u32] = &[1440, 60];
 
+/// Default most texts one patient gets in 24 hours: a link, two
+/// reminders, a delay and a change of plan.
+pub const DEFAULT_SMS_DAILY_CAP: u32 = 5;
+
 /// What the outbox needs of the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct OutboxSettings {
     /// `BEDSIDE_SMTP_*`: e-mail goes out through this server when set.
     pub email: Option<email::EmailSettings>,
@@ -57,8 +62,25 @@ pub struct OutboxSettings {
     pub log_only: bool,
     /// `BEDSIDE_REMINDER_MINUTES`: how long before the visit reminders go.
     pub reminder_minutes: Vec<u32>,
+    /// `BEDSIDE_SMS_DAILY_CAP`: most texts one patient is sent in any 24
+    /// hours; beyond it a text waits until it may go, or is dropped when it
+    /// would then be too late, with the reason on the visit's messages.
+    pub sms_daily_cap: u32,
     /// `BEDSIDE_MESSAGE_POLL_SECONDS` (0 turns the worker off).
     pub poll_every: Option<Duration>,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            email: None,
+            sms: None,
+            log_only: false,
+            reminder_minutes: DEFAULT_REMINDER_MINUTES.to_vec(),
+            sms_daily_cap: DEFAULT_SMS_DAILY_CAP,
+            poll_every: None,
+        }
+    }
 }
 
 impl OutboxSettings {

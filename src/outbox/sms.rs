@@ -9,6 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::model::timestamp::Timestamp;
+
 /// What one attempt to hand a message over came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -20,6 +22,9 @@ pub enum Delivery {
     Permanent(String),
     /// The number opted out of texts with the provider (it answered STOP).
     OptedOut(String),
+    /// Not handed over: kept back by Bedside's own limit (the daily cap of
+    /// texts) until `until`, for this reason.
+    Held { reason: String, until: Timestamp },
 }
 
 /// A text-message provider.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::compose::{Facts, compose};
+use super::compose::{Facts, appointment_time, compose};
 use super::email::Mailer;
 use super::sms::{Delivery, SmsProvider, Twilio, e164};
 use super::{OutboxSettings, queue_due_reminders};
@@ -21,6 +21,7 @@ use crate::auth::TokenKeys;
 use crate::model::clock::Clock;
 use crate::model::message::{Channel, ClaimedMessage, MessageKind, mask_address};
 use crate::model::summary::ClinicContact;
+use crate::model::timestamp::Timestamp;
 use crate::model::visit::VisitStatus;
 use crate::store::{self, Settled, Store, StoreError};
 
@@ -32,6 +33,8 @@ pub const MAX_ATTEMPTS: i64 = 8;
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest wait between attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// The span the daily cap of texts counts over.
+const CAP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// When attempt `attempts` (counting from 1) failed, how long to wait.
 pub fn backoff(attempts: i64) -> Duration {
@@ -149,9 +152,62 @@ impl Sender {
         }
     }
 
+    /// Whether the daily cap keeps this text back: held until the oldest
+    /// text counted is a day old, or dropped when it would go too late to
+    /// matter (a delay announced, or after the visit's start).
+    async fn over_daily_cap(&self, message: &ClaimedMessage) -> Option<Delivery> {
+        let cap = usize::try_from(self.settings.sms_daily_cap).unwrap_or(usize::MAX);
+        let now = self.clock.now();
+        let since = Timestamp(now.millis() - CAP_WINDOW.as_millis() as i64);
+        let counted = async {
+            let mut tx = self.store.begin_read().await?;
+            let sent =
+                store::texts_to_patient_since(&mut tx, &message.patient_id, since, &message.id)
+                    .await?;
+            store::commit(tx).await?;
+            Ok::<_, StoreError>(sent)
+        }
+        .await;
+        let sent = match counted {
+            Ok(sent) => sent,
+            Err(_) => {
+                return Some(Delivery::Temporary(
+                    "the texts already sent to this patient could not be counted".to_owned(),
+                ));
+            }
+        };
+        if sent.len() < cap {
+            return None;
+        }
+        let until = sent[sent.len() - cap] + CAP_WINDOW;
+        let said = format!(
+            "{cap} texts already went to this patient in the last 24 hours (BEDSIDE_SMS_DAILY_CAP)"
+        );
+        let too_late = message.kind == MessageKind::RunningLate
+            || message.scheduled_start.is_some_and(|start| until >= start);
+        Some(if too_late {
+            Delivery::Permanent(format!(
+                "not sent: {said}, and it would be too late once another may go"
+            ))
+        } else {
+            Delivery::Held {
+                reason: format!(
+                    "held: {said}; it goes on {}",
+                    appointment_time(until, message.time_zone)
+                ),
+                until,
+            }
+        })
+    }
+
     async fn deliver(&self, message: &ClaimedMessage) -> Delivery {
         if let Some(reason) = self.stale(message) {
             return Delivery::Permanent(reason.to_owned());
+        }
+        if message.channel == Channel::Sms
+            && let Some(kept) = self.over_daily_cap(message).await
+        {
+            return kept;
         }
         let now = self.clock.now();
         let link = matches!(message.kind, MessageKind::Link | MessageKind::Reminder).then(|| {
@@ -177,6 +233,7 @@ impl Sender {
             clinic: clinic.map_or("Bedside", |c| c.name.as_str()),
             clinic_phone: clinic.and_then(|c| c.phone.as_deref()),
             starts: message.scheduled_start,
+            time_zone: message.time_zone,
             link: link.as_deref(),
             late_minutes: message.late_minutes,
         });
@@ -252,6 +309,7 @@ impl Sender {
             Delivery::Permanent(reason) | Delivery::OptedOut(reason) => {
                 Settled::Failed { failure: reason }
             }
+            Delivery::Held { reason, until } => Settled::Held { reason, at: *until },
         };
         let mut tx = self.store.begin().await?;
         let settled =

@@ -20,7 +20,7 @@ use super::{NewAppointment, SLOT_TAKEN};
 use crate::audit::{Actor, AuditEntry};
 use crate::auth::TokenKeys;
 use crate::model::clock::Clock;
-use crate::model::ids::{PatientId, UserId, VisitId};
+use crate::model::ids::{PatientId, QueueId, UserId, VisitId};
 use crate::model::patient::{NewPatient, Sex};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::{Email, FieldError, Phone, Text};
@@ -104,6 +104,9 @@ pub struct BookableClinician {
     pub id: UserId,
     pub display_name: String,
     pub visit_minutes: i64,
+    /// The IANA zone the clinician's hours are in: the page's days and
+    /// times are the clinic's.
+    pub time_zone: String,
 }
 
 /// A fresh booking form: its token and how long to wait before sending.
@@ -141,7 +144,12 @@ pub struct PublicBooked {
     pub visit_id: VisitId,
     pub start: Timestamp,
     pub clinician_name: String,
+    /// The clinic's IANA zone, to show `start` in.
+    pub time_zone: String,
     pub join_url: String,
+    /// The queue the visit joined, for the live feeds; not shown.
+    #[serde(skip)]
+    pub queue_id: QueueId,
 }
 
 /// The clinicians open to self-booking.
@@ -157,6 +165,7 @@ pub async fn clinicians(store: &Store) -> Result<Vec<BookableClinician>, VisitEr
             id: s.clinician_id,
             display_name: s.clinician_name,
             visit_minutes: s.schedule.visit_minutes,
+            time_zone: s.schedule.time_zone.name().to_owned(),
         })
         .collect())
 }
@@ -297,7 +306,9 @@ pub async fn book_online(
         visit_id: created.visit.id,
         start: input.start,
         clinician_name: schedule.clinician_name,
+        time_zone: schedule.schedule.time_zone.name().to_owned(),
         join_url: created.join_url,
+        queue_id: created.visit.queue_id,
     })
 }
 

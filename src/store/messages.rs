@@ -206,19 +206,22 @@ pub async fn claim_next_message(
         Option<i64>,
         i64,
         String,
+        String,
     );
-    let row: Row = sqlx::query_as(
+    let sql = format!(
         "SELECT m.kind, m.channel, m.address, m.visit_id, m.link_version, m.late_minutes,
                 m.attempts, p.id, p.given_name, p.sms_opt_out, v.scheduled_start,
-                v.link_version, v.status
+                v.link_version, v.status, {}
          FROM patient_messages m
          JOIN visits v ON v.id = m.visit_id
          JOIN patients p ON p.id = m.patient_id
          WHERE m.id = $1",
-    )
-    .bind(&id)
-    .fetch_one(&mut **tx)
-    .await?;
+        super::schedule::VISIT_TIME_ZONE
+    );
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&id)
+        .fetch_one(&mut **tx)
+        .await?;
     let (kind, channel, address, visit, link_version, late, attempts, patient, given, opt_out) = (
         row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9,
     );
@@ -238,6 +241,10 @@ pub async fn claim_next_message(
         scheduled_start: row.10.map(Timestamp),
         current_link_version: row.11,
         visit_status: VisitStatus::parse(&row.12).ok_or(StoreError::Corrupt("visits.status"))?,
+        time_zone: row
+            .13
+            .parse()
+            .map_err(|_| StoreError::Corrupt("clinician_schedules.time_zone"))?,
     }))
 }
 
@@ -251,6 +258,9 @@ pub enum Settled<'a> {
     Retry { failure: &'a str, at: Timestamp },
     /// Given up, for the reason given.
     Failed { failure: &'a str },
+    /// Not tried: kept back until `at` for the reason given (the daily
+    /// cap of texts); the attempt the claim counted is given back.
+    Held { reason: &'a str, at: Timestamp },
 }
 
 /// Settles a claimed message; false when the lease was lost (another
@@ -263,6 +273,7 @@ pub async fn settle_message(
     outcome: Settled<'_>,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
+    let given_back = i64::from(matches!(outcome, Settled::Held { .. }));
     let (state, failure, provider, sent_at, next) = match outcome {
         Settled::Sent { provider_id } => (
             MessageState::Sent,
@@ -273,10 +284,12 @@ pub async fn settle_message(
         ),
         Settled::Retry { failure, at } => (MessageState::Queued, Some(failure), None, None, at),
         Settled::Failed { failure } => (MessageState::Failed, Some(failure), None, None, now),
+        Settled::Held { reason, at } => (MessageState::Queued, Some(reason), None, None, at),
     };
     let done = sqlx::query(
         "UPDATE patient_messages SET state = $3, failure = $4, provider_id = $5, sent_at = $6,
-             next_attempt_at = $7, lease_token = NULL, lease_until = NULL, updated_at = $8
+             next_attempt_at = $7, lease_token = NULL, lease_until = NULL, updated_at = $8,
+             attempts = attempts - $9
          WHERE id = $1 AND lease_token = $2 AND state = 'sending'",
     )
     .bind(id)
@@ -287,9 +300,52 @@ pub async fn settle_message(
     .bind(sent_at)
     .bind(next.millis())
     .bind(now.millis())
+    .bind(given_back)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// When each text to the patient since `since` went, oldest first:
+/// those sent, and those another worker is sending now (`except` is the
+/// message asking).
+#[tracing::instrument(skip_all)]
+pub async fn texts_to_patient_since(
+    tx: &mut Tx,
+    patient: &PatientId,
+    since: Timestamp,
+    except: &str,
+) -> Result<Vec<Timestamp>, StoreError> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT COALESCE(sent_at, updated_at) FROM patient_messages
+         WHERE patient_id = $1 AND channel = 'sms' AND id <> $3
+           AND ((state = 'sent' AND sent_at > $2) OR state = 'sending')
+         ORDER BY 1",
+    )
+    .bind(patient.as_str())
+    .bind(since.millis())
+    .bind(except)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(at,)| Timestamp(at)).collect())
+}
+
+/// Patients whose phone may be `e164`: those whose stored number ends in
+/// its last four digits. The caller compares the whole number.
+#[tracing::instrument(skip_all)]
+pub async fn patients_with_phone_ending(
+    tx: &mut Tx,
+    last_digits: &str,
+) -> Result<Vec<(PatientId, String)>, StoreError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, phone FROM patients WHERE phone LIKE $1 ORDER BY id LIMIT 500")
+            .bind(format!("%{last_digits}"))
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, phone)| (PatientId::from_trusted(id), phone))
+        .collect())
 }
 
 /// A booked visit a reminder may be due for.

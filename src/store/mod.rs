@@ -57,7 +57,8 @@ pub use livekit::{
 };
 pub use messages::{
     PatientContact, ReminderCandidate, Settled, claim_next_message, insert_message,
-    patient_contact, reminder_candidates, set_sms_opt_out, settle_message, visit_patient_messages,
+    patient_contact, patients_with_phone_ending, reminder_candidates, set_sms_opt_out,
+    settle_message, texts_to_patient_since, visit_patient_messages,
 };
 pub use mfa::*;
 pub use patients::{

@@ -235,7 +235,15 @@ type CalendarRow = (
     String,
     String,
     String,
+    String,
 );
+
+/// The time zone a visit `v` is shown in: its clinician's working hours',
+/// else those of a clinician booked into its queue, else UTC.
+pub(super) const VISIT_TIME_ZONE: &str = "COALESCE(
+    (SELECT z.time_zone FROM clinician_schedules z WHERE z.clinician_id = v.clinician_id),
+    (SELECT MIN(z.time_zone) FROM clinician_schedules z WHERE z.queue_id = v.queue_id),
+    'UTC')";
 
 /// Visits booked to start in `[from, to)` (a visit with no start counts
 /// from when it was made), whatever their status (closed, cancelled and
@@ -251,7 +259,10 @@ pub async fn calendar(
 ) -> Result<Vec<CalendarEntry>, StoreError> {
     let mut sql = super::sql::Sql::new(
         "SELECT v.id, v.patient_id, p.given_name, p.family_name, v.clinician_id, u.display_name,
-            v.queue_id, q.name, COALESCE(v.scheduled_start, v.created_at), b.slot_end, v.reason, v.status, v.priority
+            v.queue_id, q.name, COALESCE(v.scheduled_start, v.created_at), b.slot_end, v.reason, v.status, v.priority, ",
+    );
+    sql.push(VISIT_TIME_ZONE).push(
+        "
          FROM visits v
          JOIN patients p ON p.id = v.patient_id
          JOIN queues q ON q.id = v.queue_id
@@ -299,6 +310,7 @@ pub async fn calendar(
                 reason: row.10,
                 status: VisitStatus::parse(&row.11).ok_or(StoreError::Corrupt("visits.status"))?,
                 priority: Priority::parse(&row.12).ok_or(StoreError::Corrupt("visits.priority"))?,
+                time_zone: row.13,
             })
         })
         .collect()

@@ -37,6 +37,7 @@ mod socket;
 mod store_types;
 mod summary;
 mod synthea;
+mod texting;
 mod users;
 mod visits;
 mod web;

@@ -23,14 +23,14 @@ use crate::clinic::Clinic;
 use crate::helpers::{TestApp, WAIT, ada, assert_problem, free_port, spawn_app_with};
 
 /// The SMTP server: a child process writing each accepted message as JSON.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     port: u16,
     folder: tempfile::TempDir,
     child: Option<Child>,
 }
 
 impl SmtpSink {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let mut sink = Self {
             port: free_port(),
             folder: tempfile::tempdir().expect("a mailbox folder"),
@@ -77,7 +77,7 @@ impl SmtpSink {
     }
 
     /// Every message received so far, oldest first.
-    fn messages(&self) -> Vec<Value> {
+    pub(crate) fn messages(&self) -> Vec<Value> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.folder.path())
             .expect("the mailbox")
             .map(|e| e.expect("an entry").path())
@@ -90,7 +90,7 @@ impl SmtpSink {
             .collect()
     }
 
-    fn to(&self, address: &str) -> Vec<Value> {
+    pub(crate) fn to(&self, address: &str) -> Vec<Value> {
         self.messages()
             .into_iter()
             .filter(|m| m["rcpt_tos"] == json!([address]))
@@ -98,7 +98,9 @@ impl SmtpSink {
     }
 }
 
-fn with_smtp(sink: &SmtpSink) -> impl FnOnce(bedside::config::Source) -> bedside::config::Source {
+pub(crate) fn with_smtp(
+    sink: &SmtpSink,
+) -> impl FnOnce(bedside::config::Source) -> bedside::config::Source {
     let url = sink.url();
     move |source| {
         source
@@ -114,13 +116,13 @@ fn with_smtp(sink: &SmtpSink) -> impl FnOnce(bedside::config::Source) -> bedside
     }
 }
 
-async fn patient_messages(app: &TestApp, visit: &str, token: &str) -> Vec<Value> {
+pub(crate) async fn patient_messages(app: &TestApp, visit: &str, token: &str) -> Vec<Value> {
     app.get_list(&format!("/api/v1/visits/{visit}/patient-messages"), token)
         .await
 }
 
 /// Polls the visit's messages until `done` holds, for at most [`WAIT`].
-async fn wait_for_messages(
+pub(crate) async fn wait_for_messages(
     app: &TestApp,
     visit: &str,
     token: &str,
@@ -141,14 +143,14 @@ async fn wait_for_messages(
     }
 }
 
-fn of<'a>(messages: &'a [Value], kind: &str, channel: &str) -> Vec<&'a Value> {
+pub(crate) fn of<'a>(messages: &'a [Value], kind: &str, channel: &str) -> Vec<&'a Value> {
     messages
         .iter()
         .filter(|m| m["kind"] == kind && m["channel"] == channel)
         .collect()
 }
 
-fn sent(messages: &[Value], kind: &str, channel: &str, count: usize) -> bool {
+pub(crate) fn sent(messages: &[Value], kind: &str, channel: &str, count: usize) -> bool {
     let matching = of(messages, kind, channel);
     matching.len() == count && matching.iter().all(|m| m["state"] == "sent")
 }
@@ -160,7 +162,7 @@ async fn a_few_rounds(app: &TestApp) {
 }
 
 /// A patient with e-mail only, so mail is all there is to count.
-fn emailed_patient(given_name: &str, email: &str) -> Value {
+pub(crate) fn emailed_patient(given_name: &str, email: &str) -> Value {
     let mut patient = ada();
     patient["given_name"] = json!(given_name);
     patient["email"] = json!(email);
@@ -168,7 +170,12 @@ fn emailed_patient(given_name: &str, email: &str) -> Value {
     patient
 }
 
-async fn book_for(app: &TestApp, clinic: &Clinic, patient: &Value, start: Option<String>) -> Visit {
+pub(crate) async fn book_for(
+    app: &TestApp,
+    clinic: &Clinic,
+    patient: &Value,
+    start: Option<String>,
+) -> Visit {
     let patient = app.create_patient(&clinic.scheduler, patient).await;
     let mut body =
         json!({"patient_id": patient["id"], "queue_id": clinic.queue_id, "reason": "Chest pain"});
@@ -482,13 +489,13 @@ async fn only_visit_staff_see_a_visits_messages_and_reads_are_audited() {
 /// A local stand-in for Twilio's Messages API. It answers as Twilio does
 /// and keeps every request it accepted.
 #[derive(Clone, Default)]
-struct Twilio {
-    accepted: Arc<Mutex<Vec<HashMap<String, String>>>>,
+pub(crate) struct Twilio {
+    pub(crate) accepted: Arc<Mutex<Vec<HashMap<String, String>>>>,
 }
 
-const SID: &str = "AC00000000000000000000000000000001";
-const AUTH_TOKEN: &str = "twilio-auth-token-for-tests";
-const FROM: &str = "+15005550006";
+pub(crate) const SID: &str = "AC00000000000000000000000000000001";
+pub(crate) const AUTH_TOKEN: &str = "twilio-auth-token-for-tests";
+pub(crate) const FROM: &str = "+15005550006";
 /// Twilio's magic test number for "not a mobile number".
 const NOT_MOBILE: &str = "+15005550009";
 /// A number that replied STOP.
@@ -548,7 +555,7 @@ async fn twilio_messages(
     (AxumStatus::CREATED, axum::Json(json!({"sid": sid, "status": "queued", "to": to, "from": FROM, "body": form["Body"], "account_sid": SID}))).into_response()
 }
 
-async fn start_twilio() -> (Twilio, String) {
+pub(crate) async fn start_twilio() -> (Twilio, String) {
     let twilio = Twilio::default();
     let app = axum::Router::new()
         .route(
@@ -562,7 +569,7 @@ async fn start_twilio() -> (Twilio, String) {
     (twilio, url)
 }
 
-fn with_twilio(
+pub(crate) fn with_twilio(
     base: String,
     sink: &SmtpSink,
 ) -> impl FnOnce(bedside::config::Source) -> bedside::config::Source {
@@ -577,7 +584,7 @@ fn with_twilio(
     }
 }
 
-fn texted_patient(given_name: &str, phone: &str) -> Value {
+pub(crate) fn texted_patient(given_name: &str, phone: &str) -> Value {
     let mut patient = ada();
     patient["given_name"] = json!(given_name);
     patient["phone"] = json!(phone);

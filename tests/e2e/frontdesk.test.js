@@ -24,10 +24,9 @@ after(async () => {
   await server?.stop();
 });
 
-/** The browser's local date of an instant, as a date input takes it. */
-function localDay(iso) {
-  const d = new Date(iso);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+/** The clinic's date of a slot, as a date input takes it: pages show the clinic's days. */
+function clinicDay(slot) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: slot.time_zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(slot.start));
 }
 
 test('register, book from the day view, self-book, see it in the day view and open its link', async () => {
@@ -41,7 +40,7 @@ test('register, book from the day view, self-book, see it in the day view and op
   const free = (await api(`/slots?clinician_id=${grey.id}&from=${from.toISOString()}&to=${to.toISOString()}`, { token }))
     .filter((s) => s.status === 'free');
   assert.ok(free.length >= 3, 'the demo clinician has free slots this week');
-  const day = localDay(free[free.length - 1].start);
+  const day = clinicDay(free[free.length - 1]);
 
   const desk = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   const problems = watchPage(desk, 'front desk');

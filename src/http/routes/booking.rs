@@ -123,6 +123,7 @@ async fn book_online(
         &body,
     )
     .await?;
+    state.live.queue_changed(&booked.queue_id).await;
     Ok((StatusCode::CREATED, Json(booked)))
 }
 

@@ -28,6 +28,7 @@ pub mod remittances;
 pub mod reports;
 pub mod schedule;
 pub mod smart;
+pub mod twilio;
 pub mod users;
 pub mod visits;
 pub mod web;
