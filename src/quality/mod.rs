@@ -83,6 +83,10 @@ pub struct LatestGrade {
     pub grade: String,
     pub mode: String,
     pub candidate: Option<String>,
+    /// The summary's figures, for telling a slow or lossy path from a good one.
+    pub rtt_ms: Option<f64>,
+    pub loss_in_pct: Option<f64>,
+    pub loss_out_pct: Option<f64>,
     pub at: Timestamp,
 }
 
@@ -126,6 +130,9 @@ pub async fn measured_call(
                 grade: sample.grade,
                 mode: sample.mode,
                 candidate: sample.candidate,
+                rtt_ms: sample.rtt_ms,
+                loss_in_pct: sample.loss_in_pct,
+                loss_out_pct: sample.loss_out_pct,
                 at: Timestamp(sample.at),
             });
         }
