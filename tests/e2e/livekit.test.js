@@ -118,8 +118,9 @@ test('a LiveKit call shows the quality indicator and screen sharing, and its con
   const console_ = await context.newPage();
   problems.push(watchPage(console_, 'clinician'));
   await console_.goto(`${server.base}/`);
-  await console_.getByTestId('username').fill('dr.grey');
-  await console_.getByTestId('password').fill(server.accounts['dr.grey'].password);
+  // Not dr.grey: the first test left her in a consult.
+  await console_.getByTestId('username').fill('dr.house');
+  await console_.getByTestId('password').fill(server.accounts['dr.house'].password);
   await console_.getByTestId('sign-in').click();
   await console_.waitForURL('**/clinician');
   await console_.getByTestId(`admit-${visit.id}`).click();
@@ -134,7 +135,7 @@ test('a LiveKit call shows the quality indicator and screen sharing, and its con
   // Two real connections in the page: one sends this page's camera and
   // microphone (as LiveKit's publisher), one receives another's (as its
   // subscriber). Read twice, their merged figures make one summary.
-  const reading = await console_.evaluate(async () => {
+  const merged = await console_.evaluate(async () => {
     const { mergeReports } = await import('/assets/lib/livekit.js');
     const { Sampler } = await import('/assets/lib/quality.js');
     const media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
@@ -164,8 +165,13 @@ test('a LiveKit call shows the quality indicator and screen sharing, and its con
       await new Promise((r) => setTimeout(r, 500));
       summary = (await sampler.read(room, figures))?.summary ?? null;
     }
-    return summary;
+    // Nothing lost to the two connections' like-named entries.
+    const [a, b] = [await publisher.getStats(), await subscriber.getStats()];
+    const kept = mergeReports([a, b]).size === a.size + b.size;
+    return { summary, kept };
   });
+  assert.equal(merged.kept, true, 'every entry of both reports kept');
+  const reading = merged.summary;
   assert.ok(reading, 'a summary from the merged figures');
   assert.ok(reading.kbps_out > 0, `sent bitrate: ${JSON.stringify(reading)}`);
   assert.ok(reading.kbps_in > 0, `received bitrate: ${JSON.stringify(reading)}`);
@@ -173,5 +179,6 @@ test('a LiveKit call shows the quality indicator and screen sharing, and its con
   assert.equal(typeof reading.rtt_ms, 'number');
   assert.equal(reading.candidate, 'host');
   await context.close();
-  assert.deepEqual(problems.flat(), []);
+  // The stand-in refusing LiveKit's signalling is expected; nothing else.
+  assert.deepEqual(problems.flat().filter((p) => !p.includes('/rtc/v1')), []);
 });
