@@ -97,6 +97,13 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * An indicator that names neither loss nor delay. It may say "fair" for
+ * video held back while the upload estimate climbs, which on a loaded
+ * machine takes longer than this test waits.
+ */
+const SETTLED = /^(good|fair) \u2014 (?!the connection is unstable both ways|the connection has a long delay)/;
+
 const text = async (page, id) => (await page.getByTestId(id).textContent()).trim();
 
 /** Waits for a page's indicator to match; a failure names what it said last. */
@@ -156,7 +163,7 @@ test('added delay and loss on the patient\u2019s path show in both indicators an
   }, { message: 'a round trip shorter than the delay to come', timeout: 20_000 });
 
   for (const [page, who] of [[patient, 'patient'], [console_, 'clinician']]) {
-    await indicator(page, who, /^good/, 'good before');
+    await indicator(page, who, SETTLED, 'settled before');
   }
 
   // Delay: the round trip grows by twice the delay; both pages name it.
@@ -175,8 +182,10 @@ test('added delay and loss on the patient\u2019s path show in both indicators an
   for (const [page, who] of [[patient, 'patient'], [console_, 'clinician']]) {
     await indicator(page, who, /^poor \u2014 the connection is unstable both ways$/, 'to call the connection unstable');
   }
-  const lossy = await latest('patient');
-  assert.ok(Math.max(lossy.loss_in_pct ?? 0, lossy.loss_out_pct ?? 0) >= 10, `the patient's loss in the timeline: ${JSON.stringify(lossy)}`);
+  await eventually(async () => {
+    const s = await latest('patient');
+    return Math.max(s?.loss_in_pct ?? 0, s?.loss_out_pct ?? 0) >= 10;
+  }, { message: 'the patient\u2019s loss in the server\u2019s timeline', timeout: 20_000, interval: 1_000 });
 
   // The impairment stops: the round trip and the indicators come back.
   relay.impair({});
@@ -185,8 +194,7 @@ test('added delay and loss on the patient\u2019s path show in both indicators an
     return s?.rtt_ms < DELAY_MS && (s.loss_in_pct ?? 0) < 3 && (s.loss_out_pct ?? 0) < 3;
   }, { message: 'a short round trip and no loss in the timeline again', timeout: 30_000, interval: 1_000 });
   for (const [page, who] of [[patient, 'patient'], [console_, 'clinician']]) {
-    // Not poor, and neither loss nor delay named (video may still be climbing back).
-    await indicator(page, who, /^(good|fair) \u2014 (?!the connection is unstable both ways|the connection has a long delay)/, 'to recover');
+    await indicator(page, who, SETTLED, 'to recover');
   }
   const shown = await remoteVideo(console_);
   await eventually(async () => (await remoteVideo(console_)).time > shown.time + 0.5, { message: 'the patient\u2019s video to keep coming' });

@@ -67,9 +67,11 @@ export function verdict(mine, theirs) {
   const other = grade(theirs);
   const worst = RANK[own] >= RANK[other] ? own : other;
   if (worst === 'good') return { grade: 'good', reason: 'the connection is good' };
-  // A long round trip alone is nobody's upload or download.
-  const calm = (s) => grade(s && { ...s, rtt_ms: 0 }) === 'good';
-  if (calm(mine) && calm(theirs)) return { grade: worst, reason: 'the connection has a long delay' };
+  // A long round trip is nobody's upload or download: named when nothing
+  // is lost and both still send video (held back or not).
+  const calm = (s) => grade(s && { ...s, rtt_ms: 0, limited: false }) === 'good';
+  const slow = Math.max(mine?.rtt_ms ?? 0, theirs?.rtt_ms ?? 0) >= 300;
+  if (slow && calm(mine) && calm(theirs)) return { grade: worst, reason: 'the connection has a long delay' };
   // Each side reports both directions: what one loses coming in, the other
   // lost going out.
   const lossIn = (mine?.loss_in_pct ?? 0) >= 3 || (theirs?.loss_out_pct ?? 0) >= 3;
