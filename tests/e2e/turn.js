@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -62,10 +62,7 @@ export async function startCoturn({ port, relayIp, minPort, maxPort, secret, rea
   });
   await Promise.race([answersStun(port), failed]);
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  const log = path.join(dir, 'turnserver.log');
   return {
-    /** coturn's log so far, for a failure's message. */
-    logs: () => { try { return readFileSync(log, 'utf8'); } catch { return ''; } },
     async stop() {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);

@@ -362,7 +362,9 @@ export function watchQuality({ call, signal }) {
   });
   const offShare = signal.on('screen_share', (f) => {
     if (call.role === 'clinician') return;
-    share.hidden = call.role === 'guest' || !f.allowed;
+    // A LiveKit join token lets only staff publish a screen (the grant is
+    // fixed when the token is made), so a LiveKit patient is not offered it.
+    share.hidden = call.role === 'guest' || !p2p || !f.allowed;
     if (!f.allowed && state.sharing) stopSharing();
   });
   // The permission is told once: whoever comes later hears it again.
