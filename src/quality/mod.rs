@@ -83,9 +83,11 @@ pub struct LatestGrade {
     pub grade: String,
     pub mode: String,
     pub candidate: Option<String>,
-    /// The summary's figures, for telling a slow or lossy path from a good one.
+    /// The selected path's round trip (ms), to tell a slow path from a good one.
     pub rtt_ms: Option<f64>,
+    /// The share (%) of packets sent to this participant that were lost.
     pub loss_in_pct: Option<f64>,
+    /// The share (%) of this participant's packets the other side lost.
     pub loss_out_pct: Option<f64>,
     pub at: Timestamp,
 }
