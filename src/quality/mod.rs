@@ -83,6 +83,12 @@ pub struct LatestGrade {
     pub grade: String,
     pub mode: String,
     pub candidate: Option<String>,
+    /// The selected path's round trip (ms), to tell a slow path from a good one.
+    pub rtt_ms: Option<f64>,
+    /// The share (%) of packets sent to this participant that were lost.
+    pub loss_in_pct: Option<f64>,
+    /// The share (%) of this participant's packets the other side lost.
+    pub loss_out_pct: Option<f64>,
     pub at: Timestamp,
 }
 
@@ -126,6 +132,9 @@ pub async fn measured_call(
                 grade: sample.grade,
                 mode: sample.mode,
                 candidate: sample.candidate,
+                rtt_ms: sample.rtt_ms,
+                loss_in_pct: sample.loss_in_pct,
+                loss_out_pct: sample.loss_out_pct,
                 at: Timestamp(sample.at),
             });
         }

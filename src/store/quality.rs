@@ -193,6 +193,9 @@ pub struct StoredSample {
     pub mode: String,
     pub grade: String,
     pub candidate: Option<String>,
+    pub rtt_ms: Option<f64>,
+    pub loss_in_pct: Option<f64>,
+    pub loss_out_pct: Option<f64>,
 }
 
 /// The latest summaries of a visit's call, newest first (at most `limit`).
@@ -203,7 +206,8 @@ pub async fn recent_quality_samples(
     limit: i64,
 ) -> Result<Vec<StoredSample>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT participant_id, role, at, mode, grade, candidate FROM call_quality_samples
+        "SELECT participant_id, role, at, mode, grade, candidate, rtt_ms, loss_in_pct, loss_out_pct
+         FROM call_quality_samples
          WHERE visit_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
     )
     .bind(visit.as_str())

@@ -267,6 +267,15 @@ async fn the_quality_timeline_keeps_only_the_newest_summaries_of_each_participan
     let slack = i64::try_from(began.elapsed().as_secs()).unwrap() + 1;
     assert_seconds(&measured["connected_seconds"], 27, slack);
     assert_eq!(measured["relayed"], true);
+    // Each participant's latest figures, as sent.
+    let latest = measured["latest"].as_array().expect("latest summaries");
+    assert_eq!(latest.len(), 2, "{measured}");
+    for sample in latest {
+        assert_eq!(sample["rtt_ms"], 48.0, "{sample}");
+        assert_eq!(sample["loss_in_pct"], 0.5, "{sample}");
+        assert_eq!(sample["loss_out_pct"], 1.0, "{sample}");
+        assert_eq!(sample["candidate"], "relay", "{sample}");
+    }
 }
 
 /// Demo billing and payer rules, no background worker.

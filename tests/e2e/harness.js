@@ -163,15 +163,15 @@ export async function signInApi(server, username) {
   return apiFor(server.base)('/auth/login', { method: 'POST', body: { username, password } });
 }
 
-/** Chromium with fake media devices; `fakeUi` auto-accepts the permission prompt. */
-export async function launchChromium({ fakeUi = true } = {}) {
+/** Chromium with fake media devices; `fakeUi` auto-accepts the permission prompt; `args` adds flags. */
+export async function launchChromium({ fakeUi = true, args = [] } = {}) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\``);
   }
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: fakeUi ? ['--use-fake-ui-for-media-stream', ...CHROMIUM_FLAGS] : CHROMIUM_FLAGS,
+    args: [...(fakeUi ? ['--use-fake-ui-for-media-stream'] : []), ...CHROMIUM_FLAGS, ...args],
   });
 }
 

@@ -4,6 +4,14 @@
 // the client's signalling connection: the test checks that the page loads
 // the client, that the page's policy lets it reach LiveKit, and that it
 // presents this participant's join token for this visit's room only.
+//
+// Call quality in a LiveKit room can be checked here only short of the
+// room itself: the call view shows the indicator, the mode and (for the
+// clinician) the screen-share button, and the figures of two real peer
+// connections, standing where LiveKit's publisher and subscriber stand,
+// make one summary for the `stats` frame. That summaries flow while a real
+// LiveKit room carries the call needs a LiveKit server, which this machine
+// cannot install.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,4 +104,81 @@ test('the patient joins the visit\'s LiveKit room with its own token', async () 
   // No peer-to-peer connection was attempted.
   assert.equal(await patient.evaluate(() => window.__bedside.call?.constructor.name), 'LiveKitCall');
   await context.close();
+});
+
+test('a LiveKit call shows the quality indicator and screen sharing, and its connections\' figures make one summary', async () => {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'LiveKit quality' } });
+  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Review' } });
+  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const console_ = await context.newPage();
+  problems.push(watchPage(console_, 'clinician'));
+  await console_.goto(`${server.base}/`);
+  // Not dr.grey: the first test left her in a consult.
+  await console_.getByTestId('username').fill('dr.house');
+  await console_.getByTestId('password').fill(server.accounts['dr.house'].password);
+  await console_.getByTestId('sign-in').click();
+  await console_.waitForURL('**/clinician');
+  await console_.getByTestId(`admit-${visit.id}`).click();
+  await eventually(() => console_.evaluate(() => window.__bedside.call?.constructor.name === 'LiveKitCall'), { message: 'a LiveKit call' });
+  assert.match(await console_.getByTestId('call-quality').textContent(), /^good/);
+  assert.equal((await console_.getByTestId('call-mode').textContent()).trim(), 'video');
+  assert.equal(await console_.getByTestId('share-screen').isVisible(), true);
+  assert.equal(await console_.getByTestId('allow-share').isVisible(), true);
+  // The stand-in never lets the room connect: no figures, nothing sent.
+  assert.equal(await console_.evaluate(() => window.__bedside.call.getStats()), null);
+
+  // Two real connections in the page: one sends this page's camera and
+  // microphone (as LiveKit's publisher), one receives another's (as its
+  // subscriber). Read twice, their merged figures make one summary.
+  const merged = await console_.evaluate(async () => {
+    const { mergeReports } = await import('/assets/lib/livekit.js');
+    const { Sampler } = await import('/assets/lib/quality.js');
+    const media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+    async function pair(stream) {
+      const a = new RTCPeerConnection();
+      const b = new RTCPeerConnection();
+      a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+      b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+      for (const track of stream.getTracks()) a.addTrack(track, stream);
+      await a.setLocalDescription();
+      await b.setRemoteDescription(a.localDescription);
+      await b.setLocalDescription();
+      await a.setRemoteDescription(b.localDescription);
+      await new Promise((resolve) => {
+        const check = () => { if (a.connectionState === 'connected') resolve(); else setTimeout(check, 100); };
+        check();
+      });
+      return [a, b];
+    }
+    const [publisher] = await pair(media);
+    const [, subscriber] = await pair(media.clone());
+    const room = { getStats: async () => mergeReports([await publisher.getStats(), await subscriber.getStats()]) };
+    const sampler = new Sampler();
+    const figures = { mode: 'video', limited: false };
+    let summary = null;
+    for (let i = 0; i < 40 && !(summary?.received && summary.sent && summary.rtt_ms !== null && summary.kbps_in > 0); i += 1) {
+      await new Promise((r) => setTimeout(r, 500));
+      summary = (await sampler.read(room, figures))?.summary ?? null;
+    }
+    // Nothing lost to the two connections' like-named entries.
+    const [a, b] = [await publisher.getStats(), await subscriber.getStats()];
+    const kept = mergeReports([a, b]).size === a.size + b.size;
+    return { summary, kept };
+  });
+  assert.equal(merged.kept, true, 'every entry of both reports kept');
+  const reading = merged.summary;
+  assert.ok(reading, 'a summary from the merged figures');
+  assert.ok(reading.kbps_out > 0, `sent bitrate: ${JSON.stringify(reading)}`);
+  assert.ok(reading.kbps_in > 0, `received bitrate: ${JSON.stringify(reading)}`);
+  assert.ok(reading.sent?.width > 0 && reading.received?.width > 0, `video both ways: ${JSON.stringify(reading)}`);
+  assert.equal(typeof reading.rtt_ms, 'number');
+  assert.equal(reading.candidate, 'host');
+  await context.close();
+  // The stand-in refusing LiveKit's signalling is expected; nothing else.
+  assert.deepEqual(problems.flat().filter((p) => !p.includes('/rtc/v1')), []);
 });

@@ -12,24 +12,25 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  startServer, apiFor, signInApi, watchPage, eventually, remoteVideo, CHROMIUM, CHROMIUM_FLAGS, artifactPath,
+  startServer, apiFor, signInApi, watchPage, eventually, remoteVideo, CHROMIUM, artifactPath,
   assertAccessible, assertFits,
 } from './harness.js';
+import { Namespace, browserFlags, forward } from './netns.js';
 
 const tag = String(process.pid % 10_000);
-const NS = `bedside-q${tag}`;
-const HOST_IF = `bq${tag}h`;
-const NS_IF = `bq${tag}n`;
 const SUBNET = 16 + (process.pid % 200);
-const HOST_IP = `10.231.${SUBNET}.1`;
-const NS_IP = `10.231.${SUBNET}.2`;
+const ns = new Namespace({
+  name: `bedside-q${tag}`,
+  hostIf: `bq${tag}h`,
+  nsIf: `bq${tag}n`,
+  hostIp: `10.231.${SUBNET}.1`,
+  nsIp: `10.231.${SUBNET}.2`,
+});
 /** Tight enough that video cannot be carried beside the audio. */
 const CAP = '80kbit';
 
@@ -41,87 +42,18 @@ let patientBrowser;
 let clinicianBrowser;
 const problems = [];
 
-function run(...args) {
-  return execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-}
-
-function inNs(...args) {
-  return run('ip', 'netns', 'exec', NS, ...args);
-}
-
-function makeNamespace() {
-  if (process.getuid?.() !== 0) throw new Error('the shaped-network test needs root (ip netns, tc)');
-  run('ip', 'netns', 'add', NS);
-  run('ip', 'link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF);
-  run('ip', 'link', 'set', NS_IF, 'netns', NS);
-  run('ip', 'addr', 'add', `${HOST_IP}/24`, 'dev', HOST_IF);
-  run('ip', 'link', 'set', HOST_IF, 'up');
-  inNs('ip', 'link', 'set', 'lo', 'up');
-  inNs('ip', 'addr', 'add', `${NS_IP}/24`, 'dev', NS_IF);
-  inNs('ip', 'link', 'set', NS_IF, 'up');
-  inNs('ip', 'route', 'add', 'default', 'via', HOST_IP);
-}
-
-function removeNamespace() {
-  try { run('ip', 'netns', 'del', NS); } catch { /* not made */ }
-  try { run('ip', 'link', 'del', HOST_IF); } catch { /* gone with the namespace */ }
-}
-
-/** Caps the patient's upload (its side of the veth pair). */
-function cap(rate) {
-  inNs('tc', 'qdisc', 'replace', 'dev', NS_IF, 'root', 'tbf', 'rate', rate, 'burst', '6kb', 'latency', '200ms');
-}
-
-function uncap() {
-  inNs('tc', 'qdisc', 'del', 'dev', NS_IF, 'root');
-}
-
-/** The host side of the veth pair forwards to the server's proxy on loopback. */
-async function forward(port, targetPort) {
-  const sockets = new Set();
-  const listener = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
-    for (const s of [client, upstream]) { s.on('error', close); s.on('close', close); }
-  });
-  await new Promise((resolve, reject) => {
-    listener.once('error', reject);
-    listener.listen(port, HOST_IP, resolve);
-  });
-  return {
-    close() {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => listener.close(resolve));
-    },
-  };
-}
-
 before(async () => {
-  makeNamespace();
+  ns.make();
   const port = 20_000 + (process.pid % 20_000);
-  base = `http://${HOST_IP}:${port}`;
+  base = `http://${ns.hostIp}:${port}`;
   server = await startServer({ BEDSIDE_ALLOWED_ORIGINS: base });
-  forwarder = await forward(port, server.proxy.port);
+  forwarder = await forward(ns.hostIp, port, server.proxy.port);
   dir = mkdtempSync(path.join(os.tmpdir(), 'bedside-netns-'));
-  // Playwright starts "Chromium"; this script starts it inside the namespace.
-  const wrapper = path.join(dir, 'chromium-in-netns');
-  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${NS} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
-  const flags = [
-    '--use-fake-ui-for-media-stream',
-    ...CHROMIUM_FLAGS,
-    // Real addresses in ICE candidates: mDNS names do not cross the namespace.
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    // The host's address is not localhost: let the pages use camera and microphone.
-    `--unsafely-treat-insecure-origin-as-secure=${base}`,
-  ];
-  patientBrowser = await chromium.launch({ executablePath: wrapper, headless: true, args: flags });
+  patientBrowser = await ns.launchChromium(dir, { base });
   clinicianBrowser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [...flags, '--auto-accept-this-tab-capture'],
+    args: [...browserFlags(base), '--auto-accept-this-tab-capture'],
   });
 });
 
@@ -130,7 +62,7 @@ after(async () => {
   await clinicianBrowser?.close().catch(() => {});
   await forwarder?.close();
   await server?.stop();
-  removeNamespace();
+  ns.remove();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -156,7 +88,7 @@ test('under a tight upload cap the call degrades to audio only, tells both sides
   await console_.getByTestId(`admit-${visit.id}`).click();
 
   // The patient's upload is capped from the start.
-  cap(CAP);
+  ns.cap(CAP);
   const patientContext = await patientBrowser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
   const patient = await patientContext.newPage();
   problems.push(watchPage(patient, 'patient'));
@@ -215,7 +147,7 @@ test('under a tight upload cap the call degrades to audio only, tells both sides
   }, { message: 'a mostly audio-only call', timeout: 120_000, interval: 1_000 });
 
   // The cap lifts: video comes back by itself.
-  uncap();
+  ns.uncap();
   await eventually(async () => (await text(patient, 'call-mode')) === 'video', { message: 'video back', timeout: 40_000 });
   await eventually(async () => (await text(console_, 'call-mode')) === 'video', { message: 'clinician sees video back', timeout: 15_000 });
   await eventually(async () => !(await text(patient, 'call-quality')).startsWith('poor'), { message: 'indicator no longer poor', timeout: 20_000 });

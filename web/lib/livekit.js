@@ -9,10 +9,32 @@ import { Call } from './call.js';
 
 const CLIENT = '/assets/vendor/livekit-client.esm.mjs';
 
+/** Fields of a getStats() entry that name another entry of the same report. */
+const STATS_REFERENCES = ['transportId', 'selectedCandidatePairId', 'localCandidateId', 'remoteCandidateId', 'codecId', 'remoteId', 'localId'];
+
 /** Who a LiveKit identity is, as Bedside mints them: `patient-…`, `clinician-…`, `guest-…`. */
 function roleOf(identity) {
   const role = String(identity).split('-')[0];
   return role === 'admin' ? 'clinician' : role;
+}
+
+/**
+ * Several connections' getStats() reports as one: ids are prefixed per
+ * connection, and so are the references between entries, which would
+ * otherwise collide (each connection numbers its own).
+ * @param {(RTCStatsReport|Map<string, object>|undefined)[]} reports
+ * @returns {Map<string, object>}
+ */
+export function mergeReports(reports) {
+  const merged = new Map();
+  reports.forEach((report, i) => {
+    report?.forEach((stat) => {
+      const copy = { ...stat, id: `${i}:${stat.id}` };
+      for (const key of STATS_REFERENCES) if (copy[key]) copy[key] = `${i}:${copy[key]}`;
+      merged.set(copy.id, copy);
+    });
+  });
+  return merged;
 }
 
 export class LiveKitCall extends EventTarget {
@@ -56,6 +78,18 @@ export class LiveKitCall extends EventTarget {
     return false;
   }
 
+  /**
+   * The figures of the room's peer connections (publisher and subscriber)
+   * as one report, for the quality indicator.
+   * @returns {Promise<Map<string, object>|null>}
+   */
+  async getStats() {
+    const manager = this.room?.engine?.pcManager;
+    const transports = [manager?.publisher, manager?.subscriber].filter(Boolean);
+    const merged = mergeReports(await Promise.all(transports.map((t) => t.getStats())));
+    return merged.size ? merged : null;
+  }
+
   hangUp() {
     if (this.state === 'ended') return;
     this.room?.disconnect();
@@ -96,6 +130,16 @@ export class LiveKitCall extends EventTarget {
       } else {
         this.#emit('guest-track', { participant_id: participant.identity, display_name: participant.name, stream });
       }
+    });
+    // A shared screen that stops gives the place back to the camera.
+    room.on(RoomEvent.TrackUnsubscribed, (track, _publication, participant) => {
+      const stream = this.#streamOf(participant.identity);
+      stream.removeTrack(track.mediaStreamTrack);
+      const left = [...participant.trackPublications.values()]
+        .find((p) => p.kind === track.kind && p.track && p.track !== track);
+      if (!left) return;
+      stream.addTrack(left.track.mediaStreamTrack);
+      if (this.#isPrimary(participant.identity)) this.#emit('remote-track', left.track.mediaStreamTrack);
     });
     room.on(RoomEvent.ParticipantDisconnected, (participant) => {
       this.others.delete(participant.identity);

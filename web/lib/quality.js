@@ -13,6 +13,11 @@
 // And screen sharing: the clinician may share, and may let the patient
 // share; the shared screen replaces the camera on the video sender.
 //
+// In a LiveKit room the figures come from the room's own peer connections
+// (LiveKitCall.getStats) and go out in the same `stats` frame; LiveKit
+// adapts the sent video itself, so nothing here steps it down, and a shared
+// screen is a track of its own beside the camera.
+//
 // Only figures leave the browser: never names, text or anything about the
 // patient.
 
@@ -62,10 +67,18 @@ export function verdict(mine, theirs) {
   const other = grade(theirs);
   const worst = RANK[own] >= RANK[other] ? own : other;
   if (worst === 'good') return { grade: 'good', reason: 'the connection is good' };
-  const uploadWeak = mine && (mine.limited || (mine.loss_out_pct ?? 0) >= 3);
-  // What the other side loses on the way in is what this side's upload drops.
-  const theyLoseOurs = theirs && (theirs.loss_in_pct ?? 0) >= 3;
-  if (uploadWeak && (RANK[own] >= RANK[other] || theyLoseOurs)) return { grade: worst, reason: 'your upload is weak' };
+  // A long round trip is nobody's upload or download: named when nothing
+  // is lost and both still send video (held back or not).
+  const calm = (s) => grade(s && { ...s, rtt_ms: 0, limited: false }) === 'good';
+  const slow = Math.max(mine?.rtt_ms ?? 0, theirs?.rtt_ms ?? 0) >= 300;
+  if (slow && calm(mine) && calm(theirs)) return { grade: worst, reason: 'the connection has a long delay' };
+  // Each side reports both directions: what one loses coming in, the other
+  // lost going out.
+  const lossIn = (mine?.loss_in_pct ?? 0) >= 3 || (theirs?.loss_out_pct ?? 0) >= 3;
+  const lossOut = (mine?.loss_out_pct ?? 0) >= 3 || (theirs?.loss_in_pct ?? 0) >= 3;
+  if (lossIn && lossOut) return { grade: worst, reason: 'the connection is unstable both ways' };
+  const uploadWeak = mine && (mine.limited || lossOut);
+  if (uploadWeak && (RANK[own] >= RANK[other] || lossOut)) return { grade: worst, reason: 'your upload is weak' };
   if (RANK[other] >= RANK[own] && theirs) return { grade: worst, reason: 'the other side\u2019s connection is unstable' };
   if (mine && (mine.rtt_ms ?? 0) >= 300) return { grade: worst, reason: 'the connection has a long delay' };
   if (mine && ((mine.loss_in_pct ?? 0) >= 3 || (mine.jitter_ms ?? 0) >= 40)) {
@@ -77,13 +90,17 @@ export function verdict(mine, theirs) {
 const round = (n, max) => (Number.isFinite(n) ? Math.min(max, Math.max(0, Math.round(n * 10) / 10)) : null);
 
 /** The figures of one connection since the previous reading. */
-class Sampler {
+export class Sampler {
   constructor() { this.prev = null; }
 
-  /** @returns {Promise<{summary: object, available: number|null, fps: number, bandwidthLimited: boolean}|null>} */
-  async read(pc, { mode, limited }) {
+  /**
+   * @param {{getStats: () => Promise<Map<string, object>>}} connection  a peer connection, or a LiveKit call's
+   * @returns {Promise<{summary: object, available: number|null, fps: number, bandwidthLimited: boolean}|null>}
+   */
+  async read(connection, { mode, limited }) {
     let report;
-    try { report = await pc.getStats(); } catch { return null; }
+    try { report = await connection.getStats(); } catch { return null; }
+    if (!report) return null;
     const now = performance.now();
     let pair = null;
     let bytesIn = 0;
@@ -315,11 +332,18 @@ export function watchQuality({ call, signal }) {
     show();
   }
 
+  /** What to read figures from: the main peer connection, or the LiveKit room's. */
+  function statsSource() {
+    if (!p2p) return typeof call.getStats === 'function' ? call : null;
+    const link = primaryLink();
+    return link?.state === 'connected' ? link.pc : null;
+  }
+
   async function sample() {
     if (call.state !== 'connected') return;
-    const link = primaryLink();
-    if (!link || link.state !== 'connected') return;
-    const reading = await sampler.read(link.pc, {
+    const source = statsSource();
+    if (!source) return;
+    const reading = await sampler.read(source, {
       mode: state.audioOnly || !call.sendingVideo ? 'audio_only' : 'video',
       limited: state.limited,
     });
@@ -338,8 +362,16 @@ export function watchQuality({ call, signal }) {
   });
   const offShare = signal.on('screen_share', (f) => {
     if (call.role === 'clinician') return;
-    share.hidden = call.role === 'guest' || !f.allowed;
+    // A LiveKit join token lets only staff publish a screen (the grant is
+    // fixed when the token is made), so a LiveKit patient is not offered it.
+    share.hidden = call.role === 'guest' || !p2p || !f.allowed;
     if (!f.allowed && state.sharing) stopSharing();
+  });
+  // The permission is told once: whoever comes later hears it again.
+  const offJoined = signal.on('peer_joined', () => {
+    if (call.role === 'clinician' && allow.getAttribute('aria-pressed') === 'true') {
+      signal.send({ type: 'screen_share', allowed: true });
+    }
   });
   const onPeerLeft = (e) => { state.theirs.delete(e.detail); show(); };
   call.addEventListener('peer-left', onPeerLeft);
@@ -397,6 +429,7 @@ export function watchQuality({ call, signal }) {
       clearTimeout(state.pendingSend);
       offStats();
       offShare();
+      offJoined();
       call.removeEventListener('peer-left', onPeerLeft);
       call.removeEventListener('audio-only', onAudioOnly);
       state.sharing?.stop();
