@@ -787,7 +787,7 @@ mod tests {
         let json = allergy(&Allergy {
             reaction: Some("Hives".into()),
             code: Some("7980".into()),
-            ..a
+            ..a.clone()
         });
         assert_eq!(
             json["reaction"][0],
