@@ -508,3 +508,61 @@ async fn decision_support_no_longer_warns_of_an_ended_allergy_or_a_stopped_drug(
     let stopped = chart.cards().await;
     assert!(!warns(&stopped), "{stopped:?}");
 }
+
+#[tokio::test]
+async fn a_fhir_update_may_end_an_allergy_and_mark_one_entered_in_error() {
+    use crate::fhir_write::{create, penicillin, send};
+    let chart = Chart::open().await;
+    let token = &chart.clinic.clinician;
+    let created = create(
+        &chart.app,
+        token,
+        &penicillin(&format!("Patient/{}", chart.patient)),
+    )
+    .await;
+    let path = format!("/fhir/AllergyIntolerance/{}", id(&created));
+    let mut resolved = created.clone();
+    resolved["clinicalStatus"]["coding"][0]["code"] = json!("resolved");
+    assert_valid_fhir(&resolved);
+    let response = send(
+        &chart.app,
+        reqwest::Method::PUT,
+        &path,
+        token,
+        &resolved,
+        Some("W/\"1\""),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed = chart.app.get_list(&chart.path("allergies"), token).await;
+    assert_eq!(listed[0]["status"], "resolved");
+
+    // Entered in error carries no clinical status (ait-2).
+    let mut both = created.clone();
+    both["verificationStatus"] = json!({"coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+        "code": "entered-in-error"}]});
+    let response = send(&chart.app, reqwest::Method::PUT, &path, token, &both, None).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mut mistaken = both.clone();
+    mistaken.as_object_mut().unwrap().remove("clinicalStatus");
+    assert_valid_fhir(&mistaken);
+    let response = send(
+        &chart.app,
+        reqwest::Method::PUT,
+        &path,
+        token,
+        &mistaken,
+        Some("W/\"2\""),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed = chart.app.get_list(&chart.path("allergies"), token).await;
+    assert_eq!(listed[0]["status"], "entered-in-error");
+    let (headers, served) = chart
+        .fhir(&format!("AllergyIntolerance/{}", id(&created)))
+        .await;
+    assert_eq!(headers["etag"], "W/\"3\"");
+    assert!(served.get("clinicalStatus").is_none());
+    assert_valid_fhir(&served);
+}
