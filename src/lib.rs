@@ -9,6 +9,7 @@
 //! - [`auth`]: staff accounts and roles, sessions, patient visit tokens.
 //! - [`access`]: the one read policy (which role and relation reads which data), and refusals audited.
 //! - [`ehr`]: the health record: patients and what clinicians record.
+//! - [`chart`]: ending allergies, medications and problems, each end a new FHIR version.
 //! - [`visits`]: queues and the visit lifecycle, moving each encounter with it.
 //! - [`schedule`]: working hours, slots, booking and the day and week calendar.
 //! - [`cdss`]: decision support: NEWS2, triage, allergy and interaction checks, CDS Hooks.
@@ -34,6 +35,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod cdss;
+pub mod chart;
 pub mod clinic;
 pub mod codeset;
 pub mod config;

@@ -9,6 +9,7 @@ import { mountCall } from './lib/callview.js';
 import { mountAlerts } from './lib/alerts.js';
 import { keepDraft } from './lib/draft.js';
 import { attachCodeSearch } from './lib/codesearch.js';
+import { entrySection } from './lib/chartentries.js';
 import { clinicSettings, temperature } from './lib/clinic.js';
 import { mountHeader, liveSocket, NETWORK_LABEL, PRESENCE_LABEL, PRIORITY_LABEL, STATUS_LABEL } from './lib/staff.js';
 
@@ -474,6 +475,8 @@ function section(title, testid, ...content) {
     h('h3', { id }, title), ...content);
 }
 
+const ENTRY_LIST = { allergy: 'allergies', medication: 'medications', problem: 'conditions' };
+
 function renderChart(visit, history) {
   const chart = $('#chart');
   if (history.error) {
@@ -512,19 +515,9 @@ function renderChart(visit, history) {
         : h('p', { class: 'empty' }, 'No vital signs recorded.')),
     section('Symptoms', 'symptoms',
       visit.symptoms?.length ? h('ul', {}, visit.symptoms.map((s) => h('li', {}, s))) : h('p', { class: 'empty' }, 'None reported.')),
-    section('Allergies', 'allergies',
-      history.allergies?.length
-        ? h('ul', { class: 'allergies' }, history.allergies.map((a) => h('li', {},
-          h('strong', {}, a.substance), a.reaction ? ` — ${a.reaction}` : '', a.severity ? ` (${a.severity})` : '')))
-        : h('p', { class: 'empty' }, 'No known allergies recorded.')),
-    section('Medications', 'medications',
-      history.medications?.length
-        ? h('ul', {}, history.medications.map((m) => h('li', {}, m.name, m.status && m.status !== 'active' ? ` (${m.status})` : '')))
-        : h('p', { class: 'empty' }, 'No medications recorded.')),
-    section('Problems and diagnoses', 'conditions',
-      history.conditions?.length
-        ? h('ul', {}, history.conditions.map((c) => h('li', {}, h('code', {}, c.code), c.display ? ` ${c.display}` : '', ` — ${c.clinical_status}`)))
-        : h('p', { class: 'empty' }, 'None recorded.')),
+    ...['allergy', 'medication', 'problem'].map((noun) => entrySection(noun, {
+      api, patientId: visit.patient_id, items: history[ENTRY_LIST[noun]] ?? [], onChange: () => loadCds(visit),
+    })),
     section('Past visits', 'history',
       (history.encounters ?? []).filter((e) => e.id !== visit.encounter_id).length
         ? h('ul', {}, history.encounters.filter((e) => e.id !== visit.encounter_id).map((e) => {
@@ -557,7 +550,11 @@ async function loadCds(visit) {
   if (state.consult?.visit.id !== visit.id) return;
   const cards = Array.isArray(answer) ? answer : answer?.cards ?? [];
   const root = $('#cds-cards');
-  if (!root || cards.length === 0) return;
+  if (!root) return;
+  if (cards.length === 0) {
+    root.replaceChildren();
+    return;
+  }
   root.replaceChildren(section('Decision support', 'cds', h('ul', { class: 'cards' }, cards.map((card) => {
     const indicator = ['critical', 'warning', 'info'].includes(card.indicator) ? card.indicator : 'info';
     return h('li', { class: `card-cds ${indicator}`, 'data-testid': 'cds-card' },

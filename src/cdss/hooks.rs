@@ -195,6 +195,29 @@ pub fn medication(resource: &Value, draft: bool) -> MedicationFact {
     }
 }
 
+/// Whether a prefetched allergy still holds: not ended (inactive,
+/// resolved) and not refuted or entered in error.
+pub fn is_current_allergy(resource: &Value) -> bool {
+    let code = |key: &str| {
+        resource
+            .pointer(&format!("/{key}/coding/0/code"))
+            .and_then(Value::as_str)
+    };
+    !matches!(code("clinicalStatus"), Some("inactive" | "resolved"))
+        && !matches!(
+            code("verificationStatus"),
+            Some("refuted" | "entered-in-error")
+        )
+}
+
+/// Whether a prefetched medication is still taken.
+pub fn is_current_medication(resource: &Value) -> bool {
+    !matches!(
+        resource.get("status").and_then(Value::as_str),
+        Some("stopped" | "completed" | "cancelled" | "entered-in-error" | "not-taken")
+    )
+}
+
 pub fn allergy(resource: &Value) -> AllergyFact {
     let (code, substance) = concept(resource.get("code").unwrap_or(&Value::Null));
     AllergyFact { substance, code }

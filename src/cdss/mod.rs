@@ -21,7 +21,7 @@ pub use triage::{FlagHit, Triage, triage};
 use serde_json::Value;
 
 use crate::audit::{Actor, AuditEntry, Outcome};
-use crate::ehr::{Observation, Vitals};
+use crate::ehr::{AllergyStatus, Observation, Vitals};
 use crate::model::clock::Clock;
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::store::{self, Store, StoreError, Tx};
@@ -81,9 +81,11 @@ async fn stored_data(
         vitals,
         vitals_taken,
         symptoms,
+        // Only what is current: an ended allergy or medication raises nothing.
         allergies: store::allergies_for_patient(tx, patient)
             .await?
             .into_iter()
+            .filter(|a| a.status == AllergyStatus::Active)
             .map(|a| AllergyFact {
                 substance: a.substance,
                 code: a.code,
@@ -172,15 +174,16 @@ pub async fn call_hook(
     // What the client sent takes precedence over what the store holds.
     if let Some(value) = request.prefetched("allergies") {
         data.allergies = hooks::resources(value)
-            .filter(|r| r["resourceType"] == "AllergyIntolerance")
+            .filter(|r| r["resourceType"] == "AllergyIntolerance" && hooks::is_current_allergy(r))
             .map(hooks::allergy)
             .collect();
     }
     if let Some(value) = request.prefetched("medications") {
         data.medications = hooks::resources(value)
             .filter(|r| {
-                r["resourceType"] == "MedicationRequest"
-                    || r["resourceType"] == "MedicationStatement"
+                (r["resourceType"] == "MedicationRequest"
+                    || r["resourceType"] == "MedicationStatement")
+                    && hooks::is_current_medication(r)
             })
             .map(|r| hooks::medication(r, false))
             .collect();

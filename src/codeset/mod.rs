@@ -3,7 +3,12 @@
 //! `knowledge/icd10cm-2026.tsv.gz`, written by `tools/icd10cm_table.py`.
 //!
 //! The table is immutable and costly to read (98,000 codes), so it is read
-//! once per process, on first use, and shared.
+//! once per process, on first use, and shared. The substances and drugs
+//! an allergy or medication is coded with are in [`substances`].
+
+pub mod substances;
+
+pub use substances::{Kind as SubstanceKind, Substance, SubstanceTable, substances};
 
 use std::io::Read;
 use std::ops::Range;

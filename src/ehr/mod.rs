@@ -3,13 +3,15 @@
 //! Every read or write here leaves an audit event in the same transaction.
 
 pub use crate::model::clinical::{
-    Allergy, Condition, Encounter, Medication, NewAllergy, NewCondition, NewMedication, Note,
-    Observation, Severity, SoapNote, StatusPeriod,
+    Allergy, AllergyStatus, CodeSystem, Condition, ConditionEnd, Encounter, EndAllergy,
+    EndCondition, EndMedication, Ended, Medication, MedicationEnd, NewAllergy, NewCondition,
+    NewMedication, Note, Observation, Severity, SoapNote, StatusPeriod,
 };
 pub use crate::model::patient::{Address, Insurance, NewPatient, Patient, Sex};
 pub use crate::model::vitals::{Consciousness, Measurement, SNOMED_ALERT, Vitals, loinc};
 
 use crate::audit::{Actor, AuditEntry, Outcome};
+use crate::codeset::{self, SubstanceKind};
 use crate::model::chat::ChatMessage;
 use crate::model::clock::Clock;
 use crate::model::ids::{PatientId, UserId};
@@ -159,6 +161,43 @@ async fn require_patient(tx: &mut store::Tx, id: &PatientId) -> Result<Patient, 
         .ok_or(EhrError::NotFound("patient"))
 }
 
+/// The system of a new allergy's code: the one named, which must hold
+/// it, else the one that does; a code no table holds is refused.
+fn allergy_code_system(new: &NewAllergy) -> Result<Option<CodeSystem>, FieldError> {
+    let Some(code) = &new.code else {
+        return match new.system {
+            Some(_) => Err(FieldError::new(
+                "system",
+                "names the system of a code; give the code too, or leave both out",
+            )),
+            None => Ok(None),
+        };
+    };
+    let table = codeset::substances();
+    let found = match new.system {
+        Some(system) => table.get(system, code.as_str()),
+        None => table.find(SubstanceKind::Any, code.as_str()),
+    };
+    match (found, new.system) {
+        (Some(substance), _) => Ok(Some(substance.system)),
+        (None, Some(system)) => Err(FieldError::new(
+            "code",
+            format!(
+                "{} code {} is not one Bedside knows; choose the substance from the search, or leave the code out to record it uncoded",
+                system.label(),
+                code.as_str()
+            ),
+        )),
+        (None, None) => Err(FieldError::new(
+            "code",
+            format!(
+                "{} is not an RxNorm or SNOMED CT code Bedside knows; choose the substance from the search, or leave the code out to record it uncoded",
+                code.as_str()
+            ),
+        )),
+    }
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn add_allergy(
     store: &Store,
@@ -168,10 +207,18 @@ pub async fn add_allergy(
     patient: &PatientId,
     new: &NewAllergy,
 ) -> Result<Allergy, EhrError> {
+    let system = allergy_code_system(new)?;
     let mut tx = store.begin().await?;
     require_patient(&mut tx, patient).await?;
-    let allergy =
-        store::insert_allergy(&mut tx, patient, new, recorder, clock.now().millis()).await?;
+    let allergy = store::insert_allergy(
+        &mut tx,
+        patient,
+        new,
+        system,
+        recorder,
+        clock.now().millis(),
+    )
+    .await?;
     let entry = AuditEntry::new(actor, "allergy.create", "AllergyIntolerance")
         .resource(&allergy.id)
         .patient(patient);
@@ -189,6 +236,20 @@ pub async fn add_medication(
     patient: &PatientId,
     new: &NewMedication,
 ) -> Result<Medication, EhrError> {
+    if let Some(code) = &new.code
+        && codeset::substances()
+            .get(CodeSystem::Rxnorm, code.as_str())
+            .is_none()
+    {
+        return Err(FieldError::new(
+            "code",
+            format!(
+                "RxNorm code {} is not one Bedside knows; choose the drug from the search, or leave the code out to record it uncoded",
+                code.as_str()
+            ),
+        )
+        .into());
+    }
     let mut tx = store.begin().await?;
     require_patient(&mut tx, patient).await?;
     let medication =
@@ -210,6 +271,16 @@ pub async fn add_condition(
     patient: &PatientId,
     new: &NewCondition,
 ) -> Result<Condition, EhrError> {
+    if codeset::icd10cm().get(&new.code).is_none() {
+        return Err(FieldError::new(
+            "code",
+            format!(
+                "{} is not an ICD-10-CM code; choose the problem from the search",
+                new.code.as_str()
+            ),
+        )
+        .into());
+    }
     let mut tx = store.begin().await?;
     require_patient(&mut tx, patient).await?;
     let display = new.display.as_ref().map(|d| d.as_str());

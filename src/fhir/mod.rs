@@ -48,14 +48,16 @@ pub mod system {
     pub const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
     pub const ALLERGY_CLINICAL: &str =
         "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical";
+    pub const ALLERGY_VERIFICATION: &str =
+        "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification";
     pub const DATA_ABSENT_REASON: &str = "http://terminology.hl7.org/CodeSystem/data-absent-reason";
     pub const IDENTIFIER_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
     pub const LOINC: &str = "http://loinc.org";
-    pub const SNOMED: &str = "http://snomed.info/sct";
+    pub const SNOMED: &str = crate::model::clinical::CodeSystem::SNOMED_URI;
     pub const UCUM: &str = "http://unitsofmeasure.org";
     pub const ICD10_CM: &str = "http://hl7.org/fhir/sid/icd-10-cm";
     pub const NPI: &str = "http://hl7.org/fhir/sid/us-npi";
-    pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+    pub const RXNORM: &str = crate::model::clinical::CodeSystem::RXNORM_URI;
     pub const PARTICIPATION_MODE: &str =
         "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode";
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::system;
 use crate::auth::User;
-use crate::ehr::{Allergy, Condition, Encounter, Medication, Observation, Patient};
+use crate::ehr::{Allergy, AllergyStatus, Condition, Encounter, Medication, Observation, Patient};
 use crate::model::chat::{ChatMessage, SenderRole};
 use crate::model::summary::AfterVisitSummary;
 use crate::model::timestamp::Timestamp;
@@ -338,11 +338,29 @@ pub fn allergy(a: &Allergy) -> Value {
             .maybe("severity", a.severity.map(|s| json!(s.as_str())))
             .build()
     });
+    // ait-2: an allergy entered in error has a verification status and no
+    // clinical status.
+    let (clinical, verification) = match a.status {
+        AllergyStatus::EnteredInError => (
+            None,
+            Some(concept(coding(
+                system::ALLERGY_VERIFICATION,
+                "entered-in-error",
+                Some("Entered in Error"),
+            ))),
+        ),
+        AllergyStatus::Active => (Some(("active", "Active")), None),
+        AllergyStatus::Inactive => (Some(("inactive", "Inactive")), None),
+        AllergyStatus::Resolved => (Some(("resolved", "Resolved")), None),
+    };
     Object::resource("AllergyIntolerance", &a.id)
-        .with(
+        .maybe(
             "clinicalStatus",
-            concept(coding(system::ALLERGY_CLINICAL, "active", Some("Active"))),
+            clinical.map(|(code, display)| {
+                concept(coding(system::ALLERGY_CLINICAL, code, Some(display)))
+            }),
         )
+        .maybe("verificationStatus", verification)
         .with("code", code)
         .with("patient", reference("Patient", a.patient_id.as_str()))
         .with("recordedDate", instant(a.recorded_at))
@@ -546,6 +564,7 @@ mod tests {
             rank: Some(rank),
             clinical_status: "active".into(),
             recorded_at: at(18),
+            ended: None,
         }
     }
 
@@ -757,7 +776,9 @@ mod tests {
             code_system: None,
             reaction: None,
             severity: Some(Severity::Severe),
+            status: AllergyStatus::Active,
             recorded_at: at(0),
+            ended: None,
         };
         let json = allergy(&a);
         assert_nothing_empty(&json, "AllergyIntolerance");
@@ -766,12 +787,22 @@ mod tests {
         let json = allergy(&Allergy {
             reaction: Some("Hives".into()),
             code: Some("7980".into()),
-            ..a
+            ..a.clone()
         });
         assert_eq!(
             json["reaction"][0],
             json!({"manifestation": [{"text": "Hives"}], "severity": "severe"})
         );
         assert_eq!(json["code"]["coding"][0]["code"], "7980");
+        assert_eq!(json["clinicalStatus"]["coding"][0]["code"], "active");
+        let json = allergy(&Allergy {
+            status: AllergyStatus::EnteredInError,
+            ..a
+        });
+        assert!(json.get("clinicalStatus").is_none());
+        assert_eq!(
+            json["verificationStatus"]["coding"][0]["code"],
+            "entered-in-error"
+        );
     }
 }

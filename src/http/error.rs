@@ -237,6 +237,26 @@ impl From<EhrError> for ApiError {
     }
 }
 
+impl From<crate::chart::ChartError> for ApiError {
+    fn from(error: crate::chart::ChartError) -> Self {
+        use crate::chart::ChartError;
+        use crate::fhir::{FhirError, write::WriteError};
+        match error {
+            ChartError::Invalid(e) => Self::Invalid(e),
+            ChartError::NotFound(what) => Self::NotFound(what),
+            ChartError::AlreadyEnded(detail) => Self::Conflict(detail),
+            ChartError::Store(e)
+            | ChartError::Write(WriteError::Store(e))
+            | ChartError::Write(WriteError::Fhir(FhirError::Store(e))) => e.into(),
+            // Two ends at once: the other made the next version first.
+            ChartError::Write(WriteError::Stale { .. }) => Self::Conflict(
+                "this entry changed while it was being ended; read the chart again".to_owned(),
+            ),
+            ChartError::Write(other) => Self::Internal(other.into()),
+        }
+    }
+}
+
 impl From<crate::billing::BillingError> for ApiError {
     fn from(error: crate::billing::BillingError) -> Self {
         use crate::billing::BillingError;

@@ -30,14 +30,175 @@ pub enum Severity {
     Severe,
 }
 
+/// Where a chart entry's code comes from.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum CodeSystem {
+    Rxnorm,
+    Snomed,
+}
+
+impl CodeSystem {
+    pub const RXNORM_URI: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+    pub const SNOMED_URI: &str = "http://snomed.info/sct";
+
+    /// The system's URI, as FHIR names it.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Rxnorm => Self::RXNORM_URI,
+            Self::Snomed => Self::SNOMED_URI,
+        }
+    }
+
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        [Self::Rxnorm, Self::Snomed]
+            .into_iter()
+            .find(|s| s.uri() == uri)
+    }
+
+    /// The system's name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Rxnorm => "RxNorm",
+            Self::Snomed => "SNOMED CT",
+        }
+    }
+}
+
+/// An allergy's clinical status (FHIR `allergyintolerance-clinical`), or
+/// `entered-in-error` for one recorded by mistake.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum AllergyStatus {
+    Active,
+    Inactive,
+    Resolved,
+    EnteredInError,
+}
+
+/// Who ended a chart entry, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Ended {
+    pub at: Timestamp,
+    pub by: UserId,
+    pub reason: Option<String>,
+}
+
+/// The body of `POST /patients/{id}/allergies/{allergy_id}/end`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndAllergy {
+    /// `inactive`, `resolved` (the default) or `entered-in-error`.
+    #[serde(default)]
+    pub status: Option<AllergyStatus>,
+    #[serde(default)]
+    pub reason: Option<Text>,
+}
+
+/// How a medication ends.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum MedicationEnd {
+    Stopped,
+    EnteredInError,
+}
+
+/// The body of `POST /patients/{id}/medications/{medication_id}/end`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndMedication {
+    /// `stopped` (the default) or `entered-in-error`.
+    #[serde(default)]
+    pub status: Option<MedicationEnd>,
+    #[serde(default)]
+    pub reason: Option<Text>,
+}
+
+/// How a problem ends.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum ConditionEnd {
+    Resolved,
+    Inactive,
+    Remission,
+}
+
+/// The body of `POST /patients/{id}/conditions/{condition_id}/end`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndCondition {
+    /// `resolved` (the default), `inactive` or `remission`.
+    #[serde(default)]
+    pub status: Option<ConditionEnd>,
+    #[serde(default)]
+    pub reason: Option<Text>,
+}
+
 /// The body of `POST /patients/{id}/allergies`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAllergy {
     pub substance: Text,
-    /// RxNorm (drug) or SNOMED CT code, where known.
+    /// RxNorm (drug) or SNOMED CT code from `GET /codes/substances`; a
+    /// code Bedside's tables do not hold is refused.
     #[serde(default)]
     pub code: Option<Text>,
+    /// The code's system; found from the code when left out.
+    #[serde(default)]
+    pub system: Option<CodeSystem>,
     #[serde(default)]
     pub reaction: Option<Text>,
     #[serde(default)]
@@ -54,7 +215,9 @@ pub struct Allergy {
     pub code_system: Option<String>,
     pub reaction: Option<String>,
     pub severity: Option<Severity>,
+    pub status: AllergyStatus,
     pub recorded_at: Timestamp,
+    pub ended: Option<Ended>,
 }
 
 /// The body of `POST /patients/{id}/medications`.
@@ -62,7 +225,8 @@ pub struct Allergy {
 #[serde(deny_unknown_fields)]
 pub struct NewMedication {
     pub name: Text,
-    /// RxNorm code, where known.
+    /// RxNorm code from `GET /codes/rxnorm`; a code Bedside's tables do
+    /// not hold is refused.
     #[serde(default)]
     pub code: Option<Text>,
 }
@@ -73,9 +237,10 @@ pub struct Medication {
     pub patient_id: PatientId,
     pub name: String,
     pub code: Option<String>,
-    /// `active` or `stopped`.
+    /// `active`, `completed`, `stopped` or `entered-in-error`.
     pub status: String,
     pub recorded_at: Timestamp,
+    pub ended: Option<Ended>,
 }
 
 /// The body of `POST /patients/{id}/conditions`: a problem-list entry.
@@ -97,9 +262,10 @@ pub struct Condition {
     pub display: Option<String>,
     /// 1 for the primary diagnosis of an encounter.
     pub rank: Option<i64>,
-    /// `active` or `resolved`.
+    /// `active`, `resolved`, `inactive`, … (FHIR `condition-clinical`).
     pub clinical_status: String,
     pub recorded_at: Timestamp,
+    pub ended: Option<Ended>,
 }
 
 /// A vital-sign observation.

@@ -50,6 +50,10 @@ string_forms!(
     chat::SenderRole,
     claim::ClaimStatus,
     claim::EntryKind,
+    clinical::AllergyStatus,
+    clinical::CodeSystem,
+    clinical::ConditionEnd,
+    clinical::MedicationEnd,
     clinical::Severity,
     guest::GuestKind,
     guest::GuestStatus,
@@ -90,7 +94,15 @@ mod tests {
         agree::<chat::SenderRole>();
         agree::<claim::ClaimStatus>();
         agree::<claim::EntryKind>();
+        agree::<clinical::AllergyStatus>();
+        agree::<clinical::CodeSystem>();
+        agree::<clinical::ConditionEnd>();
+        agree::<clinical::MedicationEnd>();
         agree::<clinical::Severity>();
+        assert_eq!(
+            clinical::AllergyStatus::EnteredInError.as_str(),
+            "entered-in-error"
+        );
         agree::<guest::GuestKind>();
         agree::<guest::GuestStatus>();
         agree::<message::Channel>();

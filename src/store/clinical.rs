@@ -4,8 +4,8 @@
 use super::sql::Sql;
 use super::{StoreError, Tx};
 use crate::model::clinical::{
-    Allergy, Condition, Medication, NewAllergy, NewMedication, Note, Observation, Severity,
-    SoapNote,
+    Allergy, AllergyStatus, CodeSystem, Condition, Ended, Medication, NewAllergy, NewMedication,
+    Note, Observation, Severity, SoapNote,
 };
 use crate::model::codes::Icd10;
 use crate::model::ids::{EncounterId, PatientId, UserId};
@@ -14,6 +14,77 @@ use crate::model::vitals::Measurement;
 
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// `ended_at, ended_by, end_reason`, as read.
+pub(super) type EndedColumns = (Option<i64>, Option<String>, Option<String>);
+
+fn ended((at, by, reason): EndedColumns) -> Option<Ended> {
+    Some(Ended {
+        at: Timestamp(at?),
+        by: UserId::from_trusted(by?),
+        reason,
+    })
+}
+
+/// Why a chart entry ends: its new status, who ends it, when and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    pub status: &'a str,
+    pub by: &'a UserId,
+    pub at: Timestamp,
+    pub reason: Option<&'a str>,
+}
+
+/// Ends one entry of `table` while its status is still one of `current`;
+/// false when it was not (already ended, or no such entry).
+async fn end_entry(
+    tx: &mut Tx,
+    table: &'static str,
+    status_column: &'static str,
+    current: &'static str,
+    id: &str,
+    ending: Ending<'_>,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "UPDATE {table} SET {status_column} = $2, ended_at = $3, ended_by = $4, end_reason = $5
+         WHERE id = $1 AND {status_column} IN ({current})"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(ending.status)
+        .bind(ending.at.millis())
+        .bind(ending.by.as_str())
+        .bind(ending.reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends an active allergy.
+#[tracing::instrument(skip_all)]
+pub async fn end_allergy(tx: &mut Tx, id: &str, ending: Ending<'_>) -> Result<bool, StoreError> {
+    end_entry(tx, "allergies", "status", "'active'", id, ending).await
+}
+
+/// Ends an active medication.
+#[tracing::instrument(skip_all)]
+pub async fn end_medication(tx: &mut Tx, id: &str, ending: Ending<'_>) -> Result<bool, StoreError> {
+    end_entry(tx, "medications", "status", "'active'", id, ending).await
+}
+
+/// Ends a condition that is still active (or has come back).
+#[tracing::instrument(skip_all)]
+pub async fn end_condition(tx: &mut Tx, id: &str, ending: Ending<'_>) -> Result<bool, StoreError> {
+    end_entry(
+        tx,
+        "conditions",
+        "clinical_status",
+        "'active', 'recurrence', 'relapse'",
+        id,
+        ending,
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all)]
@@ -158,6 +229,7 @@ pub async fn insert_condition(
         rank,
         clinical_status: "active".to_owned(),
         recorded_at: Timestamp(at),
+        ended: None,
     })
 }
 
@@ -170,13 +242,15 @@ pub(super) type ConditionRecord = (
     Option<i64>,
     String,
     i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
-pub(super) const CONDITION_COLUMNS: &str =
-    "id, patient_id, encounter_id, code, display, rank, clinical_status, recorded_at";
+pub(super) const CONDITION_COLUMNS: &str = "id, patient_id, encounter_id, code, display, rank, clinical_status, recorded_at, ended_at, ended_by, end_reason";
 
 pub(super) fn condition(
-    (id, patient, encounter, code, display, rank, status, at): ConditionRecord,
+    (id, patient, encounter, code, display, rank, status, at, ended_at, ended_by, end_reason): ConditionRecord,
 ) -> Result<Condition, StoreError> {
     Ok(Condition {
         id,
@@ -187,6 +261,7 @@ pub(super) fn condition(
         rank,
         clinical_status: status,
         recorded_at: Timestamp(at),
+        ended: ended((ended_at, ended_by, end_reason)),
     })
 }
 
@@ -295,23 +370,27 @@ pub async fn notes_for_patient(tx: &mut Tx, patient: &PatientId) -> Result<Vec<N
         .collect())
 }
 
+/// Records an allergy, its code in `system` where it has one.
 #[tracing::instrument(skip_all)]
 pub async fn insert_allergy(
     tx: &mut Tx,
     patient: &PatientId,
     new: &NewAllergy,
+    system: Option<CodeSystem>,
     recorder: &UserId,
     at: i64,
 ) -> Result<Allergy, StoreError> {
     let id = new_id();
+    let code_system = system.map(CodeSystem::uri);
     sqlx::query(
-        "INSERT INTO allergies (id, patient_id, substance, code, reaction, severity, recorder_id, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO allergies (id, patient_id, substance, code, code_system, reaction, severity, status, recorder_id, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9)",
     )
     .bind(&id)
     .bind(patient.as_str())
     .bind(new.substance.as_str())
     .bind(new.code.as_ref().map(|c| c.as_str()))
+    .bind(code_system)
     .bind(new.reaction.as_ref().map(|r| r.as_str()))
     .bind(new.severity.map(Severity::as_str))
     .bind(recorder.as_str())
@@ -323,10 +402,12 @@ pub async fn insert_allergy(
         patient_id: patient.clone(),
         substance: new.substance.as_str().to_owned(),
         code: new.code.as_ref().map(|c| c.as_str().to_owned()),
-        code_system: None,
+        code_system: code_system.map(str::to_owned),
         reaction: new.reaction.as_ref().map(|r| r.as_str().to_owned()),
         severity: new.severity,
+        status: AllergyStatus::Active,
         recorded_at: Timestamp(at),
+        ended: None,
     })
 }
 
@@ -339,15 +420,31 @@ pub(super) type AllergyRow = (
     Option<String>,
     i64,
     Option<String>,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
-pub(super) const ALLERGY_COLUMNS: &str =
-    "id, patient_id, substance, code, reaction, severity, recorded_at, code_system";
+pub(super) const ALLERGY_COLUMNS: &str = "id, patient_id, substance, code, reaction, severity, recorded_at, code_system, status, ended_at, ended_by, end_reason";
 
 pub(super) fn allergy(
-    (id, patient, substance, code, reaction, severity, at, code_system): AllergyRow,
-) -> Allergy {
-    Allergy {
+    (
+        id,
+        patient,
+        substance,
+        code,
+        reaction,
+        severity,
+        at,
+        code_system,
+        status,
+        ended_at,
+        ended_by,
+        end_reason,
+    ): AllergyRow,
+) -> Result<Allergy, StoreError> {
+    Ok(Allergy {
         id,
         patient_id: PatientId::from_trusted(patient),
         substance,
@@ -355,8 +452,10 @@ pub(super) fn allergy(
         code_system,
         reaction,
         severity: severity.as_deref().and_then(Severity::parse),
+        status: AllergyStatus::parse(&status).ok_or(StoreError::Corrupt("allergies.status"))?,
         recorded_at: Timestamp(at),
-    }
+        ended: ended((ended_at, ended_by, end_reason)),
+    })
 }
 
 #[tracing::instrument(skip_all)]
@@ -371,7 +470,7 @@ pub async fn allergies_for_patient(
         .bind(patient.as_str())
         .fetch_all(&mut **tx)
         .await?;
-    Ok(rows.into_iter().map(allergy).collect())
+    rows.into_iter().map(allergy).collect()
 }
 
 #[tracing::instrument(skip_all)]
@@ -381,7 +480,7 @@ pub async fn get_allergy(tx: &mut Tx, id: &str) -> Result<Option<Allergy>, Store
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
-    Ok(row.map(allergy))
+    row.map(allergy).transpose()
 }
 
 #[tracing::instrument(skip_all)]
@@ -412,7 +511,37 @@ pub async fn insert_medication(
         code: new.code.as_ref().map(|c| c.as_str().to_owned()),
         status: "active".to_owned(),
         recorded_at: Timestamp(at),
+        ended: None,
     })
+}
+
+pub(super) const MEDICATION_COLUMNS: &str =
+    "id, patient_id, name, code, status, recorded_at, ended_at, ended_by, end_reason";
+
+pub(super) type MedicationRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+pub(super) fn medication(
+    (id, patient, name, code, status, at, ended_at, ended_by, end_reason): MedicationRow,
+) -> Medication {
+    Medication {
+        id,
+        patient_id: PatientId::from_trusted(patient),
+        name,
+        code,
+        status,
+        recorded_at: Timestamp(at),
+        ended: ended((ended_at, ended_by, end_reason)),
+    }
 }
 
 #[tracing::instrument(skip_all)]
@@ -420,23 +549,14 @@ pub async fn medications_for_patient(
     tx: &mut Tx,
     patient: &PatientId,
 ) -> Result<Vec<Medication>, StoreError> {
-    let rows: Vec<(String, String, String, Option<String>, String, i64)> = sqlx::query_as(
-        "SELECT id, patient_id, name, code, status, recorded_at FROM medications WHERE patient_id = $1 ORDER BY recorded_at, id",
-    )
-    .bind(patient.as_str())
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, patient, name, code, status, at)| Medication {
-            id,
-            patient_id: PatientId::from_trusted(patient),
-            name,
-            code,
-            status,
-            recorded_at: Timestamp(at),
-        })
-        .collect())
+    let sql = format!(
+        "SELECT {MEDICATION_COLUMNS} FROM medications WHERE patient_id = $1 ORDER BY recorded_at, id"
+    );
+    let rows: Vec<MedicationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(patient.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.into_iter().map(medication).collect())
 }
 
 /// The note written at an encounter's close, if any.

@@ -213,7 +213,7 @@ pub async fn fhir_allergies(
     }
     order_limit(&mut sql, "recorded_at DESC, id", limit);
     let rows: Vec<AllergyRow> = sql.fetch_all(tx).await?;
-    Ok(rows.into_iter().map(allergy).collect())
+    rows.into_iter().map(allergy).collect()
 }
 
 /// Which claims a Claim search wants.

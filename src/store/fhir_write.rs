@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::clinical::{MEDICATION_COLUMNS, MedicationRow, medication};
 use super::sql::Sql;
 use super::{StoreError, Tx};
-use crate::model::clinical::Medication;
+use crate::model::clinical::{AllergyStatus, Medication};
 use crate::model::ids::{EncounterId, PatientId, UserId};
 use crate::model::patient::NewPatient;
 use crate::model::timestamp::Timestamp;
@@ -138,21 +139,6 @@ pub async fn fhir_version(
     Ok(row.map(stored))
 }
 
-const MEDICATION_COLUMNS: &str = "id, patient_id, name, code, status, recorded_at";
-
-type MedicationRow = (String, String, String, Option<String>, String, i64);
-
-fn medication((id, patient, name, code, status, at): MedicationRow) -> Medication {
-    Medication {
-        id,
-        patient_id: PatientId::from_trusted(patient),
-        name,
-        code,
-        status,
-        recorded_at: Timestamp(at),
-    }
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn get_medication(tx: &mut Tx, id: &str) -> Result<Option<Medication>, StoreError> {
     let sql = format!("SELECT {MEDICATION_COLUMNS} FROM medications WHERE id = $1");
@@ -276,6 +262,7 @@ pub struct AllergyRecord {
     pub code_system: Option<String>,
     pub reaction: Option<String>,
     pub severity: Option<&'static str>,
+    pub status: AllergyStatus,
     pub recorded_at: Timestamp,
 }
 
@@ -289,13 +276,13 @@ pub async fn save_allergy(
     let (id, sql) = match id {
         None => (
             new_id(),
-            "INSERT INTO allergies (id, patient_id, substance, code, code_system, reaction, severity, recorded_at, recorder_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO allergies (id, patient_id, substance, code, code_system, reaction, severity, recorded_at, recorder_id, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         ),
         Some(id) => (
             id.to_owned(),
             "UPDATE allergies SET patient_id = $2, substance = $3, code = $4, code_system = $5,
-                reaction = $6, severity = $7, recorded_at = $8, recorder_id = $9
+                reaction = $6, severity = $7, recorded_at = $8, recorder_id = $9, status = $10
              WHERE id = $1",
         ),
     };
@@ -309,6 +296,7 @@ pub async fn save_allergy(
         .bind(a.severity)
         .bind(a.recorded_at.millis())
         .bind(recorder.as_str())
+        .bind(a.status.as_str())
         .execute(&mut **tx)
         .await?;
     Ok(id)

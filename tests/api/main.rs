@@ -10,6 +10,7 @@ mod billing;
 mod booking;
 mod calls;
 mod cds;
+mod chart_items;
 mod cli;
 mod clinic;
 mod drafts;

@@ -209,7 +209,7 @@ pub(crate) async fn create_in(
         Parsed::MedicationStatement(m) => store::save_medication(tx, None, m, &recorder).await?,
         Parsed::Condition(c) => store::save_condition(tx, None, c, &recorder).await?,
     };
-    let written = keep_version(tx, who, kind, &id, 1).await?;
+    let written = keep_version(tx, who.base, who.now, kind, &id, 1).await?;
     audit_write(tx, who, "fhir.create", &written, &parsed).await?;
     Ok(written)
 }
@@ -256,21 +256,7 @@ pub(crate) async fn update_in(
             "this condition is an encounter's diagnosis; it changes with the visit's coding, not over FHIR",
         )));
     }
-    let head = match store::fhir_version_head(tx, kind.as_str(), id).await? {
-        Some((version, _)) => version,
-        None => {
-            // Recorded before any FHIR write: its state until now is version 1.
-            let mut first = current.resource.clone();
-            set_meta(&mut first, 1, who.now);
-            let version = StoredVersion {
-                version: 1,
-                last_updated: who.now,
-                resource: first.to_string(),
-            };
-            store::insert_fhir_version(tx, kind.as_str(), id, &version).await?;
-            1
-        }
-    };
+    let head = head_version(tx, kind, id, &current.resource, who.now).await?;
     if let Some(expected) = if_match
         && expected != head
     {
@@ -311,7 +297,7 @@ pub(crate) async fn update_in(
             store::save_condition(tx, Some(id), c, &recorder).await?;
         }
     }
-    let written = keep_version(tx, who, kind, id, head + 1).await?;
+    let written = keep_version(tx, who.base, who.now, kind, id, head + 1).await?;
     audit_write(tx, who, "fhir.update", &written, &parsed).await?;
     Ok(written)
 }
@@ -370,22 +356,86 @@ fn set_meta(resource: &mut Value, version: i64, at: Timestamp) {
     resource["meta"] = json!({"versionId": version.to_string(), "lastUpdated": at.rfc3339()});
 }
 
+/// The resource's current version; one recorded before any FHIR write
+/// has its state until now kept as version 1 first.
+async fn head_version(
+    tx: &mut Tx,
+    kind: ResourceType,
+    id: &str,
+    current: &Value,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    if let Some((version, _)) = store::fhir_version_head(tx, kind.as_str(), id).await? {
+        return Ok(version);
+    }
+    let mut first = current.clone();
+    set_meta(&mut first, 1, now);
+    let version = StoredVersion {
+        version: 1,
+        last_updated: now,
+        resource: first.to_string(),
+    };
+    store::insert_fhir_version(tx, kind.as_str(), id, &version).await?;
+    Ok(1)
+}
+
+/// A change to a resource made outside FHIR (the chart's REST routes),
+/// kept as the resource's next version so vread, `_history` and the ETag
+/// stay true: [`begin_change`] before the row changes, [`finish_change`]
+/// after, in one transaction.
+#[derive(Debug)]
+pub struct Change {
+    kind: ResourceType,
+    id: String,
+    head: i64,
+}
+
+/// Notes the version a change starts from; `None` when no such resource.
+pub async fn begin_change(
+    tx: &mut Tx,
+    kind: ResourceType,
+    id: &str,
+    base: &str,
+    now: Timestamp,
+) -> Result<Option<Change>, WriteError> {
+    let Some(current) = super::load(tx, kind, id, base, now).await? else {
+        return Ok(None);
+    };
+    let head = head_version(tx, kind, id, &current.resource, now).await?;
+    Ok(Some(Change {
+        kind,
+        id: id.to_owned(),
+        head,
+    }))
+}
+
+/// Keeps the changed resource as the version after the one it started from.
+pub async fn finish_change(
+    tx: &mut Tx,
+    change: Change,
+    base: &str,
+    now: Timestamp,
+) -> Result<Written, WriteError> {
+    keep_version(tx, base, now, change.kind, &change.id, change.head + 1).await
+}
+
 /// Reads the resource back as served, stamps it `version` and keeps it.
 async fn keep_version(
     tx: &mut Tx,
-    who: &Requester<'_>,
+    base: &str,
+    now: Timestamp,
     kind: ResourceType,
     id: &str,
     version: i64,
 ) -> Result<Written, WriteError> {
-    let found = super::load(tx, kind, id, who.base, who.now)
+    let found = super::load(tx, kind, id, base, now)
         .await?
         .ok_or(StoreError::Corrupt("a written resource vanished"))?;
     let mut resource = found.resource;
-    set_meta(&mut resource, version, who.now);
+    set_meta(&mut resource, version, now);
     let stored = StoredVersion {
         version,
-        last_updated: who.now,
+        last_updated: now,
         resource: resource.to_string(),
     };
     store::insert_fhir_version(tx, kind.as_str(), id, &stored)
@@ -402,7 +452,7 @@ async fn keep_version(
         kind,
         id: id.to_owned(),
         version,
-        last_updated: who.now,
+        last_updated: now,
         resource,
     })
 }

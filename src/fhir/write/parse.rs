@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::Invalid;
 use crate::fhir::{ResourceType, system};
+use crate::model::clinical::AllergyStatus;
 use crate::model::codes::{Icd10, PostalCode};
 use crate::model::ids::{EncounterId, PatientId};
 use crate::model::patient::{Address, NewPatient, Sex};
@@ -650,25 +651,14 @@ fn allergy(root: &Node<'_>, now: Timestamp) -> Result<AllergyRecord, Invalid> {
         "id",
         "meta",
         "clinicalStatus",
+        "verificationStatus",
         "code",
         "patient",
         "recordedDate",
         "reaction",
     ])?;
     root.envelope()?;
-    // ait-1: without a verificationStatus, clinicalStatus is required.
-    root.required("clinicalStatus")?;
-    if let Some(status) = root.child("clinicalStatus")? {
-        status.only(&["coding"])?;
-        let code = coding(&status, &[system::ALLERGY_CLINICAL], "the clinical status")?;
-        if code.map(|c| c.required_string("code")).transpose()? != Some("active") {
-            return Err(Invalid::new(
-                status.at("coding"),
-                "value",
-                "Bedside keeps active allergies only",
-            ));
-        }
-    }
+    let status = allergy_status(root)?;
     let code = root.required_child("code")?;
     code.only(&["coding", "text"])?;
     let coded = coding(&code, &[system::RXNORM, system::SNOMED], "the substance")?;
@@ -714,8 +704,57 @@ fn allergy(root: &Node<'_>, now: Timestamp) -> Result<AllergyRecord, Invalid> {
             .transpose()?,
         reaction,
         severity,
+        status,
         recorded_at: root.dated("recordedDate")?.unwrap_or(now),
     })
+}
+
+/// The allergy's status: its clinical status, or `entered-in-error` as
+/// its verification status (ait-1 and ait-2: then without a clinical status).
+fn allergy_status(root: &Node<'_>) -> Result<AllergyStatus, Invalid> {
+    if let Some(verification) = root.child("verificationStatus")? {
+        verification.only(&["coding"])?;
+        let code = coding(
+            &verification,
+            &[system::ALLERGY_VERIFICATION],
+            "the verification status",
+        )?
+        .ok_or_else(|| {
+            Invalid::new(
+                verification.at("coding"),
+                "required",
+                "the verification status needs a coding",
+            )
+        })?;
+        if code.required_string("code")? != "entered-in-error" {
+            return Err(code.invalid(
+                "code",
+                "Bedside keeps a verification status only to mark an allergy entered-in-error",
+            ));
+        }
+        if root.child("clinicalStatus")?.is_some() {
+            return Err(root.invalid(
+                "clinicalStatus",
+                "an allergy entered in error has no clinical status (ait-2)",
+            ));
+        }
+        return Ok(AllergyStatus::EnteredInError);
+    }
+    // ait-1: without a verificationStatus, clinicalStatus is required.
+    root.required("clinicalStatus")?;
+    let status = root.required_child("clinicalStatus")?;
+    status.only(&["coding"])?;
+    let code = coding(&status, &[system::ALLERGY_CLINICAL], "the clinical status")?;
+    match code.map(|c| c.required_string("code")).transpose()? {
+        Some("active") => Ok(AllergyStatus::Active),
+        Some("inactive") => Ok(AllergyStatus::Inactive),
+        Some("resolved") => Ok(AllergyStatus::Resolved),
+        _ => Err(Invalid::new(
+            status.at("coding"),
+            "value",
+            "the clinical status must be active, inactive or resolved",
+        )),
+    }
 }
 
 fn medication(root: &Node<'_>, now: Timestamp) -> Result<MedicationRecord, Invalid> {

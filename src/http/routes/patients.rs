@@ -8,9 +8,10 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::chart::{self, Ender};
 use crate::ehr::{
-    self, Allergy, Condition, History, Medication, NewAllergy, NewCondition, NewMedication,
-    NewPatient, Patient,
+    self, Allergy, Condition, EndAllergy, EndCondition, EndMedication, History, Medication,
+    NewAllergy, NewCondition, NewMedication, NewPatient, Patient,
 };
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ChartReaders, Clinicians, Staff, VisitCreators};
@@ -28,6 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_allergy, list_allergies))
         .routes(routes!(add_medication, list_medications))
         .routes(routes!(add_condition, list_conditions))
+        .routes(routes!(end_allergy))
+        .routes(routes!(end_medication))
+        .routes(routes!(end_condition))
         .routes(routes!(patient_history))
 }
 
@@ -282,6 +286,69 @@ async fn patient_history(
     Ok(Json(
         ehr::history(&state.store, &staff.actor, &patient_id(&id)?).await?,
     ))
+}
+
+/// Ends an active allergy as inactive, resolved or entered-in-error
+/// (clinician); a new FHIR version, audited as `allergy.end`.
+#[utoipa::path(post, path = "/patients/{id}/allergies/{allergy_id}/end", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path), ("allergy_id" = String, Path)), request_body = EndAllergy,
+    responses((status = 200, body = Allergy), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn end_allergy(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path((id, allergy_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EndAllergy>,
+) -> Result<Json<Allergy>, ApiError> {
+    let base = super::fhir::base(&state);
+    let who = ender(&state, &clinician, &base);
+    Ok(Json(
+        chart::end_allergy(&state.store, who, &patient_id(&id)?, &allergy_id, &body).await?,
+    ))
+}
+
+/// Stops an active medication (clinician); a new FHIR version, audited
+/// as `medication.end`.
+#[utoipa::path(post, path = "/patients/{id}/medications/{medication_id}/end", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path), ("medication_id" = String, Path)), request_body = EndMedication,
+    responses((status = 200, body = Medication), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn end_medication(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path((id, medication_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EndMedication>,
+) -> Result<Json<Medication>, ApiError> {
+    let base = super::fhir::base(&state);
+    let who = ender(&state, &clinician, &base);
+    Ok(Json(
+        chart::end_medication(&state.store, who, &patient_id(&id)?, &medication_id, &body).await?,
+    ))
+}
+
+/// Resolves an active problem (clinician); a new FHIR version, audited
+/// as `condition.end`.
+#[utoipa::path(post, path = "/patients/{id}/conditions/{condition_id}/end", tag = "patients", security(("bearer" = [])),
+    params(("id" = String, Path), ("condition_id" = String, Path)), request_body = EndCondition,
+    responses((status = 200, body = Condition), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn end_condition(
+    State(state): State<AppState>,
+    clinician: Staff<Clinicians>,
+    Path((id, condition_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EndCondition>,
+) -> Result<Json<Condition>, ApiError> {
+    let base = super::fhir::base(&state);
+    let who = ender(&state, &clinician, &base);
+    Ok(Json(
+        chart::end_condition(&state.store, who, &patient_id(&id)?, &condition_id, &body).await?,
+    ))
+}
+
+fn ender<'a>(state: &AppState, clinician: &'a Staff<Clinicians>, base: &'a str) -> Ender<'a> {
+    Ender {
+        actor: &clinician.actor,
+        user: &clinician.user.id,
+        fhir_base: base,
+        now: state.clock.now(),
+    }
 }
 
 fn patient_id(id: &str) -> Result<PatientId, ApiError> {
