@@ -566,3 +566,48 @@ async fn a_fhir_update_may_end_an_allergy_and_mark_one_entered_in_error() {
     assert!(served.get("clinicalStatus").is_none());
     assert_valid_fhir(&served);
 }
+
+/// Each SNOMED CT substance code the chart offers is one Synthea's allergy
+/// modules record, under the same name: checked against their files, not
+/// against our own reading.
+#[test]
+fn the_substance_codes_are_the_ones_synthea_records() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/synthea_substances.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .output()
+        .expect("python3 runs (pip install -r tests/requirements.txt)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(
+        output.status.code(),
+        Some(2),
+        "Synthea is required: {stderr}"
+    );
+    assert!(output.status.success(), "{stderr}");
+    let synthea: std::collections::HashMap<String, String> =
+        serde_json::from_slice(&output.stdout).expect("a JSON map of codes");
+    let ours: toml::Value = toml::from_str(include_str!("../../knowledge/substances.toml"))
+        .expect("knowledge/substances.toml parses");
+    let entries = ours["substance"].as_array().expect("[[substance]] entries");
+    assert!(entries.len() >= 10);
+    let first_word = |s: &str| {
+        s.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    for entry in entries {
+        let (name, code) = (
+            entry["name"].as_str().unwrap(),
+            entry["snomed"].as_str().unwrap(),
+        );
+        let display = synthea
+            .get(code)
+            .unwrap_or_else(|| panic!("{name} ({code}) is not a substance code Synthea records"));
+        assert!(
+            name.to_lowercase().contains(&first_word(display))
+                || display.to_lowercase().contains(&first_word(name)),
+            "{name} ({code}) is {display} in Synthea"
+        );
+    }
+}
