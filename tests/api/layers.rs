@@ -12,7 +12,8 @@ fn floor(module: &str) -> Option<u8> {
         "model" => 0,
         "store" => 1,
         "access" | "audit" | "auth" | "clinic" | "codeset" | "ehr" | "visits" | "billing"
-        | "cdss" | "media" | "fhir" | "live" | "outbox" | "schedule" | "quality" | "smart" => 2,
+        | "cdss" | "chart" | "media" | "fhir" | "live" | "outbox" | "schedule" | "quality"
+        | "smart" => 2,
         // What the edge is handed: config (which builds each domain's
         // settings), the shared state and its metrics.
         "config" | "state" | "metrics" => 3,

@@ -264,6 +264,47 @@ async fn the_join_link_is_emailed_once_even_when_the_mail_server_was_down_at_boo
 }
 
 #[tokio::test]
+async fn a_link_committed_before_bedside_stopped_is_sent_once_by_the_next_process() {
+    let mut sink = SmtpSink::start().await;
+    sink.kill().await;
+    let app = spawn_app_with(with_smtp(&sink)).await;
+    let clinic = Clinic::open(&app).await;
+    let visit = book_for(
+        &app,
+        &clinic,
+        &emailed_patient("Mary", "mary@example.org"),
+        None,
+    )
+    .await;
+    wait_for_messages(
+        &app,
+        &visit.id,
+        &clinic.scheduler,
+        "a failed attempt",
+        |m| {
+            of(m, "link", "email")
+                .first()
+                .is_some_and(|m| m["attempts"] == 1 && m["state"] == "queued")
+        },
+    )
+    .await;
+
+    // Bedside stops with the message committed and unsent; the mail server
+    // comes back while it is down; the next process finds the message.
+    let app = app.restart(with_smtp(&sink)).await;
+    sink.restart().await;
+    app.clock.advance(Duration::from_secs(120));
+    wait_for_messages(&app, &visit.id, &clinic.scheduler, "the link sent", |m| {
+        sent(m, "link", "email", 1)
+    })
+    .await;
+    a_few_rounds(&app).await;
+    let mail = sink.to("mary@example.org");
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    assert!(link_in(mail[0]["body"].as_str().unwrap()).contains(&visit.id));
+}
+
+#[tokio::test]
 async fn reminders_go_once_per_offset_as_the_clock_reaches_them() {
     let sink = SmtpSink::start().await;
     let app = spawn_app_with(with_smtp(&sink)).await;
