@@ -147,7 +147,7 @@ async fn attempt(
 }
 
 /// The delivery loop started by the billing worker when a webhook is set:
-/// every poll it fills up to [`MAX_IN_FLIGHT`] attempts, each finishing on
+/// on every poll, and whenever the worker has made new claims, it fills up to [`MAX_IN_FLIGHT`] attempts, each finishing on
 /// its own, so one receiver that never answers holds one slot, not the queue.
 #[derive(Debug)]
 pub struct Deliverer {
@@ -161,6 +161,7 @@ impl Deliverer {
         config: Arc<BillingSettings>,
         period: Duration,
         mut stopped: watch::Receiver<bool>,
+        mut nudged: watch::Receiver<u64>,
     ) -> Option<Self> {
         let hook = config.webhook.clone()?;
         let task = tokio::spawn(async move {
@@ -174,6 +175,7 @@ impl Deliverer {
                     biased;
                     _ = stopped.changed() => break,
                     Some(_) = in_flight.join_next() => {}
+                    Ok(()) = nudged.changed() => {}
                     _ = ticker.tick() => {}
                 }
                 while in_flight.len() < MAX_IN_FLIGHT {

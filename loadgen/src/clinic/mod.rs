@@ -80,6 +80,35 @@ impl Api {
             .with_context(|| format!("POST {path} answered with bad JSON"))
     }
 
+    /// Signs in another staff user with the run's password; answers the token.
+    pub async fn sign_in_other(&self, username: &str, password: &str) -> anyhow::Result<String> {
+        let who = Credentials::SignIn {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        token(&self.client, &self.base, &who).await
+    }
+
+    /// GETs with `token`.
+    pub async fn get_as(&self, path: &str, token: &str) -> anyhow::Result<Value> {
+        let response = self
+            .client
+            .get(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .with_context(|| format!("GET {path} failed"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let detail = response.text().await.unwrap_or_default();
+            bail!("GET {path} answered {status}: {detail}");
+        }
+        response
+            .json()
+            .await
+            .with_context(|| format!("GET {path} answered with bad JSON"))
+    }
+
     /// Creates queue `n` of run `run` and returns its id; queue names are
     /// unique, so each run names its own.
     pub async fn create_queue(&self, run: u64, n: usize) -> anyhow::Result<String> {
