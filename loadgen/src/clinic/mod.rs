@@ -165,7 +165,8 @@ impl Api {
         Ok(())
     }
 
-    /// Books visit `n` for a new patient, checks it in and admits it.
+    /// Books visit `n` for a new patient, checks it in and admits it. The
+    /// patient has insurance on file, so a closed visit bills as `ready`.
     pub async fn book(&self, queue_id: &str, n: usize) -> anyhow::Result<Booked> {
         let patient = self
             .post(
@@ -175,7 +176,9 @@ impl Api {
                     "given_name": format!("Load{n}"),
                     "family_name": "Test",
                     "birth_date": "1980-01-01",
-                    "sex": "unknown"
+                    "sex": "unknown",
+                    "insurance": {"payer_id": "DEMOPAYER", "payer_name": "Demo Health Plan",
+                                  "member_id": format!("M{n}"), "group_number": "G1"}
                 }),
             )
             .await?;
