@@ -113,7 +113,7 @@ fn main() -> std::process::ExitCode {
                     webhook,
                     wait: std::time::Duration::from_secs(wait_seconds),
                     biller,
-                    password: args.password.clone(),
+                    password: args.password,
                 },
             )),
             Err(error) => {
@@ -131,7 +131,7 @@ fn main() -> std::process::ExitCode {
                 clients: clients as usize,
                 seconds,
                 username,
-                password: args.password.clone(),
+                password: args.password,
             },
         )),
         Some(args::Mode::Idle { sockets, visits }) => {

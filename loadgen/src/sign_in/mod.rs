@@ -120,7 +120,7 @@ pub async fn run(plan: Plan, storm: Storm) -> anyhow::Result<()> {
             ms(h.max())
         )?;
     }
-    if let Some(h) = answers.refused.as_ref().filter(|h| h.len() > 0) {
+    if let Some(h) = answers.refused.as_ref().filter(|h| !h.is_empty()) {
         writeln!(
             out,
             "  refused as busy (503): {:.1}/s; p50 {:.1} ms, p99 {:.1} ms",
