@@ -94,8 +94,14 @@ pub async fn deliver_due(
 /// Takes the next due delivery for [`LEASE_MS`], so no other attempt sends
 /// it meanwhile.
 async fn lease_next(store: &Store, now: i64) -> Result<Option<DueDelivery>, BillingError> {
+    Ok(lease_some(store, now, 1).await?.pop())
+}
+
+/// Takes up to `n` due deliveries for [`LEASE_MS`] in one transaction.
+async fn lease_some(store: &Store, now: i64, n: usize) -> Result<Vec<DueDelivery>, BillingError> {
     let mut tx = store.begin().await?;
-    let due = store::lease_due_delivery(&mut tx, store.backend(), now, now + LEASE_MS).await?;
+    let due = store::lease_due_deliveries(&mut tx, store.backend(), now, now + LEASE_MS, n as i64)
+        .await?;
     store::commit(tx).await?;
     Ok(due)
 }
@@ -178,24 +184,32 @@ impl Deliverer {
                     Ok(()) = nudged.changed() => {}
                     _ = ticker.tick() => {}
                 }
+                // Every free slot is leased in one transaction, not one each.
                 while in_flight.len() < MAX_IN_FLIGHT {
                     let now = clock.now().millis();
-                    let due = match lease_next(&store, now).await {
-                        Ok(Some(due)) => due,
-                        Ok(None) => break,
+                    let room = MAX_IN_FLIGHT - in_flight.len();
+                    let leased = match lease_some(&store, now, room).await {
+                        Ok(leased) => leased,
                         Err(error) => {
                             tracing::warn!(%error, "billing webhook round failed");
                             break;
                         }
                     };
-                    let (store, clock, hook, client) =
-                        (store.clone(), clock.clone(), hook.clone(), client.clone());
-                    in_flight.spawn(async move {
-                        if let Err(error) = attempt(&store, &clock, &hook, &client, due, now).await
-                        {
-                            tracing::warn!(%error, "billing webhook attempt not recorded");
-                        }
-                    });
+                    let all_due = leased.len() < room;
+                    for due in leased {
+                        let (store, clock, hook, client) =
+                            (store.clone(), clock.clone(), hook.clone(), client.clone());
+                        in_flight.spawn(async move {
+                            if let Err(error) =
+                                attempt(&store, &clock, &hook, &client, due, now).await
+                            {
+                                tracing::warn!(%error, "billing webhook attempt not recorded");
+                            }
+                        });
+                    }
+                    if all_due {
+                        break;
+                    }
                 }
             }
             // Attempts cut short keep their lease and are retried once it ends.

@@ -671,8 +671,7 @@ pub struct DueDelivery {
     pub attempts: i64,
 }
 
-/// Takes the oldest due delivery and leases it until `lease_until`, so a
-/// worker that dies mid-attempt leaves it to be retried after the lease.
+/// Leases the next due delivery until `lease_until` (see [`lease_due_deliveries`]).
 #[tracing::instrument(skip_all)]
 pub async fn lease_due_delivery(
     tx: &mut Tx,
@@ -680,29 +679,47 @@ pub async fn lease_due_delivery(
     now: i64,
     lease_until: i64,
 ) -> Result<Option<DueDelivery>, StoreError> {
+    Ok(lease_due_deliveries(tx, backend, now, lease_until, 1)
+        .await?
+        .pop())
+}
+
+/// Leases up to `limit` due deliveries, oldest due first, until
+/// `lease_until`: no other attempt takes them meanwhile (locked past other
+/// nodes on PostgreSQL until this transaction commits).
+#[tracing::instrument(skip_all)]
+pub async fn lease_due_deliveries(
+    tx: &mut Tx,
+    backend: Backend,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<DueDelivery>, StoreError> {
     let sql = format!(
         "SELECT id, payload, attempts FROM billing_webhook_deliveries
          WHERE delivered_at IS NULL AND next_attempt_at <= $1
-         ORDER BY next_attempt_at, id LIMIT 1{}",
+         ORDER BY next_attempt_at, id LIMIT $2{}",
         skip_locked(backend)
     );
-    let row: Option<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
-        .fetch_optional(&mut **tx)
+        .bind(limit)
+        .fetch_all(&mut **tx)
         .await?;
-    let Some((id, payload, attempts)) = row else {
-        return Ok(None);
-    };
-    sqlx::query("UPDATE billing_webhook_deliveries SET next_attempt_at = $2 WHERE id = $1")
-        .bind(&id)
-        .bind(lease_until)
-        .execute(&mut **tx)
-        .await?;
-    Ok(Some(DueDelivery {
-        id,
-        payload,
-        attempts,
-    }))
+    let mut due = Vec::with_capacity(rows.len());
+    for (id, payload, attempts) in rows {
+        sqlx::query("UPDATE billing_webhook_deliveries SET next_attempt_at = $2 WHERE id = $1")
+            .bind(&id)
+            .bind(lease_until)
+            .execute(&mut **tx)
+            .await?;
+        due.push(DueDelivery {
+            id,
+            payload,
+            attempts,
+        });
+    }
+    Ok(due)
 }
 
 /// Records one attempt: delivered, or due again at `next_attempt_at`.
