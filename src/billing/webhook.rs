@@ -184,8 +184,9 @@ impl Deliverer {
                     Ok(()) = nudged.changed() => {}
                     _ = ticker.tick() => {}
                 }
-                // Every free slot is leased in one transaction, not one each.
-                while in_flight.len() < MAX_IN_FLIGHT {
+                // Free slots are leased together, once half are free: one
+                // transaction for several deliveries, not one each.
+                while in_flight.len() <= MAX_IN_FLIGHT / 2 {
                     let now = clock.now().millis();
                     let room = MAX_IN_FLIGHT - in_flight.len();
                     let leased = match lease_some(&store, now, room).await {
