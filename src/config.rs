@@ -50,7 +50,8 @@ pub struct Config {
     pub drain_for: Duration,
     /// `BEDSIDE_BILLING_*`, `BEDSIDE_X12_*`, `BEDSIDE_FEE_SCHEDULE`,
     /// `BEDSIDE_PAYER_RULES`, `BEDSIDE_BILLING_WEBHOOK_*`,
-    /// `BEDSIDE_BILLING_POLL_SECONDS` (0 turns the worker off).
+    /// `BEDSIDE_BILLING_POLL_SECONDS` (0 turns the worker off),
+    /// `BEDSIDE_BILLING_WORKERS` (claim loops, default 1).
     pub billing: BillingSettings,
     /// `BEDSIDE_TURN_URLS`, `BEDSIDE_TURN_SECRET`, `BEDSIDE_TURN_TTL_SECONDS`.
     pub turn: Option<TurnConfig>,
@@ -163,6 +164,7 @@ pub const KEYS: &[&str] = &[
     "BEDSIDE_BILLING_WEBHOOK_URL",
     "BEDSIDE_BILLING_WEBHOOK_SECRET",
     "BEDSIDE_BILLING_POLL_SECONDS",
+    "BEDSIDE_BILLING_WORKERS",
     "BEDSIDE_CLEARINGHOUSE_URL",
     "BEDSIDE_CLEARINGHOUSE_USERNAME",
     "BEDSIDE_CLEARINGHOUSE_PASSWORD",
@@ -505,6 +507,7 @@ fn parse_summary(
 
 fn parse_billing_settings(source: &Source) -> Result<BillingSettings, ConfigError> {
     let poll_seconds = parse_int("BEDSIDE_BILLING_POLL_SECONDS", source, 5, 0, 3600)? as u64;
+    let workers = parse_int("BEDSIDE_BILLING_WORKERS", source, 1, 1, 16)? as usize;
     Ok(BillingSettings {
         provider: parse_billing(source)?,
         x12_sender_id: parse_x12_id("BEDSIDE_X12_SENDER_ID", source)?,
@@ -521,6 +524,7 @@ fn parse_billing_settings(source: &Source) -> Result<BillingSettings, ConfigErro
             .map_err(|e| ConfigError::new("BEDSIDE_PAYER_RULES", e.to_string()))?,
         webhook: parse_billing_webhook(source)?,
         poll_every: (poll_seconds > 0).then(|| Duration::from_secs(poll_seconds)),
+        workers,
         clearinghouse: parse_clearinghouse(source)?,
     })
 }
@@ -1214,6 +1218,10 @@ mod tests {
                 &[("BEDSIDE_BILLING_POLL_SECONDS", "-1")],
                 "BEDSIDE_BILLING_POLL_SECONDS",
             ),
+            (
+                &[("BEDSIDE_BILLING_WORKERS", "0")],
+                "BEDSIDE_BILLING_WORKERS",
+            ),
             (&[(URL, "ftp://x"), good_secret], URL),
             (&[good_secret], URL),
             (&[(URL, "http://127.0.0.1:9/hook")], SECRET),
@@ -1236,6 +1244,7 @@ mod tests {
         assert!(config.billing.fee_schedule.fee(&code).is_some());
         assert_eq!(config.billing.phone.as_deref(), Some("2175550100"));
         assert_eq!(config.billing.poll_every, Some(Duration::from_secs(5)));
+        assert_eq!(config.billing.workers, 1);
     }
 
     #[test]

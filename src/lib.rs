@@ -138,6 +138,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
     Ok(AppState {
         clock,
         billing: Arc::new(config.billing.clone()),
+        billing_nudge: billing::worker::Nudge::default(),
         outbox: Arc::new(config.outbox.clone()),
         ice: Arc::new(media::IceSettings {
             stun_urls: config.stun_urls.clone(),
@@ -271,8 +272,12 @@ pub async fn serve(
     let draining = state.draining.clone();
     let drain_for = state.config.drain_for;
     // The billing outbox worker runs beside the server and stops with it.
-    let billing =
-        billing::worker::Worker::start(state.clock.clone(), store.clone(), state.billing.clone());
+    let billing = billing::worker::Worker::start(
+        state.clock.clone(),
+        store.clone(),
+        state.billing.clone(),
+        &state.billing_nudge,
+    );
     // The patient-message worker too: reminders, then sending.
     let messages = outbox::worker::Worker::start(outbox::worker::Sender::new(
         store.clone(),

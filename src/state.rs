@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::auth::{LoginThrottle, PasswordPool, SessionSettings, TokenKeys};
 use crate::billing::BillingSettings;
+use crate::billing::worker::Nudge;
 use crate::cdss::Knowledge;
 use crate::config::Config;
 use crate::live::Live;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub ice: Arc<IceSettings>,
     /// What billing needs of the configuration.
     pub billing: Arc<BillingSettings>,
+    /// Wakes this node's billing workers when a consult closes.
+    pub billing_nudge: Nudge,
     /// Messages to patients: transports, reminders, the worker's pace.
     pub outbox: Arc<OutboxSettings>,
     /// How long staff sign-ins last.

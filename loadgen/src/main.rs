@@ -17,8 +17,11 @@
 //! - [`waiting`]: patients checked in at a rate, frames counted and timed.
 //! - [`fhir`]: FHIR searches under concurrent clients.
 //! - [`idle`]: idle authenticated sockets and the server's memory per socket.
+//! - [`claims`]: consult close → claim ready, and exactly one claim each.
+//! - [`sign_in`]: sign-ins per second with the password hashing bounded.
 
 mod args;
+mod claims;
 mod clinic;
 mod compare;
 mod fhir;
@@ -26,6 +29,7 @@ mod floor;
 mod idle;
 mod scenario;
 mod server;
+mod sign_in;
 mod sockets;
 mod waiting;
 
@@ -51,7 +55,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let outcome = match args.mode {
+    let outcome = match args.mode.clone() {
         None => runtime.block_on(scenario::run(plan)).map(drop),
         Some(args::Mode::Floor { listen }) => runtime.block_on(floor::serve(listen)),
         Some(args::Mode::Compare {
@@ -90,6 +94,44 @@ fn main() -> std::process::ExitCode {
                 with_vitals: with_vitals as usize,
                 clients: clients as usize,
                 seconds,
+            },
+        )),
+        Some(args::Mode::CloseClaim {
+            visits,
+            per_second,
+            in_flight,
+            webhook,
+            wait_seconds,
+            biller,
+        }) => match args::loopback_listen(webhook, "--webhook") {
+            Ok(webhook) => runtime.block_on(claims::run(
+                plan,
+                claims::Closing {
+                    visits: visits as usize,
+                    per_second,
+                    in_flight: in_flight as usize,
+                    webhook,
+                    wait: std::time::Duration::from_secs(wait_seconds),
+                    biller,
+                    password: args.password,
+                },
+            )),
+            Err(error) => {
+                eprintln!("bedside-loadgen: {error}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+        Some(args::Mode::SignIn {
+            clients,
+            seconds,
+            username,
+        }) => runtime.block_on(sign_in::run(
+            plan,
+            sign_in::Storm {
+                clients: clients as usize,
+                seconds,
+                username,
+                password: args.password,
             },
         )),
         Some(args::Mode::Idle { sockets, visits }) => {

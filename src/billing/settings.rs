@@ -30,6 +30,8 @@ pub struct BillingSettings {
     pub webhook: Option<BillingWebhook>,
     /// `BEDSIDE_BILLING_POLL_SECONDS`: how often the worker runs; `None` is off.
     pub poll_every: Option<Duration>,
+    /// `BEDSIDE_BILLING_WORKERS`: claim loops on this node (at least one).
+    pub workers: usize,
     /// `BEDSIDE_CLEARINGHOUSE_*`: where eligibility and claim-status
     /// inquiries go; `None` until a URL is set.
     pub clearinghouse: Option<super::clearinghouse::ClearinghouseSettings>,

@@ -94,8 +94,14 @@ pub async fn deliver_due(
 /// Takes the next due delivery for [`LEASE_MS`], so no other attempt sends
 /// it meanwhile.
 async fn lease_next(store: &Store, now: i64) -> Result<Option<DueDelivery>, BillingError> {
+    Ok(lease_some(store, now, 1).await?.pop())
+}
+
+/// Takes up to `n` due deliveries for [`LEASE_MS`] in one transaction.
+async fn lease_some(store: &Store, now: i64, n: usize) -> Result<Vec<DueDelivery>, BillingError> {
     let mut tx = store.begin().await?;
-    let due = store::lease_due_delivery(&mut tx, store.backend(), now, now + LEASE_MS).await?;
+    let due = store::lease_due_deliveries(&mut tx, store.backend(), now, now + LEASE_MS, n as i64)
+        .await?;
     store::commit(tx).await?;
     Ok(due)
 }
@@ -147,7 +153,7 @@ async fn attempt(
 }
 
 /// The delivery loop started by the billing worker when a webhook is set:
-/// every poll it fills up to [`MAX_IN_FLIGHT`] attempts, each finishing on
+/// on every poll, and whenever the worker has made new claims, it fills up to [`MAX_IN_FLIGHT`] attempts, each finishing on
 /// its own, so one receiver that never answers holds one slot, not the queue.
 #[derive(Debug)]
 pub struct Deliverer {
@@ -161,6 +167,7 @@ impl Deliverer {
         config: Arc<BillingSettings>,
         period: Duration,
         mut stopped: watch::Receiver<bool>,
+        mut nudged: watch::Receiver<u64>,
     ) -> Option<Self> {
         let hook = config.webhook.clone()?;
         let task = tokio::spawn(async move {
@@ -174,26 +181,36 @@ impl Deliverer {
                     biased;
                     _ = stopped.changed() => break,
                     Some(_) = in_flight.join_next() => {}
+                    Ok(()) = nudged.changed() => {}
                     _ = ticker.tick() => {}
                 }
-                while in_flight.len() < MAX_IN_FLIGHT {
+                // Free slots are leased together, once half are free: one
+                // transaction for several deliveries, not one each.
+                while in_flight.len() <= MAX_IN_FLIGHT / 2 {
                     let now = clock.now().millis();
-                    let due = match lease_next(&store, now).await {
-                        Ok(Some(due)) => due,
-                        Ok(None) => break,
+                    let room = MAX_IN_FLIGHT - in_flight.len();
+                    let leased = match lease_some(&store, now, room).await {
+                        Ok(leased) => leased,
                         Err(error) => {
                             tracing::warn!(%error, "billing webhook round failed");
                             break;
                         }
                     };
-                    let (store, clock, hook, client) =
-                        (store.clone(), clock.clone(), hook.clone(), client.clone());
-                    in_flight.spawn(async move {
-                        if let Err(error) = attempt(&store, &clock, &hook, &client, due, now).await
-                        {
-                            tracing::warn!(%error, "billing webhook attempt not recorded");
-                        }
-                    });
+                    let all_due = leased.len() < room;
+                    for due in leased {
+                        let (store, clock, hook, client) =
+                            (store.clone(), clock.clone(), hook.clone(), client.clone());
+                        in_flight.spawn(async move {
+                            if let Err(error) =
+                                attempt(&store, &clock, &hook, &client, due, now).await
+                            {
+                                tracing::warn!(%error, "billing webhook attempt not recorded");
+                            }
+                        });
+                    }
+                    if all_due {
+                        break;
+                    }
                 }
             }
             // Attempts cut short keep their lease and are retried once it ends.

@@ -1,14 +1,17 @@
-//! The billing worker: turns billing-outbox rows into claims. Each row is
-//! handled in one transaction that takes the row (locked against other
-//! nodes on PostgreSQL), inserts the claim (unique per encounter, so a
-//! second attempt can only find it there), marks the row processed and
-//! queues the webhook. A crash anywhere before commit leaves the row for
-//! the next attempt; nothing is half done.
+//! The billing worker: turns billing-outbox rows into claims. Rows are
+//! handled in batches, each in one transaction that takes its rows (locked
+//! against other workers and nodes on PostgreSQL), inserts each claim
+//! (unique per encounter, so a second attempt can only find it there),
+//! marks the rows processed, queues the webhooks and audits the batch with
+//! one append to the chain. A crash anywhere before commit leaves the rows
+//! for the next attempt; nothing is half done. A batch that fails is
+//! handled again row by row, so only the failing row is counted against.
 //!
-//! [`Worker::start`] handles waiting rows every
-//! `BEDSIDE_BILLING_POLL_SECONDS` from `serve` until shutdown, beside the
-//! webhook's own [`webhook::Deliverer`]; tests call [`drain`] or
-//! [`process_next`] themselves.
+//! [`Worker::start`] runs `BEDSIDE_BILLING_WORKERS` loops from `serve`
+//! until shutdown, beside the webhook's own [`webhook::Deliverer`]. Each
+//! wakes when this node closes a consult ([`Nudge`]) and otherwise every
+//! `BEDSIDE_BILLING_POLL_SECONDS` (for other nodes' closes and retries);
+//! tests call [`drain`], [`run_once`] or [`process_next`] themselves.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +26,63 @@ use super::{
 use crate::audit::{Actor, AuditEntry};
 use crate::model::clock::Clock;
 use crate::store::{self, Backend, Store, Tx};
+
+/// Outbox rows one transaction takes at most.
+pub const BATCH: i64 = 64;
+
+/// Wakes the billing workers: a consult closed on this node, so its claim
+/// need not wait for the next poll. Cheap to clone; a nudge while every
+/// worker is busy is not lost (each sees that something changed).
+#[derive(Debug, Clone)]
+pub struct Nudge(Arc<watch::Sender<u64>>);
+
+impl Default for Nudge {
+    fn default() -> Self {
+        Self(Arc::new(watch::channel(0).0))
+    }
+}
+
+impl Nudge {
+    pub fn nudge(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
+/// Where claim numbers come from: values taken ahead for a batch, then the
+/// counter itself.
+#[derive(Debug, Default)]
+struct Numbers {
+    next: i64,
+    end: i64,
+}
+
+impl Numbers {
+    /// Takes `n` numbers in a transaction of their own, so workers do not
+    /// queue behind each other's batches on the counter's row. A number a
+    /// batch does not use (its row was already billed, or the batch failed)
+    /// is never handed out: claim numbers are unique, not gapless.
+    async fn take_ahead(store: &Store, n: usize) -> Result<Self, BillingError> {
+        let mut tx = store.begin().await?;
+        let first = store::take_counter(&mut tx, "claim_number", n as i64).await?;
+        store::commit(tx).await?;
+        Ok(Self {
+            next: first,
+            end: first + n as i64,
+        })
+    }
+
+    async fn next(&mut self, tx: &mut Tx) -> Result<i64, BillingError> {
+        if self.next < self.end {
+            self.next += 1;
+            return Ok(self.next - 1);
+        }
+        Ok(store::next_counter(tx, "claim_number").await?)
+    }
+}
 
 /// What handling one outbox row did.
 #[derive(Debug, Clone)]
@@ -48,16 +108,23 @@ pub async fn process_next(
     let Some(row) = store::next_outbox(tx, backend).await? else {
         return Ok(None);
     };
-    let processed = process_row(tx, config, &row, now).await?;
+    let mut audits = Vec::new();
+    let processed =
+        process_row(tx, config, &row, &mut Numbers::default(), now, &mut audits).await?;
     store::mark_outbox_processed(tx, &row.id, now).await?;
+    store::append_audits(tx, &audits).await?;
     Ok(Some((row.id, processed)))
 }
 
+/// Turns one row into its claim; the claim's audit entry is added to
+/// `audits` for the caller to append last.
 async fn process_row(
     tx: &mut Tx,
     config: &BillingSettings,
     row: &store::OutboxRow,
+    numbers: &mut Numbers,
     now: i64,
+    audits: &mut Vec<AuditEntry>,
 ) -> Result<Processed, BillingError> {
     if store::claim_id_for_encounter(tx, &row.encounter_id)
         .await?
@@ -68,7 +135,7 @@ async fn process_row(
     let Some(facts) = store::claim_facts(tx, &row.visit_id).await? else {
         return Ok(Processed::Skipped);
     };
-    let number = claim_number(store::next_counter(tx, "claim_number").await?);
+    let number = claim_number(numbers.next(tx).await?);
     let claim = build_claim(
         config,
         &facts,
@@ -98,14 +165,11 @@ async fn process_row(
         let payload = webhook::payload(&claim);
         store::insert_webhook_delivery(tx, &claim.id, &payload, now).await?;
     }
-    let entry = AuditEntry::new(
-        &Actor::system(crate::model::timestamp::Timestamp(now)),
-        "claim.create",
-        "Claim",
-    )
-    .resource(&claim.id)
-    .patient(&claim.patient_id);
-    store::append_audit(tx, &entry).await?;
+    audits.push(
+        AuditEntry::new(&worker, "claim.create", "Claim")
+            .resource(&claim.id)
+            .patient(&claim.patient_id),
+    );
     Ok(Processed::Created(Box::new(claim)))
 }
 
@@ -121,22 +185,89 @@ pub async fn run_once(
     let now = clock.now().millis();
     let outcome = match store::next_outbox(&mut tx, store.backend()).await? {
         None => None,
-        Some(row) => match process_row(&mut tx, config, &row, now).await {
-            Ok(processed) => {
-                store::mark_outbox_processed(&mut tx, &row.id, now).await?;
-                Some(processed)
+        Some(row) => {
+            let mut audits = Vec::new();
+            match process_row(
+                &mut tx,
+                config,
+                &row,
+                &mut Numbers::default(),
+                now,
+                &mut audits,
+            )
+            .await
+            {
+                Ok(processed) => {
+                    store::mark_outbox_processed(&mut tx, &row.id, now).await?;
+                    store::append_audits(&mut tx, &audits).await?;
+                    Some(processed)
+                }
+                Err(error) => {
+                    drop(tx);
+                    let mut tx = store.begin().await?;
+                    store::bump_outbox_attempts(&mut tx, &row.id).await?;
+                    store::commit(tx).await?;
+                    return Err(error);
+                }
             }
-            Err(error) => {
-                drop(tx);
-                let mut tx = store.begin().await?;
-                store::bump_outbox_attempts(&mut tx, &row.id).await?;
-                store::commit(tx).await?;
-                return Err(error);
-            }
-        },
+        }
     };
     store::commit(tx).await?;
     Ok(outcome)
+}
+
+/// Handles up to `limit` outbox rows in one transaction; returns how many.
+/// When any row fails, the batch is undone and its rows are handled one by
+/// one with [`run_once`], which counts the failure against its row alone.
+#[tracing::instrument(skip_all)]
+pub async fn run_batch(
+    store: &Store,
+    clock: &Clock,
+    config: &BillingSettings,
+    limit: i64,
+) -> Result<usize, BillingError> {
+    let now = clock.now().millis();
+    let mut tx = store.begin().await?;
+    let rows = store::next_outboxes(&mut tx, store.backend(), limit).await?;
+    if rows.is_empty() {
+        store::commit(tx).await?;
+        return Ok(0);
+    }
+    let mut numbers = match store.backend() {
+        Backend::Postgres => Numbers::take_ahead(store, rows.len()).await?,
+        // One writer at a time: the batch's own transaction holds the counter anyway.
+        Backend::Sqlite => Numbers::default(),
+    };
+    let mut audits = Vec::with_capacity(rows.len());
+    let mut handled = Ok(());
+    for row in &rows {
+        handled = process_row(&mut tx, config, row, &mut numbers, now, &mut audits)
+            .await
+            .map(drop);
+        if handled.is_ok() {
+            handled = store::mark_outbox_processed(&mut tx, &row.id, now)
+                .await
+                .map_err(BillingError::from);
+        }
+        if handled.is_err() {
+            break;
+        }
+    }
+    if let Err(error) = handled {
+        drop(tx);
+        tracing::warn!(%error, rows = rows.len(), "a billing batch failed; handling its rows one by one");
+        let mut done = 0;
+        for _ in &rows {
+            if run_once(store, clock, config).await?.is_none() {
+                break;
+            }
+            done += 1;
+        }
+        return Ok(done);
+    }
+    store::append_audits(&mut tx, &audits).await?;
+    store::commit(tx).await?;
+    Ok(rows.len())
 }
 
 /// Handles outbox rows until none is waiting; returns how many.
@@ -147,10 +278,12 @@ pub async fn drain(
     config: &BillingSettings,
 ) -> Result<usize, BillingError> {
     let mut handled = 0;
-    while run_once(store, clock, config).await?.is_some() {
-        handled += 1;
+    loop {
+        match run_batch(store, clock, config, BATCH).await? {
+            0 => return Ok(handled),
+            n => handled += n,
+        }
     }
-    Ok(handled)
 }
 
 /// How long [`Worker::stop`] waits for the row in hand before abandoning
@@ -161,23 +294,46 @@ const STOP_WITHIN: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct Worker {
     stop: watch::Sender<bool>,
-    claims: JoinHandle<()>,
+    claims: Vec<JoinHandle<()>>,
     deliveries: Option<webhook::Deliverer>,
 }
 
 impl Worker {
-    /// Starts the loops unless `BEDSIDE_BILLING_POLL_SECONDS` is 0.
-    pub fn start(clock: Clock, store: Store, config: Arc<BillingSettings>) -> Option<Self> {
+    /// Starts the loops unless `BEDSIDE_BILLING_POLL_SECONDS` is 0; each
+    /// claim loop also wakes on `nudge`.
+    pub fn start(
+        clock: Clock,
+        store: Store,
+        config: Arc<BillingSettings>,
+        nudge: &Nudge,
+    ) -> Option<Self> {
         let period = config.poll_every?;
         let (stop, stopped) = watch::channel(false);
+        // New claims wake the deliveries, as closes wake the claim loops.
+        let delivery_nudge = Nudge::default();
         let deliveries = webhook::Deliverer::start(
             clock.clone(),
             store.clone(),
             config.clone(),
             period,
             stopped.clone(),
+            delivery_nudge.subscribe(),
         );
-        let claims = tokio::spawn(claim_loop(clock, store, config, period, stopped));
+        let claims = (0..config.workers.max(1))
+            .map(|_| {
+                tokio::spawn(claim_loop(
+                    Loop {
+                        clock: clock.clone(),
+                        store: store.clone(),
+                        config: config.clone(),
+                        period,
+                        delivery_nudge: delivery_nudge.clone(),
+                    },
+                    stopped.clone(),
+                    nudge.subscribe(),
+                ))
+            })
+            .collect();
         Some(Self {
             stop,
             claims,
@@ -185,13 +341,13 @@ impl Worker {
         })
     }
 
-    /// Stops both loops: the claim loop after the row in hand (at most
+    /// Stops every loop: the claim loops after the batch in hand (at most
     /// [`STOP_WITHIN`]), deliveries at once.
     #[tracing::instrument(skip_all)]
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        let abort = self.claims.abort_handle();
-        let claims = tokio::time::timeout(STOP_WITHIN, self.claims);
+        let aborts: Vec<_> = self.claims.iter().map(JoinHandle::abort_handle).collect();
+        let claims = tokio::time::timeout(STOP_WITHIN, futures_util::future::join_all(self.claims));
         let deliveries = async {
             if let Some(deliveries) = self.deliveries {
                 deliveries.stopped().await;
@@ -199,34 +355,46 @@ impl Worker {
         };
         let (claims, ()) = tokio::join!(claims, deliveries);
         if claims.is_err() {
-            tracing::warn!("the billing worker did not finish its row in time; it will be retried");
-            abort.abort();
+            tracing::warn!(
+                "the billing worker did not finish its rows in time; they will be retried"
+            );
+            for abort in aborts {
+                abort.abort();
+            }
         }
     }
 }
 
-/// Every `period`, turns waiting rows into claims one by one, checking for
-/// the stop before each.
-async fn claim_loop(
+/// What one claim loop works with.
+struct Loop {
     clock: Clock,
     store: Store,
     config: Arc<BillingSettings>,
     period: Duration,
+    delivery_nudge: Nudge,
+}
+
+/// On every nudge and every `period`, turns waiting rows into claims batch
+/// by batch, checking for the stop before each.
+async fn claim_loop(
+    work: Loop,
     mut stopped: watch::Receiver<bool>,
+    mut nudged: watch::Receiver<u64>,
 ) {
-    let mut ticker = tokio::time::interval(period);
+    let mut ticker = tokio::time::interval(work.period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Stop first: a due tick must not start a round after the signal.
         tokio::select! {
             biased;
             _ = stopped.changed() => return,
+            Ok(()) = nudged.changed() => {}
             _ = ticker.tick() => {}
         }
         while !*stopped.borrow() {
-            match run_once(&store, &clock, &config).await {
-                Ok(Some(_)) => {}
-                Ok(None) => break,
+            match run_batch(&work.store, &work.clock, &work.config, BATCH).await {
+                Ok(0) => break,
+                Ok(_) => work.delivery_nudge.nudge(),
                 Err(error) => {
                     tracing::warn!(error = %error, "billing worker round failed");
                     break;

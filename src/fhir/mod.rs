@@ -485,11 +485,13 @@ pub async fn search(
         }
     }
     let paging = search::Pager::new(&criteria);
-    let mut tx = store.begin().await?;
+    // Read without the write lock, then audit in one short write: a search
+    // holds the audit chain for one append, however many patients it saw.
+    let mut read = store.begin_read().await?;
     let found = if criteria.matches_nothing {
         Vec::new()
     } else {
-        find(&mut tx, kind, &criteria, who.base, paging.fetch()).await?
+        find(&mut read, kind, &criteria, who.base, paging.fetch()).await?
     };
     // A patient's token sees its own visit's part of its record only.
     let found: Vec<Found> = found
@@ -503,22 +505,26 @@ pub async fn search(
             patients.push(patient);
         }
     }
-    for patient in &patients {
-        let mut entry = AuditEntry::new(who.actor, "fhir.search", kind.as_str()).patient(patient);
-        if kind == ResourceType::Patient {
-            entry = entry.resource(patient);
-        }
-        store::append_audit(&mut tx, &entry).await?;
-    }
-    if patients.is_empty() {
-        store::append_audit(
-            &mut tx,
-            &AuditEntry::new(who.actor, "fhir.search", kind.as_str()),
-        )
-        .await?;
+    let mut entries: Vec<AuditEntry> = patients
+        .iter()
+        .map(|patient| {
+            let entry = AuditEntry::new(who.actor, "fhir.search", kind.as_str()).patient(patient);
+            if kind == ResourceType::Patient {
+                entry.resource(patient)
+            } else {
+                entry
+            }
+        })
+        .collect();
+    if entries.is_empty() {
+        entries.push(AuditEntry::new(who.actor, "fhir.search", kind.as_str()));
     }
     let mut resources: Vec<Value> = found.into_iter().map(|f| f.resource).collect();
-    write::stamp(&mut tx, kind, &mut resources).await?;
+    write::stamp(&mut read, kind, &mut resources).await?;
+    store::commit(read).await?;
+    // Nothing is answered unless its reading is on the record.
+    let mut tx = store.begin().await?;
+    store::append_audits(&mut tx, &entries).await?;
     store::commit(tx).await?;
     Ok(searchset(who.now, who.base, self_url, resources, page))
 }

@@ -50,52 +50,99 @@ const COLUMNS: &str =
 /// transaction: it holds the chain head until commit.
 #[tracing::instrument(skip_all)]
 pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<AuditEvent, StoreError> {
-    let (seq, prev_hash): (i64, String) = sqlx::query_as(
-        "UPDATE audit_chain SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash",
+    let mut events = append_audits(tx, std::slice::from_ref(entry)).await?;
+    events.pop().ok_or(StoreError::Corrupt("audit_chain"))
+}
+
+/// Rows one INSERT carries (13 parameters each, under every backend's limit).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Appends several events in order, taking the chain head once: a worker
+/// that audits a batch of records holds the head for three statements, not
+/// three a record. Call it last in a transaction, like [`append_audit`].
+#[tracing::instrument(skip_all)]
+pub async fn append_audits(
+    tx: &mut Tx,
+    entries: &[AuditEntry],
+) -> Result<Vec<AuditEvent>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (last_seq, mut prev_hash): (i64, String) = sqlx::query_as(
+        "UPDATE audit_chain SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash",
     )
+    .bind(entries.len() as i64)
     .fetch_one(&mut **tx)
     .await?;
-    let mut event = AuditEvent {
-        seq,
-        at: entry.actor.at,
-        actor_type: entry.actor.kind.to_owned(),
-        actor_id: entry.actor.id.clone(),
-        actor_role: entry.actor.role.clone(),
-        action: entry.action.to_owned(),
-        resource_type: entry.resource_type.to_owned(),
-        resource_id: entry.resource_id.clone(),
-        patient_id: entry.patient_id.clone(),
-        ip: entry.actor.ip.clone(),
-        outcome: entry.outcome.as_str().to_owned(),
-        prev_hash,
-        hash: String::new(),
-    };
-    event.hash = event.expected_hash();
-    sqlx::query(
-        "INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_role, action, resource_type,
-            resource_id, patient_id, ip, outcome, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(event.seq)
-    .bind(event.at.millis())
-    .bind(&event.actor_type)
-    .bind(&event.actor_id)
-    .bind(&event.actor_role)
-    .bind(&event.action)
-    .bind(&event.resource_type)
-    .bind(&event.resource_id)
-    .bind(&event.patient_id)
-    .bind(&event.ip)
-    .bind(&event.outcome)
-    .bind(&event.prev_hash)
-    .bind(&event.hash)
-    .execute(&mut **tx)
-    .await?;
+    let first_seq = last_seq - entries.len() as i64 + 1;
+    let mut events = Vec::with_capacity(entries.len());
+    for (seq, entry) in (first_seq..).zip(entries) {
+        let mut event = AuditEvent {
+            seq,
+            at: entry.actor.at,
+            actor_type: entry.actor.kind.to_owned(),
+            actor_id: entry.actor.id.clone(),
+            actor_role: entry.actor.role.clone(),
+            action: entry.action.to_owned(),
+            resource_type: entry.resource_type.to_owned(),
+            resource_id: entry.resource_id.clone(),
+            patient_id: entry.patient_id.clone(),
+            ip: entry.actor.ip.clone(),
+            outcome: entry.outcome.as_str().to_owned(),
+            prev_hash,
+            hash: String::new(),
+        };
+        event.hash = event.expected_hash();
+        prev_hash = event.hash.clone();
+        events.push(event);
+    }
+    for rows in events.chunks(ROWS_PER_INSERT) {
+        insert_events(tx, rows).await?;
+    }
     sqlx::query("UPDATE audit_chain SET last_hash = $1 WHERE id = 1")
-        .bind(&event.hash)
+        .bind(&prev_hash)
         .execute(&mut **tx)
         .await?;
-    Ok(event)
+    Ok(events)
+}
+
+/// One multi-row INSERT of chained events.
+async fn insert_events(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError> {
+    const PER_ROW: usize = 13;
+    let values: Vec<String> = (0..events.len())
+        .map(|row| {
+            let marks: Vec<String> = (1..=PER_ROW)
+                .map(|column| format!("${}", row * PER_ROW + column))
+                .collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_role, action, resource_type,
+            resource_id, patient_id, ip, outcome, prev_hash, hash)
+         VALUES {}",
+        values.join(", ")
+    );
+    // Placeholders only: every value is bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for event in events {
+        query = query
+            .bind(event.seq)
+            .bind(event.at.millis())
+            .bind(event.actor_type.clone())
+            .bind(event.actor_id.clone())
+            .bind(event.actor_role.clone())
+            .bind(event.action.clone())
+            .bind(event.resource_type.clone())
+            .bind(event.resource_id.clone())
+            .bind(event.patient_id.clone())
+            .bind(event.ip.clone())
+            .bind(event.outcome.clone())
+            .bind(event.prev_hash.clone())
+            .bind(event.hash.clone());
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// A patient's events, newest first, at most `limit`.

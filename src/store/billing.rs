@@ -40,21 +40,36 @@ fn skip_locked(backend: Backend) -> &'static str {
 /// this transaction and other workers pass it by.
 #[tracing::instrument(skip_all)]
 pub async fn next_outbox(tx: &mut Tx, backend: Backend) -> Result<Option<OutboxRow>, StoreError> {
+    Ok(next_outboxes(tx, backend, 1).await?.pop())
+}
+
+/// Takes up to `limit` of the oldest pending outbox rows, oldest first,
+/// locked like [`next_outbox`]'s.
+#[tracing::instrument(skip_all)]
+pub async fn next_outboxes(
+    tx: &mut Tx,
+    backend: Backend,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, StoreError> {
     let sql = format!(
         "SELECT id, visit_id, encounter_id, attempts FROM billing_outbox
          WHERE processed_at IS NULL AND attempts < {OUTBOX_MAX_ATTEMPTS}
-         ORDER BY attempts, created_at, id LIMIT 1{}",
+         ORDER BY attempts, created_at, id LIMIT $1{}",
         skip_locked(backend)
     );
-    let row: Option<(String, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_optional(&mut **tx)
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(&mut **tx)
         .await?;
-    Ok(row.map(|(id, visit, encounter, attempts)| OutboxRow {
-        id,
-        visit_id: VisitId::from_trusted(visit),
-        encounter_id: EncounterId::from_trusted(encounter),
-        attempts,
-    }))
+    Ok(rows
+        .into_iter()
+        .map(|(id, visit, encounter, attempts)| OutboxRow {
+            id,
+            visit_id: VisitId::from_trusted(visit),
+            encounter_id: EncounterId::from_trusted(encounter),
+            attempts,
+        })
+        .collect())
 }
 
 #[tracing::instrument(skip_all)]
@@ -201,6 +216,19 @@ pub async fn previous_encounter_end(
     .fetch_one(&mut **tx)
     .await?;
     Ok(previous.map(Timestamp))
+}
+
+/// Takes `n` values of a named counter at once; answers the first (the
+/// others follow it). Each value is handed out once.
+#[tracing::instrument(skip_all)]
+pub async fn take_counter(tx: &mut Tx, name: &str, n: i64) -> Result<i64, StoreError> {
+    let (last,): (i64,) =
+        sqlx::query_as("UPDATE counters SET value = value + $2 WHERE name = $1 RETURNING value")
+            .bind(name)
+            .bind(n)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(last - n + 1)
 }
 
 /// The next value of a named counter; each value is handed out once.
@@ -643,8 +671,7 @@ pub struct DueDelivery {
     pub attempts: i64,
 }
 
-/// Takes the oldest due delivery and leases it until `lease_until`, so a
-/// worker that dies mid-attempt leaves it to be retried after the lease.
+/// Leases the next due delivery until `lease_until` (see [`lease_due_deliveries`]).
 #[tracing::instrument(skip_all)]
 pub async fn lease_due_delivery(
     tx: &mut Tx,
@@ -652,29 +679,47 @@ pub async fn lease_due_delivery(
     now: i64,
     lease_until: i64,
 ) -> Result<Option<DueDelivery>, StoreError> {
+    Ok(lease_due_deliveries(tx, backend, now, lease_until, 1)
+        .await?
+        .pop())
+}
+
+/// Leases up to `limit` due deliveries, oldest due first, until
+/// `lease_until`: no other attempt takes them meanwhile (locked past other
+/// nodes on PostgreSQL until this transaction commits).
+#[tracing::instrument(skip_all)]
+pub async fn lease_due_deliveries(
+    tx: &mut Tx,
+    backend: Backend,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<DueDelivery>, StoreError> {
     let sql = format!(
         "SELECT id, payload, attempts FROM billing_webhook_deliveries
          WHERE delivered_at IS NULL AND next_attempt_at <= $1
-         ORDER BY next_attempt_at, id LIMIT 1{}",
+         ORDER BY next_attempt_at, id LIMIT $2{}",
         skip_locked(backend)
     );
-    let row: Option<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
-        .fetch_optional(&mut **tx)
+        .bind(limit)
+        .fetch_all(&mut **tx)
         .await?;
-    let Some((id, payload, attempts)) = row else {
-        return Ok(None);
-    };
-    sqlx::query("UPDATE billing_webhook_deliveries SET next_attempt_at = $2 WHERE id = $1")
-        .bind(&id)
-        .bind(lease_until)
-        .execute(&mut **tx)
-        .await?;
-    Ok(Some(DueDelivery {
-        id,
-        payload,
-        attempts,
-    }))
+    let mut due = Vec::with_capacity(rows.len());
+    for (id, payload, attempts) in rows {
+        sqlx::query("UPDATE billing_webhook_deliveries SET next_attempt_at = $2 WHERE id = $1")
+            .bind(&id)
+            .bind(lease_until)
+            .execute(&mut **tx)
+            .await?;
+        due.push(DueDelivery {
+            id,
+            payload,
+            attempts,
+        });
+    }
+    Ok(due)
 }
 
 /// Records one attempt: delivered, or due again at `next_attempt_at`.

@@ -35,6 +35,22 @@ fn select(columns: &'static str, from: &'static str) -> Sql {
     sql
 }
 
+fn is_sqlite(tx: &Tx) -> bool {
+    tx.backend_name().eq_ignore_ascii_case("sqlite")
+}
+
+/// The strings that start with `value` lowercased, as `[from, before)` in
+/// code-point order (SQLite's own): `before` is `from` with its last
+/// character moved up by one. `None` when there is nothing to bound.
+fn prefix_range(value: &str) -> Option<(String, String)> {
+    let from = value.trim().to_lowercase();
+    let mut before = from.clone();
+    let last = before.pop()?;
+    let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)?;
+    before.push(next);
+    Some((from, before))
+}
+
 /// Ends a search: its order and its limit.
 fn order_limit(sql: &mut Sql, order: &'static str, limit: i64) {
     sql.push(" ORDER BY ")
@@ -68,11 +84,34 @@ pub async fn fhir_patients(
     }
     if let Some(name) = query.name {
         let pattern = like_prefix(name);
-        sql.push(" AND (lower(family_name) LIKE ")
-            .push_bind(pattern.as_str())
-            .push(" ESCAPE '\\' OR lower(given_name) LIKE ")
-            .push_bind(pattern)
-            .push(" ESCAPE '\\')");
+        // SQLite uses no index for LIKE on an expression: the same prefix as
+        // a range lets it use one per name (PostgreSQL's pattern indexes
+        // serve the LIKE itself).
+        let range = is_sqlite(tx).then(|| prefix_range(name)).flatten();
+        for column in [
+            " AND ((lower(family_name) LIKE ",
+            " OR (lower(given_name) LIKE ",
+        ] {
+            sql.push(column)
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+            if let Some((from, before)) = &range {
+                sql.push(if column.contains("family") {
+                    " AND lower(family_name) >= "
+                } else {
+                    " AND lower(given_name) >= "
+                })
+                .push_bind(from.clone())
+                .push(if column.contains("family") {
+                    " AND lower(family_name) < "
+                } else {
+                    " AND lower(given_name) < "
+                })
+                .push_bind(before.clone());
+            }
+            sql.push(")");
+        }
+        sql.push(")");
     }
     // Dates are stored as `YYYY-MM-DD`, so text order is date order.
     if let Some(from) = &query.born_from {
@@ -304,4 +343,24 @@ pub async fn search_staff(
     .fetch_all(&mut **tx)
     .await?;
     rows.into_iter().map(staff_record).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_range;
+
+    #[test]
+    fn a_prefix_bounds_every_string_that_starts_with_it() {
+        let (from, before) = prefix_range(" Load12 ").unwrap();
+        assert_eq!((from.as_str(), before.as_str()), ("load12", "load13"));
+        for name in ["load12", "load129", "load12zzz", "load12\u{10FFFF}"] {
+            assert!(from.as_str() <= name && name < before.as_str(), "{name}");
+        }
+        for name in ["load11", "load13", "load1"] {
+            assert!(!(from.as_str() <= name && name < before.as_str()), "{name}");
+        }
+        // The character after the last surrogate gap is found, not a surrogate.
+        assert_eq!(prefix_range("a\u{D7FF}").unwrap().1, "a\u{E000}");
+        assert_eq!(prefix_range("  "), None);
+    }
 }

@@ -153,6 +153,45 @@ pub enum Mode {
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3_600))]
         seconds: u64,
     },
+    /// Consult close → claim ready: admitted visits closed at a steady
+    /// rate, each timed until its claim reaches this tool's billing webhook
+    /// receiver; then exactly one claim per visit is checked. Start the
+    /// server with `BEDSIDE_BILLING_WEBHOOK_URL=http://<--webhook>/` and
+    /// `BEDSIDE_BILLING_WEBHOOK_SECRET`.
+    CloseClaim {
+        /// Visits admitted first, then closed.
+        #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+        visits: u32,
+        /// Closes started per second.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        per_second: u32,
+        /// Closes in flight at most (requests waiting for their answer).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        in_flight: u32,
+        /// Where this tool receives the billing webhook; loopback only.
+        #[arg(long, default_value = "127.0.0.1:18310")]
+        webhook: SocketAddr,
+        /// How long to wait for the last claims after the last close, in seconds.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+        wait_seconds: u64,
+        /// Billing user who lists the claims at the end.
+        #[arg(long, default_value = "billing")]
+        biller: String,
+    },
+    /// Sign-ins per second: concurrent clients sign a staff user in with
+    /// the right password again and again (the server checks each password
+    /// on its bounded hashing threads); answers counted by status.
+    SignIn {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=2_000))]
+        clients: u32,
+        /// How long they sign in, in seconds.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+        seconds: u64,
+        /// Who signs in (with `--password`).
+        #[arg(long, default_value = "dr.grey")]
+        username: String,
+    },
     /// Idle authenticated patient sockets: the server's memory per socket.
     Idle {
         /// Sockets to hold (the open-file limit allows about 19,990).
@@ -209,6 +248,15 @@ impl std::fmt::Debug for Credentials {
             Self::SignIn { username, .. } => write!(f, "SignIn({username}, ***)"),
             Self::Token(_) => f.write_str("Token(***)"),
         }
+    }
+}
+
+/// A listening address for this tool: loopback only.
+pub fn loopback_listen(addr: SocketAddr, flag: &str) -> Result<SocketAddr, String> {
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!("{flag}: {} is not a loopback address", addr.ip()))
     }
 }
 

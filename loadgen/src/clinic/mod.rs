@@ -80,6 +80,35 @@ impl Api {
             .with_context(|| format!("POST {path} answered with bad JSON"))
     }
 
+    /// Signs in another staff user with the run's password; answers the token.
+    pub async fn sign_in_other(&self, username: &str, password: &str) -> anyhow::Result<String> {
+        let who = Credentials::SignIn {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        token(&self.client, &self.base, &who).await
+    }
+
+    /// GETs with `token`.
+    pub async fn get_as(&self, path: &str, token: &str) -> anyhow::Result<Value> {
+        let response = self
+            .client
+            .get(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .with_context(|| format!("GET {path} failed"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let detail = response.text().await.unwrap_or_default();
+            bail!("GET {path} answered {status}: {detail}");
+        }
+        response
+            .json()
+            .await
+            .with_context(|| format!("GET {path} answered with bad JSON"))
+    }
+
     /// Creates queue `n` of run `run` and returns its id; queue names are
     /// unique, so each run names its own.
     pub async fn create_queue(&self, run: u64, n: usize) -> anyhow::Result<String> {
@@ -136,7 +165,8 @@ impl Api {
         Ok(())
     }
 
-    /// Books visit `n` for a new patient, checks it in and admits it.
+    /// Books visit `n` for a new patient, checks it in and admits it. The
+    /// patient has insurance on file, so a closed visit bills as `ready`.
     pub async fn book(&self, queue_id: &str, n: usize) -> anyhow::Result<Booked> {
         let patient = self
             .post(
@@ -146,7 +176,9 @@ impl Api {
                     "given_name": format!("Load{n}"),
                     "family_name": "Test",
                     "birth_date": "1980-01-01",
-                    "sex": "unknown"
+                    "sex": "unknown",
+                    "insurance": {"payer_id": "DEMOPAYER", "payer_name": "Demo Health Plan",
+                                  "member_id": format!("M{n}"), "group_number": "G1"}
                 }),
             )
             .await?;

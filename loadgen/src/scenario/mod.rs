@@ -161,7 +161,14 @@ fn made_up_visits(pairs: usize) -> (Vec<Booked>, String) {
 /// the clinician's token.
 async fn book_visits(plan: &Plan) -> anyhow::Result<(Vec<Booked>, String)> {
     let api = Api::sign_in(&plan.base, &plan.scheduler, &plan.clinician).await?;
-    let queues = plan.pairs.div_ceil(plan.visits_per_queue);
+    let booked = book_admitted(plan, &api, plan.pairs).await?;
+    Ok((booked, api.clinician_token().to_owned()))
+}
+
+/// Books `count` admitted visits through the API, `--visits-per-queue` to
+/// a queue, `--concurrency` requests at a time.
+pub async fn book_admitted(plan: &Plan, api: &Api, count: usize) -> anyhow::Result<Vec<Booked>> {
+    let queues = count.div_ceil(plan.visits_per_queue);
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |t| t.as_secs());
@@ -170,16 +177,14 @@ async fn book_visits(plan: &Plan) -> anyhow::Result<(Vec<Booked>, String)> {
         .buffered(plan.concurrency)
         .try_collect()
         .await?;
-    let booked: Vec<Booked> = stream::iter(0..plan.pairs)
+    stream::iter(0..count)
         .map(|n| {
-            let api = &api;
             let queue = &queue_ids[n / plan.visits_per_queue];
             async move { api.book(queue, n).await }
         })
         .buffered(plan.concurrency)
         .try_collect()
-        .await?;
-    Ok((booked, api.clinician_token().to_owned()))
+        .await
 }
 
 /// Pairs the opened sockets up for the schedule and counts the failures.

@@ -232,6 +232,8 @@ async fn close_visit(
         &body,
     )
     .await?;
+    // Its claim is waiting in the outbox now: no need to wait for the poll.
+    state.billing_nudge.nudge();
     end_call(&state, &visit.id);
     state.live.consult_ended(&clinician.user, &visit).await;
     Ok(Json(visit))

@@ -599,6 +599,41 @@ async fn two_workers_on_two_connections_make_each_claim_once() {
 }
 
 #[tokio::test]
+async fn a_batch_audits_each_claim_on_one_unbroken_chain() {
+    let b = Billing::start().await;
+    let mut visits = Vec::new();
+    for _ in 0..5 {
+        let patient = b.patient(demo_insurance()).await;
+        visits.push(b.consult(&patient, &close_body()).await);
+    }
+    // One batch takes every row: one transaction, one append to the chain.
+    let handled = worker::run_batch(&b.app.store, &b.app.clock, &b.config.billing, 64)
+        .await
+        .unwrap();
+    assert_eq!(handled, visits.len());
+    for visit in &visits {
+        assert_eq!(b.claims_of(visit).await.len(), 1);
+    }
+    let created = count(
+        &b.app.store,
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'claim.create'",
+    )
+    .await;
+    assert_eq!(created, visits.len() as i64);
+    let report = b
+        .app
+        .get_json("/api/v1/audit/verify", &b.clinic.admin)
+        .await;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(
+        worker::run_batch(&b.app.store, &b.app.clock, &b.config.billing, 64)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
 async fn a_worker_killed_mid_way_leaves_its_row_to_the_next() {
     let b = Billing::start().await;
     let patient = b.patient(demo_insurance()).await;
