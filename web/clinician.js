@@ -112,20 +112,26 @@ setInterval(() => {
 }, 15_000);
 
 async function admit(visitId) {
+  // The camera opens while the server admits: the call starts sooner.
+  const devices = openDevices();
   try {
     const visit = await api(`/visits/${encodeURIComponent(visitId)}/admit`, { method: 'POST' });
-    await openConsult(visit);
+    await openConsult(visit, devices);
   } catch (e) {
+    devices.then(({ stream }) => { if (state.consult?.stream !== stream) stopStream(stream); });
     toast(e.status === 409 ? 'That patient is no longer waiting.' : e.message);
   }
 }
 
 async function admitNext(queueId) {
+  const devices = openDevices();
+  const release = () => devices.then(({ stream }) => { if (state.consult?.stream !== stream) stopStream(stream); });
   try {
     const visit = await api(`/queues/${encodeURIComponent(queueId)}/next`, { method: 'POST' });
-    if (!visit) { toast('No one is waiting in that queue.'); return; }
-    await openConsult(visit);
+    if (!visit) { release(); toast('No one is waiting in that queue.'); return; }
+    await openConsult(visit, devices);
   } catch (e) {
+    release();
     toast(e.message);
   }
 }
@@ -140,7 +146,16 @@ async function resume(visitId) {
 
 // ---- consult ----
 
-async function openConsult(visit) {
+/** The patient's name as the queue lists it, until the chart says more. */
+function queuedName(visitId) {
+  for (const queue of state.queues.values()) {
+    const entry = queue.entries?.find((e) => e.visit_id === visitId);
+    if (entry) return entry.patient_name;
+  }
+  return 'The patient';
+}
+
+async function openConsult(visit, devicesOpening = openDevices()) {
   if (state.consult) return;
   state.consult = { visit };
   renderQueues();
@@ -156,15 +171,14 @@ async function openConsult(visit) {
   $('#patient-title').textContent = 'Loading chart\u2026';
   $('#chart').replaceChildren();
 
-  const [history, media, devices] = await Promise.all([
-    api(`/patients/${encodeURIComponent(visit.patient_id)}/history`).catch((e) => ({ error: e.message })),
+  // The call starts as soon as its media plan and the camera are ready;
+  // the chart fills in beside it when it arrives.
+  const history = api(`/patients/${encodeURIComponent(visit.patient_id)}/history`).catch((e) => ({ error: e.message }));
+  const [media, devices] = await Promise.all([
     api(`/visits/${encodeURIComponent(visit.id)}/media`).catch((e) => ({ ice_servers: [], unavailable: e.status === 503 })),
-    openDevices(),
+    devicesOpening,
   ]);
   if (state.consult?.visit.id !== visit.id) { stopStream(devices.stream); return; }
-  renderChart(visit, history);
-  loadCds(visit);
-  loadApps(visit);
 
   const note = $('#device-note');
   // Without its plan the call falls back to a direct (peer-to-peer) call;
@@ -179,8 +193,13 @@ async function openConsult(visit) {
 
   state.consult.media = media;
   state.consult.stream = devices.stream;
-  state.consult.patientName = history.patient ? history.patient.given_name : 'The patient';
+  state.consult.patientName = queuedName(visit.id);
   startCall();
+  const chart = await history;
+  if (state.consult?.visit.id !== visit.id) return;
+  renderChart(visit, chart);
+  loadCds(visit);
+  loadApps(visit);
   loadGuests();
   focusStep($('#patient-title'));
 }
