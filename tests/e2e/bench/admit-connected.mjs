@@ -7,7 +7,7 @@
 // Each round books a visit through the API, opens the patient's link in one
 // browser context (device check, then the waiting room) and admits the
 // patient from the clinician's console in another; the clock starts at the
-// admit click. Both pages record, on the shared clock, when the admission
+// admit click (as the console's page sees it). Both pages record, on the shared clock, when the admission
 // reached them, when their peer connection was made, offered or answered,
 // gathered its first candidate, and connected, and when the first remote
 // video frame was shown. The round's visit is closed through the API after.
@@ -87,6 +87,10 @@ function instrument() {
       });
     }
   };
+  // The admit click as the page sees it: the clock's origin.
+  document.addEventListener('click', (event) => {
+    if (window.__armed && event.target.closest?.('[data-testid^="admit-"]')) mark('admit_clicked');
+  }, true);
   // The first frame painted in the remote video.
   const watch = () => {
     const video = document.querySelector('[data-testid="remote-video"]');
@@ -140,7 +144,10 @@ try {
       const marks = await Promise.all([patientPage, consolePage].map((p) => p.evaluate(() => window.__marks)));
       return marks.every((m) => m.connected && m.first_frame) ? marks : null;
     }, { message: 'both browsers connected with frames', timeout: 30_000, interval: 20 });
-    const [p, c] = both.map((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v - start])));
+    const origin = both[1].admit_clicked ?? start;
+    const [p, c] = both.map((m) => Object.fromEntries(Object.entries(m)
+      .filter(([k]) => k !== 'admit_clicked')
+      .map(([k, v]) => [k, v - origin])));
     rounds.push({ patient: p, clinician: c, connected: Math.max(p.connected, c.connected) });
     process.stderr.write(`round ${round}: both connected ${Math.max(p.connected, c.connected)} ms\n`);
 
