@@ -9,12 +9,13 @@
 pub mod operations;
 
 use serde::Serialize;
+use signaling::protocol::quality::{CandidateType, MediaMode};
 use utoipa::ToSchema;
 
 use crate::model::audit::{Actor, AuditEntry};
 use crate::model::clock::Clock;
 use crate::model::ids::VisitId;
-use crate::model::quality::{CallMeasure, Grade, QualitySample};
+use crate::model::quality::{CallMeasure, Grade, QualitySample, Reading};
 use crate::model::timestamp::Timestamp;
 use crate::store::{self, Store, StoreError};
 use crate::visits::VisitError;
@@ -32,9 +33,19 @@ pub async fn record(store: &Store, sample: &QualitySample, cap: i64) -> Result<(
     let since = Timestamp(sample.at.millis() - CONTINUITY_MS);
     let others =
         store::others_audio_only(&mut tx, &sample.visit_id, &sample.participant_id, since).await?;
-    let audio_only_now =
-        others || sample.stats.mode == signaling::protocol::quality::MediaMode::AudioOnly;
-    store::advance_call_measure(&mut tx, sample, audio_only_now, CONTINUITY_MS).await?;
+    let own = sample.stats.mode == MediaMode::AudioOnly;
+    let reading = Reading {
+        at: sample.at,
+        grade: sample.grade,
+        audio_only_now: others || own,
+        audio_only_since: own
+            .then(|| Timestamp(sample.at.millis() - i64::from(sample.stats.mode_ms.unwrap_or(0)))),
+        relayed: sample.stats.candidate == Some(CandidateType::Relay),
+    };
+    let mut measure =
+        store::lock_call_measure(&mut tx, store.backend(), &sample.visit_id, sample.at).await?;
+    measure.advance(&reading, CONTINUITY_MS);
+    store::save_call_measure(&mut tx, &measure).await?;
     store::commit(tx).await
 }
 

@@ -68,9 +68,9 @@ pub use patients::{
 };
 pub use precall::{insert_precall, latest_precall};
 pub use quality::{
-    AdmittedCall, StoredSample, admitted_calls, advance_call_measure, call_measure,
-    insert_quality_sample, others_audio_only, quality_timeline_length, recent_quality_samples,
-    set_encounter_call, set_modality_reason,
+    AdmittedCall, StoredSample, admitted_calls, call_measure, insert_quality_sample,
+    lock_call_measure, others_audio_only, quality_timeline_length, recent_quality_samples,
+    save_call_measure, set_encounter_call, set_modality_reason,
 };
 pub use reviews::{flag_for_review, open_reviews, resolve_review, use_booking_form};
 pub use schedule::{

@@ -2,9 +2,9 @@
 //! participant), the call's running measure, and what the operations view
 //! reads across visits.
 
-use super::{StoreError, Tx};
+use super::{Backend, StoreError, Tx};
 use crate::model::ids::VisitId;
-use crate::model::quality::{CallMeasure, Grade, QualitySample};
+use crate::model::quality::{CallMeasure, QualitySample};
 use crate::model::timestamp::Timestamp;
 
 /// Keeps one summary and drops the participant's oldest beyond `cap`.
@@ -82,72 +82,77 @@ pub async fn others_audio_only(
         .any(|(_, mode)| mode == "audio_only"))
 }
 
-/// Adds a summary to the call's measure: the time since the call's last
-/// summary counts as connected when it is under `gap`, and as audio-only
-/// when the call was audio-only then. One statement, so summaries of both
-/// sides arriving at once both count.
+/// The call's measure, made at `at` if this is its first summary, and held
+/// until the transaction ends: summaries of both sides arriving at once
+/// are folded in one after the other.
 #[tracing::instrument(skip_all)]
-pub async fn advance_call_measure(
+pub async fn lock_call_measure(
     tx: &mut Tx,
-    sample: &QualitySample,
-    audio_only_now: bool,
-    gap_ms: i64,
-) -> Result<(), StoreError> {
-    let at = sample.at.millis();
+    backend: Backend,
+    visit: &VisitId,
+    at: Timestamp,
+) -> Result<CallMeasure, StoreError> {
     sqlx::query(
-        "INSERT INTO call_measures (visit_id, started_at, last_at) VALUES ($1, $2, $2)
+        "INSERT INTO call_measures (visit_id, started_at, last_at, audio_only_through)
+         VALUES ($1, $2, $2, $2)
          ON CONFLICT (visit_id) DO NOTHING",
     )
-    .bind(sample.visit_id.as_str())
-    .bind(at)
+    .bind(visit.as_str())
+    .bind(at.millis())
     .execute(&mut **tx)
     .await?;
-    let (good, fair, poor) = match sample.grade {
-        Grade::Good => (1_i64, 0_i64, 0_i64),
-        Grade::Fair => (0, 1, 0),
-        Grade::Poor => (0, 0, 1),
+    // SQLite's `BEGIN IMMEDIATE` already lets one writer in at a time.
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
     };
-    let relayed = i64::from(sample.stats.candidate.map(|c| c.as_str()) == Some("relay"));
+    let row: MeasureRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {MEASURE_COLUMNS} FROM call_measures WHERE visit_id = $1{lock}"
+    )))
+    .bind(visit.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(measure(row))
+}
+
+/// Writes back a measure taken with [`lock_call_measure`].
+#[tracing::instrument(skip_all)]
+pub async fn save_call_measure(tx: &mut Tx, m: &CallMeasure) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE call_measures SET
-             connected_ms = connected_ms
-                 + CASE WHEN $2 > last_at AND $2 - last_at <= $3 THEN $2 - last_at ELSE 0 END,
-             audio_only_ms = audio_only_ms
-                 + CASE WHEN audio_only_now = 1 AND $2 > last_at AND $2 - last_at <= $3
-                        THEN $2 - last_at ELSE 0 END,
-             last_at = CASE WHEN $2 > last_at THEN $2 ELSE last_at END,
-             audio_only_now = $4,
-             relayed = CASE WHEN $5 = 1 THEN 1 ELSE relayed END,
-             good_samples = good_samples + $6,
-             fair_samples = fair_samples + $7,
-             poor_samples = poor_samples + $8
+        "UPDATE call_measures SET last_at = $2, connected_ms = $3, audio_only_ms = $4,
+             audio_only_now = $5, audio_only_through = $6, relayed = $7,
+             good_samples = $8, fair_samples = $9, poor_samples = $10
          WHERE visit_id = $1",
     )
-    .bind(sample.visit_id.as_str())
-    .bind(at)
-    .bind(gap_ms)
-    .bind(i64::from(audio_only_now))
-    .bind(relayed)
-    .bind(good)
-    .bind(fair)
-    .bind(poor)
+    .bind(m.visit_id.as_str())
+    .bind(m.ended_at.millis())
+    .bind(m.connected_ms)
+    .bind(m.audio_only_ms)
+    .bind(i64::from(m.audio_only_now))
+    .bind(m.audio_only_through.millis())
+    .bind(i64::from(m.relayed))
+    .bind(m.good_samples)
+    .bind(m.fair_samples)
+    .bind(m.poor_samples)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-type MeasureRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
+type MeasureRow = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
-const MEASURE_COLUMNS: &str = "visit_id, started_at, last_at, connected_ms, audio_only_ms, relayed, good_samples, fair_samples, poor_samples";
+const MEASURE_COLUMNS: &str = "visit_id, started_at, last_at, connected_ms, audio_only_ms, relayed, good_samples, fair_samples, poor_samples, audio_only_now, audio_only_through";
 
 fn measure(row: MeasureRow) -> CallMeasure {
-    let (visit, started, last, connected, audio, relayed, good, fair, poor) = row;
+    let (visit, started, last, connected, audio, relayed, good, fair, poor, now, through) = row;
     CallMeasure {
         visit_id: VisitId::from_trusted(visit),
         started_at: Timestamp(started),
         ended_at: Timestamp(last),
         connected_ms: connected,
         audio_only_ms: audio,
+        audio_only_now: now != 0,
+        audio_only_through: Timestamp(through),
         relayed: relayed != 0,
         good_samples: good,
         fair_samples: fair,
@@ -266,6 +271,9 @@ pub async fn admitted_calls(
                         good.unwrap_or(0),
                         fair.unwrap_or(0),
                         poor.unwrap_or(0),
+                        // Where the call stands now: not what this view counts.
+                        0,
+                        last,
                     ))),
                     _ => None,
                 };

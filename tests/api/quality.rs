@@ -41,6 +41,7 @@ fn summary(mode: MediaMode) -> StatsSummary {
         received: video,
         candidate: Some(CandidateType::Relay),
         mode,
+        mode_ms: None,
         limited: mode == MediaMode::AudioOnly,
     }
 }
@@ -90,12 +91,23 @@ impl Call {
     async fn report(&mut self, app: &TestApp, mode: MediaMode, after: Duration) {
         let index = self.next;
         self.next = (self.next + 1) % self.sockets.len();
+        self.report_from(app, index, summary(mode), after).await;
+    }
+
+    /// One summary from socket `index`, then the app's clock moves `after`.
+    async fn report_from(
+        &mut self,
+        app: &TestApp,
+        index: usize,
+        stats: StatsSummary,
+        after: Duration,
+    ) {
         let (socket, last) = &mut self.sockets[index];
         if let Some(last) = *last {
             tokio::time::sleep_until(last + STATS_SPACING).await;
         }
         *last = Some(Instant::now());
-        socket.send(&ClientMessage::Stats(summary(mode))).await;
+        socket.send(&ClientMessage::Stats(stats)).await;
         let from = socket.participant_id.clone();
         let listener = (index + 1) % self.sockets.len();
         self.sockets[listener]
@@ -401,6 +413,43 @@ async fn a_mostly_audio_only_call_defaults_its_minutes_and_bills_the_audio_only_
         "30 connected seconds, rounded up"
     );
     assert_eq!(closed["audio_only"], false);
+}
+
+#[tokio::test]
+async fn a_summary_held_up_on_a_starved_uplink_still_counts_the_audio_only_time_it_reports() {
+    let app = spawn_app_with(billing).await;
+    let clinic = Clinic::open(&app).await;
+    let visit = consult(&app, &clinic, None).await;
+    let mut call = Call::open(&app, &visit, &clinic.clinician, 1).await;
+    let (clinician, patient) = (0, 1);
+    let step = Duration::from_secs(10);
+    let began = Instant::now();
+    // The patient goes audio-only at 10 s, but its summaries are held up
+    // until 40 s: meanwhile only the clinician's (with video) arrive.
+    for _ in 0..4 {
+        call.report_from(&app, clinician, summary(MediaMode::Video), step)
+            .await;
+    }
+    let held = |ms| StatsSummary {
+        mode_ms: Some(ms),
+        ..summary(MediaMode::AudioOnly)
+    };
+    call.report_from(&app, patient, held(30_000), step).await;
+    call.report_from(&app, clinician, summary(MediaMode::Video), step)
+        .await;
+    call.report_from(&app, patient, held(50_000), Duration::ZERO)
+        .await;
+    let slack = i64::try_from(began.elapsed().as_secs()).unwrap() + 1;
+
+    let measured = app
+        .get_json(
+            &format!("/api/v1/visits/{}/call", visit.id),
+            &clinic.clinician,
+        )
+        .await;
+    assert_seconds(&measured["connected_seconds"], 60, slack);
+    assert_seconds(&measured["audio_only_seconds"], 50, slack);
+    assert_eq!(measured["mostly_audio_only"], true);
 }
 
 #[tokio::test]

@@ -194,6 +194,7 @@ export function watchQuality({ call, signal }) {
     level: 0, audioOnly: false, limited: false, down: 0, up: 0,
     retryMs: RETRY_MS, retryAt: 0, trial: 0, sharing: null,
     mine: null, theirs: new Map(), lastSent: 0, pendingSend: null,
+    mode: null, modeSince: Date.now(),
   };
   call.adaptive = true;
   // Test and support hook: figures only.
@@ -314,7 +315,18 @@ export function watchQuality({ call, signal }) {
     state.limited = state.audioOnly || state.level > 0 || bandwidthLimited;
   }
 
+  /** What this side sends, noted with when it last changed. */
+  function currentMode() {
+    const mode = state.audioOnly || !call.sendingVideo ? 'audio_only' : 'video';
+    if (mode !== state.mode) {
+      state.mode = mode;
+      state.modeSince = Date.now();
+    }
+    return mode;
+  }
+
   function sendNow() {
+    currentMode();
     if (!state.mine) return;
     // Queued summaries would arrive in a burst after a reconnect: skip them.
     if (signal.state !== 'open') return;
@@ -324,7 +336,10 @@ export function watchQuality({ call, signal }) {
       state.pendingSend = setTimeout(sendNow, wait);
       return;
     }
-    state.mine.mode = state.audioOnly || !call.sendingVideo ? 'audio_only' : 'video';
+    state.mine.mode = currentMode();
+    // Summaries can be held up on a starved uplink: how long the mode has
+    // held lets the server count the audio-only time from when it began.
+    state.mine.mode_ms = Math.min(Date.now() - state.modeSince, 86_400_000);
     state.mine.limited = state.limited;
     if (state.mine.mode === 'audio_only') state.mine.sent = null;
     state.lastSent = Date.now();
@@ -344,7 +359,7 @@ export function watchQuality({ call, signal }) {
     const source = statsSource();
     if (!source) return;
     const reading = await sampler.read(source, {
-      mode: state.audioOnly || !call.sendingVideo ? 'audio_only' : 'video',
+      mode: currentMode(),
       limited: state.limited,
     });
     if (!reading) return;
@@ -375,7 +390,7 @@ export function watchQuality({ call, signal }) {
   });
   const onPeerLeft = (e) => { state.theirs.delete(e.detail); show(); };
   call.addEventListener('peer-left', onPeerLeft);
-  const onAudioOnly = () => show();
+  const onAudioOnly = () => { currentMode(); show(); };
   call.addEventListener('audio-only', onAudioOnly);
 
   async function stopSharing() {

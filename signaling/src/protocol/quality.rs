@@ -82,6 +82,11 @@ pub struct StatsSummary {
     /// The local candidate type of the selected pair.
     pub candidate: Option<CandidateType>,
     pub mode: MediaMode,
+    /// How long the sender has been in `mode`, in milliseconds by its own
+    /// clock: a summary held up on a starved uplink still tells when the
+    /// sender went audio-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode_ms: Option<u32>,
     /// The sender's video is held back (smaller, slower, or off) for lack
     /// of upload bandwidth.
     pub limited: bool,
@@ -93,6 +98,8 @@ const MAX_MS: f64 = 60_000.0;
 const MAX_KBPS: f64 = 1_000_000.0;
 const MAX_FPS: f64 = 240.0;
 const MAX_PIXELS: u32 = 8_192;
+/// A day: no call stays in one mode longer.
+const MAX_MODE_MS: u32 = 86_400_000;
 
 fn within(value: Option<f64>, max: f64) -> bool {
     value.is_none_or(|v| v.is_finite() && (0.0..=max).contains(&v))
@@ -115,6 +122,7 @@ impl StatsSummary {
             && within(self.kbps_out, MAX_KBPS)
             && self.sent.as_ref().is_none_or(VideoStats::is_plausible)
             && self.received.as_ref().is_none_or(VideoStats::is_plausible)
+            && self.mode_ms.is_none_or(|ms| ms <= MAX_MODE_MS)
     }
 }
 
@@ -131,6 +139,15 @@ mod tests {
         };
         assert_eq!(summary.sent.map(|v| v.width), Some(640));
         assert_eq!(summary.candidate.map(|c| c.as_str()), Some("relay"));
+        assert_eq!(summary.mode_ms, None);
+        let held = GOOD.replace(
+            r#""mode":"video""#,
+            r#""mode":"audio_only","mode_ms":12000"#,
+        );
+        let Ok(ClientMessage::Stats(summary)) = ClientMessage::parse(&held) else {
+            panic!("a summary with how long its mode held parses");
+        };
+        assert_eq!(summary.mode_ms, Some(12_000));
     }
 
     #[test]
@@ -143,6 +160,8 @@ mod tests {
             GOOD.replace(r#""rtt_ms":40"#, r#""rtt_ms":40,"ssn":"123""#),
             GOOD.replace(r#""fps":30"#, r#""fps":30,"extra":1"#),
             GOOD.replace(r#""width":640"#, r#""width":100000"#),
+            GOOD.replace(r#""mode":"video""#, r#""mode":"video","mode_ms":-5"#),
+            GOOD.replace(r#""mode":"video""#, r#""mode":"video","mode_ms":90000000"#),
         ] {
             assert_eq!(
                 ClientMessage::parse(&bad),
