@@ -271,7 +271,9 @@ pub async fn serve(
     let hub = state.live.hub().clone();
     let draining = state.draining.clone();
     let drain_for = state.config.drain_for;
-    // The billing outbox worker runs beside the server and stops with it.
+    // The audit sealer, the billing outbox worker and the patient-message
+    // worker run beside the server and stop with it.
+    let sealer = audit::sealer::Sealer::start(store.clone());
     let billing = billing::worker::Worker::start(
         state.clock.clone(),
         store.clone(),
@@ -310,6 +312,7 @@ pub async fn serve(
         tokio::join!(billing, messages, drain_sockets(&hub, drain_for));
         // Sockets never finish by themselves: close those left.
         hub.shutdown();
+        sealer.stop().await;
     };
     match tls {
         None => axum::serve(http::listen::PlainListener(listener), app)

@@ -1,7 +1,10 @@
-//! The append-only audit log and its hash chain. Each append locks the
-//! chain head, so events are numbered and linked in commit order.
+//! The append-only audit log and its hash chain. An event is written in
+//! the transaction of the change it records, into `audit_pending`; the
+//! sealer then numbers and links waiting events into `audit_events` in
+//! batches, holding the chain head once a batch rather than once a request.
 
-use super::{StoreError, Tx};
+use super::sql::Sql;
+use super::{Backend, StoreError, Tx};
 use crate::model::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
 use crate::model::timestamp::Timestamp;
 
@@ -46,49 +49,119 @@ const COLUMNS: &str =
     "seq, at, actor_type, actor_id, actor_role, action, resource_type, resource_id,
     patient_id, ip, outcome, prev_hash, hash";
 
-/// Appends one event in the caller's transaction. Call it last in a
-/// transaction: it holds the chain head until commit.
-#[tracing::instrument(skip_all)]
-pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<AuditEvent, StoreError> {
-    let mut events = append_audits(tx, std::slice::from_ref(entry)).await?;
-    events.pop().ok_or(StoreError::Corrupt("audit_chain"))
+/// Records one event in the caller's transaction; the sealer links it into
+/// the chain shortly after commit ([`seal_audit`]).
+pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<(), StoreError> {
+    append_audits(tx, std::slice::from_ref(entry)).await
 }
 
 /// Rows one INSERT carries (13 parameters each, under every backend's limit).
 const ROWS_PER_INSERT: usize = 200;
 
-/// Appends several events in order, taking the chain head once: a worker
-/// that audits a batch of records holds the head for three statements, not
-/// three a record. Call it last in a transaction, like [`append_audit`].
+/// Records several events in the caller's transaction, in order. They wait
+/// in `audit_pending`, committed or rolled back with the change they
+/// record, so a writer never waits on another for the chain head.
 #[tracing::instrument(skip_all)]
-pub async fn append_audits(
-    tx: &mut Tx,
-    entries: &[AuditEntry],
-) -> Result<Vec<AuditEvent>, StoreError> {
-    if entries.is_empty() {
-        return Ok(Vec::new());
+pub async fn append_audits(tx: &mut Tx, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    for rows in entries.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new(
+            "INSERT INTO audit_pending (at, actor_type, actor_id, actor_role, action,
+                 resource_type, resource_id, patient_id, ip, outcome) VALUES ",
+        );
+        for (i, entry) in rows.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.push_bind(entry.actor.at.millis())
+                .push(", ")
+                .push_bind(entry.actor.kind)
+                .push(", ")
+                .push_bind(entry.actor.id.clone())
+                .push(", ")
+                .push_bind(entry.actor.role.clone())
+                .push(", ")
+                .push_bind(entry.action)
+                .push(", ")
+                .push_bind(entry.resource_type)
+                .push(", ")
+                .push_bind(entry.resource_id.clone())
+                .push(", ")
+                .push_bind(entry.patient_id.clone())
+                .push(", ")
+                .push_bind(entry.actor.ip.clone())
+                .push(", ")
+                .push_bind(entry.outcome.as_str())
+                .push(")");
+        }
+        sql.execute(tx).await?;
     }
-    let (last_seq, mut prev_hash): (i64, String) = sqlx::query_as(
-        "UPDATE audit_chain SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash",
-    )
-    .bind(entries.len() as i64)
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    id: i64,
+    at: i64,
+    actor_type: String,
+    actor_id: Option<String>,
+    actor_role: Option<String>,
+    action: String,
+    resource_type: String,
+    resource_id: Option<String>,
+    patient_id: Option<String>,
+    ip: Option<String>,
+    outcome: String,
+}
+
+/// Whether any event waits to be sealed.
+#[tracing::instrument(skip_all)]
+pub async fn audit_pending(pool: &sqlx::AnyPool) -> Result<bool, StoreError> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM audit_pending LIMIT 1")
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Links up to `limit` waiting events into the hash chain, oldest first,
+/// and says how many. Holds the chain head until the transaction ends, so
+/// sealers on several nodes take turns; the chain's order is the order of
+/// sealing.
+#[tracing::instrument(skip_all)]
+pub async fn seal_audit(tx: &mut Tx, backend: Backend, limit: i64) -> Result<usize, StoreError> {
+    // SQLite's `BEGIN IMMEDIATE` already lets one writer in at a time.
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let (head_seq, mut prev_hash): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT seq, last_hash FROM audit_chain WHERE id = 1{lock}"
+    )))
     .fetch_one(&mut **tx)
     .await?;
-    let first_seq = last_seq - entries.len() as i64 + 1;
-    let mut events = Vec::with_capacity(entries.len());
-    for (seq, entry) in (first_seq..).zip(entries) {
+    let pending: Vec<PendingRow> = sqlx::query_as(
+        "SELECT id, at, actor_type, actor_id, actor_role, action, resource_type, resource_id,
+             patient_id, ip, outcome
+         FROM audit_pending ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = pending.iter().map(|row| row.id).collect();
+    let mut events = Vec::with_capacity(pending.len());
+    for (seq, row) in (head_seq + 1..).zip(pending) {
         let mut event = AuditEvent {
             seq,
-            at: entry.actor.at,
-            actor_type: entry.actor.kind.to_owned(),
-            actor_id: entry.actor.id.clone(),
-            actor_role: entry.actor.role.clone(),
-            action: entry.action.to_owned(),
-            resource_type: entry.resource_type.to_owned(),
-            resource_id: entry.resource_id.clone(),
-            patient_id: entry.patient_id.clone(),
-            ip: entry.actor.ip.clone(),
-            outcome: entry.outcome.as_str().to_owned(),
+            at: Timestamp(row.at),
+            actor_type: row.actor_type,
+            actor_id: row.actor_id,
+            actor_role: row.actor_role,
+            action: row.action,
+            resource_type: row.resource_type,
+            resource_id: row.resource_id,
+            patient_id: row.patient_id,
+            ip: row.ip,
+            outcome: row.outcome,
             prev_hash,
             hash: String::new(),
         };
@@ -99,11 +172,18 @@ pub async fn append_audits(
     for rows in events.chunks(ROWS_PER_INSERT) {
         insert_events(tx, rows).await?;
     }
-    sqlx::query("UPDATE audit_chain SET last_hash = $1 WHERE id = 1")
+    for chunk in ids.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new("DELETE FROM audit_pending WHERE ");
+        sql.push_in("id", chunk.iter().copied());
+        sql.execute(tx).await?;
+    }
+    let last_seq = events.last().map_or(head_seq, |event| event.seq);
+    sqlx::query("UPDATE audit_chain SET seq = $1, last_hash = $2 WHERE id = 1")
+        .bind(last_seq)
         .bind(&prev_hash)
         .execute(&mut **tx)
         .await?;
-    Ok(events)
+    Ok(events.len())
 }
 
 /// One multi-row INSERT of chained events.

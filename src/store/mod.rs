@@ -33,8 +33,8 @@ mod users;
 mod visits;
 
 pub use audit::{
-    AuditQuery, append_audit, append_audits, audit_events_for_patient, search_audit,
-    verify_audit_chain,
+    AuditQuery, append_audit, append_audits, audit_events_for_patient, audit_pending, seal_audit,
+    search_audit, verify_audit_chain,
 };
 pub use billing::*;
 pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encounter};

@@ -80,6 +80,19 @@ impl Sql {
         self.push(")")
     }
 
+    /// Runs the statement, and says how many rows it touched.
+    pub(super) async fn execute(self, tx: &mut Tx) -> Result<u64, StoreError> {
+        if let Some(error) = self.unbound {
+            return Err(sqlx::Error::Encode(error).into());
+        }
+        Ok(
+            sqlx::query_with::<Any, _>(sqlx::AssertSqlSafe(self.text), self.args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Runs the query and reads every row as a `T`.
     pub(super) async fn fetch_all<T>(self, tx: &mut Tx) -> Result<Vec<T>, StoreError>
     where

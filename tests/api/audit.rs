@@ -121,6 +121,7 @@ async fn the_audit_log_refuses_changes_and_tampering_shows_in_verification() {
     app.get(&format!("/api/v1/patients/{id}"), Some(&admin))
         .await;
 
+    bedside::audit::sealer::seal(&app.store).await.unwrap();
     let pool = app.store.pool();
     let update = sqlx::query("UPDATE audit_events SET actor_id = 'someone-else' WHERE seq = 2")
         .execute(pool)
@@ -148,4 +149,41 @@ async fn the_audit_log_refuses_changes_and_tampering_shows_in_verification() {
     let report = app.get_json("/api/v1/audit/verify", &admin).await;
     assert_eq!(report["valid"], false);
     assert_eq!(report["first_broken_seq"], 2);
+}
+
+#[tokio::test]
+async fn the_running_server_seals_each_committed_event_into_the_chain_by_itself() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.create_patient(&admin, &ada()).await;
+    // Nobody reads the trail: the sealer beside the server links the event.
+    let pool = app.store.pool();
+    let sealed = async {
+        loop {
+            let (chained,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'patient.create'")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            if chained == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), sealed)
+        .await
+        .expect("the event was sealed");
+    let (waiting,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_pending")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 0);
+    let (head, events): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT seq FROM audit_chain WHERE id = 1), (SELECT COUNT(*) FROM audit_events)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(head, events, "the chain's head is its last event");
 }

@@ -544,6 +544,7 @@ async fn feedback_is_recorded_and_an_override_is_audited() {
             .await
             .unwrap();
     assert_eq!(reason.as_deref(), Some("Will monitor closely"));
+    bedside::audit::sealer::seal(&app.store).await.unwrap();
     let (audited,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM audit_events WHERE action = 'cds.override' AND resource_id = $1",
     )

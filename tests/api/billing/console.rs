@@ -207,6 +207,7 @@ async fn the_work_queue_filters_by_status_payer_dates_and_name_counts_and_pages(
     assert_problem(clinician, StatusCode::FORBIDDEN).await;
 
     // Each claim listed is a read on the audit trail, as GET /claims/{id} is.
+    bedside::audit::sealer::seal(&b.app.store).await.unwrap();
     let reads = count(
         &b.app.store,
         "SELECT COUNT(*) FROM audit_events WHERE action = 'claim.read'",

@@ -614,6 +614,7 @@ async fn a_batch_audits_each_claim_on_one_unbroken_chain() {
     for visit in &visits {
         assert_eq!(b.claims_of(visit).await.len(), 1);
     }
+    bedside::audit::sealer::seal(&b.app.store).await.unwrap();
     let created = count(
         &b.app.store,
         "SELECT COUNT(*) FROM audit_events WHERE action = 'claim.create'",

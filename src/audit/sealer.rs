@@ -1,0 +1,77 @@
+//! The sealer: numbers and links the events that changes wrote into
+//! `audit_pending` into the hash chain, a batch at a time, a moment after
+//! they commit. Readers of the trail seal first, so they see every event of
+//! a change that has committed.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::store::{self, Store, StoreError};
+
+/// Events linked in one transaction.
+const BATCH: i64 = 500;
+/// How often the sealer looks for waiting events.
+const EVERY: Duration = Duration::from_millis(100);
+
+/// Seals every event waiting now; returns how many.
+#[tracing::instrument(skip_all)]
+pub async fn seal(store: &Store) -> Result<usize, StoreError> {
+    let mut sealed = 0;
+    loop {
+        let mut tx = store.begin().await?;
+        let batch = store::seal_audit(&mut tx, store.backend(), BATCH).await?;
+        store::commit(tx).await?;
+        sealed += batch;
+        if batch < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            return Ok(sealed);
+        }
+    }
+}
+
+/// The sealing loop beside the server.
+#[derive(Debug)]
+pub struct Sealer {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Sealer {
+    pub fn start(store: Store) -> Self {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                // A look without a transaction: SQLite's writers are not
+                // held up while nothing waits.
+                match store::audit_pending(store.pool()).await {
+                    Ok(false) => continue,
+                    Ok(true) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "could not look for audit events to seal");
+                        continue;
+                    }
+                }
+                if let Err(error) = seal(&store).await {
+                    tracing::warn!(%error, "audit events not sealed yet; retrying");
+                }
+            }
+            // What committed before the stop is sealed now, not by the next start.
+            if let Err(error) = seal(&store).await {
+                tracing::warn!(%error, "audit events left to seal at the next start");
+            }
+        });
+        Self { stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
