@@ -219,6 +219,7 @@ function startCall() {
     leave: { label: 'End call', testid: 'hang-up' },
     heading: 'h3', // under the patient's name, an h2
     loadMessages: () => api(`/visits/${encodeURIComponent(consult.visit.id)}/messages`),
+    allowScreenShare: (allowed) => api(`/visits/${encodeURIComponent(consult.visit.id)}/screen-share`, { method: 'PUT', body: { allowed } }),
   });
   watchMeasuredCall(consult);
   call.addEventListener('state', (e) => {

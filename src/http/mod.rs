@@ -75,6 +75,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::accounts::router())
         .merge(routes::reports::router())
         .merge(routes::media::router())
+        .merge(routes::screen_share::router())
         .merge(routes::precall::router())
         .merge(routes::quality::router())
         .merge(routes::guests::router())

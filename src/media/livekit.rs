@@ -3,14 +3,19 @@
 //! asks how to connect, and torn down when the visit ends; join tokens that
 //! open only that room with only the sources the participant's role needs;
 //! and LiveKit's signed webhooks, which record when each participant joined
-//! and left against the visit's encounter (deduplicated by event id).
+//! and left against the visit's encounter (deduplicated by event id). A
+//! participant's permission can change in the room after it joined: the
+//! patient may be let share its screen.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use livekit_api::access_token::{AccessToken, AccessTokenError, TokenVerifier, VideoGrants};
-use livekit_api::services::room::{CreateRoomOptions, RemoveParticipantOptions, RoomClient};
+use livekit_api::services::room::{
+    CreateRoomOptions, RemoveParticipantOptions, RoomClient, UpdateParticipantOptions,
+};
 use livekit_api::services::{ServerError, ServerErrorCode, ServiceError};
 use livekit_api::webhooks::{WebhookError, WebhookReceiver};
+use livekit_protocol::{ParticipantPermission, TrackSource};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::{Principal, Role};
@@ -56,6 +61,10 @@ pub enum LiveKitError {
     /// video is unavailable for now.
     #[error("LiveKit cannot be reached")]
     Unreachable,
+    /// The room, or the participant in it, is not there (LiveKit's
+    /// `not_found`).
+    #[error("not in the call's room")]
+    NotInRoom,
     #[error("LiveKit's room service failed: {0}")]
     Service(ServiceError),
     #[error("could not sign a LiveKit token: {0:?}")]
@@ -87,14 +96,19 @@ pub struct CallParticipant {
 }
 
 impl CallParticipant {
+    /// The visit's patient: one identity per visit, whichever link it came by.
+    pub fn patient(visit: &VisitId) -> Self {
+        Self {
+            identity: format!("patient-{visit}"),
+            name: "Patient".to_owned(),
+            may_share_screen: false,
+        }
+    }
+
     /// The participant a caller of `GET /visits/{id}/media` is in `visit`.
     pub fn for_caller(caller: &Principal, visit: &VisitId) -> Self {
         match caller {
-            Principal::Patient { .. } => Self {
-                identity: format!("patient-{visit}"),
-                name: "Patient".to_owned(),
-                may_share_screen: false,
-            },
+            Principal::Patient { .. } => Self::patient(visit),
             Principal::Guest {
                 guest_id,
                 display_name,
@@ -220,6 +234,32 @@ impl LiveKit {
         )
     }
 
+    /// Lets `identity` publish its screen in the visit's room, or stops it.
+    /// LiveKit replaces the whole permission, so the rest is restated as
+    /// [`LiveKit::join_token`] grants it; taking `screen_share` away also
+    /// unpublishes a screen being shared.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_screen_share(
+        &self,
+        visit: &VisitId,
+        identity: &str,
+        allowed: bool,
+    ) -> Result<(), LiveKitError> {
+        let options = UpdateParticipantOptions {
+            permission: Some(publish_permission(allowed)),
+            ..Default::default()
+        };
+        match self
+            .rooms
+            .update_participant(&room_name(visit), identity, options)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) if is_not_found(&error) => Err(LiveKitError::NotInRoom),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Ends the visit's call: removes everyone still in the room, revoking
     /// the join tokens they hold, then deletes the room. A room already gone
     /// is not an error. Every step is tried; the first failure is returned.
@@ -285,6 +325,23 @@ impl From<ServiceError> for LiveKitError {
             ServiceError::Twirp(ServerError::Request(_)) => Self::Unreachable,
             other => Self::Service(other),
         }
+    }
+}
+
+/// What a participant may do in the room: publish camera and microphone
+/// (and the screen when `screen` is true), subscribe, and nothing else.
+fn publish_permission(screen: bool) -> ParticipantPermission {
+    let mut sources = vec![TrackSource::Camera as i32, TrackSource::Microphone as i32];
+    if screen {
+        sources.push(TrackSource::ScreenShare as i32);
+    }
+    ParticipantPermission {
+        can_subscribe: true,
+        can_publish: true,
+        can_publish_data: false,
+        can_publish_sources: sources,
+        can_update_metadata: false,
+        ..Default::default()
     }
 }
 

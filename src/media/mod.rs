@@ -1,10 +1,13 @@
 //! Media for a visit's call: how its participants' browsers reach each
 //! other. Today that is peer-to-peer WebRTC with the configured STUN
 //! servers, plus short-lived TURN credentials when a relay is configured
-//! ([`turn`]), or a LiveKit room when LiveKit is configured ([`livekit`]).
+//! ([`turn`]), or a LiveKit room when LiveKit is configured ([`livekit`]),
+//! where the clinician may let the patient share its screen
+//! ([`screen_share`]).
 
 pub mod livekit;
 pub mod precall;
+pub mod screen_share;
 pub mod turn;
 
 use serde::Serialize;

@@ -2,8 +2,9 @@
 //! checked by recomputing their HMAC and used by two webrtc-rs peers through
 //! a real coturn relay; LiveKit join tokens checked with an independent JWT
 //! decoder; LiveKit's RoomService calls checked against a local Twirp
-//! (protobuf) double; and signed LiveKit webhooks, refused when the
-//! signature, body or expiry is wrong, applied once per event id.
+//! (protobuf) double, the patient's screen-share permission among them;
+//! and signed LiveKit webhooks, refused when the signature, body or expiry
+//! is wrong, applied once per event id.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use crate::app::Visit;
 use crate::clinic::{Booked, book_waiting_visit};
 use crate::helpers::{TestApp, assert_problem, free_port, spawn_app_with, within};
 use crate::peers::{Manner, Media, Peer, gather_relay_candidates, turn_servers};
@@ -315,6 +317,7 @@ enum RoomCall {
     Create(Box<proto::CreateRoomRequest>),
     List(String),
     Remove(proto::RoomParticipantIdentity),
+    Update(Box<proto::UpdateParticipantRequest>),
     Delete(String),
 }
 
@@ -452,6 +455,30 @@ async fn twirp(
             }
             state.calls.push(RoomCall::Remove(request));
             Vec::<u8>::new().into_response()
+        }
+        "UpdateParticipant" => {
+            let request =
+                proto::UpdateParticipantRequest::decode(body).expect("UpdateParticipantRequest");
+            // LiveKit asks for roomAdmin over the participant's room.
+            assert!(claims.video.room_admin && claims.video.room == request.room);
+            let seated = state
+                .rooms
+                .get(&request.room)
+                .is_some_and(|seated| seated.contains(&request.identity));
+            let answer = if seated {
+                proto::ParticipantInfo {
+                    identity: request.identity.clone(),
+                    sid: format!("PA_{}", request.identity),
+                    permission: request.permission.clone(),
+                    ..Default::default()
+                }
+                .encode_to_vec()
+                .into_response()
+            } else {
+                twirp_error(HttpStatus::NOT_FOUND, "not_found")
+            };
+            state.calls.push(RoomCall::Update(Box::new(request)));
+            answer
         }
         "DeleteRoom" => {
             let request = proto::DeleteRoomRequest::decode(body).expect("DeleteRoomRequest");
@@ -705,6 +732,216 @@ async fn closing_a_visit_removes_its_participants_revoking_their_tokens_and_dele
         )
         .await;
     assert_problem(response, StatusCode::FORBIDDEN).await;
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// The patient's screen in a LiveKit room
+
+/// `PUT /visits/{id}/screen-share`, raw.
+async fn put_screen_share(
+    app: &TestApp,
+    visit: &Visit,
+    token: &str,
+    body: &Value,
+) -> reqwest::Response {
+    app.client
+        .put(app.url(&format!("/api/v1/visits/{}/screen-share", visit.id)))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("PUT")
+}
+
+/// The permission updates the double received.
+fn permission_updates(double: &LiveKitDouble) -> Vec<proto::UpdateParticipantRequest> {
+    double
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            RoomCall::Update(request) => Some(*request),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How many `media.grant` and `media.revoke` events the trail holds for
+/// the visit's encounter, made by a clinician.
+async fn clinicians_media_audit(app: &TestApp, booked: &Booked) -> (usize, usize) {
+    let admin = app.admin_token().await;
+    let events = app.audit_trail(&admin, &booked.visit.patient_id).await;
+    let count = |action: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e["action"] == action
+                    && e["actor_role"] == "clinician"
+                    && e["outcome"] == "success"
+                    && e["resource_id"] == booked.visit.encounter_id.as_str()
+            })
+            .count()
+    };
+    (count("media.grant"), count("media.revoke"))
+}
+
+/// An admitted visit whose room holds its patient and its clinician.
+async fn call_in_room(double: &LiveKitDouble, app: &TestApp, clinician: &str) -> Booked {
+    let booked = book_waiting_visit(app, clinician).await;
+    booked.admit(app).await;
+    let (room, clinician, patient) = call_identities(app, &booked).await;
+    double.seat(&room, &[&patient, &clinician]);
+    booked
+}
+
+#[tokio::test]
+async fn the_clinician_lets_the_patient_share_its_screen_in_the_room_and_takes_it_back() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = call_in_room(&double, &app, "dr.share").await;
+    let room = format!("visit-{}", booked.visit.id);
+    let patient = format!("patient-{}", booked.visit.id);
+    use proto::TrackSource::{Camera, Microphone, ScreenShare};
+    let before = clinicians_media_audit(&app, &booked).await;
+
+    let response = put_screen_share(
+        &app,
+        &booked.visit,
+        &booked.clinician,
+        &json!({"allowed": true}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = put_screen_share(
+        &app,
+        &booked.visit,
+        &booked.clinician,
+        &json!({"allowed": false}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    let updates = permission_updates(&double);
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    for (update, sources) in updates.iter().zip([
+        vec![Camera as i32, Microphone as i32, ScreenShare as i32],
+        vec![Camera as i32, Microphone as i32],
+    ]) {
+        assert_eq!(update.room, room);
+        assert_eq!(update.identity, patient, "the patient's permission only");
+        let permission = update.permission.as_ref().expect("a permission");
+        assert_eq!(permission.can_publish_sources, sources);
+        // LiveKit replaces the whole permission: the rest stays as the join
+        // token made it.
+        assert!(permission.can_publish && permission.can_subscribe);
+        assert!(!permission.can_publish_data && !permission.can_update_metadata);
+        assert!(!permission.hidden);
+        assert!(
+            update.metadata.is_empty() && update.name.is_empty() && update.attributes.is_empty()
+        );
+    }
+
+    let after = clinicians_media_audit(&app, &booked).await;
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "one grant and one revoke audited"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_visits_clinician_changes_the_patients_screen_share_and_refusals_are_audited() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = call_in_room(&double, &app, "dr.mine").await;
+    let other = app.staff_token("dr.notmine", "clinician").await;
+    let admin = app.admin_token().await;
+
+    for token in [&booked.visit.patient_token, &other, &admin] {
+        let response =
+            put_screen_share(&app, &booked.visit, token, &json!({"allowed": true})).await;
+        assert_problem(response, StatusCode::FORBIDDEN).await;
+    }
+    assert!(
+        permission_updates(&double).is_empty(),
+        "LiveKit was never asked"
+    );
+
+    let events = app.audit_trail(&admin, &booked.visit.patient_id).await;
+    let mut refused: Vec<&str> = events
+        .iter()
+        .filter(|e| e["action"] == "access.denied" && e["resource_id"] == booked.visit.id.as_str())
+        .map(|e| e["actor_role"].as_str().unwrap())
+        .collect();
+    refused.sort_unstable();
+    assert_eq!(refused, ["admin", "clinician", "patient"], "{events:#?}");
+    assert!(
+        events.iter().all(|e| e["action"] != "media.revoke"),
+        "nothing was changed: {events:#?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_patients_screen_share_is_a_clear_409_without_livekit_the_patient_in_the_room_or_a_consult()
+ {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let allow = json!({"allowed": true});
+
+    let booked = book_waiting_visit(&app, "dr.early").await;
+    // In consult, but the patient has not joined the room.
+    booked.admit(&app).await;
+    let response = put_screen_share(&app, &booked.visit, &booked.clinician, &allow).await;
+    let problem = assert_problem(response, StatusCode::CONFLICT).await;
+    assert_eq!(
+        problem["detail"],
+        "the patient is not in the call's room yet"
+    );
+    // Taking it back needs no patient: one who is not there shares nothing.
+    let response = put_screen_share(
+        &app,
+        &booked.visit,
+        &booked.clinician,
+        &json!({"allowed": false}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    // Not a yes or no.
+    let response = put_screen_share(
+        &app,
+        &booked.visit,
+        &booked.clinician,
+        &json!({"allowed": "yes"}),
+    )
+    .await;
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+
+    // A closed visit has no call any more.
+    let response = app
+        .close(&booked.visit, &booked.clinician, &rash_close(Some(10)))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "close the visit");
+    let response = put_screen_share(&app, &booked.visit, &booked.clinician, &allow).await;
+    let problem = assert_problem(response, StatusCode::CONFLICT).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("closed"),
+        "{problem}"
+    );
+    app.stop().await;
+
+    // Without LiveKit the call is peer-to-peer: the socket frame is the permission.
+    let app = spawn_app_with(|source| source).await;
+    let booked = book_waiting_visit(&app, "dr.p2p").await;
+    booked.admit(&app).await;
+    let response = put_screen_share(&app, &booked.visit, &booked.clinician, &allow).await;
+    let problem = assert_problem(response, StatusCode::CONFLICT).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("peer-to-peer"),
+        "{problem}"
+    );
     app.stop().await;
 }
 

@@ -5,6 +5,14 @@
 // the client, that the page's policy lets it reach LiveKit, and that it
 // presents this participant's join token for this visit's room only.
 //
+// The patient's screen share in a LiveKit room: the patient's join token
+// may not publish a screen, so the clinician's "Let others share" asks
+// Bedside (`PUT /visits/{id}/screen-share`), which asks LiveKit's
+// RoomService to change the patient's permission (`UpdateParticipant`, read
+// here from its protobuf body); only then does the patient's page offer
+// `share-screen`, and taking it back hides it and narrows the permission
+// again. Publishing the screen itself needs a real room.
+//
 // Call quality in a LiveKit room can be checked here only short of the
 // room itself: the call view shows the indicator, the mode and (for the
 // clinician) the screen-share button, and the figures of two real peer
@@ -23,16 +31,22 @@ let browser;
 let livekit;
 const problems = [];
 
-/** RoomService calls get an empty (all-default) protobuf answer; WebSocket upgrades are recorded. */
+/** RoomService calls get an empty (all-default) protobuf answer and are recorded with their bodies; WebSocket upgrades are recorded. */
 async function startLiveKitStandIn() {
   const upgrades = [];
   const rooms = [];
+  const requests = [];
   const standIn = http.createServer((request, response) => {
     if (request.method === 'POST' && request.url.startsWith('/twirp/livekit.RoomService/')) {
-      rooms.push(request.url.split('/').pop());
-      request.resume();
-      response.writeHead(200, { 'content-type': 'application/protobuf' });
-      response.end();
+      const method = request.url.split('/').pop();
+      rooms.push(method);
+      const chunks = [];
+      request.on('data', (chunk) => chunks.push(chunk));
+      request.on('end', () => {
+        requests.push({ method, authorization: request.headers.authorization, body: Buffer.concat(chunks) });
+        response.writeHead(200, { 'content-type': 'application/protobuf' });
+        response.end();
+      });
       return;
     }
     response.writeHead(404);
@@ -47,12 +61,58 @@ async function startLiveKitStandIn() {
     url: `http://127.0.0.1:${standIn.address().port}`,
     upgrades,
     rooms,
+    requests,
     close: () => new Promise((resolve) => standIn.close(resolve)),
   };
 }
 
 function claims(jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+}
+
+/**
+ * The fields of a protobuf message, by number: varints as numbers,
+ * length-delimited fields as Buffers (enough for RoomService requests).
+ */
+function protoFields(buffer) {
+  const fields = {};
+  let at = 0;
+  const varint = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = buffer[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  while (at < buffer.length) {
+    const key = varint();
+    const [number, wire] = [Math.floor(key / 8), key % 8];
+    let value;
+    if (wire === 0) value = varint();
+    else if (wire === 2) { const length = varint(); value = buffer.subarray(at, at + length); at += length; }
+    else throw new Error(`unexpected wire type ${wire}`);
+    (fields[number] ??= []).push(value);
+  }
+  return fields;
+}
+
+/** An `UpdateParticipantRequest`: room, identity and the permission's fields. */
+function updateParticipant(body) {
+  const request = protoFields(body);
+  const permission = protoFields(request[4]?.[0] ?? Buffer.alloc(0));
+  const packed = permission[9]?.[0] ?? Buffer.alloc(0);
+  const sources = [];
+  for (let at = 0; at < packed.length; at += 1) sources.push(packed[at]);
+  return {
+    room: request[1]?.[0]?.toString(),
+    identity: request[2]?.[0]?.toString(),
+    canSubscribe: permission[1]?.[0] === 1,
+    canPublish: permission[2]?.[0] === 1,
+    canPublishData: permission[3]?.[0] === 1,
+    // TrackSource: 1 camera, 2 microphone, 3 screen_share.
+    sources,
+  };
 }
 
 before(async () => {
@@ -181,4 +241,65 @@ test('a LiveKit call shows the quality indicator and screen sharing, and its con
   await context.close();
   // The stand-in refusing LiveKit's signalling is expected; nothing else.
   assert.deepEqual(problems.flat().filter((p) => !p.includes('/rtc/v1')), []);
+});
+
+test('in a LiveKit call the patient is offered screen sharing once the room lets it publish a screen, and loses it again', async () => {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const admin = await signInApi(server, 'admin');
+  // A clinician of its own: the earlier tests left both demo clinicians in a consult.
+  const password = 'lets-the-patient-share-1';
+  await api('/users', { method: 'POST', token: admin.token, body: { username: 'dr.share', password, role: 'clinician', display_name: 'Dr. Share', npi: '1234567893' } });
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'LiveKit screen share' } });
+  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Results' } });
+  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const seen = [];
+
+  const clinicianContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const console_ = await clinicianContext.newPage();
+  seen.push(watchPage(console_, 'clinician'));
+  const puts = [];
+  console_.on('request', (r) => { if (r.method() === 'PUT' && r.url().endsWith(`/visits/${visit.id}/screen-share`)) puts.push(r.postDataJSON()); });
+  await console_.goto(`${server.base}/`);
+  await console_.getByTestId('username').fill('dr.share');
+  await console_.getByTestId('password').fill(password);
+  await console_.getByTestId('sign-in').click();
+  await console_.waitForURL('**/clinician');
+  await console_.getByTestId(`admit-${visit.id}`).click();
+  await eventually(() => console_.evaluate(() => window.__bedside.call?.constructor.name === 'LiveKitCall'), { message: 'the clinician\u2019s LiveKit call' });
+
+  const patientContext = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  const patient = await patientContext.newPage();
+  seen.push(watchPage(patient, 'patient'));
+  await patient.goto(visit.join_url);
+  await patient.getByTestId('device-continue').click({ timeout: 30_000 });
+  await eventually(() => patient.evaluate(() => window.__bedside.call?.constructor.name === 'LiveKitCall'), { message: 'the patient\u2019s LiveKit call' });
+  assert.equal(await patient.getByTestId('share-screen').isVisible(), false, 'no share button before the clinician allows it');
+
+  const updates = () => livekit.requests.filter((r) => r.method === 'UpdateParticipant').map((r) => ({ ...updateParticipant(r.body), grants: claims(r.authorization.replace(/^Bearer /, '')).video }));
+  await console_.getByTestId('allow-share').click();
+  await eventually(() => patient.getByTestId('share-screen').isVisible(), { message: 'the patient\u2019s share button' });
+  assert.deepEqual(puts, [{ allowed: true }]);
+  const [granted] = updates();
+  assert.deepEqual(granted, {
+    room: `visit-${visit.id}`,
+    identity: `patient-${visit.id}`,
+    canSubscribe: true,
+    canPublish: true,
+    canPublishData: false,
+    sources: [1, 2, 3],
+    grants: { roomAdmin: true, room: `visit-${visit.id}` },
+  });
+
+  await console_.getByTestId('allow-share').click();
+  await eventually(async () => !(await patient.getByTestId('share-screen').isVisible()), { message: 'the share button gone' });
+  await eventually(() => updates().length === 2, { message: 'the permission narrowed in the room' });
+  assert.deepEqual(puts, [{ allowed: true }, { allowed: false }]);
+  const revoked = updates()[1];
+  assert.equal(revoked.identity, `patient-${visit.id}`);
+  assert.deepEqual(revoked.sources, [1, 2]);
+  await patientContext.close();
+  await clinicianContext.close();
+  assert.deepEqual(seen.flat().filter((p) => !p.includes('/rtc/v1')), []);
 });

@@ -23,9 +23,10 @@ const DETAIL = {
  * @param {{label: string, testid: string}} [o.leave]  that button's words and test hook
  * @param {string} [o.heading]  the chat heading's element, one below the page's: `h2` under a page's `h1`
  * @param {() => Promise<object[]>} [o.loadMessages]  the chat kept so far (`GET /visits/{id}/messages`)
+ * @param {(allowed: boolean) => Promise<unknown>} [o.allowScreenShare]  the clinician's: the patient's permission in a LiveKit room (`PUT /visits/{id}/screen-share`)
  */
 export function mountCall(root, {
-  call, signal, remoteLabel, onLeave, leave = { label: 'Leave call', testid: 'leave' }, heading = 'h2', loadMessages,
+  call, signal, remoteLabel, onLeave, leave = { label: 'Leave call', testid: 'leave' }, heading = 'h2', loadMessages, allowScreenShare,
 }) {
   const names = new Map();
   const remoteVideo = h('video', {
@@ -69,7 +70,7 @@ export function mountCall(root, {
   if (!call.sendingVideo) cameraButton.disabled = true;
   if (call.stream.getAudioTracks().length === 0) muteButton.disabled = true;
 
-  const quality = watchQuality({ call, signal });
+  const quality = watchQuality({ call, signal, allowScreenShare });
   const controls = h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'Call controls' },
     quality.badge, muteButton, cameraButton, videoAgain, ...quality.controls);
   if (onLeave) {

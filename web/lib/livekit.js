@@ -111,7 +111,7 @@ export class LiveKitCall extends EventTarget {
     try {
       sdk = await import(CLIENT);
     } catch (error) {
-      this.#problem(`The call could not load: ${error.message}`);
+      this.problem(`The call could not load: ${error.message}`);
       return;
     }
     const { Room, RoomEvent, ConnectionState } = sdk;
@@ -141,6 +141,11 @@ export class LiveKitCall extends EventTarget {
       stream.addTrack(left.track.mediaStreamTrack);
       if (this.#isPrimary(participant.identity)) this.#emit('remote-track', left.track.mediaStreamTrack);
     });
+    // Someone came into the room (again): the clinician's page gives a
+    // patient back what its fresh join token lacks.
+    room.on(RoomEvent.ParticipantConnected, (participant) => {
+      this.#emit('participant-joined', { identity: participant.identity, role: roleOf(participant.identity) });
+    });
     room.on(RoomEvent.ParticipantDisconnected, (participant) => {
       this.others.delete(participant.identity);
       this.#emit('peer-left', participant.identity);
@@ -154,7 +159,7 @@ export class LiveKitCall extends EventTarget {
         await room.localParticipant.publishTrack(track);
       }
     } catch (error) {
-      this.#problem(`The call could not connect: ${error.message}`);
+      this.problem(`The call could not connect: ${error.message}`);
     }
   }
 
@@ -175,7 +180,7 @@ export class LiveKitCall extends EventTarget {
     this.#emit('state', state);
   }
 
-  #problem(text) {
+  problem(text) {
     this.#emit('problem', text);
   }
 

@@ -16,7 +16,10 @@
 // In a LiveKit room the figures come from the room's own peer connections
 // (LiveKitCall.getStats) and go out in the same `stats` frame; LiveKit
 // adapts the sent video itself, so nothing here steps it down, and a shared
-// screen is a track of its own beside the camera.
+// screen is a track of its own beside the camera. The patient's join token
+// may not publish a screen: letting the patient share asks the server to
+// change the patient's permission in the room (`allowScreenShare`), and the
+// patient hears the frame only once the room took it.
 //
 // Only figures leave the browser: never names, text or anything about the
 // patient.
@@ -178,8 +181,9 @@ export class Sampler {
  * @param {object} o
  * @param {import('./call.js').Call} o.call
  * @param {import('./socket.js').Signal} o.signal
+ * @param {(allowed: boolean) => Promise<unknown>} [o.allowScreenShare]  the clinician's, in a LiveKit room: the patient's permission there
  */
-export function watchQuality({ call, signal }) {
+export function watchQuality({ call, signal, allowScreenShare }) {
   const p2p = call.links instanceof Map;
   const indicator = h('span', { class: 'quality', 'data-testid': 'call-quality', dataset: { grade: 'good' } }, 'good \u2014 connecting');
   const mode = h('span', { class: 'mode', 'data-testid': 'call-mode' }, 'video');
@@ -377,17 +381,33 @@ export function watchQuality({ call, signal }) {
   });
   const offShare = signal.on('screen_share', (f) => {
     if (call.role === 'clinician') return;
-    // A LiveKit join token lets only staff publish a screen (the grant is
-    // fixed when the token is made), so a LiveKit patient is not offered it.
-    share.hidden = call.role === 'guest' || !p2p || !f.allowed;
+    // In a LiveKit room the clinician sends `allowed: true` only once the
+    // room lets the patient publish a screen; guests are never let.
+    share.hidden = call.role === 'guest' || !f.allowed;
     if (!f.allowed && state.sharing) stopSharing();
   });
-  // The permission is told once: whoever comes later hears it again.
+  const allowing = () => call.role === 'clinician' && allow.getAttribute('aria-pressed') === 'true';
+  // The permission is told once: whoever comes later hears it again. In a
+  // LiveKit room the patient's permission lasts as long as its connection
+  // to the room, so it is given again each time the patient joins it.
   const offJoined = signal.on('peer_joined', () => {
-    if (call.role === 'clinician' && allow.getAttribute('aria-pressed') === 'true') {
-      signal.send({ type: 'screen_share', allowed: true });
-    }
+    if (p2p && allowing()) signal.send({ type: 'screen_share', allowed: true });
   });
+  const onRoomJoined = (e) => {
+    if (e.detail.role !== 'patient' || !allowing()) return;
+    tellPermission(true).catch((error) => call.problem?.(`The patient could not be let share: ${error.message}`));
+  };
+  call.addEventListener('participant-joined', onRoomJoined);
+
+  /** Tells the call whether others may share; in a LiveKit room, the room first. */
+  async function tellPermission(allowed) {
+    const frame = { type: 'screen_share', allowed };
+    if (p2p || !allowScreenShare) { signal.send(frame); return; }
+    // Withdrawing stops the patient's page at once; the room follows.
+    if (!allowed) signal.send(frame);
+    await allowScreenShare(allowed);
+    if (allowed) signal.send(frame);
+  }
   const onPeerLeft = (e) => { state.theirs.delete(e.detail); show(); };
   call.addEventListener('peer-left', onPeerLeft);
   const onAudioOnly = () => { currentMode(); show(); };
@@ -429,11 +449,21 @@ export function watchQuality({ call, signal }) {
       call.problem?.(`Screen sharing did not start: ${error.message}`);
     }
   });
-  allow.addEventListener('click', () => {
-    const allowed = allow.getAttribute('aria-pressed') !== 'true';
-    signal.send({ type: 'screen_share', allowed });
+  function showAllowing(allowed) {
     allow.setAttribute('aria-pressed', String(allowed));
     allow.textContent = allowed ? 'Stop others sharing' : 'Let others share';
+  }
+  allow.addEventListener('click', async () => {
+    const allowed = allow.getAttribute('aria-pressed') !== 'true';
+    showAllowing(allowed);
+    try {
+      await tellPermission(allowed);
+    } catch (error) {
+      // 409: the patient is not in the room yet; it is let share when it joins.
+      if (allowed && error.status === 409) return;
+      if (allowed) showAllowing(false);
+      call.problem?.(`Screen sharing permission was not changed: ${error.message}`);
+    }
   });
 
   return {
@@ -445,6 +475,7 @@ export function watchQuality({ call, signal }) {
       offStats();
       offShare();
       offJoined();
+      call.removeEventListener('participant-joined', onRoomJoined);
       call.removeEventListener('peer-left', onPeerLeft);
       call.removeEventListener('audio-only', onAudioOnly);
       state.sharing?.stop();

@@ -27,6 +27,7 @@ pub mod queues;
 pub mod remittances;
 pub mod reports;
 pub mod schedule;
+pub mod screen_share;
 pub mod smart;
 pub mod twilio;
 pub mod users;
