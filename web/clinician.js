@@ -171,15 +171,44 @@ async function openConsult(visit, devicesOpening = openDevices()) {
   $('#patient-title').textContent = 'Loading chart\u2026';
   $('#chart').replaceChildren();
 
-  // The call starts as soon as its media plan and the camera are ready;
-  // the chart fills in beside it when it arrives.
+  // The call starts as soon as its media plan is here: a direct call
+  // connects while the camera opens, then sends it on the senders it has;
+  // a LiveKit room publishes what it has on joining, so it waits for it.
+  // The chart fills in beside the call when it arrives.
   const history = api(`/patients/${encodeURIComponent(visit.patient_id)}/history`).catch((e) => ({ error: e.message }));
-  const [media, devices] = await Promise.all([
-    api(`/visits/${encodeURIComponent(visit.id)}/media`).catch((e) => ({ ice_servers: [], unavailable: e.status === 503 })),
-    devicesOpening,
-  ]);
-  if (state.consult?.visit.id !== visit.id) { stopStream(devices.stream); return; }
+  const media = await api(`/visits/${encodeURIComponent(visit.id)}/media`)
+    .catch((e) => ({ ice_servers: [], unavailable: e.status === 503 }));
+  if (state.consult?.visit.id !== visit.id) { devicesOpening.then(({ stream }) => stopStream(stream)); return; }
+  state.consult.media = media;
+  state.consult.patientName = queuedName(visit.id);
+  if (media.mode === 'livekit') {
+    const devices = await devicesOpening;
+    if (state.consult?.visit.id !== visit.id) { stopStream(devices.stream); return; }
+    state.consult.stream = devices.stream;
+    showDeviceNote(devices, media);
+    startCall();
+  } else {
+    const stream = new MediaStream();
+    state.consult.stream = stream;
+    startCall({ mediaPending: true });
+    devicesOpening.then((devices) => {
+      if (state.consult?.stream !== stream) { stopStream(devices.stream); return; }
+      for (const track of devices.stream.getTracks()) stream.addTrack(track);
+      showDeviceNote(devices, media);
+      state.consult.call?.mediaArrived();
+    });
+  }
+  const chart = await history;
+  if (state.consult?.visit.id !== visit.id) return;
+  renderChart(visit, chart);
+  loadCds(visit);
+  loadApps(visit);
+  loadGuests();
+  focusStep($('#patient-title'));
+}
 
+/** What the camera check found, and whether group video is down, in words. */
+function showDeviceNote(devices, media) {
   const note = $('#device-note');
   // Without its plan the call falls back to a direct (peer-to-peer) call;
   // say so rather than fail silently when group video is down.
@@ -190,26 +219,16 @@ async function openConsult(visit, devicesOpening = openDevices()) {
   note.textContent = notes.join(' ');
   if (media.unavailable) note.setAttribute('data-testid', 'group-video-unavailable');
   else note.removeAttribute('data-testid');
-
-  state.consult.media = media;
-  state.consult.stream = devices.stream;
-  state.consult.patientName = queuedName(visit.id);
-  startCall();
-  const chart = await history;
-  if (state.consult?.visit.id !== visit.id) return;
-  renderChart(visit, chart);
-  loadCds(visit);
-  loadApps(visit);
-  loadGuests();
-  focusStep($('#patient-title'));
 }
 
 // The call of the open consult: joined at admission, after a reload, or
 // again after the clinician hung up. Hanging up ends the call only; the
 // visit stays open until it is closed with its note.
-function startCall() {
+function startCall({ mediaPending = false } = {}) {
   const consult = state.consult;
-  const call = callFor(consult.media, { signal: state.signal, role: 'clinician', stream: consult.stream ?? new MediaStream() });
+  const call = callFor(consult.media, {
+    signal: state.signal, role: 'clinician', stream: consult.stream ?? new MediaStream(), mediaPending,
+  });
   consult.call = call;
   consult.view = mountCall($('#call-root'), {
     call,

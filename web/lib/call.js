@@ -47,8 +47,13 @@ class PeerLink {
     const { stream } = call;
     const audio = stream.getAudioTracks()[0];
     const video = stream.getVideoTracks()[0];
-    if (audio) pc.addTrack(audio, stream);
-    else pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (audio) {
+      this.audioSender = pc.addTrack(audio, stream);
+    } else {
+      // Media still opening will go out on this sender, without renegotiating.
+      const direction = call.mediaPending ? 'sendrecv' : 'recvonly';
+      this.audioSender = pc.addTransceiver('audio', { direction }).sender;
+    }
     if (video && call.sendingVideo) {
       this.videoSender = pc.addTrack(video, stream);
     } else {
@@ -198,19 +203,22 @@ export class Call extends EventTarget {
    * @param {string} options.role  this browser's role: patient, clinician or guest
    * @param {RTCIceServer[]} options.iceServers
    * @param {MediaStream} options.stream  local media; may have no video or no audio
+   * @param {boolean} [options.mediaPending]  the camera and microphone are
+   *   still opening: the call connects meanwhile, and `mediaArrived()` sends them
    */
-  constructor({ signal, role, iceServers, stream }) {
+  constructor({ signal, role, iceServers, stream, mediaPending = false }) {
     super();
     this.signal = signal;
     this.role = role;
     this.iceServers = iceServers ?? [];
     this.stream = stream ?? new MediaStream();
+    this.mediaPending = mediaPending;
     /** The main other participant's media (the clinician, or the patient). */
     this.remoteStream = new MediaStream();
     this.links = new Map();
     this.state = 'connecting'; // connecting | connected | reconnecting | ended
     this.sendingVideo = this.stream.getVideoTracks().length > 0;
-    this.audioOnlyReason = this.sendingVideo ? null : 'no-camera';
+    this.audioOnlyReason = this.sendingVideo || mediaPending ? null : 'no-camera';
     this.remoteVideoFrames = 0;
     this.connectedAt = null;
     this.offs = [
@@ -299,6 +307,32 @@ export class Call extends EventTarget {
 
   setCameraOff(off) {
     for (const track of this.stream.getVideoTracks()) track.enabled = !off;
+  }
+
+  /**
+   * The camera and microphone opened after the call began (they are in
+   * `stream` now): they go out on the senders the connection already has,
+   * so connecting never waited for them.
+   */
+  async mediaArrived() {
+    if (!this.mediaPending || this.state === 'ended') return;
+    this.mediaPending = false;
+    const audio = this.stream.getAudioTracks()[0] ?? null;
+    const video = this.stream.getVideoTracks()[0] ?? null;
+    await Promise.all([...this.links.values()].map((l) => Promise.all([
+      audio && l.audioSender?.replaceTrack(audio).catch(() => {}),
+      video && l.videoSender?.replaceTrack(video).catch(() => {}),
+    ])));
+    if (video) {
+      video.addEventListener('ended', () => this.#fallBackToAudio('camera-lost'));
+      this.sendingVideo = true;
+      this.audioOnlyReason = null;
+      this.emit('audio-only', null);
+    } else {
+      this.audioOnlyReason = 'no-camera';
+      this.emit('audio-only', 'no-camera');
+    }
+    this.emit('local-media', null);
   }
 
   /** Tries sending video again after a fallback to audio only. */

@@ -184,9 +184,16 @@ export function mountCall(root, {
         videoAgain.hidden = false;
       } else if (reason === 'camera-lost') {
         showNotice('Your camera stopped, so the call continues with audio only.');
+      } else if (reason === 'no-camera') {
+        showNotice('Your camera is not available: the call is audio only.');
       } else {
         showNotice(null);
       }
+    }],
+    [call, 'local-media', () => {
+      localVideo.srcObject = call.stream;
+      muteButton.disabled = call.stream.getAudioTracks().length === 0;
+      cameraButton.disabled = !call.sendingVideo;
     }],
     [call, 'stats', () => { placeholder.hidden = call.remoteVideoFrames > 0 && remoteVideo.videoWidth > 0; }],
     [call, 'problem', (e) => console.warn(e.detail)],

@@ -194,9 +194,9 @@ export class LiveKitCall extends EventTarget {
  * @param {object} plan  from `GET /visits/{id}/media`
  * @param {{signal: object, role: string, stream: MediaStream, refresh?: () => Promise<object>}} options
  */
-export function callFor(plan, { signal, role, stream, refresh }) {
+export function callFor(plan, { signal, role, stream, refresh, mediaPending = false }) {
   if (plan?.mode === 'livekit' && plan.livekit) {
     return new LiveKitCall({ livekit: plan.livekit, role, stream, refresh });
   }
-  return new Call({ signal, role, stream, iceServers: plan?.ice_servers ?? [] });
+  return new Call({ signal, role, stream, iceServers: plan?.ice_servers ?? [], mediaPending });
 }
