@@ -112,26 +112,20 @@ setInterval(() => {
 }, 15_000);
 
 async function admit(visitId) {
-  // The camera opens while the server admits: the call starts sooner.
-  const devices = openDevices();
   try {
     const visit = await api(`/visits/${encodeURIComponent(visitId)}/admit`, { method: 'POST' });
-    await openConsult(visit, devices);
+    await openConsult(visit);
   } catch (e) {
-    devices.then(({ stream }) => { if (state.consult?.stream !== stream) stopStream(stream); });
     toast(e.status === 409 ? 'That patient is no longer waiting.' : e.message);
   }
 }
 
 async function admitNext(queueId) {
-  const devices = openDevices();
-  const release = () => devices.then(({ stream }) => { if (state.consult?.stream !== stream) stopStream(stream); });
   try {
     const visit = await api(`/queues/${encodeURIComponent(queueId)}/next`, { method: 'POST' });
-    if (!visit) { release(); toast('No one is waiting in that queue.'); return; }
-    await openConsult(visit, devices);
+    if (!visit) { toast('No one is waiting in that queue.'); return; }
+    await openConsult(visit);
   } catch (e) {
-    release();
     toast(e.message);
   }
 }
@@ -155,7 +149,7 @@ function queuedName(visitId) {
   return 'The patient';
 }
 
-async function openConsult(visit, devicesOpening = openDevices()) {
+async function openConsult(visit) {
   if (state.consult) return;
   state.consult = { visit };
   renderQueues();
@@ -171,18 +165,19 @@ async function openConsult(visit, devicesOpening = openDevices()) {
   $('#patient-title').textContent = 'Loading chart\u2026';
   $('#chart').replaceChildren();
 
-  // The call starts as soon as its media plan is here: a direct call
-  // connects while the camera opens, then sends it on the senders it has;
-  // a LiveKit room publishes what it has on joining, so it waits for it.
-  // The chart fills in beside the call when it arrives.
+  // The call starts as soon as its media plan is here. A direct call joins
+  // first and opens the camera while it connects (opening it holds up the
+  // page's other work), then sends it on the senders it has; a LiveKit room
+  // publishes what it has on joining, so it waits for the camera. The chart
+  // fills in beside the call when it arrives.
   const history = api(`/patients/${encodeURIComponent(visit.patient_id)}/history`).catch((e) => ({ error: e.message }));
   const media = await api(`/visits/${encodeURIComponent(visit.id)}/media`)
     .catch((e) => ({ ice_servers: [], unavailable: e.status === 503 }));
-  if (state.consult?.visit.id !== visit.id) { devicesOpening.then(({ stream }) => stopStream(stream)); return; }
+  if (state.consult?.visit.id !== visit.id) return;
   state.consult.media = media;
   state.consult.patientName = queuedName(visit.id);
   if (media.mode === 'livekit') {
-    const devices = await devicesOpening;
+    const devices = await openDevices();
     if (state.consult?.visit.id !== visit.id) { stopStream(devices.stream); return; }
     state.consult.stream = devices.stream;
     showDeviceNote(devices, media);
@@ -191,9 +186,9 @@ async function openConsult(visit, devicesOpening = openDevices()) {
     const stream = new MediaStream();
     state.consult.stream = stream;
     startCall({ mediaPending: true });
-    devicesOpening.then((devices) => {
+    openDevices().then((devices) => {
       if (state.consult?.stream !== stream) { stopStream(devices.stream); return; }
-      for (const track of devices.stream.getTracks()) stream.addTrack(track);
+      for (const track of devices.stream?.getTracks() ?? []) stream.addTrack(track);
       showDeviceNote(devices, media);
       state.consult.call?.mediaArrived();
     });

@@ -16,6 +16,14 @@
 # PostgreSQL runs get a fresh database on BEDSIDE_BENCH_POSTGRES (default
 # postgres://postgres@127.0.0.1:5432), dropped afterwards; without psql
 # they are skipped.
+#
+# BEDSIDE_BENCH_SECTIONS picks sections (default: all of relay waiting idle
+# fhir claims sign-in storm); BEDSIDE_BENCH_BIN runs another Bedside build
+# (say, the commit before a change) against this load tool, for a baseline
+# in the same sitting:
+#
+#   BEDSIDE_BENCH_BIN=../before/target/release/bedside BEDSIDE_BENCH_SECTIONS=claims \
+#     loadgen/scripts/bench_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work="$(mktemp -d /tmp/bedside-bench.XXXXXX)"
@@ -31,8 +39,11 @@ if [ "$profile" = release ]; then
 else
   cargo build -p bedside -p bedside-loadgen
 fi
-bedside="target/$profile/bedside"
+bedside="${BEDSIDE_BENCH_BIN:-target/$profile/bedside}"
 loadgen="target/$profile/bedside-loadgen"
+sections=" ${BEDSIDE_BENCH_SECTIONS:-relay waiting idle fhir claims sign-in storm} "
+# Whether section $1 was asked for.
+wanted() { [[ "$sections" == *" $1 "* ]]; }
 
 log() { printf '%s\n' "$*"; }
 server_pin=() driver_pin=()
@@ -63,16 +74,17 @@ stop_bedside() {
   wait "$pid" 2>/dev/null || true
 }
 
-log "# bench_all $(date -u +%FT%TZ) on $(nproc) cores; $(git rev-parse --short HEAD); $profile builds"
+log "# bench_all $(date -u +%FT%TZ) on $(nproc) cores; $(git rev-parse --short HEAD); $profile builds; Bedside: $bedside"
 log "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-for rate in 5000 10000; do
+if wanted relay; then for rate in 5000 10000; do
   log ""
   log "## relay, 100 pairs, $rate frames/s: floor and Bedside side by side"
   "$loadgen" --pairs 100 --rate "$rate" --seconds 20 \
     compare --bedside-bin "$bedside" --port "$compare_port" 2>>"$work/loadgen.log"
-done
+done; fi
 
+if wanted waiting; then
 log ""
 log "## waiting room: 1,000 patients, 10 queues, 200 check-ins/s"
 start_bedside waiting
@@ -80,24 +92,30 @@ start_bedside waiting
   2>>"$work/loadgen.log"
 log "lagged-bus lines in Bedside's log: $(grep -c lagged "$work/waiting/bedside.log" || true)"
 stop_bedside
+fi
 
+if wanted idle; then
 log ""
 log "## idle authenticated patient sockets: 10,000"
 start_bedside idle
 "${driver_pin[@]}" "$loadgen" --url "http://127.0.0.1:$port" --server-pid "$pid" idle --sockets 10000 \
   2>>"$work/loadgen.log"
 stop_bedside
+fi
 
+if wanted fhir; then
 log ""
 log "## FHIR search: 10,000 patients (200 with vital signs), 100 clients"
 start_bedside fhir
 "${driver_pin[@]}" "$loadgen" --url "http://127.0.0.1:$port" fhir --patients 10000 --with-vitals 200 --clients 100 --seconds 20 \
   2>>"$work/loadgen.log"
 stop_bedside
+fi
 
 # The billing webhook points at the load tool, which times each claim's arrival.
 claims_env=(BEDSIDE_BILLING_WEBHOOK_URL="http://$webhook/" BEDSIDE_BILLING_WEBHOOK_SECRET=bench-webhook-secret-0001)
 
+if wanted claims; then
 log ""
 log "## consult close -> claim ready, SQLite, one billing worker: 3,000 visits at 300 closes/s"
 start_bedside claims-sqlite "${claims_env[@]}" BEDSIDE_BILLING_WORKERS=1
@@ -116,17 +134,22 @@ if command -v psql >/dev/null; then
   stop_bedside
   psql "$postgres/postgres" -qc "DROP DATABASE $database" >/dev/null
 fi
+fi
 
+if wanted sign-in; then
 log ""
 log "## sign-ins per second: 32 clients signing one clinician in (hashing bounded)"
 start_bedside sign-in
 "${driver_pin[@]}" "$loadgen" --url "http://127.0.0.1:$port" sign-in --clients 32 --seconds 20 \
   2>>"$work/loadgen.log"
 stop_bedside
+fi
 
+if wanted storm; then
 log ""
 log "## sign-in storm: 400 concurrent sign-ins (hashing bounded)"
 python3 loadgen/scripts/signin_storm.py "$bedside" 400
+fi
 
 log ""
 log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); work files in $work"

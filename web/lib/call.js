@@ -44,30 +44,16 @@ class PeerLink {
 
     const pc = new RTCPeerConnection({ iceServers: call.iceServers });
     this.pc = pc;
-    const { stream } = call;
-    const audio = stream.getAudioTracks()[0];
-    const video = stream.getVideoTracks()[0];
-    if (audio) {
-      this.audioSender = pc.addTrack(audio, stream);
-    } else {
-      // Media still opening will go out on this sender, without renegotiating.
-      const direction = call.mediaPending ? 'sendrecv' : 'recvonly';
-      this.audioSender = pc.addTransceiver('audio', { direction }).sender;
-    }
-    if (video && call.sendingVideo) {
-      this.videoSender = pc.addTrack(video, stream);
-    } else {
-      this.videoSender = pc.addTransceiver('video', { direction: 'sendrecv' }).sender;
-    }
+    // Media still opening, and the other side offers first: its offer's
+    // transceivers become ours (a transceiver added here would not be
+    // matched to its lines, and would cost a second offer and answer).
+    this.adoptsOffer = call.mediaPending && awaitOffer;
+    if (this.adoptsOffer) this.waitForFirstOffer();
+    else this.addSenders();
 
     pc.onnegotiationneeded = () => {
       if (this.awaitOffer && !pc.remoteDescription) {
-        // The other side offers first; make our own only if it never does.
-        clearTimeout(this.firstOfferTimer);
-        this.firstOfferTimer = setTimeout(() => {
-          this.awaitOffer = false;
-          if (!this.closed && !pc.remoteDescription) this.offer();
-        }, FIRST_OFFER_WAIT_MS);
+        this.waitForFirstOffer();
         return;
       }
       this.offer();
@@ -104,6 +90,59 @@ class PeerLink {
       }
       call.linkChanged();
     };
+  }
+
+  /** Our audio and video senders, with the tracks there are. */
+  addSenders() {
+    const { pc, call } = this;
+    const { stream } = call;
+    const audio = stream.getAudioTracks()[0];
+    const video = stream.getVideoTracks()[0];
+    if (audio) {
+      this.audioSender = pc.addTrack(audio, stream);
+    } else {
+      // Media still opening will go out on this sender, without renegotiating.
+      const direction = call.mediaPending ? 'sendrecv' : 'recvonly';
+      this.audioSender = pc.addTransceiver('audio', { direction }).sender;
+    }
+    if (video && call.sendingVideo) {
+      this.videoSender = pc.addTrack(video, stream);
+    } else {
+      this.videoSender = pc.addTransceiver('video', { direction: 'sendrecv' }).sender;
+    }
+  }
+
+  /** Takes the first offer's audio and video lines as ours, sending both ways. */
+  adoptOffer() {
+    this.adoptsOffer = false;
+    const { stream } = this.call;
+    for (const transceiver of this.pc.getTransceivers()) {
+      const kind = transceiver.receiver.track.kind;
+      if (kind === 'audio' && !this.audioSender) this.audioSender = transceiver.sender;
+      else if (kind === 'video' && !this.videoSender) this.videoSender = transceiver.sender;
+      else continue;
+      transceiver.direction = 'sendrecv';
+      // Media that opened before the offer came goes out at once.
+      const track = kind === 'audio' ? stream.getAudioTracks()[0]
+        : this.call.sendingVideo ? stream.getVideoTracks()[0] : null;
+      if (track) transceiver.sender.replaceTrack(track).catch(() => {});
+    }
+  }
+
+  /** The other side offers first; make our own only if it never does. */
+  waitForFirstOffer() {
+    clearTimeout(this.firstOfferTimer);
+    this.firstOfferTimer = setTimeout(() => {
+      this.awaitOffer = false;
+      if (this.closed || this.pc.remoteDescription) return;
+      if (this.adoptsOffer) {
+        // No offer to adopt: our own senders, whose negotiation offers.
+        this.adoptsOffer = false;
+        this.addSenders();
+      } else {
+        this.offer();
+      }
+    }, FIRST_OFFER_WAIT_MS);
   }
 
   /** Whether this side yields when both offer at once. */
@@ -159,6 +198,7 @@ class PeerLink {
         await pc.addIceCandidate(candidate).catch(() => {});
       }
       if (description.type === 'offer') {
+        if (this.adoptsOffer) this.adoptOffer();
         await pc.setLocalDescription();
         this.send({ type: 'answer', sdp: pc.localDescription.sdp });
       }
@@ -339,7 +379,7 @@ export class Call extends EventTarget {
   async resumeVideo() {
     const track = this.stream.getVideoTracks().find((t) => t.readyState === 'live');
     if (!track || this.links.size === 0) return false;
-    await Promise.all([...this.links.values()].map((l) => l.videoSender.replaceTrack(track)));
+    await Promise.all([...this.links.values()].map((l) => l.videoSender?.replaceTrack(track)));
     this.sendingVideo = true;
     this.audioOnlyReason = null;
     for (const link of this.links.values()) link.starvedFor = 0;
