@@ -15,9 +15,14 @@ const BATCH: i64 = 500;
 /// How often the sealer looks for waiting events.
 const EVERY: Duration = Duration::from_millis(100);
 
-/// Seals every event waiting now; returns how many.
+/// Seals every event waiting now; returns how many. It looks first without
+/// a transaction, so a reader of the trail, or the loop with nothing to do,
+/// does not take SQLite's write lock from the requests.
 #[tracing::instrument(skip_all)]
 pub async fn seal(store: &Store) -> Result<usize, StoreError> {
+    if !store::audit_pending(store.pool()).await? {
+        return Ok(0);
+    }
     let mut sealed = 0;
     loop {
         let mut tx = store.begin().await?;
@@ -47,16 +52,6 @@ impl Sealer {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
-                }
-                // A look without a transaction: SQLite's writers are not
-                // held up while nothing waits.
-                match store::audit_pending(store.pool()).await {
-                    Ok(false) => continue,
-                    Ok(true) => {}
-                    Err(error) => {
-                        tracing::warn!(%error, "could not look for audit events to seal");
-                        continue;
-                    }
                 }
                 if let Err(error) = seal(&store).await {
                     tracing::warn!(%error, "audit events not sealed yet; retrying");

@@ -126,11 +126,7 @@ pub async fn audit_pending(pool: &sqlx::AnyPool) -> Result<bool, StoreError> {
 /// sealing.
 #[tracing::instrument(skip_all)]
 pub async fn seal_audit(tx: &mut Tx, backend: Backend, limit: i64) -> Result<usize, StoreError> {
-    // SQLite's `BEGIN IMMEDIATE` already lets one writer in at a time.
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
+    let lock = backend.row_lock();
     let (head_seq, mut prev_hash): (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT seq, last_hash FROM audit_chain WHERE id = 1{lock}"
     )))

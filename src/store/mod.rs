@@ -140,6 +140,17 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// What a `SELECT` ends with to hold its rows until the transaction
+    /// ends: SQLite's `BEGIN IMMEDIATE` already lets one writer in at a time.
+    pub(crate) fn row_lock(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE",
+            Self::Sqlite => "",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("a record with the same {0} already exists")]

@@ -101,11 +101,7 @@ pub async fn lock_call_measure(
     .bind(at.millis())
     .execute(&mut **tx)
     .await?;
-    // SQLite's `BEGIN IMMEDIATE` already lets one writer in at a time.
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
+    let lock = backend.row_lock();
     let row: MeasureRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {MEASURE_COLUMNS} FROM call_measures WHERE visit_id = $1{lock}"
     )))
