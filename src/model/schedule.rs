@@ -248,7 +248,8 @@ pub struct CalendarEntry {
     pub status: crate::model::visit::VisitStatus,
     pub priority: crate::model::visit::Priority,
     /// The IANA time zone to show the visit's time in: its clinician's
-    /// working hours', else those of a clinician of its queue, else `UTC`.
+    /// working hours', else those of a clinician of its queue, else any
+    /// clinician's (the clinic's), else `UTC`.
     #[schema(example = "America/Chicago")]
     pub time_zone: String,
 }

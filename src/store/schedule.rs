@@ -239,10 +239,12 @@ type CalendarRow = (
 );
 
 /// The time zone a visit `v` is shown in: its clinician's working hours',
-/// else those of a clinician booked into its queue, else UTC.
+/// else those of a clinician booked into its queue, else the clinic's (any
+/// clinician's hours', as the front desk's calendar reads it), else UTC.
 pub(super) const VISIT_TIME_ZONE: &str = "COALESCE(
     (SELECT z.time_zone FROM clinician_schedules z WHERE z.clinician_id = v.clinician_id),
     (SELECT MIN(z.time_zone) FROM clinician_schedules z WHERE z.queue_id = v.queue_id),
+    (SELECT MIN(z.time_zone) FROM clinician_schedules z),
     'UTC')";
 
 /// Visits booked to start in `[from, to)` (a visit with no start counts

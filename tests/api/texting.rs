@@ -138,6 +138,27 @@ async fn messages_and_the_day_view_give_the_clinics_local_time_and_zone() {
         )
         .await;
     assert_eq!(calendar[0]["time_zone"], CHICAGO, "{calendar:#?}");
+
+    // A visit in a queue where no clinician has working hours takes the
+    // clinic's zone, as the front desk's calendar says its times are.
+    let walk_in = app.create_queue(&clinic.scheduler, "Walk-in").await;
+    let grace = app
+        .create_patient(
+            &clinic.scheduler,
+            &emailed_patient("Grace", "grace@example.org"),
+        )
+        .await;
+    let created = app
+        .book_visit(&clinic.scheduler, &grace, &walk_in, "Walk-in")
+        .await;
+    let visits = app
+        .get_list(
+            &format!("/api/v1/patients/{}/visits", grace["id"].as_str().unwrap()),
+            &clinic.scheduler,
+        )
+        .await;
+    assert_eq!(visits[0]["visit_id"], created.id.as_str(), "{visits:#?}");
+    assert_eq!(visits[0]["time_zone"], CHICAGO, "{visits:#?}");
     wait_for_messages(&app, &anyone.id, &clinic.scheduler, "the link", |m| {
         sent(m, "link", "email", 1)
     })
