@@ -163,9 +163,8 @@ pub async fn grant(
 ) -> Result<Option<Grant>, StoreError> {
     let now = clock.now();
     if let Some(token) = SessionToken::from_bearer(bearer) {
-        let mut tx = store.begin_read().await?;
-        let session = store::find_session(&mut tx, &token.hash(), now).await?;
-        store::commit(tx).await?;
+        let mut conn = store.connection().await?;
+        let session = store::find_session(&mut conn, &token.hash(), now).await?;
         return Ok(session.map(|s| Grant {
             principal: Principal::Staff(s.user),
             credential: Credential::session(&token),
@@ -176,9 +175,8 @@ pub async fn grant(
         let Some((visit_id, patient_id)) = claims.visit_id().zip(claims.patient_id()) else {
             return Ok(None);
         };
-        let mut tx = store.begin_read().await?;
-        let link = store::visit_link(&mut tx, &visit_id).await?;
-        store::commit(tx).await?;
+        let mut conn = store.connection().await?;
+        let link = store::visit_link(&mut conn, &visit_id).await?;
         let Some(link) = link.filter(|l| l.patient_id == patient_id) else {
             return Ok(None);
         };
@@ -202,9 +200,8 @@ pub async fn grant(
         return Ok(None);
     };
     // A revoked or expired invitation ends at once, whatever the token says.
-    let mut tx = store.begin_read().await?;
-    let guest = store::get_guest(&mut tx, &guest_id).await?;
-    store::commit(tx).await?;
+    let mut conn = store.connection().await?;
+    let guest = store::get_guest(&mut conn, &guest_id).await?;
     Ok(guest
         .filter(|g| g.visit_id == visit_id && g.is_active(now.millis()))
         .map(|g| Grant {

@@ -252,6 +252,27 @@ fn audit(actor: &Actor, action: &'static str, claim: &Claim) -> AuditEntry {
         .patient(&claim.patient_id)
 }
 
+/// Writes the first step of new claims' histories, with one statement.
+async fn record_creations(
+    tx: &mut Tx,
+    actor: &Actor,
+    claims: &[&Claim],
+    now: i64,
+) -> Result<(), StoreError> {
+    let events: Vec<NewClaimEvent<'_>> = claims
+        .iter()
+        .map(|claim| NewClaimEvent {
+            claim: &claim.id,
+            from: None,
+            to: claim.status,
+            note: claim.review_reason.as_deref(),
+            actor: actor.id.as_deref(),
+            at: now,
+        })
+        .collect();
+    store::insert_claim_events(tx, &events).await
+}
+
 /// Writes one step of the claim's history: it moved from `from` (none when
 /// it was created) to its current status.
 async fn record_step(
@@ -278,21 +299,38 @@ async fn record_step(
 
 /// Posts a claim's total as a charge, once it is coded and released.
 async fn post_charge(tx: &mut Tx, claim: &Claim, now: i64) -> Result<(), StoreError> {
-    store::insert_account_entry(
-        tx,
-        NewEntry {
-            patient: &claim.patient_id,
-            claim: Some(&claim.id),
-            kind: EntryKind::Charge,
-            amount_cents: Claim::sum_of_lines(&claim.lines),
-            note: Some(&format!("claim {}", claim.number)),
-            remittance: None,
-            created_by: None,
-            at: now,
-        },
-    )
-    .await?;
-    Ok(())
+    post_charges(tx, &[claim], now).await
+}
+
+/// Posts several claims' totals as charges, with one statement.
+async fn post_charges(tx: &mut Tx, claims: &[&Claim], now: i64) -> Result<(), StoreError> {
+    let notes: Vec<(String, String)> = claims
+        .iter()
+        .map(|claim| {
+            (
+                uuid::Uuid::now_v7().to_string(),
+                format!("claim {}", claim.number),
+            )
+        })
+        .collect();
+    let entries: Vec<(&str, NewEntry<'_>)> = claims
+        .iter()
+        .zip(&notes)
+        .map(|(claim, (id, note))| {
+            let entry = NewEntry {
+                patient: &claim.patient_id,
+                claim: Some(&claim.id),
+                kind: EntryKind::Charge,
+                amount_cents: Claim::sum_of_lines(&claim.lines),
+                note: Some(note.as_str()),
+                remittance: None,
+                created_by: None,
+                at: now,
+            };
+            (id.as_str(), entry)
+        })
+        .collect();
+    store::insert_account_entries(tx, &entries).await
 }
 
 async fn load(tx: &mut Tx, id: &ClaimId) -> Result<Claim, BillingError> {

@@ -20,7 +20,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::{BillingError, BillingSettings, BillingWebhook, Claim};
 use crate::model::clock::Clock;
-use crate::store::{self, DueDelivery, Store};
+use crate::store::{self, DeliveryAttempt, DueDelivery, Store};
 
 /// How long an attempt holds its delivery before another may retry it.
 const LEASE_MS: i64 = 60_000;
@@ -74,7 +74,7 @@ pub async fn deliver_due(
     loop {
         let mut batch = Vec::new();
         while batch.len() < MAX_IN_FLIGHT {
-            match lease_next(store, now).await? {
+            match lease_some(store, now, 1).await?.pop() {
                 Some(due) => batch.push(due),
                 None => break,
             }
@@ -82,19 +82,13 @@ pub async fn deliver_due(
         if batch.is_empty() {
             return Ok(delivered);
         }
-        let attempts = batch
+        let sends = batch
             .into_iter()
-            .map(|due| attempt(store, clock, hook, client, due, now));
-        for outcome in futures_util::future::join_all(attempts).await {
-            delivered += usize::from(outcome?);
-        }
+            .map(|due| send(clock, hook, client, due, now));
+        let attempts = futures_util::future::join_all(sends).await;
+        record(store, &attempts).await?;
+        delivered += attempts.iter().filter(|a| a.acknowledged()).count();
     }
-}
-
-/// Takes the next due delivery for [`LEASE_MS`], so no other attempt sends
-/// it meanwhile.
-async fn lease_next(store: &Store, now: i64) -> Result<Option<DueDelivery>, BillingError> {
-    Ok(lease_some(store, now, 1).await?.pop())
 }
 
 /// Takes up to `n` due deliveries for [`LEASE_MS`] in one transaction.
@@ -106,16 +100,14 @@ async fn lease_some(store: &Store, now: i64, n: usize) -> Result<Vec<DueDelivery
     Ok(due)
 }
 
-/// Sends one delivery and records the outcome: delivered, or due again
-/// after its backoff. `true` when the receiver acknowledged it.
-async fn attempt(
-    store: &Store,
+/// Sends one delivery: delivered, or due again after its backoff.
+async fn send(
     clock: &Clock,
     hook: &BillingWebhook,
     client: &reqwest::Client,
     due: DueDelivery,
     now: i64,
-) -> Result<bool, BillingError> {
+) -> DeliveryAttempt {
     let response = client
         .post(hook.url.as_str())
         .header("content-type", "application/json")
@@ -127,34 +119,53 @@ async fn attempt(
                 due.payload.as_bytes(),
             ),
         )
-        .body(due.payload.clone())
+        .body(due.payload)
         .send()
         .await;
     let status = response
         .as_ref()
         .ok()
         .map(|r| i64::from(r.status().as_u16()));
-    let acknowledged = response.is_ok_and(|r| r.status().is_success());
-    let mut tx = store.begin().await?;
-    if acknowledged {
-        store::record_delivery_attempt(&mut tx, &due.id, status, Some(clock.now().millis()), now)
-            .await?;
-    } else {
-        tracing::info!(
+    if response.is_ok_and(|r| r.status().is_success()) {
+        return DeliveryAttempt {
+            id: due.id,
             status,
-            attempts = due.attempts + 1,
-            "billing webhook not acknowledged"
-        );
-        let next = now + backoff_ms(due.attempts + 1);
-        store::record_delivery_attempt(&mut tx, &due.id, status, None, next).await?;
+            delivered_at: Some(clock.now().millis()),
+            next_attempt_at: now,
+        };
+    }
+    tracing::info!(
+        status,
+        attempts = due.attempts + 1,
+        "billing webhook not acknowledged"
+    );
+    DeliveryAttempt {
+        id: due.id,
+        status,
+        delivered_at: None,
+        next_attempt_at: now + backoff_ms(due.attempts + 1),
+    }
+}
+
+/// Records attempts' outcomes in one transaction: one commit for the
+/// deliveries that finished together, not one each.
+async fn record(store: &Store, attempts: &[DeliveryAttempt]) -> Result<(), BillingError> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let mut tx = store.begin().await?;
+    for attempt in attempts {
+        store::record_delivery_attempt(&mut tx, attempt).await?;
     }
     store::commit(tx).await?;
-    Ok(acknowledged)
+    Ok(())
 }
 
 /// The delivery loop started by the billing worker when a webhook is set:
-/// on every poll, and whenever the worker has made new claims, it fills up to [`MAX_IN_FLIGHT`] attempts, each finishing on
-/// its own, so one receiver that never answers holds one slot, not the queue.
+/// on every poll, and whenever the worker has made new claims, it fills up
+/// to [`MAX_IN_FLIGHT`] attempts, each finishing on its own, so one
+/// receiver that never answers holds one slot, not the queue. Attempts that
+/// finished by the time the loop looks are recorded together.
 #[derive(Debug)]
 pub struct Deliverer {
     task: JoinHandle<()>,
@@ -180,7 +191,16 @@ impl Deliverer {
                 tokio::select! {
                     biased;
                     _ = stopped.changed() => break,
-                    Some(_) = in_flight.join_next() => {}
+                    Some(finished) = in_flight.join_next() => {
+                        let mut attempts: Vec<DeliveryAttempt> = finished.into_iter().collect();
+                        while let Some(finished) = in_flight.try_join_next() {
+                            attempts.extend(finished);
+                        }
+                        if let Err(error) = record(&store, &attempts).await {
+                            // Their leases run out and they are sent again.
+                            tracing::warn!(%error, "billing webhook attempts not recorded");
+                        }
+                    }
                     Ok(()) = nudged.changed() => {}
                     _ = ticker.tick() => {}
                 }
@@ -198,15 +218,9 @@ impl Deliverer {
                     };
                     let all_due = leased.len() < room;
                     for due in leased {
-                        let (store, clock, hook, client) =
-                            (store.clone(), clock.clone(), hook.clone(), client.clone());
-                        in_flight.spawn(async move {
-                            if let Err(error) =
-                                attempt(&store, &clock, &hook, &client, due, now).await
-                            {
-                                tracing::warn!(%error, "billing webhook attempt not recorded");
-                            }
-                        });
+                        let (clock, hook, client) = (clock.clone(), hook.clone(), client.clone());
+                        in_flight
+                            .spawn(async move { send(&clock, &hook, &client, due, now).await });
                     }
                     if all_due {
                         break;

@@ -13,6 +13,7 @@
 //! `BEDSIDE_BILLING_POLL_SECONDS` (for other nodes' closes and retries);
 //! tests call [`drain`], [`run_once`] or [`process_next`] themselves.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +22,13 @@ use tokio::task::JoinHandle;
 
 use super::BillingSettings;
 use super::{
-    BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charge, record_step, webhook,
+    BillingError, Claim, ClaimStatus, build_claim, claim_number, post_charges, record_creations,
+    webhook,
 };
 use crate::audit::{Actor, AuditEntry};
+use crate::model::claim::ClaimId;
 use crate::model::clock::Clock;
+use crate::model::timestamp::Timestamp;
 use crate::store::{self, Backend, Store, Tx};
 
 /// Outbox rows one transaction takes at most.
@@ -126,51 +130,83 @@ async fn process_row(
     now: i64,
     audits: &mut Vec<AuditEntry>,
 ) -> Result<Processed, BillingError> {
-    if store::claim_id_for_encounter(tx, &row.encounter_id)
-        .await?
-        .is_some()
-    {
-        return Ok(Processed::AlreadyBilled);
+    let mut processed =
+        process_rows(tx, config, std::slice::from_ref(row), numbers, now, audits).await?;
+    Ok(processed.pop().unwrap_or(Processed::Skipped))
+}
+
+/// Turns rows into their claims, in order, writing each kind of record
+/// for the whole batch with one statement; the claims' audit entries are
+/// added to `audits` for the caller to append last.
+async fn process_rows(
+    tx: &mut Tx,
+    config: &BillingSettings,
+    rows: &[store::OutboxRow],
+    numbers: &mut Numbers,
+    now: i64,
+    audits: &mut Vec<AuditEntry>,
+) -> Result<Vec<Processed>, BillingError> {
+    // Each row's outcome, `None` for a claim made from it (in `claims`).
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut claims = Vec::with_capacity(rows.len());
+    for row in rows {
+        match store::claim_facts(tx, &row.visit_id).await? {
+            store::ToBill::Facts(facts) => {
+                let number = claim_number(numbers.next(tx).await?);
+                let claim = build_claim(
+                    config,
+                    &facts,
+                    &row.visit_id,
+                    &row.encounter_id,
+                    number,
+                    now,
+                );
+                claims.push(claim);
+                outcomes.push(None);
+            }
+            store::ToBill::AlreadyBilled => outcomes.push(Some(Processed::AlreadyBilled)),
+            store::ToBill::NotClosed => outcomes.push(Some(Processed::Skipped)),
+        }
     }
-    let Some(facts) = store::claim_facts(tx, &row.visit_id).await? else {
-        return Ok(Processed::Skipped);
-    };
-    let number = claim_number(numbers.next(tx).await?);
-    let claim = build_claim(
-        config,
-        &facts,
-        &row.visit_id,
-        &row.encounter_id,
-        number,
-        now,
-    );
     // The unique key on the encounter is the last word on "exactly once".
-    if !store::insert_claim(tx, &claim).await? {
-        return Ok(Processed::AlreadyBilled);
-    }
-    if claim.status == ClaimStatus::Ready {
-        post_charge(tx, &claim, now).await?;
-    }
-    let worker = Actor::system(crate::model::timestamp::Timestamp(now));
-    record_step(
-        tx,
-        &worker,
-        &claim,
-        None,
-        claim.review_reason.as_deref(),
-        now,
-    )
-    .await?;
+    let inserted: HashSet<ClaimId> = store::insert_claims(tx, &claims)
+        .await?
+        .into_iter()
+        .collect();
+    let created: Vec<&Claim> = claims
+        .iter()
+        .filter(|claim| inserted.contains(&claim.id))
+        .collect();
+    let ready: Vec<&Claim> = created
+        .iter()
+        .copied()
+        .filter(|claim| claim.status == ClaimStatus::Ready)
+        .collect();
+    post_charges(tx, &ready, now).await?;
+    let worker = Actor::system(Timestamp(now));
+    record_creations(tx, &worker, &created, now).await?;
     if config.webhook.is_some() {
-        let payload = webhook::payload(&claim);
-        store::insert_webhook_delivery(tx, &claim.id, &payload, now).await?;
+        let deliveries: Vec<(&ClaimId, String)> = created
+            .iter()
+            .map(|claim| (&claim.id, webhook::payload(claim)))
+            .collect();
+        store::insert_webhook_deliveries(tx, &deliveries, now).await?;
     }
-    audits.push(
+    audits.extend(created.iter().map(|claim| {
         AuditEntry::new(&worker, "claim.create", "Claim")
             .resource(&claim.id)
-            .patient(&claim.patient_id),
-    );
-    Ok(Processed::Created(Box::new(claim)))
+            .patient(&claim.patient_id)
+    }));
+    let mut claims = claims.into_iter();
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|| match claims.next() {
+                Some(claim) if inserted.contains(&claim.id) => Processed::Created(Box::new(claim)),
+                _ => Processed::AlreadyBilled,
+            })
+        })
+        .collect())
 }
 
 /// Handles one outbox row in its own transaction. On failure the row's
@@ -239,19 +275,14 @@ pub async fn run_batch(
         Backend::Sqlite => Numbers::default(),
     };
     let mut audits = Vec::with_capacity(rows.len());
-    let mut handled = Ok(());
-    for row in &rows {
-        handled = process_row(&mut tx, config, row, &mut numbers, now, &mut audits)
+    let mut handled = process_rows(&mut tx, config, &rows, &mut numbers, now, &mut audits)
+        .await
+        .map(drop);
+    if handled.is_ok() {
+        let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+        handled = store::mark_outboxes_processed(&mut tx, &ids, now)
             .await
-            .map(drop);
-        if handled.is_ok() {
-            handled = store::mark_outbox_processed(&mut tx, &row.id, now)
-                .await
-                .map_err(BillingError::from);
-        }
-        if handled.is_err() {
-            break;
-        }
+            .map_err(BillingError::from);
     }
     if let Err(error) = handled {
         drop(tx);

@@ -6,6 +6,7 @@
 
 use chrono::NaiveDate;
 
+use super::sql::Sql;
 use super::{Backend, StoreError, Tx};
 use crate::model::billing_codes::PlaceOfService;
 use crate::model::claim::{
@@ -74,15 +75,28 @@ pub async fn next_outboxes(
 
 #[tracing::instrument(skip_all)]
 pub async fn mark_outbox_processed(tx: &mut Tx, id: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE billing_outbox SET processed_at = $2, attempts = attempts + 1 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    mark_outboxes_processed(tx, &[id], now).await
+}
+
+/// Marks a batch's rows processed with one statement.
+#[tracing::instrument(skip_all)]
+pub async fn mark_outboxes_processed(
+    tx: &mut Tx,
+    ids: &[&str],
+    now: i64,
+) -> Result<(), StoreError> {
+    for ids in ids.chunks(MAX_IDS_PER_STATEMENT) {
+        let mut sql = Sql::new("UPDATE billing_outbox SET processed_at = ");
+        sql.push_bind(now)
+            .push(", attempts = attempts + 1 WHERE ")
+            .push_in("id", ids.iter().copied());
+        sql.execute(tx).await?;
+    }
     Ok(())
 }
+
+/// Ids one `IN (…)` list carries, under every backend's parameter limit.
+const MAX_IDS_PER_STATEMENT: usize = 500;
 
 #[tracing::instrument(skip_all)]
 pub async fn bump_outbox_attempts(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
@@ -103,8 +117,22 @@ pub async fn pending_outbox(tx: &mut Tx) -> Result<i64, StoreError> {
     Ok(n)
 }
 
+/// What billing finds for a visit handed to it.
+#[derive(Debug)]
+pub enum ToBill {
+    /// Its encounter has its claim already.
+    AlreadyBilled,
+    /// The visit is not closed (or gone): nothing to bill.
+    NotClosed,
+    /// What its claim is made from.
+    Facts(Box<ClaimFacts>),
+}
+
 #[derive(sqlx::FromRow)]
 struct FactsRow {
+    status: String,
+    billed: Option<String>,
+    previous_end: Option<i64>,
     patient_id: String,
     encounter_id: String,
     total_minutes: Option<i64>,
@@ -121,22 +149,37 @@ struct FactsRow {
     modality_reason: Option<String>,
 }
 
+/// The facts a visit's claim is made from, unless it is billed already or
+/// not closed.
 #[tracing::instrument(skip_all)]
-pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFacts>, StoreError> {
+pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<ToBill, StoreError> {
+    // One statement: the claim it may have already, and the patient's
+    // previous finished encounter (see `previous_encounter_end`).
     let row: Option<FactsRow> = sqlx::query_as(
-        "SELECT v.patient_id, v.encounter_id, v.total_minutes, v.new_patient, v.audio_only,
+        "SELECT v.status, (SELECT c.id FROM claims c WHERE c.encounter_id = v.encounter_id) AS billed,
+                (SELECT MAX(o.period_end) FROM encounters o
+                 WHERE o.patient_id = v.patient_id AND o.id <> v.encounter_id AND o.status = $2
+                   AND o.period_end IS NOT NULL
+                   AND o.period_end <= COALESCE(e.period_start, e.period_end, v.closed_at)) AS previous_end,
+                v.patient_id, v.encounter_id, v.total_minutes, v.new_patient, v.audio_only,
                 e.patient_location, e.period_start, e.period_end, v.closed_at,
                 p.payer_id, p.payer_name, p.member_id, p.group_number, v.modality_reason
          FROM visits v JOIN encounters e ON e.id = v.encounter_id JOIN patients p ON p.id = v.patient_id
-         WHERE v.id = $1 AND v.status = $2",
+         WHERE v.id = $1",
     )
     .bind(visit.as_str())
-    .bind(VisitStatus::Closed.as_str())
+    .bind(EncounterStatus::Finished.as_str())
     .fetch_optional(&mut **tx)
     .await?;
     let Some(r) = row else {
-        return Ok(None);
+        return Ok(ToBill::NotClosed);
     };
+    if r.billed.is_some() {
+        return Ok(ToBill::AlreadyBilled);
+    }
+    if r.status != VisitStatus::Closed.as_str() {
+        return Ok(ToBill::NotClosed);
+    }
     let (patient, encounter, start) = (r.patient_id, r.encounter_id, r.period_start);
     let payer = (r.payer_id, r.payer_name, r.member_id, r.group_number);
     let (minutes, new_patient, audio, location) = (
@@ -155,13 +198,6 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
     .bind(&encounter)
     .fetch_all(&mut **tx)
     .await?;
-    let previous = previous_encounter_end(
-        tx,
-        &PatientId::from_trusted(patient.clone()),
-        &EncounterId::from_trusted(encounter.clone()),
-        Timestamp(start.unwrap_or(period_end)),
-    )
-    .await?;
     let payer = match payer {
         (Some(payer_id), Some(payer_name), Some(member_id), group_number) => Some(ClaimPayer {
             payer_id,
@@ -175,7 +211,7 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
         .into_iter()
         .map(|(code,)| Icd10::parse(&code).map_err(|_| StoreError::Corrupt("conditions.code")))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(ClaimFacts {
+    Ok(ToBill::Facts(Box::new(ClaimFacts {
         patient_id: PatientId::from_trusted(patient),
         total_minutes: minutes.unwrap_or(0),
         new_patient: new_patient.map(|v| v != 0),
@@ -191,9 +227,9 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<Option<ClaimFac
         period_end: Timestamp(period_end),
         payer,
         diagnoses,
-        previous_encounter_end: previous,
+        previous_encounter_end: r.previous_end.map(Timestamp),
         modality_reason: r.modality_reason,
-    }))
+    })))
 }
 
 /// When the patient's latest finished encounter other than `encounter`
@@ -339,44 +375,89 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 /// Stores a new claim unless its encounter already has one. False when it had.
 #[tracing::instrument(skip_all)]
 pub async fn insert_claim(tx: &mut Tx, claim: &Claim) -> Result<bool, StoreError> {
-    let payer = claim.payer.as_ref();
-    let diagnoses: Vec<&str> = claim.diagnoses.iter().map(Icd10::as_str).collect();
-    let done = sqlx::query(
-        "INSERT INTO claims (id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
-            payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
-            service_date, diagnoses, lines, total_cents, paid_cents, created_at, updated_at, submitted_at, modality_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
-         ON CONFLICT (encounter_id) DO NOTHING",
-    )
-    .bind(claim.id.as_str())
-    .bind(&claim.number)
-    .bind(claim.encounter_id.as_str())
-    .bind(claim.visit_id.as_str())
-    .bind(claim.patient_id.as_str())
-    .bind(claim.status.as_str())
-    .bind(claim.review_reason.as_deref())
-    .bind(claim.status_reason.as_deref())
-    .bind(payer.map(|p| p.payer_id.as_str()))
-    .bind(payer.map(|p| p.payer_name.as_str()))
-    .bind(payer.map(|p| p.member_id.as_str()))
-    .bind(payer.and_then(|p| p.group_number.as_deref()))
-    .bind(claim.place_of_service.code())
-    .bind(i64::from(claim.new_patient))
-    .bind(i64::from(claim.audio_only))
-    .bind(claim.total_minutes)
-    .bind(claim.service_date.format("%Y-%m-%d").to_string())
-    .bind(json(&diagnoses)?)
-    .bind(json(&claim.lines)?)
-    .bind(Claim::sum_of_lines(&claim.lines))
-    .bind(claim.paid_cents)
-    .bind(claim.created_at.millis())
-    .bind(claim.updated_at.millis())
-    .bind(claim.submitted_at.map(Timestamp::millis))
-    .bind(claim.modality_reason.as_deref())
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| StoreError::on_unique(e, "claim number"))?;
-    Ok(done.rows_affected() == 1)
+    Ok(!insert_claims(tx, std::slice::from_ref(claim))
+        .await?
+        .is_empty())
+}
+
+/// Rows one multi-row INSERT carries, under every backend's parameter limit.
+const ROWS_PER_INSERT: usize = 200;
+
+/// Inserts claims, several to a statement; one whose encounter has a claim
+/// already is left out. Returns the ids of those inserted.
+#[tracing::instrument(skip_all)]
+pub async fn insert_claims(tx: &mut Tx, claims: &[Claim]) -> Result<Vec<ClaimId>, StoreError> {
+    let mut inserted = Vec::with_capacity(claims.len());
+    for claims in claims.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new(
+            "INSERT INTO claims (id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
+                payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
+                service_date, diagnoses, lines, total_cents, paid_cents, created_at, updated_at, submitted_at, modality_reason)
+             VALUES ",
+        );
+        for (i, claim) in claims.iter().enumerate() {
+            let payer = claim.payer.as_ref();
+            let diagnoses: Vec<&str> = claim.diagnoses.iter().map(Icd10::as_str).collect();
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.push_bind(claim.id.as_str().to_owned())
+                .push(", ")
+                .push_bind(claim.number.clone())
+                .push(", ")
+                .push_bind(claim.encounter_id.as_str().to_owned())
+                .push(", ")
+                .push_bind(claim.visit_id.as_str().to_owned())
+                .push(", ")
+                .push_bind(claim.patient_id.as_str().to_owned())
+                .push(", ")
+                .push_bind(claim.status.as_str())
+                .push(", ")
+                .push_bind(claim.review_reason.clone())
+                .push(", ")
+                .push_bind(claim.status_reason.clone())
+                .push(", ")
+                .push_bind(payer.map(|p| p.payer_id.clone()))
+                .push(", ")
+                .push_bind(payer.map(|p| p.payer_name.clone()))
+                .push(", ")
+                .push_bind(payer.map(|p| p.member_id.clone()))
+                .push(", ")
+                .push_bind(payer.and_then(|p| p.group_number.clone()))
+                .push(", ")
+                .push_bind(claim.place_of_service.code())
+                .push(", ")
+                .push_bind(i64::from(claim.new_patient))
+                .push(", ")
+                .push_bind(i64::from(claim.audio_only))
+                .push(", ")
+                .push_bind(claim.total_minutes)
+                .push(", ")
+                .push_bind(claim.service_date.format("%Y-%m-%d").to_string())
+                .push(", ")
+                .push_bind(json(&diagnoses)?)
+                .push(", ")
+                .push_bind(json(&claim.lines)?)
+                .push(", ")
+                .push_bind(Claim::sum_of_lines(&claim.lines))
+                .push(", ")
+                .push_bind(claim.paid_cents)
+                .push(", ")
+                .push_bind(claim.created_at.millis())
+                .push(", ")
+                .push_bind(claim.updated_at.millis())
+                .push(", ")
+                .push_bind(claim.submitted_at.map(Timestamp::millis))
+                .push(", ")
+                .push_bind(claim.modality_reason.clone())
+                .push(")");
+        }
+        sql.push(" ON CONFLICT (encounter_id) DO NOTHING RETURNING id");
+        let ids: Vec<(String,)> = sql.fetch_all(tx).await.map_err(|e| match e {
+            StoreError::Database(e) => StoreError::on_unique(e, "claim number"),
+            other => other,
+        })?;
+        inserted.extend(ids.into_iter().map(|(id,)| ClaimId::from_trusted(id)));
+    }
+    Ok(inserted)
 }
 
 /// Writes a claim's mutable fields if its status is still `expected`.
@@ -507,30 +588,53 @@ pub async fn insert_account_entry(
     tx: &mut Tx,
     entry: NewEntry<'_>,
 ) -> Result<AccountEntry, StoreError> {
-    let id = uuid::Uuid::now_v7().to_string();
-    sqlx::query(
-        "INSERT INTO account_entries (id, patient_id, claim_id, kind, amount_cents, note, remittance_id, created_by, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&id)
-    .bind(entry.patient.as_str())
-    .bind(entry.claim.map(ClaimId::as_str))
-    .bind(entry.kind.as_str())
-    .bind(entry.amount_cents)
-    .bind(entry.note)
-    .bind(entry.remittance)
-    .bind(entry.created_by)
-    .bind(entry.at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(AccountEntry {
-        id,
+    let posted = AccountEntry {
+        id: uuid::Uuid::now_v7().to_string(),
         kind: entry.kind,
         claim_id: entry.claim.cloned(),
         amount_cents: entry.amount_cents,
         note: entry.note.map(str::to_owned),
         at: Timestamp(entry.at),
-    })
+    };
+    insert_account_entries(tx, &[(posted.id.as_str(), entry)]).await?;
+    Ok(posted)
+}
+
+/// Posts several entries (each with its id), several to a statement.
+#[tracing::instrument(skip_all)]
+pub async fn insert_account_entries(
+    tx: &mut Tx,
+    entries: &[(&str, NewEntry<'_>)],
+) -> Result<(), StoreError> {
+    for entries in entries.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new(
+            "INSERT INTO account_entries (id, patient_id, claim_id, kind, amount_cents, note, remittance_id, created_by, at)
+             VALUES ",
+        );
+        for (i, (id, entry)) in entries.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.push_bind(id.to_string())
+                .push(", ")
+                .push_bind(entry.patient.as_str().to_owned())
+                .push(", ")
+                .push_bind(entry.claim.map(|c| c.as_str().to_owned()))
+                .push(", ")
+                .push_bind(entry.kind.as_str())
+                .push(", ")
+                .push_bind(entry.amount_cents)
+                .push(", ")
+                .push_bind(entry.note.map(str::to_owned))
+                .push(", ")
+                .push_bind(entry.remittance.map(str::to_owned))
+                .push(", ")
+                .push_bind(entry.created_by.map(str::to_owned))
+                .push(", ")
+                .push_bind(entry.at)
+                .push(")");
+        }
+        sql.execute(tx).await?;
+    }
+    Ok(())
 }
 
 #[tracing::instrument(skip_all)]
@@ -650,16 +754,37 @@ pub async fn insert_webhook_delivery(
     payload: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO billing_webhook_deliveries (id, claim_id, payload, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (claim_id) DO NOTHING",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(claim.as_str())
-    .bind(payload)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    insert_webhook_deliveries(tx, &[(claim, payload.to_owned())], now).await
+}
+
+/// Queues several claims' announcements, several to a statement; a claim
+/// already queued is left as it is.
+#[tracing::instrument(skip_all)]
+pub async fn insert_webhook_deliveries(
+    tx: &mut Tx,
+    deliveries: &[(&ClaimId, String)],
+    now: i64,
+) -> Result<(), StoreError> {
+    for deliveries in deliveries.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new(
+            "INSERT INTO billing_webhook_deliveries (id, claim_id, payload, next_attempt_at, created_at) VALUES ",
+        );
+        for (i, (claim, payload)) in deliveries.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.push_bind(uuid::Uuid::now_v7().to_string())
+                .push(", ")
+                .push_bind(claim.as_str().to_owned())
+                .push(", ")
+                .push_bind(payload.clone())
+                .push(", ")
+                .push_bind(now)
+                .push(", ")
+                .push_bind(now)
+                .push(")");
+        }
+        sql.push(" ON CONFLICT (claim_id) DO NOTHING");
+        sql.execute(tx).await?;
+    }
     Ok(())
 }
 
@@ -706,39 +831,54 @@ pub async fn lease_due_deliveries(
         .bind(limit)
         .fetch_all(&mut **tx)
         .await?;
-    let mut due = Vec::with_capacity(rows.len());
-    for (id, payload, attempts) in rows {
-        sqlx::query("UPDATE billing_webhook_deliveries SET next_attempt_at = $2 WHERE id = $1")
-            .bind(&id)
-            .bind(lease_until)
-            .execute(&mut **tx)
-            .await?;
-        due.push(DueDelivery {
+    for rows in rows.chunks(MAX_IDS_PER_STATEMENT) {
+        let mut sql = Sql::new("UPDATE billing_webhook_deliveries SET next_attempt_at = ");
+        sql.push_bind(lease_until)
+            .push(" WHERE ")
+            .push_in("id", rows.iter().map(|(id, _, _)| id.as_str()));
+        sql.execute(tx).await?;
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, payload, attempts)| DueDelivery {
             id,
             payload,
             attempts,
-        });
-    }
-    Ok(due)
+        })
+        .collect())
 }
 
-/// Records one attempt: delivered, or due again at `next_attempt_at`.
+/// One attempt at a delivery and what came of it: delivered, or due again
+/// at `next_attempt_at`.
+#[derive(Debug, Clone)]
+pub struct DeliveryAttempt {
+    pub id: String,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub next_attempt_at: i64,
+}
+
+impl DeliveryAttempt {
+    pub fn acknowledged(&self) -> bool {
+        self.delivered_at.is_some()
+    }
+}
+
+/// Records one attempt.
 #[tracing::instrument(skip_all)]
 pub async fn record_delivery_attempt(
     tx: &mut Tx,
-    id: &str,
-    status: Option<i64>,
-    delivered_at: Option<i64>,
-    next_attempt_at: i64,
+    attempt: &DeliveryAttempt,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE billing_webhook_deliveries SET attempts = attempts + 1, last_status = $2, delivered_at = $3,
             next_attempt_at = $4 WHERE id = $1",
     )
-    .bind(id)
-    .bind(status)
-    .bind(delivered_at)
-    .bind(next_attempt_at)
+    .bind(&attempt.id)
+    .bind(attempt.status)
+    .bind(attempt.delivered_at)
+    .bind(attempt.next_attempt_at)
     .execute(&mut **tx)
     .await?;
     Ok(())

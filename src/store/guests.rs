@@ -1,6 +1,6 @@
 //! Guests invited to visits.
 
-use super::{StoreError, Tx};
+use super::{Conn, StoreError, Tx};
 use crate::model::guest::{Guest, GuestKind, GuestStatus};
 use crate::model::ids::{GuestId, UserId, VisitId};
 use crate::model::timestamp::Timestamp;
@@ -62,11 +62,11 @@ impl TryFrom<Row> for Guest {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn get_guest(tx: &mut Tx, id: &GuestId) -> Result<Option<Guest>, StoreError> {
+pub async fn get_guest(conn: &mut Conn, id: &GuestId) -> Result<Option<Guest>, StoreError> {
     let sql = format!("SELECT {GUEST_COLUMNS} FROM visit_guests WHERE id = $1");
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id.as_str())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
     row.map(Guest::try_from).transpose()
 }

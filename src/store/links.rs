@@ -1,21 +1,21 @@
 //! The version of each visit's patient link: read on every use of a
 //! patient token, moved to revoke the tokens issued before.
 
-use super::{StoreError, Tx};
+use super::{Conn, StoreError, Tx};
 use crate::model::ids::{EncounterId, PatientId, VisitId};
 use crate::model::timestamp::Timestamp;
 use crate::model::visit::{VisitLink, VisitStatus};
 
 /// The link state of a visit, if the visit exists.
 #[tracing::instrument(skip_all)]
-pub async fn visit_link(tx: &mut Tx, id: &VisitId) -> Result<Option<VisitLink>, StoreError> {
+pub async fn visit_link(conn: &mut Conn, id: &VisitId) -> Result<Option<VisitLink>, StoreError> {
     type Row = (String, String, String, String, Option<i64>, i64);
     let row: Option<Row> = sqlx::query_as(
         "SELECT id, patient_id, encounter_id, status, closed_at, link_version
          FROM visits WHERE id = $1",
     )
     .bind(id.as_str())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     row.map(|(id, patient, encounter, status, closed_at, version)| {
         Ok(VisitLink {

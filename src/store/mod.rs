@@ -70,7 +70,7 @@ pub use precall::{insert_precall, latest_precall};
 pub use quality::{
     AdmittedCall, StoredSample, admitted_calls, call_measure, insert_quality_sample,
     lock_call_measure, others_audio_only, quality_timeline_length, recent_quality_samples,
-    save_call_measure, set_encounter_call, set_modality_reason,
+    save_call_measure,
 };
 pub use reviews::{flag_for_review, open_reviews, resolve_review, use_booking_form};
 pub use schedule::{
@@ -130,6 +130,11 @@ pub fn redact_url(url: &str) -> String {
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// A connection outside any transaction, for a read of one statement: a
+/// transaction around it would cost two more round trips (`BEGIN`,
+/// `COMMIT`). Functions taking `&mut Conn` take a `&mut Tx` as well.
+pub type Conn = sqlx::AnyConnection;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -193,10 +198,20 @@ impl StoreError {
 /// counts as unavailable (`BEDSIDE_STORE_TIMEOUT_SECONDS`).
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// At least how long a writer waits for its turn on SQLite: as long as
+/// SQLite's `busy_timeout` below lets a statement wait for a lock.
+const SQLITE_BUSY: Duration = Duration::from_secs(10);
+
 /// A pool of connections to one database, and which backend it is.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where write transactions start. On SQLite, which lets one writer in
+    /// at a time, a pool of one connection: writers wait their turn in
+    /// order there, where SQLite's own busy handler would have them retry
+    /// after ever longer sleeps and let a late comer in first. On
+    /// PostgreSQL, the same pool as readers.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -223,27 +238,42 @@ impl Store {
         };
         let options: AnyConnectOptions = url.parse()?;
         let options = options.log_statements(tracing::log::LevelFilter::Trace);
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(acquire_timeout)
-            .before_acquire(|conn, _| Box::pin(async move { Ok(health::is_idle(conn)) }))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
-                            .await?;
-                    }
-                    Ok(())
+        let pool_options = || {
+            AnyPoolOptions::new()
+                .acquire_timeout(acquire_timeout)
+                .before_acquire(|conn, _| Box::pin(async move { Ok(health::is_idle(conn)) }))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                                .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
+        };
+        let pool = pool_options()
+            .max_connections(max_connections)
+            .connect_with(options.clone())
             .await?;
-        if backend == Backend::Sqlite {
-            // WAL lets readers go on while one writer commits; it persists in the file.
-            pool.execute("PRAGMA journal_mode = WAL").await?;
-        }
-        let store = Self { pool, backend };
-        store.migrator().run(&store.pool).await?;
+        let writer = match backend {
+            Backend::Postgres => pool.clone(),
+            Backend::Sqlite => {
+                // WAL lets readers go on while one writer commits; it persists in the file.
+                pool.execute("PRAGMA journal_mode = WAL").await?;
+                pool_options()
+                    .max_connections(1)
+                    .acquire_timeout(acquire_timeout.max(SQLITE_BUSY))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        let store = Self {
+            pool,
+            writer,
+            backend,
+        };
+        store.migrator().run(&store.writer).await?;
         Ok(store)
     }
 
@@ -258,14 +288,21 @@ impl Store {
         self.backend
     }
 
-    /// Starts a transaction. On SQLite it takes the write lock at once, so
-    /// two writers queue instead of failing when a read turns into a write.
+    /// Starts a transaction. On SQLite it waits its turn for the one writer
+    /// connection and takes the write lock at once, so two writers queue
+    /// instead of failing when a read turns into a write.
     #[tracing::instrument(skip_all)]
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// A connection for a read of one statement (see [`Conn`]).
+    #[tracing::instrument(skip_all)]
+    pub async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
     }
 
     /// Starts a transaction that only reads (no write lock on SQLite).
@@ -299,6 +336,7 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

@@ -281,37 +281,3 @@ pub async fn admitted_calls(
         )
         .collect())
 }
-
-/// Why the visit bills as video or audio-only, kept at close.
-#[tracing::instrument(skip_all)]
-pub async fn set_modality_reason(
-    tx: &mut Tx,
-    visit: &VisitId,
-    reason: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE visits SET modality_reason = $2 WHERE id = $1")
-        .bind(visit.as_str())
-        .bind(reason)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// The encounter's period and length as the call measured them.
-#[tracing::instrument(skip_all)]
-pub async fn set_encounter_call(
-    tx: &mut Tx,
-    encounter: &crate::model::ids::EncounterId,
-    measure: &CallMeasure,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE encounters SET period_start = $2, period_end = $3, length_minutes = $4 WHERE id = $1",
-    )
-    .bind(encounter.as_str())
-    .bind(measure.started_at.millis())
-    .bind(measure.ended_at.millis())
-    .bind(measure.connected_minutes())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}

@@ -1,7 +1,7 @@
 //! Staff sign-in sessions, kept as token hashes so they can be revoked.
 
 use super::users::UserRowWithSession;
-use super::{StoreError, Tx};
+use super::{Conn, StoreError, Tx};
 use crate::model::auth::{Role, User};
 use crate::model::ids::UserId;
 use crate::model::timestamp::Timestamp;
@@ -35,7 +35,7 @@ pub async fn insert_session(
 /// The unexpired, unrevoked session of a token, with its active user.
 #[tracing::instrument(skip_all)]
 pub async fn find_session(
-    tx: &mut Tx,
+    conn: &mut Conn,
     token_hash: &str,
     now: Timestamp,
 ) -> Result<Option<SessionRecord>, StoreError> {
@@ -46,7 +46,7 @@ pub async fn find_session(
     )
     .bind(token_hash)
     .bind(now.millis())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     row.map(|(id, username, role, display_name, npi, expires_at)| {
         Ok(SessionRecord {

@@ -4,6 +4,7 @@
 use super::{StoreError, Tx};
 use crate::model::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
 use crate::model::precall::Verdict;
+use crate::model::quality::CallMeasure;
 use crate::model::timestamp::Timestamp;
 use crate::model::visit::{
     Emergency, EncounterStatus, PatientLocation, Priority, Queue, QueuedVisit, Transition, Visit,
@@ -111,20 +112,18 @@ pub async fn move_encounter(
     .bind(practitioner.map(UserId::as_str))
     .execute(&mut **tx)
     .await?;
-    let (last,): (i64,) = sqlx::query_as(
-        "SELECT COALESCE(MAX(seq), 0) FROM encounter_status_history WHERE encounter_id = $1",
+    // The current entry is the last; none on a new encounter.
+    let last: Option<(i64,)> = sqlx::query_as(
+        "UPDATE encounter_status_history SET period_end = $2
+         WHERE encounter_id = $1
+           AND seq = (SELECT MAX(seq) FROM encounter_status_history WHERE encounter_id = $1)
+         RETURNING seq",
     )
     .bind(id.as_str())
-    .fetch_one(&mut **tx)
-    .await?;
-    sqlx::query(
-        "UPDATE encounter_status_history SET period_end = $3 WHERE encounter_id = $1 AND seq = $2",
-    )
-    .bind(id.as_str())
-    .bind(last)
     .bind(now)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
+    let last = last.map_or(0, |(seq,)| seq);
     // A finished or cancelled encounter's last entry is closed at once.
     sqlx::query(
         "INSERT INTO encounter_status_history (encounter_id, seq, status, period_start, period_end)
@@ -183,7 +182,7 @@ const VISIT_COLUMNS: &str = "v.id, v.patient_id, v.queue_id, v.encounter_id, v.c
     v.reason, v.scheduled_start, v.sort_key, v.symptoms, v.consent_at, v.consent_version, v.checked_in_at,
     v.admitted_at, v.admitted_by, v.closed_at, v.total_minutes, v.new_patient, v.audio_only,
     e.patient_location, v.created_at, v.news2_score, v.news2_risk, v.red_flags, v.emergency,
-    v.emergency_acknowledged_at";
+    v.emergency_acknowledged_at, (SELECT c.id FROM claims c WHERE c.encounter_id = v.encounter_id) AS claim_id";
 
 #[derive(sqlx::FromRow)]
 struct VisitRow {
@@ -214,6 +213,7 @@ struct VisitRow {
     red_flags: Option<String>,
     emergency: Option<String>,
     emergency_acknowledged_at: Option<i64>,
+    claim_id: Option<String>,
 }
 
 impl TryFrom<VisitRow> for Visit {
@@ -236,7 +236,7 @@ impl TryFrom<VisitRow> for Visit {
             priority: Priority::parse(&r.priority).ok_or(StoreError::Corrupt("visits.priority"))?,
             reason: r.reason,
             scheduled_start: r.scheduled_start.map(Timestamp),
-            claim_id: None,
+            claim_id: r.claim_id,
             symptoms,
             consent_at: r.consent_at.map(Timestamp),
             consent_version: r.consent_version,
@@ -306,11 +306,7 @@ pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, Store
         .bind(id.as_str())
         .fetch_optional(&mut **tx)
         .await?;
-    let Some(mut visit) = row.map(Visit::try_from).transpose()? else {
-        return Ok(None);
-    };
-    visit.claim_id = super::claim_id_for_encounter(tx, &visit.encounter_id).await?;
-    Ok(Some(visit))
+    row.map(Visit::try_from).transpose()
 }
 
 /// The active visits of a queue, with their patients' names.
@@ -455,6 +451,8 @@ pub struct Closing<'a> {
     pub audio_only: bool,
     pub location: PatientLocation,
     pub clinician: &'a UserId,
+    /// Why it bills as video or audio-only, when that is known.
+    pub modality_reason: Option<&'a str>,
 }
 
 /// in_consult → closed by the admitting clinician. False otherwise.
@@ -468,7 +466,7 @@ pub async fn mark_closed(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE visits SET status = $7, closed_at = $2, total_minutes = $3, new_patient = $4, audio_only = $5,
-            updated_at = $2
+            modality_reason = COALESCE($9, modality_reason), updated_at = $2
          WHERE id = $1 AND status = $8 AND admitted_by = $6",
     )
     .bind(id.as_str())
@@ -479,25 +477,34 @@ pub async fn mark_closed(
     .bind(closing.clinician.as_str())
     .bind(step.to().as_str())
     .bind(step.from().as_str())
+    .bind(closing.modality_reason)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Records where the patient was and how long the encounter lasted.
+/// Records where the patient was and how long the encounter lasted: the
+/// call as measured when there is a measure, else `minutes` up to now.
 #[tracing::instrument(skip_all)]
 pub async fn finish_encounter_details(
     tx: &mut Tx,
     id: &EncounterId,
     location: PatientLocation,
     minutes: i64,
+    measured: Option<&CallMeasure>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE encounters SET patient_location = $2, length_minutes = $3 WHERE id = $1")
-        .bind(id.as_str())
-        .bind(location.as_str())
-        .bind(minutes)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE encounters SET patient_location = $2, length_minutes = $3,
+            period_start = COALESCE($4, period_start), period_end = COALESCE($5, period_end)
+         WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .bind(location.as_str())
+    .bind(measured.map_or(minutes, CallMeasure::connected_minutes))
+    .bind(measured.map(|m| m.started_at.millis()))
+    .bind(measured.map(|m| m.ended_at.millis()))
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

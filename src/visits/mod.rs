@@ -455,8 +455,8 @@ pub async fn close_preview(
     if visit.status != VisitStatus::InConsult {
         return Err(wrong_state(&visit, "preview the closing of"));
     }
-    let call_minutes = call_minutes(&mut tx, &visit, now.millis()).await?;
     let measure = store::call_measure(&mut tx, &visit.id).await?;
+    let call_minutes = call_minutes(&mut tx, &visit, measure.as_ref(), now.millis()).await?;
     let payer = store::get_patient(&mut tx, &visit.patient_id)
         .await?
         .and_then(|p| p.insurance)
@@ -503,12 +503,17 @@ fn check_diagnoses(codes: &[Icd10]) -> Result<(), FieldError> {
 
 /// The call's length in whole minutes, rounded up: what LiveKit measured
 /// (patient and staff both connected) when it carried the call, else the
-/// connected time the browsers' quality summaries measured, else the time
-/// since admission.
-async fn call_minutes(tx: &mut Tx, visit: &Visit, now: i64) -> Result<i64, StoreError> {
+/// connected time the browsers' quality summaries measured (`measure`),
+/// else the time since admission.
+async fn call_minutes(
+    tx: &mut Tx,
+    visit: &Visit,
+    measure: Option<&CallMeasure>,
+    now: i64,
+) -> Result<i64, StoreError> {
     let call_millis = match store::measured_call_seconds(tx, &visit.encounter_id).await? {
         Some(seconds) if seconds > 0 => seconds * 1000,
-        _ => match store::call_measure(tx, &visit.id).await? {
+        _ => match measure {
             Some(measure) if measure.connected_ms > 0 => measure.connected_ms,
             _ => visit.admitted_at.map_or(0, |at| now - at.millis()),
         },
@@ -573,8 +578,8 @@ pub async fn close(
     }
     // The call ends with the consult; its length is the default minutes.
     store::end_call_presence(&mut tx, &visit.encounter_id, now).await?;
-    let call_minutes = call_minutes(&mut tx, &visit, now).await?;
     let measure = store::call_measure(&mut tx, &visit.id).await?;
+    let call_minutes = call_minutes(&mut tx, &visit, measure.as_ref(), now).await?;
     let modality = modality(measure.as_ref(), input.audio_only, override_reason)?;
     let location = input.patient_location.unwrap_or(PatientLocation::Home);
     let closing = store::Closing {
@@ -583,6 +588,7 @@ pub async fn close(
         audio_only: modality.audio_only,
         location,
         clinician: &clinician.id,
+        modality_reason: modality.reason.as_deref(),
     };
     let step = visit
         .status
@@ -606,6 +612,7 @@ pub async fn close(
         &visit.encounter_id,
         location,
         closing.total_minutes,
+        measure.as_ref().filter(|m| m.connected_ms > 0),
     )
     .await?;
     store::insert_note(
@@ -629,18 +636,22 @@ pub async fn close(
         };
         store::insert_condition(&mut tx, row).await?;
     }
-    if let Some(reason) = &modality.reason {
-        store::set_modality_reason(&mut tx, &visit.id, reason).await?;
-    }
-    if let Some(measure) = measure.as_ref().filter(|m| m.connected_ms > 0) {
-        store::set_encounter_call(&mut tx, &visit.encounter_id, measure).await?;
-    }
     store::insert_billing_outbox(&mut tx, &visit.id, &visit.encounter_id, now).await?;
-    let visit = load(&mut tx, id).await?;
+    let visit = Visit {
+        status: step.to(),
+        closed_at: Some(Timestamp(now)),
+        total_minutes: Some(closing.total_minutes),
+        new_patient: closing.new_patient,
+        audio_only: closing.audio_only,
+        patient_location: Some(location),
+        ..visit
+    };
+    let mut audits = Vec::with_capacity(2);
     if modality.overridden {
-        store::append_audit(&mut tx, &audit(actor, "visit.modality_override", &visit)).await?;
+        audits.push(audit(actor, "visit.modality_override", &visit));
     }
-    store::append_audit(&mut tx, &audit(actor, "visit.close", &visit)).await?;
+    audits.push(audit(actor, "visit.close", &visit));
+    store::append_audits(&mut tx, &audits).await?;
     store::commit(tx).await?;
     Ok(visit)
 }
