@@ -54,7 +54,7 @@ pub fn client() -> reqwest::Client {
 }
 
 /// Deliveries in flight at once, per node.
-pub const MAX_IN_FLIGHT: usize = 16;
+pub const MAX_IN_FLIGHT: usize = 48;
 
 /// Makes one attempt at every delivery due at `now`, up to
 /// [`MAX_IN_FLIGHT`] at a time; returns how many were acknowledged.
@@ -154,9 +154,7 @@ async fn record(store: &Store, attempts: &[DeliveryAttempt]) -> Result<(), Billi
         return Ok(());
     }
     let mut tx = store.begin().await?;
-    for attempt in attempts {
-        store::record_delivery_attempt(&mut tx, attempt).await?;
-    }
+    store::record_delivery_attempts(&mut tx, attempts).await?;
     store::commit(tx).await?;
     Ok(())
 }

@@ -28,6 +28,7 @@ use super::{
 use crate::audit::{Actor, AuditEntry};
 use crate::model::claim::ClaimId;
 use crate::model::clock::Clock;
+use crate::model::ids::VisitId;
 use crate::model::timestamp::Timestamp;
 use crate::store::{self, Backend, Store, Tx};
 
@@ -149,8 +150,10 @@ async fn process_rows(
     // Each row's outcome, `None` for a claim made from it (in `claims`).
     let mut outcomes = Vec::with_capacity(rows.len());
     let mut claims = Vec::with_capacity(rows.len());
-    for row in rows {
-        match store::claim_facts(tx, &row.visit_id).await? {
+    let visits: Vec<VisitId> = rows.iter().map(|row| row.visit_id.clone()).collect();
+    let found = store::claims_facts(tx, &visits).await?;
+    for (row, found) in rows.iter().zip(found) {
+        match found {
             store::ToBill::Facts(facts) => {
                 let number = claim_number(numbers.next(tx).await?);
                 let claim = build_claim(

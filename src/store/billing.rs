@@ -4,6 +4,8 @@
 //! LOCKED` on PostgreSQL so several nodes can work at once (SQLite's
 //! `BEGIN IMMEDIATE` already lets one writer in at a time).
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 
 use super::sql::Sql;
@@ -130,6 +132,7 @@ pub enum ToBill {
 
 #[derive(sqlx::FromRow)]
 struct FactsRow {
+    visit_id: String,
     status: String,
     billed: Option<String>,
     previous_end: Option<i64>,
@@ -153,52 +156,80 @@ struct FactsRow {
 /// not closed.
 #[tracing::instrument(skip_all)]
 pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<ToBill, StoreError> {
-    // One statement: the claim it may have already, and the patient's
-    // previous finished encounter (see `previous_encounter_end`).
-    let row: Option<FactsRow> = sqlx::query_as(
-        "SELECT v.status, (SELECT c.id FROM claims c WHERE c.encounter_id = v.encounter_id) AS billed,
-                (SELECT MAX(o.period_end) FROM encounters o
-                 WHERE o.patient_id = v.patient_id AND o.id <> v.encounter_id AND o.status = $2
-                   AND o.period_end IS NOT NULL
-                   AND o.period_end <= COALESCE(e.period_start, e.period_end, v.closed_at)) AS previous_end,
-                v.patient_id, v.encounter_id, v.total_minutes, v.new_patient, v.audio_only,
-                e.patient_location, e.period_start, e.period_end, v.closed_at,
-                p.payer_id, p.payer_name, p.member_id, p.group_number, v.modality_reason
-         FROM visits v JOIN encounters e ON e.id = v.encounter_id JOIN patients p ON p.id = v.patient_id
-         WHERE v.id = $1",
-    )
-    .bind(visit.as_str())
-    .bind(EncounterStatus::Finished.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(r) = row else {
-        return Ok(ToBill::NotClosed);
-    };
+    Ok(claims_facts(tx, std::slice::from_ref(visit))
+        .await?
+        .pop()
+        .unwrap_or(ToBill::NotClosed))
+}
+
+/// [`claim_facts`] for several visits, in their order, with two
+/// statements: the visits (with the claim each may have already and the
+/// patient's previous finished encounter, see `previous_encounter_end`),
+/// then their diagnoses.
+#[tracing::instrument(skip_all)]
+pub async fn claims_facts(tx: &mut Tx, visits: &[VisitId]) -> Result<Vec<ToBill>, StoreError> {
+    let mut found: HashMap<String, FactsRow> = HashMap::with_capacity(visits.len());
+    for visits in visits.chunks(MAX_IDS_PER_STATEMENT) {
+        let mut sql = Sql::new(
+            "SELECT v.id AS visit_id, v.status,
+                    (SELECT c.id FROM claims c WHERE c.encounter_id = v.encounter_id) AS billed,
+                    (SELECT MAX(o.period_end) FROM encounters o
+                     WHERE o.patient_id = v.patient_id AND o.id <> v.encounter_id AND o.status = ",
+        );
+        sql.push_bind(EncounterStatus::Finished.as_str())
+            .push(
+                " AND o.period_end IS NOT NULL
+                       AND o.period_end <= COALESCE(e.period_start, e.period_end, v.closed_at)) AS previous_end,
+                    v.patient_id, v.encounter_id, v.total_minutes, v.new_patient, v.audio_only,
+                    e.patient_location, e.period_start, e.period_end, v.closed_at,
+                    p.payer_id, p.payer_name, p.member_id, p.group_number, v.modality_reason
+             FROM visits v JOIN encounters e ON e.id = v.encounter_id JOIN patients p ON p.id = v.patient_id
+             WHERE ",
+            )
+            .push_in("v.id", visits.iter().map(|v| v.as_str().to_owned()));
+        for row in sql.fetch_all::<FactsRow>(tx).await? {
+            found.insert(row.visit_id.clone(), row);
+        }
+    }
+    let billable: Vec<String> = found
+        .values()
+        .filter(|r| r.billed.is_none() && r.status == VisitStatus::Closed.as_str())
+        .map(|r| r.encounter_id.clone())
+        .collect();
+    let mut diagnoses: HashMap<String, Vec<Icd10>> = HashMap::with_capacity(billable.len());
+    for encounters in billable.chunks(MAX_IDS_PER_STATEMENT) {
+        let mut sql = Sql::new("SELECT encounter_id, code FROM conditions WHERE ");
+        sql.push_in("encounter_id", encounters.iter().cloned())
+            .push(" ORDER BY encounter_id, rank, recorded_at, id");
+        for (encounter, code) in sql.fetch_all::<(String, String)>(tx).await? {
+            let code = Icd10::parse(&code).map_err(|_| StoreError::Corrupt("conditions.code"))?;
+            diagnoses.entry(encounter).or_default().push(code);
+        }
+    }
+    visits
+        .iter()
+        .map(|visit| match found.remove(visit.as_str()) {
+            None => Ok(ToBill::NotClosed),
+            Some(row) => {
+                let codes = diagnoses.remove(&row.encounter_id).unwrap_or_default();
+                to_bill(row, codes)
+            }
+        })
+        .collect()
+}
+
+fn to_bill(r: FactsRow, diagnoses: Vec<Icd10>) -> Result<ToBill, StoreError> {
     if r.billed.is_some() {
         return Ok(ToBill::AlreadyBilled);
     }
     if r.status != VisitStatus::Closed.as_str() {
         return Ok(ToBill::NotClosed);
     }
-    let (patient, encounter, start) = (r.patient_id, r.encounter_id, r.period_start);
-    let payer = (r.payer_id, r.payer_name, r.member_id, r.group_number);
-    let (minutes, new_patient, audio, location) = (
-        r.total_minutes,
-        r.new_patient,
-        r.audio_only,
-        r.patient_location,
-    );
-    let (end, closed) = (r.period_end, r.closed_at);
-    let period_end = end
-        .or(closed)
+    let period_end = r
+        .period_end
+        .or(r.closed_at)
         .ok_or(StoreError::Corrupt("visits.closed_at"))?;
-    let diagnoses: Vec<(String,)> = sqlx::query_as(
-        "SELECT code FROM conditions WHERE encounter_id = $1 ORDER BY rank, recorded_at, id",
-    )
-    .bind(&encounter)
-    .fetch_all(&mut **tx)
-    .await?;
-    let payer = match payer {
+    let payer = match (r.payer_id, r.payer_name, r.member_id, r.group_number) {
         (Some(payer_id), Some(payer_name), Some(member_id), group_number) => Some(ClaimPayer {
             payer_id,
             payer_name,
@@ -207,23 +238,19 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<ToBill, StoreEr
         }),
         _ => None,
     };
-    let diagnoses = diagnoses
-        .into_iter()
-        .map(|(code,)| Icd10::parse(&code).map_err(|_| StoreError::Corrupt("conditions.code")))
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(ToBill::Facts(Box::new(ClaimFacts {
-        patient_id: PatientId::from_trusted(patient),
-        total_minutes: minutes.unwrap_or(0),
-        new_patient: new_patient.map(|v| v != 0),
-        audio_only: audio != 0,
-        patient_location: match location {
+        patient_id: PatientId::from_trusted(r.patient_id),
+        total_minutes: r.total_minutes.unwrap_or(0),
+        new_patient: r.new_patient.map(|v| v != 0),
+        audio_only: r.audio_only != 0,
+        patient_location: match r.patient_location {
             Some(text) => Some(
                 PatientLocation::parse(&text)
                     .ok_or(StoreError::Corrupt("encounters.patient_location"))?,
             ),
             None => None,
         },
-        period_start: start.map(Timestamp),
+        period_start: r.period_start.map(Timestamp),
         period_end: Timestamp(period_end),
         payer,
         diagnoses,
@@ -865,22 +892,32 @@ impl DeliveryAttempt {
     }
 }
 
-/// Records one attempt.
+/// Records attempts, several to a statement.
 #[tracing::instrument(skip_all)]
-pub async fn record_delivery_attempt(
+pub async fn record_delivery_attempts(
     tx: &mut Tx,
-    attempt: &DeliveryAttempt,
+    attempts: &[DeliveryAttempt],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE billing_webhook_deliveries SET attempts = attempts + 1, last_status = $2, delivered_at = $3,
-            next_attempt_at = $4 WHERE id = $1",
-    )
-    .bind(&attempt.id)
-    .bind(attempt.status)
-    .bind(attempt.delivered_at)
-    .bind(attempt.next_attempt_at)
-    .execute(&mut **tx)
-    .await?;
+    for attempts in attempts.chunks(ROWS_PER_INSERT) {
+        let mut sql = Sql::new(
+            "UPDATE billing_webhook_deliveries SET attempts = attempts + 1, last_status = a.status,
+                delivered_at = a.delivered_at, next_attempt_at = a.next_attempt_at
+             FROM (",
+        );
+        for (i, attempt) in attempts.iter().enumerate() {
+            sql.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " });
+            sql.push_bind(attempt.id.clone())
+                .push(" AS id, ")
+                .push_bind(attempt.status)
+                .push(" AS status, ")
+                .push_bind(attempt.delivered_at)
+                .push(" AS delivered_at, ")
+                .push_bind(attempt.next_attempt_at)
+                .push(" AS next_attempt_at");
+        }
+        sql.push(") AS a WHERE billing_webhook_deliveries.id = a.id");
+        sql.execute(tx).await?;
+    }
     Ok(())
 }
 

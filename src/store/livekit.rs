@@ -114,21 +114,26 @@ pub async fn record_call_left(
 }
 
 /// The room finished at `at`: every connection still in it left then.
+/// Returns every connection of the call, as [`call_presence`] would after.
 #[tracing::instrument(skip_all)]
 pub async fn end_call_presence(
     tx: &mut Tx,
     encounter: &EncounterId,
     at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE call_presence SET left_at = $2
-         WHERE encounter_id = $1 AND left_at IS NULL AND joined_at IS NOT NULL AND joined_at <= $2",
+) -> Result<Vec<CallPresence>, StoreError> {
+    // One statement: rows that had ended keep their time.
+    let rows: Vec<PresenceRow> = sqlx::query_as(
+        "UPDATE call_presence SET left_at = CASE
+                WHEN left_at IS NULL AND joined_at IS NOT NULL AND joined_at <= $2 THEN $2
+                ELSE left_at END
+         WHERE encounter_id = $1
+         RETURNING participant_sid, identity, side, joined_at, left_at",
     )
     .bind(encounter.as_str())
     .bind(at)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(())
+    presence(rows)
 }
 
 /// sid, identity, side, joined_at, left_at.
@@ -147,6 +152,10 @@ pub async fn call_presence(
     .bind(encounter.as_str())
     .fetch_all(&mut **tx)
     .await?;
+    presence(rows)
+}
+
+fn presence(rows: Vec<PresenceRow>) -> Result<Vec<CallPresence>, StoreError> {
     rows.into_iter()
         .map(|(participant_sid, identity, side, joined_at, left_at)| {
             Ok(CallPresence {
@@ -172,8 +181,9 @@ pub async fn measured_call_seconds(
 }
 
 /// Seconds covered by both a patient interval and a staff interval;
-/// connections missing a time are left out.
-fn overlap_seconds(presence: &[CallPresence]) -> Option<i64> {
+/// connections missing a time are left out. `None` when no connection has
+/// both its join and leave.
+pub fn overlap_seconds(presence: &[CallPresence]) -> Option<i64> {
     let side = |wanted: CallSide| {
         merged(
             presence

@@ -54,7 +54,7 @@ pub use guests::{
 pub use links::{bump_link_version, visit_link};
 pub use livekit::{
     CallPresence, CallSide, call_presence, end_call_presence, measured_call_seconds,
-    record_call_joined, record_call_left, record_livekit_event,
+    overlap_seconds, record_call_joined, record_call_left, record_livekit_event,
 };
 pub use messages::{
     PatientContact, ReminderCandidate, Settled, claim_next_message, insert_message,

@@ -112,6 +112,18 @@ pub async fn move_encounter(
     .bind(practitioner.map(UserId::as_str))
     .execute(&mut **tx)
     .await?;
+    step_status_history(tx, id, to, now, end).await
+}
+
+/// Ends the encounter's current status-history entry at `now` and starts
+/// one for `to`, ended at `end` when given.
+async fn step_status_history(
+    tx: &mut Tx,
+    id: &EncounterId,
+    to: EncounterStatus,
+    now: i64,
+    end: Option<i64>,
+) -> Result<(), StoreError> {
     // The current entry is the last; none on a new encounter.
     let last: Option<(i64,)> = sqlx::query_as(
         "UPDATE encounter_status_history SET period_end = $2
@@ -483,29 +495,34 @@ pub async fn mark_closed(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records where the patient was and how long the encounter lasted: the
-/// call as measured when there is a measure, else `minutes` up to now.
+/// Finishes the encounter of a closed consult at `now`: its status and
+/// history, where the patient was, and how long it lasted (the call as
+/// measured when there is a measure, its period then the call's; else
+/// `minutes`).
 #[tracing::instrument(skip_all)]
-pub async fn finish_encounter_details(
+pub async fn finish_encounter(
     tx: &mut Tx,
     id: &EncounterId,
+    now: i64,
     location: PatientLocation,
     minutes: i64,
     measured: Option<&CallMeasure>,
 ) -> Result<(), StoreError> {
+    let finished = EncounterStatus::Finished;
     sqlx::query(
-        "UPDATE encounters SET patient_location = $2, length_minutes = $3,
-            period_start = COALESCE($4, period_start), period_end = COALESCE($5, period_end)
+        "UPDATE encounters SET status = $2, patient_location = $3, length_minutes = $4,
+            period_start = COALESCE($5, period_start), period_end = $6
          WHERE id = $1",
     )
     .bind(id.as_str())
+    .bind(finished.as_str())
     .bind(location.as_str())
     .bind(measured.map_or(minutes, CallMeasure::connected_minutes))
     .bind(measured.map(|m| m.started_at.millis()))
-    .bind(measured.map(|m| m.ended_at.millis()))
+    .bind(measured.map_or(now, |m| m.ended_at.millis()))
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    step_status_history(tx, id, finished, now, Some(now)).await
 }
 
 /// → cancelled|no_show, from the status the model saw. False otherwise.

@@ -456,7 +456,8 @@ pub async fn close_preview(
         return Err(wrong_state(&visit, "preview the closing of"));
     }
     let measure = store::call_measure(&mut tx, &visit.id).await?;
-    let call_minutes = call_minutes(&mut tx, &visit, measure.as_ref(), now.millis()).await?;
+    let livekit = store::measured_call_seconds(&mut tx, &visit.encounter_id).await?;
+    let call_minutes = call_minutes(&visit, livekit, measure.as_ref(), now.millis());
     let payer = store::get_patient(&mut tx, &visit.patient_id)
         .await?
         .and_then(|p| p.insurance)
@@ -505,20 +506,20 @@ fn check_diagnoses(codes: &[Icd10]) -> Result<(), FieldError> {
 /// (patient and staff both connected) when it carried the call, else the
 /// connected time the browsers' quality summaries measured (`measure`),
 /// else the time since admission.
-async fn call_minutes(
-    tx: &mut Tx,
+fn call_minutes(
     visit: &Visit,
+    livekit_seconds: Option<i64>,
     measure: Option<&CallMeasure>,
     now: i64,
-) -> Result<i64, StoreError> {
-    let call_millis = match store::measured_call_seconds(tx, &visit.encounter_id).await? {
+) -> i64 {
+    let call_millis = match livekit_seconds {
         Some(seconds) if seconds > 0 => seconds * 1000,
         _ => match measure {
             Some(measure) if measure.connected_ms > 0 => measure.connected_ms,
             _ => visit.admitted_at.map_or(0, |at| now - at.millis()),
         },
     };
-    Ok(((call_millis + 59_999) / 60_000).max(1))
+    ((call_millis + 59_999) / 60_000).max(1)
 }
 
 /// The admitting clinician closes the consult: note, diagnoses, minutes and
@@ -577,9 +578,10 @@ pub async fn close(
         return Err(VisitError::Forbidden);
     }
     // The call ends with the consult; its length is the default minutes.
-    store::end_call_presence(&mut tx, &visit.encounter_id, now).await?;
+    let presence = store::end_call_presence(&mut tx, &visit.encounter_id, now).await?;
     let measure = store::call_measure(&mut tx, &visit.id).await?;
-    let call_minutes = call_minutes(&mut tx, &visit, measure.as_ref(), now).await?;
+    let livekit = store::overlap_seconds(&presence);
+    let call_minutes = call_minutes(&visit, livekit, measure.as_ref(), now);
     let modality = modality(measure.as_ref(), input.audio_only, override_reason)?;
     let location = input.patient_location.unwrap_or(PatientLocation::Home);
     let closing = store::Closing {
@@ -599,17 +601,10 @@ pub async fn close(
     }
     // The note is final now: its draft has served.
     store::delete_draft(&mut tx, id).await?;
-    store::move_encounter(
+    store::finish_encounter(
         &mut tx,
         &visit.encounter_id,
-        EncounterStatus::Finished,
-        None,
         now,
-    )
-    .await?;
-    store::finish_encounter_details(
-        &mut tx,
-        &visit.encounter_id,
         location,
         closing.total_minutes,
         measure.as_ref().filter(|m| m.connected_ms > 0),
