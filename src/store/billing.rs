@@ -905,7 +905,11 @@ pub async fn record_delivery_attempts(
              FROM (",
         );
         for (i, attempt) in attempts.iter().enumerate() {
-            sql.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " });
+            sql.push(if i == 0 {
+                "SELECT "
+            } else {
+                " UNION ALL SELECT "
+            });
             sql.push_bind(attempt.id.clone())
                 .push(" AS id, ")
                 .push_bind(attempt.status)
