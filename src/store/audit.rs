@@ -3,7 +3,7 @@
 //! sealer then numbers and links waiting events into `audit_events` in
 //! batches, holding the chain head once a batch rather than once a request.
 
-use super::sql::Sql;
+use super::sql::{ROWS_PER_STATEMENT, Sql};
 use super::{Backend, StoreError, Tx};
 use crate::model::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
 use crate::model::timestamp::Timestamp;
@@ -55,41 +55,29 @@ pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<(), StoreEr
     append_audits(tx, std::slice::from_ref(entry)).await
 }
 
-/// Rows one INSERT carries (13 parameters each, under every backend's limit).
-const ROWS_PER_INSERT: usize = 200;
-
 /// Records several events in the caller's transaction, in order. They wait
 /// in `audit_pending`, committed or rolled back with the change they
 /// record, so a writer never waits on another for the chain head.
 #[tracing::instrument(skip_all)]
 pub async fn append_audits(tx: &mut Tx, entries: &[AuditEntry]) -> Result<(), StoreError> {
-    for rows in entries.chunks(ROWS_PER_INSERT) {
+    for rows in entries.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(
             "INSERT INTO audit_pending (at, actor_type, actor_id, actor_role, action,
                  resource_type, resource_id, patient_id, ip, outcome) VALUES ",
         );
         for (i, entry) in rows.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.push_bind(entry.actor.at.millis())
-                .push(", ")
-                .push_bind(entry.actor.kind)
-                .push(", ")
-                .push_bind(entry.actor.id.clone())
-                .push(", ")
-                .push_bind(entry.actor.role.clone())
-                .push(", ")
-                .push_bind(entry.action)
-                .push(", ")
-                .push_bind(entry.resource_type)
-                .push(", ")
-                .push_bind(entry.resource_id.clone())
-                .push(", ")
-                .push_bind(entry.patient_id.clone())
-                .push(", ")
-                .push_bind(entry.actor.ip.clone())
-                .push(", ")
-                .push_bind(entry.outcome.as_str())
-                .push(")");
+            sql.push_row(i, |row| {
+                row.bind(entry.actor.at.millis())
+                    .bind(entry.actor.kind)
+                    .bind(entry.actor.id.clone())
+                    .bind(entry.actor.role.clone())
+                    .bind(entry.action)
+                    .bind(entry.resource_type)
+                    .bind(entry.resource_id.clone())
+                    .bind(entry.patient_id.clone())
+                    .bind(entry.actor.ip.clone())
+                    .bind(entry.outcome.as_str());
+            });
         }
         sql.execute(tx).await?;
     }
@@ -165,10 +153,10 @@ pub async fn seal_audit(tx: &mut Tx, backend: Backend, limit: i64) -> Result<usi
         prev_hash = event.hash.clone();
         events.push(event);
     }
-    for rows in events.chunks(ROWS_PER_INSERT) {
+    for rows in events.chunks(ROWS_PER_STATEMENT) {
         insert_events(tx, rows).await?;
     }
-    for chunk in ids.chunks(ROWS_PER_INSERT) {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new("DELETE FROM audit_pending WHERE ");
         sql.push_in("id", chunk.iter().copied());
         sql.execute(tx).await?;

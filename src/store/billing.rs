@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::sql::Sql;
+use super::sql::{ROWS_PER_STATEMENT, Sql};
 use super::{Backend, StoreError, Tx};
 use crate::model::billing_codes::PlaceOfService;
 use crate::model::claim::{
@@ -87,7 +87,7 @@ pub async fn mark_outboxes_processed(
     ids: &[&str],
     now: i64,
 ) -> Result<(), StoreError> {
-    for ids in ids.chunks(MAX_IDS_PER_STATEMENT) {
+    for ids in ids.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new("UPDATE billing_outbox SET processed_at = ");
         sql.push_bind(now)
             .push(", attempts = attempts + 1 WHERE ")
@@ -96,9 +96,6 @@ pub async fn mark_outboxes_processed(
     }
     Ok(())
 }
-
-/// Ids one `IN (…)` list carries, under every backend's parameter limit.
-const MAX_IDS_PER_STATEMENT: usize = 500;
 
 #[tracing::instrument(skip_all)]
 pub async fn bump_outbox_attempts(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
@@ -169,7 +166,7 @@ pub async fn claim_facts(tx: &mut Tx, visit: &VisitId) -> Result<ToBill, StoreEr
 #[tracing::instrument(skip_all)]
 pub async fn claims_facts(tx: &mut Tx, visits: &[VisitId]) -> Result<Vec<ToBill>, StoreError> {
     let mut found: HashMap<String, FactsRow> = HashMap::with_capacity(visits.len());
-    for visits in visits.chunks(MAX_IDS_PER_STATEMENT) {
+    for visits in visits.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(
             "SELECT v.id AS visit_id, v.status,
                     (SELECT c.id FROM claims c WHERE c.encounter_id = v.encounter_id) AS billed,
@@ -197,7 +194,7 @@ pub async fn claims_facts(tx: &mut Tx, visits: &[VisitId]) -> Result<Vec<ToBill>
         .map(|r| r.encounter_id.clone())
         .collect();
     let mut diagnoses: HashMap<String, Vec<Icd10>> = HashMap::with_capacity(billable.len());
-    for encounters in billable.chunks(MAX_IDS_PER_STATEMENT) {
+    for encounters in billable.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new("SELECT encounter_id, code FROM conditions WHERE ");
         sql.push_in("encounter_id", encounters.iter().cloned())
             .push(" ORDER BY encounter_id, rank, recorded_at, id");
@@ -399,23 +396,12 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|_| StoreError::Corrupt("claim json"))
 }
 
-/// Stores a new claim unless its encounter already has one. False when it had.
-#[tracing::instrument(skip_all)]
-pub async fn insert_claim(tx: &mut Tx, claim: &Claim) -> Result<bool, StoreError> {
-    Ok(!insert_claims(tx, std::slice::from_ref(claim))
-        .await?
-        .is_empty())
-}
-
-/// Rows one multi-row INSERT carries, under every backend's parameter limit.
-const ROWS_PER_INSERT: usize = 200;
-
 /// Inserts claims, several to a statement; one whose encounter has a claim
 /// already is left out. Returns the ids of those inserted.
 #[tracing::instrument(skip_all)]
 pub async fn insert_claims(tx: &mut Tx, claims: &[Claim]) -> Result<Vec<ClaimId>, StoreError> {
     let mut inserted = Vec::with_capacity(claims.len());
-    for claims in claims.chunks(ROWS_PER_INSERT) {
+    for claims in claims.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(
             "INSERT INTO claims (id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
                 payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
@@ -425,57 +411,34 @@ pub async fn insert_claims(tx: &mut Tx, claims: &[Claim]) -> Result<Vec<ClaimId>
         for (i, claim) in claims.iter().enumerate() {
             let payer = claim.payer.as_ref();
             let diagnoses: Vec<&str> = claim.diagnoses.iter().map(Icd10::as_str).collect();
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.push_bind(claim.id.as_str().to_owned())
-                .push(", ")
-                .push_bind(claim.number.clone())
-                .push(", ")
-                .push_bind(claim.encounter_id.as_str().to_owned())
-                .push(", ")
-                .push_bind(claim.visit_id.as_str().to_owned())
-                .push(", ")
-                .push_bind(claim.patient_id.as_str().to_owned())
-                .push(", ")
-                .push_bind(claim.status.as_str())
-                .push(", ")
-                .push_bind(claim.review_reason.clone())
-                .push(", ")
-                .push_bind(claim.status_reason.clone())
-                .push(", ")
-                .push_bind(payer.map(|p| p.payer_id.clone()))
-                .push(", ")
-                .push_bind(payer.map(|p| p.payer_name.clone()))
-                .push(", ")
-                .push_bind(payer.map(|p| p.member_id.clone()))
-                .push(", ")
-                .push_bind(payer.and_then(|p| p.group_number.clone()))
-                .push(", ")
-                .push_bind(claim.place_of_service.code())
-                .push(", ")
-                .push_bind(i64::from(claim.new_patient))
-                .push(", ")
-                .push_bind(i64::from(claim.audio_only))
-                .push(", ")
-                .push_bind(claim.total_minutes)
-                .push(", ")
-                .push_bind(claim.service_date.format("%Y-%m-%d").to_string())
-                .push(", ")
-                .push_bind(json(&diagnoses)?)
-                .push(", ")
-                .push_bind(json(&claim.lines)?)
-                .push(", ")
-                .push_bind(Claim::sum_of_lines(&claim.lines))
-                .push(", ")
-                .push_bind(claim.paid_cents)
-                .push(", ")
-                .push_bind(claim.created_at.millis())
-                .push(", ")
-                .push_bind(claim.updated_at.millis())
-                .push(", ")
-                .push_bind(claim.submitted_at.map(Timestamp::millis))
-                .push(", ")
-                .push_bind(claim.modality_reason.clone())
-                .push(")");
+            let (diagnoses, lines) = (json(&diagnoses)?, json(&claim.lines)?);
+            sql.push_row(i, |row| {
+                row.bind(claim.id.as_str().to_owned())
+                    .bind(claim.number.clone())
+                    .bind(claim.encounter_id.as_str().to_owned())
+                    .bind(claim.visit_id.as_str().to_owned())
+                    .bind(claim.patient_id.as_str().to_owned())
+                    .bind(claim.status.as_str())
+                    .bind(claim.review_reason.clone())
+                    .bind(claim.status_reason.clone())
+                    .bind(payer.map(|p| p.payer_id.clone()))
+                    .bind(payer.map(|p| p.payer_name.clone()))
+                    .bind(payer.map(|p| p.member_id.clone()))
+                    .bind(payer.and_then(|p| p.group_number.clone()))
+                    .bind(claim.place_of_service.code())
+                    .bind(i64::from(claim.new_patient))
+                    .bind(i64::from(claim.audio_only))
+                    .bind(claim.total_minutes)
+                    .bind(claim.service_date.format("%Y-%m-%d").to_string())
+                    .bind(diagnoses)
+                    .bind(lines)
+                    .bind(Claim::sum_of_lines(&claim.lines))
+                    .bind(claim.paid_cents)
+                    .bind(claim.created_at.millis())
+                    .bind(claim.updated_at.millis())
+                    .bind(claim.submitted_at.map(Timestamp::millis))
+                    .bind(claim.modality_reason.clone());
+            });
         }
         sql.push(" ON CONFLICT (encounter_id) DO NOTHING RETURNING id");
         let ids: Vec<(String,)> = sql.fetch_all(tx).await.map_err(|e| match e {
@@ -584,19 +547,6 @@ pub async fn ready_claims_for_export(
     rows.into_iter().map(Claim::try_from).collect()
 }
 
-/// The claim made from an encounter, if any.
-#[tracing::instrument(skip_all)]
-pub async fn claim_id_for_encounter(
-    tx: &mut Tx,
-    encounter: &EncounterId,
-) -> Result<Option<String>, StoreError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM claims WHERE encounter_id = $1")
-        .bind(encounter.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(row.map(|(id,)| id))
-}
-
 /// A posting to a patient's account.
 #[derive(Debug)]
 pub struct NewEntry<'a> {
@@ -633,31 +583,23 @@ pub async fn insert_account_entries(
     tx: &mut Tx,
     entries: &[(&str, NewEntry<'_>)],
 ) -> Result<(), StoreError> {
-    for entries in entries.chunks(ROWS_PER_INSERT) {
+    for entries in entries.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(
             "INSERT INTO account_entries (id, patient_id, claim_id, kind, amount_cents, note, remittance_id, created_by, at)
              VALUES ",
         );
         for (i, (id, entry)) in entries.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.push_bind(id.to_string())
-                .push(", ")
-                .push_bind(entry.patient.as_str().to_owned())
-                .push(", ")
-                .push_bind(entry.claim.map(|c| c.as_str().to_owned()))
-                .push(", ")
-                .push_bind(entry.kind.as_str())
-                .push(", ")
-                .push_bind(entry.amount_cents)
-                .push(", ")
-                .push_bind(entry.note.map(str::to_owned))
-                .push(", ")
-                .push_bind(entry.remittance.map(str::to_owned))
-                .push(", ")
-                .push_bind(entry.created_by.map(str::to_owned))
-                .push(", ")
-                .push_bind(entry.at)
-                .push(")");
+            sql.push_row(i, |row| {
+                row.bind(id.to_string())
+                    .bind(entry.patient.as_str().to_owned())
+                    .bind(entry.claim.map(|c| c.as_str().to_owned()))
+                    .bind(entry.kind.as_str())
+                    .bind(entry.amount_cents)
+                    .bind(entry.note.map(str::to_owned))
+                    .bind(entry.remittance.map(str::to_owned))
+                    .bind(entry.created_by.map(str::to_owned))
+                    .bind(entry.at);
+            });
         }
         sql.execute(tx).await?;
     }
@@ -773,17 +715,6 @@ pub async fn open_remittance_holds(tx: &mut Tx) -> Result<Vec<RemittanceHold>, S
         .collect())
 }
 
-/// Queues a claim's webhook delivery, due at once.
-#[tracing::instrument(skip_all)]
-pub async fn insert_webhook_delivery(
-    tx: &mut Tx,
-    claim: &ClaimId,
-    payload: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    insert_webhook_deliveries(tx, &[(claim, payload.to_owned())], now).await
-}
-
 /// Queues several claims' announcements, several to a statement; a claim
 /// already queued is left as it is.
 #[tracing::instrument(skip_all)]
@@ -792,22 +723,18 @@ pub async fn insert_webhook_deliveries(
     deliveries: &[(&ClaimId, String)],
     now: i64,
 ) -> Result<(), StoreError> {
-    for deliveries in deliveries.chunks(ROWS_PER_INSERT) {
+    for deliveries in deliveries.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(
             "INSERT INTO billing_webhook_deliveries (id, claim_id, payload, next_attempt_at, created_at) VALUES ",
         );
         for (i, (claim, payload)) in deliveries.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.push_bind(uuid::Uuid::now_v7().to_string())
-                .push(", ")
-                .push_bind(claim.as_str().to_owned())
-                .push(", ")
-                .push_bind(payload.clone())
-                .push(", ")
-                .push_bind(now)
-                .push(", ")
-                .push_bind(now)
-                .push(")");
+            sql.push_row(i, |row| {
+                row.bind(uuid::Uuid::now_v7().to_string())
+                    .bind(claim.as_str().to_owned())
+                    .bind(payload.clone())
+                    .bind(now)
+                    .bind(now);
+            });
         }
         sql.push(" ON CONFLICT (claim_id) DO NOTHING");
         sql.execute(tx).await?;
@@ -821,19 +748,6 @@ pub struct DueDelivery {
     pub id: String,
     pub payload: String,
     pub attempts: i64,
-}
-
-/// Leases the next due delivery until `lease_until` (see [`lease_due_deliveries`]).
-#[tracing::instrument(skip_all)]
-pub async fn lease_due_delivery(
-    tx: &mut Tx,
-    backend: Backend,
-    now: i64,
-    lease_until: i64,
-) -> Result<Option<DueDelivery>, StoreError> {
-    Ok(lease_due_deliveries(tx, backend, now, lease_until, 1)
-        .await?
-        .pop())
 }
 
 /// Leases up to `limit` due deliveries, oldest due first, until
@@ -858,7 +772,7 @@ pub async fn lease_due_deliveries(
         .bind(limit)
         .fetch_all(&mut **tx)
         .await?;
-    for rows in rows.chunks(MAX_IDS_PER_STATEMENT) {
+    for rows in rows.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new("UPDATE billing_webhook_deliveries SET next_attempt_at = ");
         sql.push_bind(lease_until)
             .push(" WHERE ")
@@ -898,7 +812,7 @@ pub async fn record_delivery_attempts(
     tx: &mut Tx,
     attempts: &[DeliveryAttempt],
 ) -> Result<(), StoreError> {
-    for attempts in attempts.chunks(ROWS_PER_INSERT) {
+    for attempts in attempts.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(
             "UPDATE billing_webhook_deliveries SET attempts = attempts + 1, last_status = a.status,
                 delivered_at = a.delivered_at, next_attempt_at = a.next_attempt_at

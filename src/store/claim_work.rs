@@ -3,7 +3,7 @@
 //! 837P batches sent, and the open balances the aging report buckets.
 
 use super::billing::{CLAIM_COLUMNS, ClaimRow};
-use super::sql::Sql;
+use super::sql::{ROWS_PER_STATEMENT, Sql};
 use super::{StoreError, Tx};
 use crate::model::claim::{Claim, ClaimBatch, ClaimEvent, ClaimId, ClaimStatus};
 use crate::model::timestamp::Timestamp;
@@ -150,35 +150,26 @@ pub async fn insert_claim_event(tx: &mut Tx, event: NewClaimEvent<'_>) -> Result
     insert_claim_events(tx, &[event]).await
 }
 
-/// Rows one multi-row INSERT carries, under every backend's parameter limit.
-const ROWS_PER_INSERT: usize = 500;
-
 /// Records several steps, several to a statement.
 #[tracing::instrument(skip_all)]
 pub async fn insert_claim_events(
     tx: &mut Tx,
     events: &[NewClaimEvent<'_>],
 ) -> Result<(), StoreError> {
-    for events in events.chunks(ROWS_PER_INSERT) {
+    for events in events.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(
             "INSERT INTO claim_events (id, claim_id, from_status, to_status, note, actor_id, at) VALUES ",
         );
         for (i, event) in events.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            sql.push_bind(uuid::Uuid::now_v7().to_string())
-                .push(", ")
-                .push_bind(event.claim.as_str().to_owned())
-                .push(", ")
-                .push_bind(event.from.map(ClaimStatus::as_str))
-                .push(", ")
-                .push_bind(event.to.as_str())
-                .push(", ")
-                .push_bind(event.note.map(str::to_owned))
-                .push(", ")
-                .push_bind(event.actor.map(str::to_owned))
-                .push(", ")
-                .push_bind(event.at)
-                .push(")");
+            sql.push_row(i, |row| {
+                row.bind(uuid::Uuid::now_v7().to_string())
+                    .bind(event.claim.as_str().to_owned())
+                    .bind(event.from.map(ClaimStatus::as_str))
+                    .bind(event.to.as_str())
+                    .bind(event.note.map(str::to_owned))
+                    .bind(event.actor.map(str::to_owned))
+                    .bind(event.at);
+            });
         }
         sql.execute(tx).await?;
     }

@@ -54,6 +54,21 @@ impl Sql {
         self
     }
 
+    /// Row `index` of a multi-row `VALUES` list: `(a, b, …)`, after a
+    /// comma unless it is the first, with `values` binding each value.
+    pub(super) fn push_row(
+        &mut self,
+        index: usize,
+        values: impl FnOnce(&mut Row<'_>),
+    ) -> &mut Self {
+        self.push(if index == 0 { "(" } else { ", (" });
+        values(&mut Row {
+            sql: self,
+            first: true,
+        });
+        self.push(")")
+    }
+
     /// `column IN ($a, $b, …)`, or a condition that is never true when
     /// `values` is empty (`IN ()` is not SQL).
     pub(super) fn push_in<'t, T>(
@@ -109,9 +124,46 @@ impl Sql {
     }
 }
 
+/// One row of a `VALUES` list being written ([`Sql::push_row`]).
+pub(super) struct Row<'s> {
+    sql: &'s mut Sql,
+    first: bool,
+}
+
+impl Row<'_> {
+    /// Binds the row's next value.
+    pub(super) fn bind<'t, T>(&mut self, value: T) -> &mut Self
+    where
+        T: Encode<'t, Any> + Type<Any>,
+    {
+        if !self.first {
+            self.sql.push(", ");
+        }
+        self.first = false;
+        self.sql.push_bind(value);
+        self
+    }
+}
+
+/// Rows (or listed ids) one statement carries at most, under every
+/// backend's limit on bound parameters (the widest row binds 25).
+pub(super) const ROWS_PER_STATEMENT: usize = 200;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_parenthesised_and_separated() {
+        let mut sql = Sql::new("INSERT INTO t (a, b) VALUES ");
+        for (i, (a, b)) in [(1_i64, "x"), (2, "y")].into_iter().enumerate() {
+            sql.push_row(i, |row| {
+                row.bind(a).bind(b);
+            });
+        }
+        assert_eq!(sql.text, "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        assert_eq!(sql.args.len(), 4);
+    }
 
     #[test]
     fn placeholders_are_numbered_in_order() {

@@ -1241,12 +1241,11 @@ async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_state
         bedside::store::ToBill::Facts(facts) => facts.total_minutes,
         // The billing worker was quicker: its claim carries the minutes.
         bedside::store::ToBill::AlreadyBilled => {
-            let encounter =
-                bedside::model::ids::EncounterId::from_trusted(booked.visit.encounter_id.clone());
-            let claim = bedside::store::claim_id_for_encounter(&mut tx, &encounter)
+            let claim = bedside::store::get_visit(&mut tx, &visit)
                 .await
-                .expect("claim id")
-                .expect("a claim");
+                .expect("visit")
+                .and_then(|visit| visit.claim_id)
+                .expect("its claim");
             bedside::store::get_claim(
                 &mut tx,
                 &bedside::model::claim::ClaimId::from_trusted(claim),
