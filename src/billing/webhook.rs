@@ -72,13 +72,7 @@ pub async fn deliver_due(
     };
     let mut delivered = 0;
     loop {
-        let mut batch = Vec::new();
-        while batch.len() < MAX_IN_FLIGHT {
-            match lease_some(store, now, 1).await?.pop() {
-                Some(due) => batch.push(due),
-                None => break,
-            }
-        }
+        let batch = lease_some(store, now, MAX_IN_FLIGHT).await?;
         if batch.is_empty() {
             return Ok(delivered);
         }
