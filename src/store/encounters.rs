@@ -40,7 +40,12 @@ pub(super) async fn with_history(
     let periods: Vec<(String, String, i64, Option<i64>)> = sql.fetch_all(tx).await?;
     let mut histories: HashMap<String, Vec<StatusPeriod>> = HashMap::new();
     for (encounter, status, start, end) in periods {
-        histories.entry(encounter).or_default().push(StatusPeriod {
+        let history = histories.entry(encounter).or_default();
+        // An entry ends where the next starts; only the last stores its end.
+        if let Some(before) = history.last_mut() {
+            before.end.get_or_insert(Timestamp(start));
+        }
+        history.push(StatusPeriod {
             status,
             start: Timestamp(start),
             end: end.map(Timestamp),

@@ -156,6 +156,52 @@ fn measure(row: MeasureRow) -> CallMeasure {
     }
 }
 
+/// The measure's columns as a `LEFT JOIN call_measures m` gives them: all
+/// null when no summary came.
+pub(super) const JOINED_MEASURE_COLUMNS: &str =
+    "m.visit_id AS m_visit_id, m.started_at AS m_started_at,
+    m.last_at AS m_last_at, m.connected_ms AS m_connected_ms, m.audio_only_ms AS m_audio_only_ms,
+    m.relayed AS m_relayed, m.good_samples AS m_good_samples, m.fair_samples AS m_fair_samples,
+    m.poor_samples AS m_poor_samples, m.audio_only_now AS m_audio_only_now,
+    m.audio_only_through AS m_audio_only_through";
+
+/// A measure read through [`JOINED_MEASURE_COLUMNS`].
+#[derive(sqlx::FromRow)]
+pub(super) struct JoinedMeasureRow {
+    m_visit_id: Option<String>,
+    m_started_at: Option<i64>,
+    m_last_at: Option<i64>,
+    m_connected_ms: Option<i64>,
+    m_audio_only_ms: Option<i64>,
+    m_relayed: Option<i64>,
+    m_good_samples: Option<i64>,
+    m_fair_samples: Option<i64>,
+    m_poor_samples: Option<i64>,
+    m_audio_only_now: Option<i64>,
+    m_audio_only_through: Option<i64>,
+}
+
+impl JoinedMeasureRow {
+    pub(super) fn measure(self) -> Option<CallMeasure> {
+        let or_zero = |v: Option<i64>| v.unwrap_or(0);
+        self.m_visit_id.map(|visit| {
+            measure((
+                visit,
+                or_zero(self.m_started_at),
+                or_zero(self.m_last_at),
+                or_zero(self.m_connected_ms),
+                or_zero(self.m_audio_only_ms),
+                or_zero(self.m_relayed),
+                or_zero(self.m_good_samples),
+                or_zero(self.m_fair_samples),
+                or_zero(self.m_poor_samples),
+                or_zero(self.m_audio_only_now),
+                or_zero(self.m_audio_only_through),
+            ))
+        })
+    }
+}
+
 /// The call's measure so far, if any summary came.
 #[tracing::instrument(skip_all)]
 pub async fn call_measure(tx: &mut Tx, visit: &VisitId) -> Result<Option<CallMeasure>, StoreError> {

@@ -1,7 +1,7 @@
 //! Queues, visits and their encounters. Every state change is a
 //! conditional update, so of two racing transitions exactly one applies.
 
-use super::{StoreError, Tx};
+use super::{StoreError, Tx, quality};
 use crate::model::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
 use crate::model::precall::Verdict;
 use crate::model::quality::CallMeasure;
@@ -115,8 +115,12 @@ pub async fn move_encounter(
     step_status_history(tx, id, to, now, end).await
 }
 
-/// Ends the encounter's current status-history entry at `now` and starts
-/// one for `to`, ended at `end` when given.
+/// Starts the encounter's next status-history entry at `now`, ended at
+/// `end` when given (a finished or cancelled encounter's last entry is
+/// closed at once). The entry before it ends where this one starts; readers
+/// take that from the order ([`super::encounters`]), so a step is one
+/// statement. The visit's own update, made first, keeps two steps of one
+/// encounter from racing for the same `seq`.
 async fn step_status_history(
     tx: &mut Tx,
     id: &EncounterId,
@@ -124,25 +128,12 @@ async fn step_status_history(
     now: i64,
     end: Option<i64>,
 ) -> Result<(), StoreError> {
-    // The current entry is the last; none on a new encounter.
-    let last: Option<(i64,)> = sqlx::query_as(
-        "UPDATE encounter_status_history SET period_end = $2
-         WHERE encounter_id = $1
-           AND seq = (SELECT MAX(seq) FROM encounter_status_history WHERE encounter_id = $1)
-         RETURNING seq",
-    )
-    .bind(id.as_str())
-    .bind(now)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let last = last.map_or(0, |(seq,)| seq);
-    // A finished or cancelled encounter's last entry is closed at once.
     sqlx::query(
         "INSERT INTO encounter_status_history (encounter_id, seq, status, period_start, period_end)
-         VALUES ($1, $2, $3, $4, $5)",
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4
+         FROM encounter_status_history WHERE encounter_id = $1",
     )
     .bind(id.as_str())
-    .bind(last + 1)
     .bind(to.as_str())
     .bind(now)
     .bind(end)
@@ -319,6 +310,52 @@ pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, Store
         .fetch_optional(&mut **tx)
         .await?;
     row.map(Visit::try_from).transpose()
+}
+
+/// What closing a visit reads first, in one statement.
+#[derive(Debug)]
+pub struct ToClose {
+    pub visit: Visit,
+    /// The call's measure so far; none if no quality summary came.
+    pub measure: Option<CallMeasure>,
+    /// LiveKit reported connections to the call (none for peer-to-peer).
+    pub in_room: bool,
+    /// A note draft was saved.
+    pub has_draft: bool,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn get_visit_to_close(tx: &mut Tx, id: &VisitId) -> Result<Option<ToClose>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        visit: VisitRow,
+        #[sqlx(flatten)]
+        measure: quality::JoinedMeasureRow,
+        presence_rows: i64,
+        draft_rows: i64,
+    }
+    let sql = format!(
+        "SELECT {VISIT_COLUMNS}, {},
+            (SELECT COUNT(*) FROM call_presence p WHERE p.encounter_id = v.encounter_id) AS presence_rows,
+            (SELECT COUNT(*) FROM note_drafts d WHERE d.visit_id = v.id) AS draft_rows
+         FROM visits v JOIN encounters e ON e.id = v.encounter_id
+         LEFT JOIN call_measures m ON m.visit_id = v.id WHERE v.id = $1",
+        quality::JOINED_MEASURE_COLUMNS
+    );
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|row| {
+        Ok(ToClose {
+            visit: Visit::try_from(row.visit)?,
+            measure: row.measure.measure(),
+            in_room: row.presence_rows > 0,
+            has_draft: row.draft_rows > 0,
+        })
+    })
+    .transpose()
 }
 
 /// The active visits of a queue, with their patients' names.

@@ -573,13 +573,24 @@ pub async fn close(
     };
     let now = clock.now().millis();
     let mut tx = store.begin().await?;
-    let visit = load(&mut tx, id).await?;
+    let store::ToClose {
+        visit,
+        measure,
+        in_room,
+        has_draft,
+    } = store::get_visit_to_close(&mut tx, id)
+        .await?
+        .ok_or(VisitError::NotFound("visit"))?;
     if visit.status == VisitStatus::InConsult && visit.admitted_by.as_ref() != Some(&clinician.id) {
         return Err(VisitError::Forbidden);
     }
     // The call ends with the consult; its length is the default minutes.
-    let presence = store::end_call_presence(&mut tx, &visit.encounter_id, now).await?;
-    let measure = store::call_measure(&mut tx, &visit.id).await?;
+    // Only LiveKit rooms report presence: a peer-to-peer call has none to end.
+    let presence = if in_room {
+        store::end_call_presence(&mut tx, &visit.encounter_id, now).await?
+    } else {
+        Vec::new()
+    };
     let livekit = store::overlap_seconds(&presence);
     let call_minutes = call_minutes(&visit, livekit, measure.as_ref(), now);
     let modality = modality(measure.as_ref(), input.audio_only, override_reason)?;
@@ -600,7 +611,9 @@ pub async fn close(
         return Err(wrong_state(&visit, "close"));
     }
     // The note is final now: its draft has served.
-    store::delete_draft(&mut tx, id).await?;
+    if has_draft {
+        store::delete_draft(&mut tx, id).await?;
+    }
     store::finish_encounter(
         &mut tx,
         &visit.encounter_id,
@@ -619,8 +632,8 @@ pub async fn close(
         now,
     )
     .await?;
-    for (rank, code) in input.diagnoses.iter().enumerate() {
-        let row = store::NewConditionRow {
+    let diagnoses: Vec<_> = (input.diagnoses.iter().enumerate())
+        .map(|(rank, code)| store::NewConditionRow {
             patient: &visit.patient_id,
             encounter: Some(&visit.encounter_id),
             code,
@@ -628,9 +641,9 @@ pub async fn close(
             rank: Some(rank as i64 + 1),
             recorder: &clinician.id,
             at: now,
-        };
-        store::insert_condition(&mut tx, row).await?;
-    }
+        })
+        .collect();
+    store::insert_conditions(&mut tx, &diagnoses).await?;
     store::insert_billing_outbox(&mut tx, &visit.id, &visit.encounter_id, now).await?;
     let visit = Visit {
         status: step.to(),

@@ -79,6 +79,16 @@ async fn a_visit_moves_from_booking_to_a_finished_encounter() {
         .map(|s| s["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["planned", "arrived", "in-progress", "finished"]);
+    // Each period ends where the next starts; the finished one is closed.
+    let periods = encounter["status_history"].as_array().unwrap();
+    for pair in periods.windows(2) {
+        assert_eq!(pair[0]["end"], pair[1]["start"], "{periods:?}");
+    }
+    let last = &periods[3];
+    assert!(
+        last["end"].is_string() && last["end"] == last["start"],
+        "{last}"
+    );
     let codes: Vec<&str> = history["vitals"]
         .as_array()
         .unwrap()
