@@ -12,8 +12,12 @@ use crate::store::{self, Store, StoreError};
 
 /// Events linked in one transaction.
 const BATCH: i64 = 500;
-/// How often the sealer looks for waiting events.
-const EVERY: Duration = Duration::from_millis(100);
+/// How soon the sealer looks again after sealing events.
+const BUSY_EVERY: Duration = Duration::from_millis(100);
+/// How far apart its looks grow while it finds nothing: an idle node
+/// leaves the store (and the core it shares with sockets) alone, and the
+/// trail's readers seal first anyway.
+const IDLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Seals every event waiting now; returns how many. It looks first without
 /// a transaction, so a reader of the trail, or the loop with nothing to do,
@@ -46,16 +50,20 @@ impl Sealer {
     pub fn start(store: Store) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut pause = BUSY_EVERY;
             loop {
                 tokio::select! {
-                    _ = tick.tick() => {}
+                    () = tokio::time::sleep(pause) => {}
                     _ = stopped.changed() => break,
                 }
-                if let Err(error) = seal(&store).await {
-                    tracing::warn!(%error, "audit events not sealed yet; retrying");
-                }
+                pause = match seal(&store).await {
+                    Ok(0) => (pause * 2).min(IDLE_EVERY),
+                    Ok(_) => BUSY_EVERY,
+                    Err(error) => {
+                        tracing::warn!(%error, "audit events not sealed yet; retrying");
+                        BUSY_EVERY
+                    }
+                };
             }
             // What committed before the stop is sealed now, not by the next start.
             if let Err(error) = seal(&store).await {
