@@ -35,6 +35,9 @@ pub struct Config {
     /// `BEDSIDE_STORE_TIMEOUT_SECONDS` (default 3): how long a request
     /// waits for a database connection before it answers 503.
     pub store_timeout: Duration,
+    /// `BEDSIDE_STORE_CONNECTIONS` (default 10): the node's pool of
+    /// database connections (SQLite's one writer connection aside).
+    pub store_connections: u32,
     /// `REDIS_URL`: presence and the cross-node bus; in memory when unset.
     pub redis_url: Option<String>,
     /// `BEDSIDE_ADMIN_PASSWORD`: creates user `admin` when the store has no users.
@@ -309,6 +312,7 @@ impl Config {
         };
         let database_url = parse_database_url(source.get("DATABASE_URL"))?;
         let store_timeout = parse_int("BEDSIDE_STORE_TIMEOUT_SECONDS", source, 3, 1, 60)?;
+        let store_connections = parse_int("BEDSIDE_STORE_CONNECTIONS", source, 10, 1, 500)?;
         let drain_seconds = parse_int("BEDSIDE_DRAIN_SECONDS", source, 20, 0, 600)?;
         let redis_url = match source.get("REDIS_URL") {
             None => None,
@@ -396,6 +400,7 @@ impl Config {
             addr,
             database_url,
             store_timeout: Duration::from_secs(store_timeout as u64),
+            store_connections: store_connections as u32,
             redis_url,
             admin_password: source
                 .get("BEDSIDE_ADMIN_PASSWORD")
@@ -1091,6 +1096,7 @@ mod tests {
         );
         assert!(config.redis_url.is_none() && config.billing.provider.is_none());
         assert_eq!(config.store_timeout, Duration::from_secs(3));
+        assert_eq!(config.store_connections, 10);
         assert_eq!(config.drain_for, Duration::from_secs(20));
     }
 
@@ -1102,6 +1108,7 @@ mod tests {
             ("REDIS_URL", "http://x"),
             ("BEDSIDE_SESSION_TTL_MINUTES", "0"),
             ("BEDSIDE_LOG_FORMAT", "xml"),
+            ("BEDSIDE_STORE_CONNECTIONS", "0"),
             ("BEDSIDE_TURN_TTL_SECONDS", "ten"),
             ("BEDSIDE_STUN_URLS", "http://x"),
             ("BEDSIDE_REGION", "FR"),

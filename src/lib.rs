@@ -82,14 +82,18 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// As [`build_state`], reading time from `clock` (tests move it).
 pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Result<AppState> {
-    let store = Store::connect_with(&config.database_url, 10, config.store_timeout)
-        .await
-        .with_context(|| {
-            format!(
-                "Failed to open the store at {}",
-                config.database_url.redacted()
-            )
-        })?;
+    let store = Store::connect_with(
+        &config.database_url,
+        config.store_connections,
+        config.store_timeout,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "Failed to open the store at {}",
+            config.database_url.redacted()
+        )
+    })?;
     bootstrap_admin(&store, &clock, config.admin_password.clone()).await?;
     let secret = {
         let mut tx = store.begin().await?;
