@@ -104,7 +104,8 @@ test('under a tight upload cap the call degrades to audio only, tells both sides
   let levels = new Set();
   let watching = true;
   const watcher = (async () => {
-    while (watching) {
+    // Ends with the page too, so a failed assertion does not leave it looping.
+    while (watching && !patient.isClosed()) {
       const [mode, level] = await Promise.all([
         text(patient, 'call-mode').catch(() => ''),
         patient.evaluate(() => window.bedsideQuality?.level ?? 0).catch(() => 0),
@@ -136,7 +137,10 @@ test('under a tight upload cap the call degrades to audio only, tells both sides
   await eventually(async () => (await text(patient, 'call-mode')) === 'audio only', { message: 'patient audio only', timeout: 60_000 });
   assert.ok(levels.has(1) || levels.has(2), `video stepped down before audio only (levels seen: ${[...levels]})`);
   await eventually(async () => (await text(console_, 'call-mode')) === 'audio only', { message: 'clinician told of audio only', timeout: 15_000 });
-  assert.match(await text(console_, 'call-quality'), /^(poor|fair) \u2014 the other side\u2019s connection is unstable/);
+  // The clinician's own stats may first blame its upload (the patient's reports come late on the
+  // capped path); the patient's summary then names the other side.
+  await eventually(async () => /^(poor|fair) \u2014 the other side\u2019s connection is unstable/.test(await text(console_, 'call-quality')),
+    { message: 'clinician indicator naming the patient\u2019s connection', timeout: 20_000 });
   await patient.screenshot({ path: artifactPath('quality-patient-audio-only-375.png'), fullPage: true });
 
   // Stay until the call is mostly audio only, with room for the recovery.
