@@ -3,7 +3,7 @@
 //! sealer then numbers and links waiting events into `audit_events` in
 //! batches, holding the chain head once a batch rather than once a request.
 
-use super::sql::{ROWS_PER_STATEMENT, Sql};
+use super::sql::{ROWS_PER_STATEMENT, Sql, insert_rows};
 use super::{Backend, StoreError, Tx};
 use crate::model::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
 use crate::model::timestamp::Timestamp;
@@ -60,28 +60,26 @@ pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<(), StoreEr
 /// record, so a writer never waits on another for the chain head.
 #[tracing::instrument(skip_all)]
 pub async fn append_audits(tx: &mut Tx, entries: &[AuditEntry]) -> Result<(), StoreError> {
-    for rows in entries.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = Sql::new(
-            "INSERT INTO audit_pending (at, actor_type, actor_id, actor_role, action,
-                 resource_type, resource_id, patient_id, ip, outcome) VALUES ",
-        );
-        for (i, entry) in rows.iter().enumerate() {
-            sql.push_row(i, |row| {
-                row.bind(entry.actor.at.millis())
-                    .bind(entry.actor.kind)
-                    .bind(entry.actor.id.clone())
-                    .bind(entry.actor.role.clone())
-                    .bind(entry.action)
-                    .bind(entry.resource_type)
-                    .bind(entry.resource_id.clone())
-                    .bind(entry.patient_id.clone())
-                    .bind(entry.actor.ip.clone())
-                    .bind(entry.outcome.as_str());
-            });
-        }
-        sql.execute(tx).await?;
-    }
-    Ok(())
+    insert_rows(
+        tx,
+        "INSERT INTO audit_pending (at, actor_type, actor_id, actor_role, action,
+             resource_type, resource_id, patient_id, ip, outcome) VALUES ",
+        "",
+        entries,
+        |row, entry| {
+            row.bind(entry.actor.at.millis())
+                .bind(entry.actor.kind)
+                .bind(entry.actor.id.clone())
+                .bind(entry.actor.role.clone())
+                .bind(entry.action)
+                .bind(entry.resource_type)
+                .bind(entry.resource_id.clone())
+                .bind(entry.patient_id.clone())
+                .bind(entry.actor.ip.clone())
+                .bind(entry.outcome.as_str());
+        },
+    )
+    .await
 }
 
 #[derive(sqlx::FromRow)]
@@ -153,9 +151,7 @@ pub async fn seal_audit(tx: &mut Tx, backend: Backend, limit: i64) -> Result<usi
         prev_hash = event.hash.clone();
         events.push(event);
     }
-    for rows in events.chunks(ROWS_PER_STATEMENT) {
-        insert_events(tx, rows).await?;
-    }
+    insert_events(tx, &events).await?;
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let mut sql = Sql::new("DELETE FROM audit_pending WHERE ");
         sql.push_in("id", chunk.iter().copied());
@@ -170,43 +166,32 @@ pub async fn seal_audit(tx: &mut Tx, backend: Backend, limit: i64) -> Result<usi
     Ok(events.len())
 }
 
-/// One multi-row INSERT of chained events.
+/// Chained events, several to a statement.
 async fn insert_events(tx: &mut Tx, events: &[AuditEvent]) -> Result<(), StoreError> {
-    const PER_ROW: usize = 13;
-    let values: Vec<String> = (0..events.len())
-        .map(|row| {
-            let marks: Vec<String> = (1..=PER_ROW)
-                .map(|column| format!("${}", row * PER_ROW + column))
-                .collect();
-            format!("({})", marks.join(", "))
-        })
-        .collect();
-    let sql = format!(
+    insert_rows(
+        tx,
         "INSERT INTO audit_events (seq, at, actor_type, actor_id, actor_role, action, resource_type,
             resource_id, patient_id, ip, outcome, prev_hash, hash)
-         VALUES {}",
-        values.join(", ")
-    );
-    // Placeholders only: every value is bound.
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for event in events {
-        query = query
-            .bind(event.seq)
-            .bind(event.at.millis())
-            .bind(event.actor_type.clone())
-            .bind(event.actor_id.clone())
-            .bind(event.actor_role.clone())
-            .bind(event.action.clone())
-            .bind(event.resource_type.clone())
-            .bind(event.resource_id.clone())
-            .bind(event.patient_id.clone())
-            .bind(event.ip.clone())
-            .bind(event.outcome.clone())
-            .bind(event.prev_hash.clone())
-            .bind(event.hash.clone());
-    }
-    query.execute(&mut **tx).await?;
-    Ok(())
+         VALUES ",
+        "",
+        events,
+        |row, event| {
+            row.bind(event.seq)
+                .bind(event.at.millis())
+                .bind(event.actor_type.clone())
+                .bind(event.actor_id.clone())
+                .bind(event.actor_role.clone())
+                .bind(event.action.clone())
+                .bind(event.resource_type.clone())
+                .bind(event.resource_id.clone())
+                .bind(event.patient_id.clone())
+                .bind(event.ip.clone())
+                .bind(event.outcome.clone())
+                .bind(event.prev_hash.clone())
+                .bind(event.hash.clone());
+        },
+    )
+    .await
 }
 
 /// A patient's events, newest first, at most `limit`.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::sql::{ROWS_PER_STATEMENT, Sql};
+use super::sql::{ROWS_PER_STATEMENT, Sql, insert_rows};
 use super::{Backend, StoreError, Tx};
 use crate::model::billing_codes::PlaceOfService;
 use crate::model::claim::{
@@ -583,27 +583,25 @@ pub async fn insert_account_entries(
     tx: &mut Tx,
     entries: &[(&str, NewEntry<'_>)],
 ) -> Result<(), StoreError> {
-    for entries in entries.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = Sql::new(
-            "INSERT INTO account_entries (id, patient_id, claim_id, kind, amount_cents, note, remittance_id, created_by, at)
-             VALUES ",
-        );
-        for (i, (id, entry)) in entries.iter().enumerate() {
-            sql.push_row(i, |row| {
-                row.bind(id.to_string())
-                    .bind(entry.patient.as_str().to_owned())
-                    .bind(entry.claim.map(|c| c.as_str().to_owned()))
-                    .bind(entry.kind.as_str())
-                    .bind(entry.amount_cents)
-                    .bind(entry.note.map(str::to_owned))
-                    .bind(entry.remittance.map(str::to_owned))
-                    .bind(entry.created_by.map(str::to_owned))
-                    .bind(entry.at);
-            });
-        }
-        sql.execute(tx).await?;
-    }
-    Ok(())
+    insert_rows(
+        tx,
+        "INSERT INTO account_entries (id, patient_id, claim_id, kind, amount_cents, note, remittance_id, created_by, at)
+         VALUES ",
+        "",
+        entries,
+        |row, (id, entry)| {
+            row.bind(id.to_string())
+                .bind(entry.patient.as_str().to_owned())
+                .bind(entry.claim.map(|c| c.as_str().to_owned()))
+                .bind(entry.kind.as_str())
+                .bind(entry.amount_cents)
+                .bind(entry.note.map(str::to_owned))
+                .bind(entry.remittance.map(str::to_owned))
+                .bind(entry.created_by.map(str::to_owned))
+                .bind(entry.at);
+        },
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all)]
@@ -723,23 +721,20 @@ pub async fn insert_webhook_deliveries(
     deliveries: &[(&ClaimId, String)],
     now: i64,
 ) -> Result<(), StoreError> {
-    for deliveries in deliveries.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = Sql::new(
-            "INSERT INTO billing_webhook_deliveries (id, claim_id, payload, next_attempt_at, created_at) VALUES ",
-        );
-        for (i, (claim, payload)) in deliveries.iter().enumerate() {
-            sql.push_row(i, |row| {
-                row.bind(uuid::Uuid::now_v7().to_string())
-                    .bind(claim.as_str().to_owned())
-                    .bind(payload.clone())
-                    .bind(now)
-                    .bind(now);
-            });
-        }
-        sql.push(" ON CONFLICT (claim_id) DO NOTHING");
-        sql.execute(tx).await?;
-    }
-    Ok(())
+    insert_rows(
+        tx,
+        "INSERT INTO billing_webhook_deliveries (id, claim_id, payload, next_attempt_at, created_at) VALUES ",
+        " ON CONFLICT (claim_id) DO NOTHING",
+        deliveries,
+        |row, (claim, payload)| {
+            row.bind(uuid::Uuid::now_v7().to_string())
+                .bind(claim.as_str().to_owned())
+                .bind(payload.clone())
+                .bind(now)
+                .bind(now);
+        },
+    )
+    .await
 }
 
 /// A delivery taken for one attempt.

@@ -3,7 +3,7 @@
 //! 837P batches sent, and the open balances the aging report buckets.
 
 use super::billing::{CLAIM_COLUMNS, ClaimRow};
-use super::sql::{ROWS_PER_STATEMENT, Sql};
+use super::sql::insert_rows;
 use super::{StoreError, Tx};
 use crate::model::claim::{Claim, ClaimBatch, ClaimEvent, ClaimId, ClaimStatus};
 use crate::model::timestamp::Timestamp;
@@ -156,24 +156,22 @@ pub async fn insert_claim_events(
     tx: &mut Tx,
     events: &[NewClaimEvent<'_>],
 ) -> Result<(), StoreError> {
-    for events in events.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = Sql::new(
-            "INSERT INTO claim_events (id, claim_id, from_status, to_status, note, actor_id, at) VALUES ",
-        );
-        for (i, event) in events.iter().enumerate() {
-            sql.push_row(i, |row| {
-                row.bind(uuid::Uuid::now_v7().to_string())
-                    .bind(event.claim.as_str().to_owned())
-                    .bind(event.from.map(ClaimStatus::as_str))
-                    .bind(event.to.as_str())
-                    .bind(event.note.map(str::to_owned))
-                    .bind(event.actor.map(str::to_owned))
-                    .bind(event.at);
-            });
-        }
-        sql.execute(tx).await?;
-    }
-    Ok(())
+    insert_rows(
+        tx,
+        "INSERT INTO claim_events (id, claim_id, from_status, to_status, note, actor_id, at) VALUES ",
+        "",
+        events,
+        |row, event| {
+            row.bind(uuid::Uuid::now_v7().to_string())
+                .bind(event.claim.as_str().to_owned())
+                .bind(event.from.map(ClaimStatus::as_str))
+                .bind(event.to.as_str())
+                .bind(event.note.map(str::to_owned))
+                .bind(event.actor.map(str::to_owned))
+                .bind(event.at);
+        },
+    )
+    .await
 }
 
 /// A claim's history, oldest first, with the display name of who acted.

@@ -1,7 +1,7 @@
 //! The clinical record: observations, conditions, notes, allergies and
 //! medications.
 
-use super::sql::{ROWS_PER_STATEMENT, Sql};
+use super::sql::{Sql, insert_rows};
 use super::{StoreError, Tx};
 use crate::model::clinical::{
     Allergy, AllergyStatus, CodeSystem, Condition, Ended, Medication, NewAllergy, NewMedication,
@@ -240,28 +240,26 @@ pub async fn insert_conditions(
     tx: &mut Tx,
     rows: &[NewConditionRow<'_>],
 ) -> Result<(), StoreError> {
-    for rows in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = Sql::new(
-            "INSERT INTO conditions (id, patient_id, encounter_id, code, display, rank, clinical_status, recorder_id, recorded_at)
-             VALUES ",
-        );
-        for (i, row) in rows.iter().enumerate() {
-            sql.push_row(i, |values| {
-                values
-                    .bind(new_id())
-                    .bind(row.patient.as_str().to_owned())
-                    .bind(row.encounter.map(|e| e.as_str().to_owned()))
-                    .bind(row.code.as_str().to_owned())
-                    .bind(row.display.map(str::to_owned))
-                    .bind(row.rank)
-                    .bind("active")
-                    .bind(row.recorder.as_str().to_owned())
-                    .bind(row.at);
-            });
-        }
-        sql.execute(tx).await?;
-    }
-    Ok(())
+    insert_rows(
+        tx,
+        "INSERT INTO conditions (id, patient_id, encounter_id, code, display, rank, clinical_status, recorder_id, recorded_at)
+         VALUES ",
+        "",
+        rows,
+        |values, row| {
+            values
+                .bind(new_id())
+                .bind(row.patient.as_str().to_owned())
+                .bind(row.encounter.map(|e| e.as_str().to_owned()))
+                .bind(row.code.as_str().to_owned())
+                .bind(row.display.map(str::to_owned))
+                .bind(row.rank)
+                .bind("active")
+                .bind(row.recorder.as_str().to_owned())
+                .bind(row.at);
+        },
+    )
+    .await
 }
 
 pub(super) type ConditionRecord = (

@@ -124,6 +124,27 @@ impl Sql {
     }
 }
 
+/// Inserts `rows`, [`ROWS_PER_STATEMENT`] to a statement: `head` (up to
+/// and including `VALUES `), each row's values as `bind` binds them, then
+/// `tail` (an `ON CONFLICT` clause, or nothing).
+pub(super) async fn insert_rows<T>(
+    tx: &mut Tx,
+    head: &'static str,
+    tail: &'static str,
+    rows: &[T],
+    mut bind: impl FnMut(&mut Row<'_>, &T),
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = Sql::new(head);
+        for (i, item) in chunk.iter().enumerate() {
+            sql.push_row(i, |row| bind(row, item));
+        }
+        sql.push(tail);
+        sql.execute(tx).await?;
+    }
+    Ok(())
+}
+
 /// One row of a `VALUES` list being written ([`Sql::push_row`]).
 pub(super) struct Row<'s> {
     sql: &'s mut Sql,
