@@ -54,13 +54,15 @@ function renderQueues() {
     const waiting = entries.filter((e) => e.status === 'waiting').length;
     return h('section', { class: 'queue', 'aria-labelledby': `q-${queue.id}` },
       h('div', { class: 'queue-head' },
-        h('h2', { id: `q-${queue.id}` }, queue.name, ' ', h('span', { class: 'count' }, `${waiting} waiting`)),
+        h('h2', { id: `q-${queue.id}` }, queue.name, ' ', h('span', { class: 'count' }, queue.entries === null ? '' : `${waiting} waiting`)),
         h('button', {
           type: 'button', class: 'small', 'data-testid': `admit-next-${queue.id}`,
           disabled: Boolean(state.consult) || waiting === 0,
           onclick: () => admitNext(queue.id),
         }, 'Admit next')),
-      entries.length === 0
+      queue.entries === null
+        ? h('p', { class: 'empty' }, 'Loading the queue\u2026')
+        : entries.length === 0
         ? h('p', { class: 'empty' }, 'No one is waiting.')
         : h('ol', { class: 'entries' }, entries.map(entryRow)));
   }));
@@ -718,7 +720,8 @@ async function start() {
     api('/queues'), api('/users?role=clinician').catch(() => []), clinicSettings()]);
   state.clinic = clinic;
   for (const c of clinicians) state.clinicians.set(c.id, c);
-  for (const q of queues) state.queues.set(q.id, { ...q, entries: [] });
+  // `null` until the socket's snapshot: the page never says no one waits before it knows.
+  for (const q of queues) state.queues.set(q.id, { ...q, entries: null });
   renderQueues();
   const signal = liveSocket(session.token, queues.map((q) => q.id));
   state.signal = signal;

@@ -84,9 +84,10 @@ function queueColumn(queue) {
   const waiting = entries.filter((e) => e.status === 'waiting');
   return h('section', { class: 'column', 'aria-labelledby': `col-${queue.id}`, 'data-testid': `queue-${queue.id}` },
     h('h2', { id: `col-${queue.id}` }, queue.name,
-      h('span', { class: 'count' }, ` ${waiting.length} waiting · ${entries.length - waiting.length} other`)),
+      h('span', { class: 'count' }, queue.entries === null ? '' : ` ${waiting.length} waiting · ${entries.length - waiting.length} other`)),
     runningLateControl(queue, toast),
-    entries.length === 0 ? h('p', { class: 'empty' }, 'Empty.')
+    queue.entries === null ? h('p', { class: 'empty' }, 'Loading the queue\u2026')
+      : entries.length === 0 ? h('p', { class: 'empty' }, 'Empty.')
       : h('ol', { class: 'entries' }, entries.map((entry) => card(queue, entry, waiting))));
 }
 
@@ -346,7 +347,8 @@ async function start() {
   ]);
   for (const c of clinicians) state.clinicians.set(c.id, c);
   for (const p of presence) state.presence.set(p.user_id, p.status);
-  for (const q of queues) state.queues.set(q.id, { ...q, entries: [] });
+  // `null` until the socket's snapshot: the board never shows empty before it knows.
+  for (const q of queues) state.queues.set(q.id, { ...q, entries: null });
   fillVisitSelects();
   renderBoard();
   const signal = liveSocket(session.token, queues.map((q) => q.id));

@@ -183,9 +183,13 @@ export function artifactPath(name) {
 /** Collects the page's console errors and uncaught exceptions for the failure message. */
 export function watchPage(page, label) {
   const problems = [];
+  const recent = [];
+  recentLines.set(page, recent);
   page.on('pageerror', (error) => problems.push(`${label}: ${error.message}`));
   page.on('console', (message) => {
     if (process.env.BEDSIDE_E2E_DEBUG) console.error(`[${label}] ${message.type()}: ${message.text()}`);
+    recent.push(`${message.type()}: ${message.text()}`);
+    if (recent.length > 30) recent.shift();
     // A failed request is logged by the browser too; responses are judged below.
     if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
       problems.push(`${label} console: ${message.text()}`);
@@ -196,6 +200,38 @@ export function watchPage(page, label) {
   });
   page.on('dialog', (dialog) => dialog.accept());
   return problems;
+}
+
+/** Each watched page's last console lines, for `describePage`. */
+const recentLines = new WeakMap();
+
+/**
+ * What a page shows, for a failure message: its address, its socket's state
+ * (`#live`), its last notice (`#toast`) and, when watched, its last console lines.
+ */
+export async function describePage(page) {
+  const shown = async (selector) => (await page.locator(selector).first().textContent({ timeout: 1_000 }).catch(() => null))?.trim();
+  return [
+    `page ${page.url()}`,
+    `live: ${await shown('#live')}`,
+    `toast: ${await shown('#toast')}`,
+    ...(recentLines.get(page) ?? []).map((line) => `console ${line}`),
+  ].join('\n');
+}
+
+/**
+ * Waits for the console to list the waiting visit and admits it; when it is
+ * not listed, fails saying what the page and the server showed.
+ */
+export async function admitFromConsole(page, server, visitId, { timeout = 30_000 } = {}) {
+  const admit = page.getByTestId(`admit-${visitId}`);
+  try {
+    await admit.waitFor({ timeout });
+  } catch {
+    const warnings = server.logs().split('\n').filter((line) => /WARN|ERROR/.test(line)).slice(-20);
+    throw new Error(`the console did not list visit ${visitId} within ${timeout} ms\n${await describePage(page)}\nserver:\n${warnings.join('\n')}`);
+  }
+  await admit.click();
 }
 
 /** Polls `check` until it returns a truthy value. */

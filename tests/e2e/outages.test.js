@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer, launchChromium, apiFor, signInApi, watchPage, eventually } from './harness.js';
+import { startServer, launchChromium, apiFor, signInApi, watchPage, eventually, admitFromConsole } from './harness.js';
 
 let server;
 let browser;
@@ -79,11 +79,14 @@ test('a reconnect frame brings a new socket that resumes the session after the d
   const context = await browser.newContext();
   const sockets = [];
   const hellos = [];
+  const subscribes = [];
   await context.routeWebSocket(/\/ws$/, (ws) => {
     const upstream = ws.connectToServer();
+    const socket = sockets.length;
     ws.onMessage((message) => {
       const frame = JSON.parse(message);
       if (frame.type === 'hello') hellos.push(frame);
+      if (frame.type === 'subscribe') subscribes.push({ socket, queue_id: frame.queue_id });
       upstream.send(message);
     });
     sockets.push(ws);
@@ -100,6 +103,51 @@ test('a reconnect frame brings a new socket that resumes the session after the d
   assert.ok(hellos[1].resume, 'the new socket asks to resume');
   await eventually(async () => (await signal(board, 'state')) === 'open', { message: 'the socket back' });
   assert.equal(await signal(board, 'participantId'), participant, 'the session resumed');
+  // The resumed session asks for its queues again: their fresh snapshots
+  // bring whatever changed while it was away.
+  const before = subscribes.filter((s) => s.socket === 0).map((s) => s.queue_id).sort();
+  assert.ok(before.length > 0, 'the board subscribed to its queues');
+  await eventually(() => subscribes.filter((s) => s.socket === 1).length === before.length, { message: 'the queues asked for again' });
+  assert.deepEqual(subscribes.filter((s) => s.socket === 1).map((s) => s.queue_id).sort(), before);
+  await context.close();
+});
+
+test('a queue the server could not send is shown as loading and asked for again until it comes', async () => {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Snapshot refused' } });
+  const [record] = await api('/patients?name=Lovelace', { token: scheduler.token });
+  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: record.id, queue_id: queue.id, reason: 'Review' } });
+  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+
+  const context = await browser.newContext();
+  let refused = 0;
+  let asked = 0;
+  await context.routeWebSocket(/\/ws$/, (ws) => {
+    const upstream = ws.connectToServer();
+    ws.onMessage((message) => {
+      const frame = JSON.parse(message);
+      if (frame.type === 'subscribe' && frame.queue_id === queue.id) {
+        asked += 1;
+        if (asked === 1) {
+          // As a node whose database did not answer in time replies.
+          refused += 1;
+          ws.send(JSON.stringify({ type: 'error', code: 'unavailable', message: 'try again later' }));
+          return;
+        }
+      }
+      upstream.send(message);
+    });
+  });
+  // Not dr.grey: the first test left a consult of theirs open.
+  const console_ = await signIn(context, 'dr.house');
+  await console_.waitForURL('**/clinician');
+  const section = console_.locator('section.queue', { has: console_.locator(`#q-${queue.id}`) });
+  await eventually(async () => /Loading the queue/.test(await section.textContent()), { message: 'the queue shown as loading, not as empty' });
+  assert.doesNotMatch(await section.textContent(), /No one is waiting/);
+  await admitFromConsole(console_, server, visit.id);
+  assert.equal(refused, 1);
+  assert.ok(asked >= 2, `the queue asked for again (asked ${asked} times)`);
   await context.close();
 });
 

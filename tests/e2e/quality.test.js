@@ -18,7 +18,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
   startServer, apiFor, signInApi, watchPage, eventually, remoteVideo, CHROMIUM, artifactPath,
-  assertAccessible, assertFits,
+  assertAccessible, assertFits, admitFromConsole,
 } from './harness.js';
 import { Namespace, browserFlags, forward } from './netns.js';
 
@@ -85,7 +85,7 @@ test('under a tight upload cap the call degrades to audio only, tells both sides
   await console_.getByTestId('password').fill(server.accounts['dr.grey'].password);
   await console_.getByTestId('sign-in').click();
   await console_.waitForURL('**/clinician');
-  await console_.getByTestId(`admit-${visit.id}`).click();
+  await admitFromConsole(console_, server, visit.id);
 
   // The patient's upload is capped from the start.
   ns.cap(CAP);

@@ -22,25 +22,55 @@ export function mountHeader(user) {
   $('#sign-out').addEventListener('click', signOut);
 }
 
+/** First wait before asking again for a queue whose snapshot has not come. */
+const SNAPSHOT_WAIT_MS = 4_000;
+const SNAPSHOT_WAIT_MAX_MS = 30_000;
+
 /**
- * Opens the staff socket and subscribes to `queueIds` (again after any new
- * session). Shows the socket's state in `#live`.
+ * Opens the staff socket and subscribes to `queueIds` on every `welcome`,
+ * resumed or not: the fresh snapshot also brings what a resumed session
+ * missed while it was away. A queue whose snapshot does not come (the
+ * server could not answer then) is asked for again, waiting longer each
+ * time, so a page never sits on a queue it was not sent. Shows the
+ * socket's state in `#live`.
  */
 export function liveSocket(token, queueIds) {
   const signal = new Signal(token);
   const live = $('#live');
-  const watched = new Set(queueIds);
+  /** Queue id -> {loaded, attempt, timer}. */
+  const watched = new Map(queueIds.map((id) => [id, { loaded: false, attempt: 0, timer: null }]));
+  const subscribe = (id) => {
+    const queue = watched.get(id);
+    clearTimeout(queue.timer);
+    queue.loaded = false;
+    signal.send({ type: 'subscribe', queue_id: id });
+    const wait = Math.min(SNAPSHOT_WAIT_MAX_MS, SNAPSHOT_WAIT_MS * 2 ** queue.attempt);
+    queue.timer = setTimeout(() => {
+      if (queue.loaded || signal.state !== 'open') return;
+      queue.attempt += 1;
+      subscribe(id);
+    }, wait);
+  };
   signal.addEventListener('state', (e) => {
     live.dataset.state = e.detail;
     live.textContent = e.detail === 'open' ? 'Live' : e.detail === 'closed' ? 'Offline' : 'Reconnecting\u2026';
   });
-  signal.addEventListener('welcome', (e) => {
-    if (!e.detail.resumed) for (const id of watched) signal.send({ type: 'subscribe', queue_id: id });
+  signal.addEventListener('welcome', () => {
+    for (const [id, queue] of watched) {
+      queue.attempt = 0;
+      subscribe(id);
+    }
+  });
+  signal.on('queue', (f) => {
+    const queue = watched.get(f.queue_id);
+    if (!queue) return;
+    queue.loaded = true;
+    clearTimeout(queue.timer);
   });
   signal.watch = (id) => {
     if (watched.has(id)) return;
-    watched.add(id);
-    signal.send({ type: 'subscribe', queue_id: id });
+    watched.set(id, { loaded: false, attempt: 0, timer: null });
+    subscribe(id);
   };
   return signal;
 }
