@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use secrecy::SecretString;
 
 use crate::audit::Actor;
-use crate::auth::{self, Role, TokenKeys};
+use crate::auth::{self, JoinLinks, Role};
 use crate::ehr::{self, Address, Insurance, NewPatient, Sex};
 use crate::model::clock::Clock;
 use crate::model::codes::PostalCode;
@@ -50,13 +50,7 @@ pub const DEMO_QUEUE: &str = "General telehealth";
 
 /// Seeds the demo clinic if the store holds no patients and no staff but
 /// (perhaps) the first admin.
-pub async fn seed(
-    store: &Store,
-    clock: &Clock,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &visits::SummarySettings,
-) -> anyhow::Result<DemoClinic> {
+pub async fn seed(store: &Store, clock: &Clock, links: &JoinLinks) -> anyhow::Result<DemoClinic> {
     let staff = DEMO_STAFF
         .iter()
         .map(|(u, r, _, _)| ((*u).to_owned(), *r))
@@ -66,7 +60,7 @@ pub async fn seed(
     let patients = store::search_patients(&mut tx, None, 1).await?;
     store::commit(tx).await?;
     if users > 1 || !patients.is_empty() {
-        let join_url = join_link(store, clock, keys, public_url, summary).await?;
+        let join_url = join_link(store, clock, links).await?;
         return Ok(DemoClinic {
             seeded_now: false,
             staff,
@@ -111,10 +105,10 @@ pub async fn seed(
             reason: Text::parse(reason).expect("demo text is valid"),
             priority: None,
         };
-        visits::create_visit(store, clock, &actor, &visit, keys, public_url, summary).await?;
+        visits::create_visit(store, clock, &actor, &visit, links).await?;
     }
-    seed_calendar(store, clock, &actor, keys, public_url, summary).await?;
-    let join_url = join_link(store, clock, keys, public_url, summary).await?;
+    seed_calendar(store, clock, &actor, links).await?;
+    let join_url = join_link(store, clock, links).await?;
     Ok(DemoClinic {
         seeded_now: true,
         staff,
@@ -132,9 +126,7 @@ async fn seed_calendar(
     store: &Store,
     clock: &Clock,
     actor: &Actor,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &visits::SummarySettings,
+    links: &JoinLinks,
 ) -> anyhow::Result<()> {
     use crate::schedule::{self, NewAppointment, ScheduleInput, SlotStatus, WorkingHours};
     let queue = visits::create_queue(
@@ -191,7 +183,7 @@ async fn seed_calendar(
                 start: slot.start,
                 reason: Text::parse(reasons[i % reasons.len()]).expect("demo text is valid"),
             };
-            schedule::book(store, clock, actor, keys, public_url, summary, &appointment).await?;
+            schedule::book(store, clock, actor, links, &appointment).await?;
         }
     }
     Ok(())
@@ -202,9 +194,7 @@ async fn seed_calendar(
 async fn join_link(
     store: &Store,
     clock: &Clock,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &visits::SummarySettings,
+    links: &JoinLinks,
 ) -> anyhow::Result<Option<String>> {
     let queues = visits::list_queues(store).await?;
     let Some(queue) = queues.iter().find(|q| q.name == DEMO_QUEUE) else {
@@ -222,15 +212,9 @@ async fn join_link(
     let visit = store::get_visit(&mut tx, &entry.visit_id).await?;
     store::commit(tx).await?;
     Ok(visit.map(|visit| {
-        let now = clock.now().millis() / 1000;
-        let token = keys.issue_patient(
-            &visit.id,
-            &visit.patient_id,
-            0,
-            now,
-            visits::patient_token_ttl_seconds(summary),
-        );
-        format!("{public_url}/join/{}?t={}", visit.id, token.expose())
+        links
+            .issue(&visit.id, &visit.patient_id, 0, clock.now())
+            .url
     }))
 }
 

@@ -139,6 +139,11 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
     let throttle = Arc::new(LoginThrottle::new(config.throttle));
     let config_booking = config.booking;
     let hashing = Arc::new(PasswordPool::start(config.hashing));
+    let join_links = auth::JoinLinks::new(
+        tokens.clone(),
+        &config.public_url,
+        visits::patient_token_ttl_seconds(&config.summary),
+    );
     Ok(AppState {
         clock,
         billing: Arc::new(config.billing.clone()),
@@ -156,6 +161,7 @@ pub async fn build_state_with_clock(config: Config, clock: Clock) -> anyhow::Res
         knowledge: Arc::new(knowledge),
         store,
         tokens,
+        join_links,
         throttle,
         hashing,
         metrics: Arc::new(metrics::Metrics::new()),
@@ -289,9 +295,7 @@ pub async fn serve(
         store.clone(),
         state.clock.clone(),
         state.outbox.clone(),
-        state.tokens.clone(),
-        state.config.public_url.clone(),
-        visits::patient_token_ttl_seconds(&state.config.summary),
+        state.join_links.clone(),
         state.config.summary.clinic.clone(),
     )?);
     let tls = state.config.tls.clone();

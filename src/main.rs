@@ -139,14 +139,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("Failed to listen on {addr}"))?;
     let state = bedside::build_state(config).await?;
     if demo {
-        let clinic = bedside::demo::seed(
-            &state.store,
-            &state.clock,
-            &state.tokens,
-            &state.config.public_url,
-            &state.config.summary,
-        )
-        .await?;
+        let clinic = bedside::demo::seed(&state.store, &state.clock, &state.join_links).await?;
         print_demo(&clinic, &state.config.public_url, &state.outbox.describe());
     }
     tracing::info!(%addr, store = %state.config.database_url.redacted(), "Bedside is listening");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::auth::{LoginThrottle, PasswordPool, SessionSettings, TokenKeys};
+use crate::auth::{JoinLinks, LoginThrottle, PasswordPool, SessionSettings, TokenKeys};
 use crate::billing::BillingSettings;
 use crate::billing::worker::Nudge;
 use crate::cdss::Knowledge;
@@ -34,6 +34,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub tokens: TokenKeys,
+    /// Makes patients' join links.
+    pub join_links: JoinLinks,
     pub throttle: Arc<LoginThrottle>,
     /// The bounded threads that check sign-in passwords.
     pub hashing: Arc<PasswordPool>,

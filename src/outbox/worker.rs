@@ -17,7 +17,7 @@ use super::email::Mailer;
 use super::sms::{Delivery, SmsProvider, Twilio, e164};
 use super::{OutboxSettings, queue_due_reminders};
 use crate::audit::{Actor, AuditEntry};
-use crate::auth::TokenKeys;
+use crate::auth::JoinLinks;
 use crate::model::clock::Clock;
 use crate::model::message::{Channel, ClaimedMessage, MessageKind, mask_address};
 use crate::model::summary::ClinicContact;
@@ -52,10 +52,8 @@ pub struct Sender {
     pub settings: Arc<OutboxSettings>,
     mailer: Option<Mailer>,
     sms: Option<Arc<dyn SmsProvider>>,
-    keys: TokenKeys,
-    public_url: String,
-    /// How long a join link minted for a message works.
-    link_ttl_seconds: i64,
+    /// Mints the join link a message carries.
+    links: JoinLinks,
     /// The clinic named in messages, with its phone.
     clinic: Option<ClinicContact>,
 }
@@ -65,9 +63,7 @@ impl Sender {
         store: Store,
         clock: Clock,
         settings: Arc<OutboxSettings>,
-        keys: TokenKeys,
-        public_url: String,
-        link_ttl_seconds: i64,
+        links: JoinLinks,
         clinic: Option<ClinicContact>,
     ) -> anyhow::Result<Self> {
         let mailer = settings
@@ -86,9 +82,7 @@ impl Sender {
             settings,
             mailer,
             sms,
-            keys,
-            public_url,
-            link_ttl_seconds,
+            links,
             clinic,
         })
     }
@@ -211,19 +205,14 @@ impl Sender {
         }
         let now = self.clock.now();
         let link = matches!(message.kind, MessageKind::Link | MessageKind::Reminder).then(|| {
-            let token = self.keys.issue_patient(
-                &message.visit_id,
-                &message.patient_id,
-                message.current_link_version,
-                now.millis() / 1000,
-                self.link_ttl_seconds,
-            );
-            format!(
-                "{}/join/{}?t={}",
-                self.public_url,
-                message.visit_id,
-                token.expose()
-            )
+            self.links
+                .issue(
+                    &message.visit_id,
+                    &message.patient_id,
+                    message.current_link_version,
+                    now,
+                )
+                .url
         });
         let clinic = self.clinic.as_ref();
         let composed = compose(&Facts {

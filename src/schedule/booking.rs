@@ -18,14 +18,14 @@ use utoipa::ToSchema;
 
 use super::{NewAppointment, SLOT_TAKEN};
 use crate::audit::{Actor, AuditEntry};
-use crate::auth::TokenKeys;
+use crate::auth::{JoinLinks, TokenKeys};
 use crate::model::clock::Clock;
 use crate::model::ids::{PatientId, QueueId, UserId, VisitId};
 use crate::model::patient::{NewPatient, Sex};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::{Email, FieldError, Phone, Text};
 use crate::store::{self, Store, StoreError};
-use crate::visits::{SummarySettings, VisitError};
+use crate::visits::VisitError;
 
 /// How the public page is held back (`BEDSIDE_BOOKING_PER_HOUR`,
 /// `BEDSIDE_BOOKING_MIN_FILL_SECONDS`).
@@ -232,13 +232,11 @@ fn check_form(
 
 /// Books from the public page.
 #[tracing::instrument(skip_all)]
-#[allow(clippy::too_many_arguments)]
 pub async fn book_online(
     store: &Store,
     clock: &Clock,
     keys: &TokenKeys,
-    public_url: &str,
-    summary: &SummarySettings,
+    links: &JoinLinks,
     guard: &SelfBooking,
     ip: IpAddr,
     input: &PublicBooking,
@@ -288,20 +286,12 @@ pub async fn book_online(
         start: input.start,
         reason: input.reason.clone(),
     };
-    let created = super::book(
-        store,
-        clock,
-        &actor,
-        keys,
-        public_url,
-        summary,
-        &appointment,
-    )
-    .await
-    .map_err(|e| match e {
-        VisitError::WrongState(_) => VisitError::WrongState(SLOT_TAKEN.to_owned()),
-        other => other,
-    })?;
+    let created = super::book(store, clock, &actor, links, &appointment)
+        .await
+        .map_err(|e| match e {
+            VisitError::WrongState(_) => VisitError::WrongState(SLOT_TAKEN.to_owned()),
+            other => other,
+        })?;
     Ok(PublicBooked {
         visit_id: created.visit.id,
         start: input.start,

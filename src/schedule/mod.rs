@@ -20,16 +20,14 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::audit::{Actor, AuditEntry};
-use crate::auth::TokenKeys;
+use crate::auth::JoinLinks;
 use crate::model::clock::Clock;
 use crate::model::ids::{PatientId, UserId, VisitId};
 use crate::model::schedule::{StoredSchedule, derive_slots};
 use crate::model::timestamp::Timestamp;
 use crate::model::validation::{FieldError, Text};
 use crate::store::{self, Store, StoreError, Tx};
-use crate::visits::{
-    self, CreatedVisit, NewVisit, SummarySettings, Visit, VisitError, VisitStatus,
-};
+use crate::visits::{self, CreatedVisit, NewVisit, Visit, VisitError, VisitStatus};
 
 /// The longest span one request for slots or a calendar may cover.
 pub const MAX_SPAN_DAYS: i64 = 35;
@@ -218,14 +216,11 @@ async fn free_slot(
 /// slot's start, in the clinician's queue, made by
 /// [`visits::create_visit`], which claims the slot in the same transaction.
 #[tracing::instrument(skip_all)]
-#[allow(clippy::too_many_arguments)]
 pub async fn book(
     store: &Store,
     clock: &Clock,
     actor: &Actor,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &SummarySettings,
+    links: &JoinLinks,
     input: &NewAppointment,
 ) -> Result<CreatedVisit, VisitError> {
     let mut tx = store.begin_read().await?;
@@ -242,7 +237,7 @@ pub async fn book(
         reason: input.reason.clone(),
         priority: None,
     };
-    visits::create_visit(store, clock, actor, &new, keys, public_url, summary).await
+    visits::create_visit(store, clock, actor, &new, links).await
 }
 
 fn slot_conflict(error: StoreError) -> VisitError {

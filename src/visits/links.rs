@@ -1,15 +1,32 @@
-//! The patient's join link: a fresh one for the front desk to resend, and
-//! revocation. Either moves the visit's link version on in the store, so
-//! every token issued before stops working on every node at once; the
-//! caller then closes the sockets those tokens opened.
+//! The patient's join link: a fresh one for the front desk to resend, the
+//! current one to copy, and revocation. Replacing or revoking
+//! moves the visit's link version on in the store, so every token issued
+//! before stops working on every node at once; the caller then closes the
+//! sockets those tokens opened.
 
-use super::{CreatedVisit, SummarySettings, VisitError, audit, load, patient_token_ttl_seconds};
+use super::{CreatedVisit, Visit, VisitError, audit, load};
 use crate::audit::Actor;
-use crate::auth::{Credential, TokenKeys};
+use crate::auth::{Credential, JoinLinks};
 use crate::model::clock::Clock;
 use crate::model::ids::VisitId;
+use crate::model::timestamp::Timestamp;
 use crate::model::visit::VisitStatus;
 use crate::store::{self, Store};
+
+/// The visit with a link of `version` for its patient.
+pub(super) fn created(
+    links: &JoinLinks,
+    visit: Visit,
+    version: i64,
+    now: Timestamp,
+) -> CreatedVisit {
+    let link = links.issue(&visit.id, &visit.patient_id, version, now);
+    CreatedVisit {
+        visit,
+        patient_token: link.token.expose().to_owned(),
+        join_url: link.url,
+    }
+}
 
 /// A fresh link, and the credential of the link it replaced (whose
 /// sockets are to close).
@@ -37,12 +54,10 @@ pub async fn reissue(
     store: &Store,
     clock: &Clock,
     actor: &Actor,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &SummarySettings,
+    links: &JoinLinks,
     id: &VisitId,
 ) -> Result<Reissued, VisitError> {
-    replace(store, clock, actor, keys, public_url, summary, id, false).await
+    replace(store, clock, actor, links, id, false).await
 }
 
 /// As [`reissue`], and the fresh link is queued to the patient (e-mail and
@@ -52,34 +67,24 @@ pub async fn reissue_and_send(
     store: &Store,
     clock: &Clock,
     actor: &Actor,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &SummarySettings,
+    links: &JoinLinks,
     id: &VisitId,
 ) -> Result<Reissued, VisitError> {
-    replace(store, clock, actor, keys, public_url, summary, id, true).await
+    replace(store, clock, actor, links, id, true).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn replace(
     store: &Store,
     clock: &Clock,
     actor: &Actor,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &SummarySettings,
+    links: &JoinLinks,
     id: &VisitId,
     send: bool,
 ) -> Result<Reissued, VisitError> {
     let now = clock.now();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
-    if matches!(visit.status, VisitStatus::Cancelled | VisitStatus::NoShow) {
-        return Err(VisitError::WrongState(format!(
-            "a visit that is {} has no join link; book a new visit",
-            visit.status.as_str().replace('_', " ")
-        )));
-    }
+    has_link(&visit)?;
     let version = store::bump_link_version(&mut tx, id, now)
         .await?
         .ok_or(VisitError::NotFound("visit"))?;
@@ -88,21 +93,9 @@ async fn replace(
         crate::outbox::queue_link(&mut tx, &visit, version, now).await?;
     }
     store::commit(tx).await?;
-    let token = keys.issue_patient(
-        &visit.id,
-        &visit.patient_id,
-        version,
-        now.millis() / 1000,
-        patient_token_ttl_seconds(summary),
-    );
-    let join_url = format!("{public_url}/join/{}?t={}", visit.id, token.expose());
     Ok(Reissued {
         replaced: Credential::visit_link(&visit.id, version - 1),
-        created: CreatedVisit {
-            visit,
-            patient_token: token.expose().to_owned(),
-            join_url,
-        },
+        created: created(links, visit, version, now),
     })
 }
 
@@ -114,39 +107,31 @@ pub async fn show(
     store: &Store,
     clock: &Clock,
     actor: &Actor,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &SummarySettings,
+    links: &JoinLinks,
     id: &VisitId,
 ) -> Result<CreatedVisit, VisitError> {
     let now = clock.now();
     let mut tx = store.begin().await?;
     let visit = load(&mut tx, id).await?;
-    if matches!(visit.status, VisitStatus::Cancelled | VisitStatus::NoShow) {
-        return Err(VisitError::WrongState(format!(
-            "a visit that is {} has no join link; book a new visit",
-            visit.status.as_str().replace('_', " ")
-        )));
-    }
+    has_link(&visit)?;
     let version = store::visit_link(&mut tx, id)
         .await?
         .ok_or(VisitError::NotFound("visit"))?
         .version;
     store::append_audit(&mut tx, &audit(actor, "visit.link_read", &visit)).await?;
     store::commit(tx).await?;
-    let token = keys.issue_patient(
-        &visit.id,
-        &visit.patient_id,
-        version,
-        now.millis() / 1000,
-        patient_token_ttl_seconds(summary),
-    );
-    let join_url = format!("{public_url}/join/{}?t={}", visit.id, token.expose());
-    Ok(CreatedVisit {
-        visit,
-        patient_token: token.expose().to_owned(),
-        join_url,
-    })
+    Ok(created(links, visit, version, now))
+}
+
+/// A cancelled or missed visit has no join link to give.
+fn has_link(visit: &Visit) -> Result<(), VisitError> {
+    if matches!(visit.status, VisitStatus::Cancelled | VisitStatus::NoShow) {
+        return Err(VisitError::WrongState(format!(
+            "a visit that is {} has no join link; book a new visit",
+            visit.status.as_str().replace('_', " ")
+        )));
+    }
+    Ok(())
 }
 
 /// Revokes the visit's join link: every token issued for it stops working.

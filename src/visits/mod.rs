@@ -21,7 +21,7 @@ pub use queue::{DEFAULT_CONSULT_SECONDS, QueueEntry, WaitBasis, key_for_position
 pub use summary::SummarySettings;
 
 use crate::audit::{Actor, AuditEntry};
-use crate::auth::{TokenKeys, User};
+use crate::auth::{JoinLinks, User};
 use crate::billing::{self, BillingPreview, BillingSettings};
 use crate::cdss::{self, Knowledge};
 use crate::codeset;
@@ -138,9 +138,7 @@ pub async fn create_visit(
     clock: &Clock,
     actor: &Actor,
     new: &NewVisit,
-    keys: &TokenKeys,
-    public_url: &str,
-    summary: &SummarySettings,
+    join_links: &JoinLinks,
 ) -> Result<CreatedVisit, VisitError> {
     let now = clock.now().millis();
     let mut tx = store.begin().await?;
@@ -184,19 +182,7 @@ pub async fn create_visit(
     // The patient's join link goes out from the outbox, committed with the booking.
     outbox::queue_booking_link(&mut tx, &visit, Timestamp(now)).await?;
     store::commit(tx).await?;
-    let token = keys.issue_patient(
-        &visit.id,
-        &visit.patient_id,
-        0,
-        now / 1000,
-        patient_token_ttl_seconds(summary),
-    );
-    let join_url = format!("{public_url}/join/{}?t={}", visit.id, token.expose());
-    Ok(CreatedVisit {
-        visit,
-        patient_token: token.expose().to_owned(),
-        join_url,
-    })
+    Ok(links::created(join_links, visit, 0, Timestamp(now)))
 }
 
 /// What a booking of a taken slot is told.

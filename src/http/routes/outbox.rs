@@ -61,9 +61,7 @@ async fn send_link_again(
         &state.store,
         &state.clock,
         &staff.actor,
-        &state.tokens,
-        &state.config.public_url,
-        &state.config.summary,
+        &state.join_links,
         &visit_id(&id)?,
     )
     .await?;

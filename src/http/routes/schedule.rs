@@ -149,9 +149,7 @@ async fn book_appointment(
         &state.store,
         &state.clock,
         &staff.actor,
-        &state.tokens,
-        &state.config.public_url,
-        &state.config.summary,
+        &state.join_links,
         &body,
     )
     .await?;

@@ -51,9 +51,7 @@ async fn create_visit(
         &state.clock,
         &staff.actor,
         &body,
-        &state.tokens,
-        &state.config.public_url,
-        &state.config.summary,
+        &state.join_links,
     )
     .await?;
     state.live.queue_changed(&created.visit.queue_id).await;
@@ -308,9 +306,7 @@ async fn reissue_link(
         &state.store,
         &state.clock,
         &staff.actor,
-        &state.tokens,
-        &state.config.public_url,
-        &state.config.summary,
+        &state.join_links,
         &visit_id(&id)?,
     )
     .await?;
@@ -332,9 +328,7 @@ async fn show_link(
             &state.store,
             &state.clock,
             &staff.actor,
-            &state.tokens,
-            &state.config.public_url,
-            &state.config.summary,
+            &state.join_links,
             &visit_id(&id)?,
         )
         .await?,
