@@ -1,7 +1,7 @@
 //! Queues, visits and their encounters. Every state change is a
 //! conditional update, so of two racing transitions exactly one applies.
 
-use super::{StoreError, Tx, quality};
+use super::{Backend, StoreError, Tx, quality};
 use crate::model::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
 use crate::model::precall::Verdict;
 use crate::model::quality::CallMeasure;
@@ -312,6 +312,29 @@ pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, Store
     row.map(Visit::try_from).transpose()
 }
 
+/// The visit, its row held until the transaction ends, for a change that
+/// depends on its status: a transition waits for it, and it for a
+/// transition. (SQLite's writer already runs alone.)
+#[tracing::instrument(skip_all)]
+pub async fn lock_visit(
+    tx: &mut Tx,
+    backend: Backend,
+    id: &VisitId,
+) -> Result<Option<Visit>, StoreError> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE OF v",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "SELECT {VISIT_COLUMNS} FROM visits v JOIN encounters e ON e.id = v.encounter_id WHERE v.id = $1{lock}"
+    );
+    let row: Option<VisitRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(Visit::try_from).transpose()
+}
+
 /// What closing a visit reads first, in one statement.
 #[derive(Debug)]
 pub struct ToClose {
@@ -320,8 +343,6 @@ pub struct ToClose {
     pub measure: Option<CallMeasure>,
     /// LiveKit reported connections to the call (none for peer-to-peer).
     pub in_room: bool,
-    /// A note draft was saved.
-    pub has_draft: bool,
 }
 
 #[tracing::instrument(skip_all)]
@@ -333,12 +354,10 @@ pub async fn get_visit_to_close(tx: &mut Tx, id: &VisitId) -> Result<Option<ToCl
         #[sqlx(flatten)]
         measure: quality::JoinedMeasureRow,
         presence_rows: i64,
-        draft_rows: i64,
     }
     let sql = format!(
         "SELECT {VISIT_COLUMNS}, {},
-            (SELECT COUNT(*) FROM call_presence p WHERE p.encounter_id = v.encounter_id) AS presence_rows,
-            (SELECT COUNT(*) FROM note_drafts d WHERE d.visit_id = v.id) AS draft_rows
+            (SELECT COUNT(*) FROM call_presence p WHERE p.encounter_id = v.encounter_id) AS presence_rows
          FROM visits v JOIN encounters e ON e.id = v.encounter_id
          LEFT JOIN call_measures m ON m.visit_id = v.id WHERE v.id = $1",
         quality::JOINED_MEASURE_COLUMNS
@@ -352,7 +371,6 @@ pub async fn get_visit_to_close(tx: &mut Tx, id: &VisitId) -> Result<Option<ToCl
             visit: Visit::try_from(row.visit)?,
             measure: row.measure.measure(),
             in_room: row.presence_rows > 0,
-            has_draft: row.draft_rows > 0,
         })
     })
     .transpose()

@@ -21,7 +21,11 @@ pub async fn save(
 ) -> Result<NoteDraft, VisitError> {
     fields.validate()?;
     let mut tx = store.begin().await?;
-    let visit = load(&mut tx, id).await?;
+    // Held until commit, so a close either waits for this save (and then
+    // deletes the draft) or has finished (and this save is refused).
+    let visit = store::lock_visit(&mut tx, store.backend(), id)
+        .await?
+        .ok_or(VisitError::NotFound("visit"))?;
     if visit.admitted_by.as_ref() != Some(&clinician.id) {
         return Err(VisitError::Forbidden);
     }

@@ -563,7 +563,6 @@ pub async fn close(
         visit,
         measure,
         in_room,
-        has_draft,
     } = store::get_visit_to_close(&mut tx, id)
         .await?
         .ok_or(VisitError::NotFound("visit"))?;
@@ -596,10 +595,11 @@ pub async fn close(
     if !store::mark_closed(&mut tx, id, step, &closing, now).await? {
         return Err(wrong_state(&visit, "close"));
     }
-    // The note is final now: its draft has served.
-    if has_draft {
-        store::delete_draft(&mut tx, id).await?;
-    }
+    // The note is final now: its draft has served. Deleted without asking
+    // first: a save that held the visit's row (drafts::save) when this
+    // close began commits before `mark_closed` gets the row, so after the
+    // first read; none can come after.
+    store::delete_draft(&mut tx, id).await?;
     store::finish_encounter(
         &mut tx,
         &visit.encounter_id,

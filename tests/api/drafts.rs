@@ -1,11 +1,12 @@
 //! The clinician's note draft: saved as typed during the consult, read
 //! back after a reload, only by the visit's clinician, gone at close.
 
+use bedside::store::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::clinic::{Clinic, close_body};
-use crate::helpers::{assert_json, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_json, assert_problem, spawn_app};
 
 #[tokio::test]
 async fn a_draft_saved_during_the_consult_comes_back_and_is_gone_after_close() {
@@ -98,4 +99,83 @@ async fn a_draft_saved_during_the_consult_comes_back_and_is_gone_after_close() {
         actions.iter().any(|a| a == "note_draft.read"),
         "{actions:?}"
     );
+}
+
+/// A save that comes while the visit is closing waits for the close and is
+/// refused, so no draft outlives its visit. On PostgreSQL the test holds
+/// the visit's row as a transition would, lets the close and then the save
+/// queue behind it, and lets go; SQLite runs one writer at a time, so there
+/// the two simply run side by side.
+#[tokio::test]
+async fn a_draft_saved_while_the_visit_closes_does_not_outlive_it() {
+    let app = spawn_app().await;
+    let clinic = Clinic::open(&app).await;
+    let visit = clinic.in_consult(&app, "Ada").await;
+    let typed = json!({"subjective": "Typed as the visit closed"});
+    let postgres = app.store.backend() == Backend::Postgres;
+    let mut holder = app.store.pool().begin().await.unwrap();
+    if postgres {
+        sqlx::query("SELECT id FROM visits WHERE id = $1 FOR UPDATE")
+            .bind(visit.id.as_str())
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+    }
+
+    let body = close_body();
+    let close = app.close(&visit, &clinic.clinician, &body);
+    let save_behind_it = async {
+        if postgres {
+            lock_waiters(&app, 1, "the close").await;
+        }
+        let release = async {
+            if postgres {
+                lock_waiters(&app, 2, "the save").await;
+            }
+            holder.rollback().await.unwrap();
+        };
+        tokio::join!(app.save_draft(&visit, &clinic.clinician, &typed), release).0
+    };
+    let (closed, saved) = tokio::join!(close, save_behind_it);
+
+    assert_eq!(closed.status(), StatusCode::OK);
+    if postgres {
+        assert_problem(saved, StatusCode::CONFLICT).await;
+    } else {
+        // Whichever went first, the close has the last word.
+        assert!(
+            [StatusCode::OK, StatusCode::CONFLICT].contains(&saved.status()),
+            "{}",
+            saved.status()
+        );
+    }
+    assert_problem(
+        app.draft(&visit, &clinic.clinician).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM note_drafts WHERE visit_id = $1")
+        .bind(visit.id.as_str())
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "no draft is left of a closed visit");
+}
+
+/// Waits until `n` sessions of this test's database wait for a lock.
+async fn lock_waiters(app: &TestApp, n: i64, what: &str) {
+    for _ in 0..1_000 {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        if waiting >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{what} never waited for the visit's row");
 }
