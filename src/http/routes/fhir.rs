@@ -4,7 +4,8 @@
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, Query, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,6 +17,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::Caller;
 use crate::http::refusals::RefusalAudited;
 use crate::model::ids::VisitId;
+use crate::model::timestamp::Timestamp;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::visits::{self, VisitError};
@@ -171,6 +173,47 @@ pub(super) fn base(state: &AppState) -> String {
     format!("{}/fhir", state.config.public_url)
 }
 
+/// `path` with the request's query string, for a Bundle's `self` link.
+pub(super) fn with_query(path: &str, raw: Option<&str>) -> String {
+    match raw.filter(|q| !q.is_empty()) {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    }
+}
+
+/// Who calls a FHIR route, with the facade's base and the time of the
+/// request. A bearer that is missing or refused answers as an
+/// OperationOutcome, as every FHIR error does.
+pub(super) struct FhirCaller {
+    pub(super) caller: Caller,
+    pub(super) base: String,
+    now: Timestamp,
+}
+
+impl FhirCaller {
+    pub(super) fn requester(&self) -> Requester<'_> {
+        Requester {
+            principal: &self.caller.principal,
+            actor: &self.caller.actor,
+            base: &self.base,
+            now: self.now,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for FhirCaller {
+    type Rejection = FhirApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, FhirApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Self {
+            caller,
+            base: base(state),
+            now: state.clock.now(),
+        })
+    }
+}
+
 /// CONTRACT: `GET /fhir/metadata`. It holds no health data, and clients
 /// read it before they sign in, so it needs no token.
 async fn capability_statement(State(state): State<AppState>) -> FhirResponse {
@@ -182,19 +225,11 @@ async fn capability_statement(State(state): State<AppState>) -> FhirResponse {
 /// CONTRACT: read `GET /fhir/{type}/{id}` (staff; a patient its own record).
 async fn read_resource(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: FhirCaller,
     Path((kind, id)): Path<(String, String)>,
 ) -> Result<FhirResponse, FhirApiError> {
-    let caller = caller?;
     let kind = resource_type(&kind)?;
-    let base = base(&state);
-    let who = Requester {
-        principal: &caller.principal,
-        actor: &caller.actor,
-        base: &base,
-        now: state.clock.now(),
-    };
-    let resource = fhir::read(&state.store, who, kind, &id).await?;
+    let resource = fhir::read(&state.store, caller.requester(), kind, &id).await?;
     Ok(FhirResponse(StatusCode::OK, resource))
 }
 
@@ -203,10 +238,9 @@ async fn read_resource(
 /// `GET /visits/{id}/summary`.
 async fn read_composition(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    FhirCaller { caller, .. }: FhirCaller,
     Path(id): Path<String>,
 ) -> Result<FhirResponse, FhirApiError> {
-    let caller = caller?;
     let not_found = || FhirError::NotFound(format!("Composition {id} is not known"));
     let visit = VisitId::parse(&id).ok_or_else(not_found)?;
     if !access::may_read_visit(&caller.principal, Data::Clinical, &visit) {
@@ -236,27 +270,19 @@ async fn read_composition(
 /// CONTRACT: search `GET /fhir/{type}?…` (staff; a patient within its own record).
 async fn search_resources(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: FhirCaller,
     Path(kind): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<FhirResponse, FhirApiError> {
-    let caller = caller?;
     let kind = resource_type(&kind)?;
     let Query(pairs) = query.map_err(|_| {
         FhirError::InvalidSearch("the query string could not be decoded".to_owned())
     })?;
-    let base = base(&state);
-    let self_url = match raw.as_deref().filter(|q| !q.is_empty()) {
-        Some(q) => format!("{base}/{}?{q}", kind.as_str()),
-        None => format!("{base}/{}", kind.as_str()),
-    };
-    let who = Requester {
-        principal: &caller.principal,
-        actor: &caller.actor,
-        base: &base,
-        now: state.clock.now(),
-    };
-    let bundle = fhir::search(&state.store, who, kind, &pairs, &self_url).await?;
+    let self_url = with_query(
+        &format!("{}/{}", caller.base, kind.as_str()),
+        raw.as_deref(),
+    );
+    let bundle = fhir::search(&state.store, caller.requester(), kind, &pairs, &self_url).await?;
     Ok(FhirResponse(StatusCode::OK, bundle))
 }

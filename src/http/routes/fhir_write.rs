@@ -5,20 +5,17 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use super::fhir::{FhirApiError, FhirResponse, base, resource_type};
+use super::fhir::{FhirApiError, FhirCaller, FhirResponse, resource_type, with_query};
+use crate::fhir::FhirError;
 use crate::fhir::transaction;
 use crate::fhir::write::{self, WriteError, Written};
-use crate::fhir::{FhirError, Requester};
-use crate::http::error::ApiError;
-use crate::http::extract::Caller;
 use crate::http::refusals::RefusalAudited;
 use crate::state::AppState;
 
@@ -79,22 +76,31 @@ fn fail(status: StatusCode, code: &str, diagnostics: &str) -> Response {
     FhirResponse::error(status, code, diagnostics).into_response()
 }
 
-/// The request body as JSON, or the OperationOutcome saying why not.
-fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, Box<Response>> {
-    let body = body.map_err(|rejection| {
-        Box::new(fail(
-            rejection.status(),
-            "too-costly",
-            "the request body could not be read (too large?)",
-        ))
-    })?;
-    serde_json::from_slice(&body).map_err(|e| {
-        Box::new(fail(
-            StatusCode::BAD_REQUEST,
-            "structure",
-            &format!("the body is not JSON: {e}"),
-        ))
-    })
+/// The request body as JSON; a body that cannot be read or is not JSON
+/// answers as an OperationOutcome saying why.
+struct FhirJson(Value);
+
+impl FromRequest<AppState> for FhirJson {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                fail(
+                    rejection.status(),
+                    "too-costly",
+                    "the request body could not be read (too large?)",
+                )
+            })?;
+        serde_json::from_slice(&body).map(Self).map_err(|e| {
+            fail(
+                StatusCode::BAD_REQUEST,
+                "structure",
+                &format!("the body is not JSON: {e}"),
+            )
+        })
+    }
 }
 
 /// HTTP-date, as `Last-Modified` wants.
@@ -107,8 +113,8 @@ fn http_date(written: &Written) -> String {
 }
 
 /// The written resource with its version headers.
-fn written_response(state: &AppState, status: StatusCode, written: Written) -> Response {
-    let location = format!("{}/{}", base(state), written.location());
+fn written_response(caller: &FhirCaller, status: StatusCode, written: Written) -> Response {
+    let location = format!("{}/{}", caller.base, written.location());
     let modified = http_date(&written);
     let mut response = FhirResponse(status, written.resource).into_response();
     let headers = response.headers_mut();
@@ -129,176 +135,84 @@ fn written_response(state: &AppState, status: StatusCode, written: Written) -> R
 /// create, 201 with `Location` and `ETag`.
 async fn create_resource(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: FhirCaller,
     Path(kind): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(e) => return FhirApiError::from(e).into_response(),
-    };
-    let kind = match resource_type(&kind) {
-        Ok(kind) => kind,
-        Err(e) => return WriteFailure::from(e).into_response(),
-    };
-    let body = match json_body(body) {
-        Ok(body) => body,
-        Err(response) => return *response,
-    };
-    let base = base(&state);
-    let who = Requester {
-        principal: &caller.principal,
-        actor: &caller.actor,
-        base: &base,
-        now: state.clock.now(),
-    };
-    match write::create(&state.store, who, kind, &body).await {
-        Ok(written) => written_response(&state, StatusCode::CREATED, written),
-        Err(e) => WriteFailure(e).into_response(),
-    }
+    FhirJson(body): FhirJson,
+) -> Result<Response, WriteFailure> {
+    let kind = resource_type(&kind)?;
+    let written = write::create(&state.store, caller.requester(), kind, &body).await?;
+    Ok(written_response(&caller, StatusCode::CREATED, written))
 }
 
 /// `PUT /fhir/{type}/{id}`: update, checked against `If-Match` when sent.
 async fn update_resource(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: FhirCaller,
     Path((kind, id)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(e) => return FhirApiError::from(e).into_response(),
-    };
-    let kind = match resource_type(&kind) {
-        Ok(kind) => kind,
-        Err(e) => return WriteFailure::from(e).into_response(),
-    };
+    FhirJson(body): FhirJson,
+) -> Result<Response, WriteFailure> {
+    let kind = resource_type(&kind)?;
     let if_match = match headers.get(header::IF_MATCH) {
         None => None,
         Some(value) => match value.to_str().ok().and_then(write::parse_if_match) {
             Some(version) => Some(version),
             None => {
-                return fail(
+                return Ok(fail(
                     StatusCode::BAD_REQUEST,
                     "value",
                     "If-Match must be a version tag like W/\"3\"",
-                );
+                ));
             }
         },
     };
-    let body = match json_body(body) {
-        Ok(body) => body,
-        Err(response) => return *response,
-    };
-    let base = base(&state);
-    let who = Requester {
-        principal: &caller.principal,
-        actor: &caller.actor,
-        base: &base,
-        now: state.clock.now(),
-    };
-    match write::update(&state.store, who, kind, &id, &body, if_match).await {
-        Ok(written) => written_response(&state, StatusCode::OK, written),
-        Err(e) => WriteFailure(e).into_response(),
-    }
+    let written =
+        write::update(&state.store, caller.requester(), kind, &id, &body, if_match).await?;
+    Ok(written_response(&caller, StatusCode::OK, written))
 }
 
 /// `GET /fhir/{type}/{id}/_history`: every version, newest first.
 async fn read_history(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: FhirCaller,
     Path((kind, id)): Path<(String, String)>,
-) -> Response {
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(e) => return FhirApiError::from(e).into_response(),
-    };
-    let kind = match resource_type(&kind) {
-        Ok(kind) => kind,
-        Err(e) => return WriteFailure::from(e).into_response(),
-    };
-    let base = base(&state);
-    let who = Requester {
-        principal: &caller.principal,
-        actor: &caller.actor,
-        base: &base,
-        now: state.clock.now(),
-    };
-    match write::history(&state.store, who, kind, &id).await {
-        Ok(bundle) => FhirResponse(StatusCode::OK, bundle).into_response(),
-        Err(e) => WriteFailure(e).into_response(),
-    }
+) -> Result<FhirResponse, WriteFailure> {
+    let kind = resource_type(&kind)?;
+    let bundle = write::history(&state.store, caller.requester(), kind, &id).await?;
+    Ok(FhirResponse(StatusCode::OK, bundle))
 }
 
 /// `GET /fhir/{type}/{id}/_history/{vid}`: one version (vread).
 async fn read_version(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: FhirCaller,
     Path((kind, id, version)): Path<(String, String, String)>,
-) -> Response {
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(e) => return FhirApiError::from(e).into_response(),
-    };
-    let kind = match resource_type(&kind) {
-        Ok(kind) => kind,
-        Err(e) => return WriteFailure::from(e).into_response(),
-    };
-    let base = base(&state);
-    let who = Requester {
-        principal: &caller.principal,
-        actor: &caller.actor,
-        base: &base,
-        now: state.clock.now(),
-    };
-    match write::vread(&state.store, who, kind, &id, &version).await {
-        Ok(resource) => FhirResponse(StatusCode::OK, resource).into_response(),
-        Err(e) => WriteFailure(e).into_response(),
-    }
+) -> Result<FhirResponse, WriteFailure> {
+    let kind = resource_type(&kind)?;
+    let resource = write::vread(&state.store, caller.requester(), kind, &id, &version).await?;
+    Ok(FhirResponse(StatusCode::OK, resource))
 }
 
 /// `POST /fhir` with a transaction Bundle (all or nothing) or a batch
 /// Bundle (each entry on its own).
 async fn process_bundle(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(e) => return FhirApiError::from(e).into_response(),
-    };
-    let body = match json_body(body) {
-        Ok(body) => body,
-        Err(response) => return *response,
-    };
-    let base = base(&state);
-    let who = Requester {
-        principal: &caller.principal,
-        actor: &caller.actor,
-        base: &base,
-        now: state.clock.now(),
-    };
-    match transaction::process(&state.store, who, &body).await {
-        Ok(bundle) => FhirResponse(StatusCode::OK, bundle).into_response(),
-        Err(e) => WriteFailure(e).into_response(),
-    }
+    caller: FhirCaller,
+    FhirJson(body): FhirJson,
+) -> Result<FhirResponse, WriteFailure> {
+    let bundle = transaction::process(&state.store, caller.requester(), &body).await?;
+    Ok(FhirResponse(StatusCode::OK, bundle))
 }
 
 /// `GET /fhir/Patient/{id}/$everything`: the patient's whole record, as
 /// far as the requester reads it.
 async fn patient_everything(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
+    caller: FhirCaller,
     Path(id): Path<String>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(e) => return FhirApiError::from(e).into_response(),
-    };
     let Ok(Query(pairs)) = query else {
         return fail(
             StatusCode::BAD_REQUEST,
@@ -306,17 +220,11 @@ async fn patient_everything(
             "the query string could not be decoded",
         );
     };
-    let base = base(&state);
-    let self_url = match raw.as_deref().filter(|q| !q.is_empty()) {
-        Some(q) => format!("{base}/Patient/{id}/$everything?{q}"),
-        None => format!("{base}/Patient/{id}/$everything"),
-    };
-    let who = Requester {
-        principal: &caller.principal,
-        actor: &caller.actor,
-        base: &base,
-        now: state.clock.now(),
-    };
+    let self_url = with_query(
+        &format!("{}/Patient/{id}/$everything", caller.base),
+        raw.as_deref(),
+    );
+    let who = caller.requester();
     match crate::fhir::everything::everything(&state.store, who, &id, &pairs, &self_url).await {
         Ok(bundle) => FhirResponse(StatusCode::OK, bundle).into_response(),
         Err(e) => FhirApiError::from(e).into_response(),
