@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use super::BillingProvider;
 use super::interchange::{self, Envelope, ReadError, basic_text};
-use super::x12::amount;
+use super::x12::{amount, sex_code};
 use crate::model::patient::Sex;
 
 /// GS08 and ST03 of a 276.
@@ -36,11 +36,7 @@ pub struct StatusInquiry<'a> {
 pub fn write_276(envelope: &Envelope<'_>, inquiry: &StatusInquiry<'_>) -> String {
     let st = "0001";
     let provider = inquiry.provider;
-    let sex = match inquiry.sex {
-        Sex::Female => "F",
-        Sex::Male => "M",
-        Sex::Other | Sex::Unknown => "U",
-    };
+    let sex = sex_code(inquiry.sex);
     let set = vec![
         format!("ST*276*{st}*{VERSION}"),
         format!(
@@ -50,11 +46,7 @@ pub fn write_276(envelope: &Envelope<'_>, inquiry: &StatusInquiry<'_>) -> String
             envelope.at.format("%H%M")
         ),
         "HL*1**20*1".to_owned(),
-        format!(
-            "NM1*PR*2*{}*****PI*{}",
-            basic_text(inquiry.payer_name, 60),
-            basic_text(inquiry.payer_id, 80)
-        ),
+        interchange::payer_name(inquiry.payer_name, inquiry.payer_id),
         "HL*2*1*21*1".to_owned(),
         format!(
             "NM1*41*2*{}*****46*{}",
@@ -62,19 +54,10 @@ pub fn write_276(envelope: &Envelope<'_>, inquiry: &StatusInquiry<'_>) -> String
             basic_text(envelope.sender_id, 80)
         ),
         "HL*3*2*19*1".to_owned(),
-        format!(
-            "NM1*1P*2*{}*****XX*{}",
-            basic_text(&provider.name, 60),
-            provider.npi
-        ),
+        interchange::provider_name(provider),
         "HL*4*3*22*0".to_owned(),
         format!("DMG*D8*{}*{sex}", inquiry.birth_date.format("%Y%m%d")),
-        format!(
-            "NM1*IL*1*{}*{}****MI*{}",
-            basic_text(inquiry.family_name, 60),
-            basic_text(inquiry.given_name, 35),
-            basic_text(inquiry.member_id, 80)
-        ),
+        interchange::subscriber_name(inquiry.family_name, inquiry.given_name, inquiry.member_id),
         format!("TRN*1*{}", basic_text(inquiry.trace, 50)),
         format!("REF*EJ*{}", basic_text(inquiry.claim_number, 50)),
         format!("AMT*T3*{}", amount(inquiry.total_cents)),

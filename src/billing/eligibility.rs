@@ -47,25 +47,12 @@ pub fn write_270(envelope: &Envelope<'_>, inquiry: &Inquiry<'_>) -> String {
             envelope.at.format("%H%M")
         ),
         "HL*1**20*1".to_owned(),
-        format!(
-            "NM1*PR*2*{}*****PI*{}",
-            basic_text(inquiry.payer_name, 60),
-            basic_text(inquiry.payer_id, 80)
-        ),
+        interchange::payer_name(inquiry.payer_name, inquiry.payer_id),
         "HL*2*1*21*1".to_owned(),
-        format!(
-            "NM1*1P*2*{}*****XX*{}",
-            basic_text(&provider.name, 60),
-            provider.npi
-        ),
+        interchange::provider_name(provider),
         "HL*3*2*22*0".to_owned(),
         format!("TRN*1*{}*{assigner}", basic_text(inquiry.trace, 50)),
-        format!(
-            "NM1*IL*1*{}*{}****MI*{}",
-            basic_text(inquiry.family_name, 60),
-            basic_text(inquiry.given_name, 35),
-            basic_text(inquiry.member_id, 80)
-        ),
+        interchange::subscriber_name(inquiry.family_name, inquiry.given_name, inquiry.member_id),
         format!("DMG*D8*{}", inquiry.birth_date.format("%Y%m%d")),
         format!("DTP*291*D8*{}", inquiry.service_date.format("%Y%m%d")),
         "EQ*30".to_owned(),

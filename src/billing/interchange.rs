@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use unicode_normalization::UnicodeNormalization;
 
+use super::BillingProvider;
+
 /// Who sends and who receives an interchange, and its control number.
 #[derive(Debug, Clone)]
 pub struct Envelope<'a> {
@@ -51,6 +53,34 @@ pub fn wrap(envelope: &Envelope<'_>, group: &str, version: &str, set: &[String])
 pub fn close_set(mut segments: Vec<String>, st: &str) -> Vec<String> {
     segments.push(format!("SE*{}*{st}", segments.len() + 1));
     segments
+}
+
+/// The payer an inquiry goes to (`NM1*PR`), by its payer id.
+pub fn payer_name(name: &str, payer_id: &str) -> String {
+    format!(
+        "NM1*PR*2*{}*****PI*{}",
+        basic_text(name, 60),
+        basic_text(payer_id, 80)
+    )
+}
+
+/// The provider who asks (`NM1*1P`), by NPI.
+pub fn provider_name(provider: &BillingProvider) -> String {
+    format!(
+        "NM1*1P*2*{}*****XX*{}",
+        basic_text(&provider.name, 60),
+        provider.npi
+    )
+}
+
+/// The subscriber, who is the patient (`NM1*IL`), by member id.
+pub fn subscriber_name(family_name: &str, given_name: &str, member_id: &str) -> String {
+    format!(
+        "NM1*IL*1*{}*{}****MI*{}",
+        basic_text(family_name, 60),
+        basic_text(given_name, 35),
+        basic_text(member_id, 80)
+    )
 }
 
 /// Text for an element in X12's basic character set (uppercase letters,

@@ -74,7 +74,7 @@ fn text(value: &str, max: usize) -> String {
         .collect()
 }
 
-fn sex_code(sex: Sex) -> &'static str {
+pub(super) fn sex_code(sex: Sex) -> &'static str {
     match sex {
         Sex::Female => "F",
         Sex::Male => "M",
