@@ -302,14 +302,7 @@ pub async fn acknowledge_emergency(
 
 #[tracing::instrument(skip_all)]
 pub async fn get_visit(tx: &mut Tx, id: &VisitId) -> Result<Option<Visit>, StoreError> {
-    let sql = format!(
-        "SELECT {VISIT_COLUMNS} FROM visits v JOIN encounters e ON e.id = v.encounter_id WHERE v.id = $1"
-    );
-    let row: Option<VisitRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.map(Visit::try_from).transpose()
+    select_visit(tx, id, "").await
 }
 
 /// The visit, its row held until the transaction ends, for a change that
@@ -325,6 +318,11 @@ pub async fn lock_visit(
         Backend::Postgres => " FOR UPDATE OF v",
         Backend::Sqlite => "",
     };
+    select_visit(tx, id, lock).await
+}
+
+/// The visit by id, the statement ending with `lock`.
+async fn select_visit(tx: &mut Tx, id: &VisitId, lock: &str) -> Result<Option<Visit>, StoreError> {
     let sql = format!(
         "SELECT {VISIT_COLUMNS} FROM visits v JOIN encounters e ON e.id = v.encounter_id WHERE v.id = $1{lock}"
     );
