@@ -137,8 +137,9 @@ test('under a tight upload cap the call degrades to audio only, tells both sides
   await eventually(async () => (await text(patient, 'call-mode')) === 'audio only', { message: 'patient audio only', timeout: 60_000 });
   assert.ok(levels.has(1) || levels.has(2), `video stepped down before audio only (levels seen: ${[...levels]})`);
   await eventually(async () => (await text(console_, 'call-mode')) === 'audio only', { message: 'clinician told of audio only', timeout: 15_000 });
-  // The clinician's own stats may first blame its upload (the patient's reports come late on the
-  // capped path); the patient's summary then names the other side.
+  // The clinician's indicator names the patient's connection: its own sending is held back
+  // too (the patient's feedback crosses the capped path), but the patient's reports say so,
+  // and when they come late that is taken as the patient's connection, not the clinician's.
   await eventually(async () => /^(poor|fair) \u2014 the other side\u2019s connection is unstable/.test(await text(console_, 'call-quality')),
     { message: 'clinician indicator naming the patient\u2019s connection', timeout: 20_000 });
   await patient.screenshot({ path: artifactPath('quality-patient-audio-only-375.png'), fullPage: true });

@@ -61,11 +61,16 @@ export function grade(s) {
 
 const RANK = { good: 0, fair: 1, poor: 2 };
 
+/** The other side's summary is late past this (it sends one every ~2.5 s). */
+export const LATE_MS = 3 * SAMPLE_MS;
+
 /**
  * The indicator's words from this side's summary and the other side's.
+ * `theirsLate`: the other side's last summary came longer than
+ * {@link LATE_MS} ago, though the call is up.
  * @returns {{grade: string, reason: string}}
  */
-export function verdict(mine, theirs) {
+export function verdict(mine, theirs, { theirsLate = false } = {}) {
   const own = grade(mine);
   const other = grade(theirs);
   const worst = RANK[own] >= RANK[other] ? own : other;
@@ -81,7 +86,13 @@ export function verdict(mine, theirs) {
   const lossOut = (mine?.loss_out_pct ?? 0) >= 3 || (theirs?.loss_in_pct ?? 0) >= 3;
   if (lossIn && lossOut) return { grade: worst, reason: 'the connection is unstable both ways' };
   const uploadWeak = mine && (mine.limited || lossOut);
-  if (uploadWeak && (RANK[own] >= RANK[other] || lossOut)) return { grade: worst, reason: 'your upload is weak' };
+  if (uploadWeak && (RANK[own] >= RANK[other] || lossOut)) {
+    // The other side's reports come late over its own upload: when that is
+    // what struggles, this side's sending is held back for want of its
+    // feedback, and nothing here is lost. Not this side's upload, then.
+    if (theirsLate && !lossOut) return { grade: worst, reason: 'the other side\u2019s connection is unstable' };
+    return { grade: worst, reason: 'your upload is weak' };
+  }
   if (RANK[other] >= RANK[own] && theirs) return { grade: worst, reason: 'the other side\u2019s connection is unstable' };
   if (mine && (mine.rtt_ms ?? 0) >= 300) return { grade: worst, reason: 'the connection has a long delay' };
   if (mine && ((mine.loss_in_pct ?? 0) >= 3 || (mine.jitter_ms ?? 0) >= 40)) {
@@ -221,7 +232,8 @@ export function watchQuality({ call, signal, allowScreenShare }) {
 
   function show() {
     const theirs = primaryLink() ? state.theirs.get(primaryLink().id) : [...state.theirs.values()][0];
-    const { grade: g, reason } = verdict(state.mine, theirs);
+    const theirsLate = Boolean(theirs) && Date.now() - theirs.heardAt > LATE_MS;
+    const { grade: g, reason } = verdict(state.mine, theirs, { theirsLate });
     const text = `${g} \u2014 ${reason}`;
     if (indicator.textContent !== text) indicator.textContent = text;
     indicator.dataset.grade = g;
@@ -376,7 +388,7 @@ export function watchQuality({ call, signal, allowScreenShare }) {
   const timer = setInterval(sample, SAMPLE_MS);
   const offStats = signal.on('peer_stats', (f) => {
     const { type, from, ...summary } = f;
-    state.theirs.set(from, summary);
+    state.theirs.set(from, { ...summary, heardAt: Date.now() });
     show();
   });
   const offShare = signal.on('screen_share', (f) => {

@@ -1,0 +1,37 @@
+// The call-quality indicator's words (web/lib/quality.js `verdict`), from
+// each side's summary: who is blamed for what. Pure logic, no browser.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { verdict } from '../../web/lib/quality.js';
+
+/** A summary as a page sends it: nothing wrong unless said. */
+const summary = (over = {}) => ({
+  rtt_ms: 40, jitter_ms: 5, loss_in_pct: 0, loss_out_pct: 0, mode: 'video', limited: false, ...over,
+});
+
+test('a side held back in sending, with the other side reporting on time, is told its upload is weak', () => {
+  const { grade, reason } = verdict(summary({ limited: true }), summary());
+  assert.equal(grade, 'fair');
+  assert.equal(reason, 'your upload is weak');
+});
+
+test('held back while the other side\u2019s reports come late, and nothing lost: the other side\u2019s connection is named', () => {
+  const mine = summary({ limited: true });
+  const theirs = summary({ limited: true });
+  assert.equal(verdict(mine, theirs).reason, 'your upload is weak');
+  assert.equal(verdict(mine, theirs, { theirsLate: true }).reason, 'the other side\u2019s connection is unstable');
+});
+
+test('what this side measured lost on its way out is its own upload, late reports or not', () => {
+  const mine = summary({ limited: true, loss_out_pct: 8 });
+  assert.equal(verdict(mine, summary(), { theirsLate: true }).reason, 'your upload is weak');
+});
+
+test('loss both ways is said as such whether the reports are late or not', () => {
+  const mine = summary({ loss_in_pct: 12, loss_out_pct: 12 });
+  const theirs = summary({ loss_in_pct: 12, loss_out_pct: 12 });
+  for (const theirsLate of [false, true]) {
+    assert.deepEqual(verdict(mine, theirs, { theirsLate }), { grade: 'poor', reason: 'the connection is unstable both ways' });
+  }
+});
