@@ -35,3 +35,12 @@ test('loss both ways is said as such whether the reports are late or not', () =>
     assert.deepEqual(verdict(mine, theirs, { theirsLate }), { grade: 'poor', reason: 'the connection is unstable both ways' });
   }
 });
+
+test('while a new connection settles, sending held back is no fault of anyone, but loss still is', () => {
+  const mine = summary({ limited: true });
+  const theirs = summary({ limited: true });
+  assert.deepEqual(verdict(mine, theirs, { settling: true }), { grade: 'good', reason: 'the connection is good' });
+  assert.equal(verdict(mine, theirs).reason, 'your upload is weak');
+  const lossy = summary({ limited: true, loss_out_pct: 8 });
+  assert.deepEqual(verdict(lossy, theirs, { settling: true }), { grade: 'fair', reason: 'your upload is weak' });
+});

@@ -63,14 +63,22 @@ const RANK = { good: 0, fair: 1, poor: 2 };
 
 /** The other side's summary is late past this (it sends one every ~2.5 s). */
 export const LATE_MS = 3 * SAMPLE_MS;
+/** A new connection's bandwidth estimate ramps up for about this long. */
+export const SETTLE_MS = 5_000;
 
 /**
  * The indicator's words from this side's summary and the other side's.
  * `theirsLate`: the other side's last summary came longer than
- * {@link LATE_MS} ago, though the call is up.
+ * {@link LATE_MS} ago, though the call is up. `settling`: the connection
+ * is younger than {@link SETTLE_MS}, so sending held back says nothing yet
+ * (every estimate starts low), though loss, delay and jitter do.
  * @returns {{grade: string, reason: string}}
  */
-export function verdict(mine, theirs, { theirsLate = false } = {}) {
+export function verdict(mine, theirs, { theirsLate = false, settling = false } = {}) {
+  if (settling) {
+    const steady = (s) => s && { ...s, limited: false };
+    return verdict(steady(mine), steady(theirs), { theirsLate });
+  }
   const own = grade(mine);
   const other = grade(theirs);
   const worst = RANK[own] >= RANK[other] ? own : other;
@@ -209,7 +217,7 @@ export function watchQuality({ call, signal, allowScreenShare }) {
     level: 0, audioOnly: false, limited: false, down: 0, up: 0,
     retryMs: RETRY_MS, retryAt: 0, trial: 0, sharing: null,
     mine: null, theirs: new Map(), lastSent: 0, pendingSend: null,
-    mode: null, modeSince: Date.now(),
+    mode: null, modeSince: Date.now(), connectedAt: null,
   };
   call.adaptive = true;
   // Test and support hook: figures only.
@@ -233,7 +241,8 @@ export function watchQuality({ call, signal, allowScreenShare }) {
   function show() {
     const theirs = primaryLink() ? state.theirs.get(primaryLink().id) : [...state.theirs.values()][0];
     const theirsLate = Boolean(theirs) && Date.now() - theirs.heardAt > LATE_MS;
-    const { grade: g, reason } = verdict(state.mine, theirs, { theirsLate });
+    const settling = state.connectedAt === null || Date.now() - state.connectedAt < SETTLE_MS;
+    const { grade: g, reason } = verdict(state.mine, theirs, { theirsLate, settling });
     const text = `${g} \u2014 ${reason}`;
     if (indicator.textContent !== text) indicator.textContent = text;
     indicator.dataset.grade = g;
@@ -371,7 +380,11 @@ export function watchQuality({ call, signal, allowScreenShare }) {
   }
 
   async function sample() {
-    if (call.state !== 'connected') return;
+    if (call.state !== 'connected') {
+      state.connectedAt = null;
+      return;
+    }
+    state.connectedAt ??= Date.now();
     const source = statsSource();
     if (!source) return;
     const reading = await sampler.read(source, {
