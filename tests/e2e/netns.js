@@ -32,6 +32,12 @@ export class Namespace {
     run('ip', 'netns', 'add', this.name);
     run('ip', 'link', 'add', this.hostIf, 'type', 'veth', 'peer', 'name', this.nsIf);
     run('ip', 'link', 'set', this.nsIf, 'netns', this.name);
+    // No IPv6 link-local addresses: each would come a second or two after
+    // the link is up (duplicate address detection), and Chromium takes the
+    // new address as a network change and aborts what it is loading
+    // (ERR_NETWORK_CHANGED), which once left the console page half loaded.
+    run('ip', 'link', 'set', 'dev', this.hostIf, 'addrgenmode', 'none');
+    this.exec('ip', 'link', 'set', 'dev', this.nsIf, 'addrgenmode', 'none');
     run('ip', 'addr', 'add', `${this.hostIp}/24`, 'dev', this.hostIf);
     run('ip', 'link', 'set', this.hostIf, 'up');
     this.exec('ip', 'link', 'set', 'lo', 'up');
