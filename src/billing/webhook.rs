@@ -71,25 +71,38 @@ pub async fn deliver_due(
         return Ok(0);
     };
     let mut delivered = 0;
+    let mut attempts = Vec::new();
     loop {
-        let batch = lease_some(store, now, MAX_IN_FLIGHT).await?;
+        let batch = record_and_lease(store, &attempts, now, MAX_IN_FLIGHT).await?;
+        delivered += attempts.iter().filter(|a| a.acknowledged()).count();
         if batch.is_empty() {
             return Ok(delivered);
         }
         let sends = batch
             .into_iter()
             .map(|due| send(clock, hook, client, due, now));
-        let attempts = futures_util::future::join_all(sends).await;
-        record(store, &attempts).await?;
-        delivered += attempts.iter().filter(|a| a.acknowledged()).count();
+        attempts = futures_util::future::join_all(sends).await;
     }
 }
 
-/// Takes up to `n` due deliveries for [`LEASE_MS`] in one transaction.
-async fn lease_some(store: &Store, now: i64, n: usize) -> Result<Vec<DueDelivery>, BillingError> {
+/// Records finished attempts and leases up to `room` due deliveries for
+/// [`LEASE_MS`], in one transaction: a round of deliveries costs one commit
+/// (and one wait for a connection), not one for its outcomes and another
+/// for what comes next.
+async fn record_and_lease(
+    store: &Store,
+    attempts: &[DeliveryAttempt],
+    now: i64,
+    room: usize,
+) -> Result<Vec<DueDelivery>, BillingError> {
     let mut tx = store.begin().await?;
-    let due = store::lease_due_deliveries(&mut tx, store.backend(), now, now + LEASE_MS, n as i64)
-        .await?;
+    store::record_delivery_attempts(&mut tx, attempts).await?;
+    let due = if room == 0 {
+        Vec::new()
+    } else {
+        store::lease_due_deliveries(&mut tx, store.backend(), now, now + LEASE_MS, room as i64)
+            .await?
+    };
     store::commit(tx).await?;
     Ok(due)
 }
@@ -141,18 +154,6 @@ async fn send(
     }
 }
 
-/// Records attempts' outcomes in one transaction: one commit for the
-/// deliveries that finished together, not one each.
-async fn record(store: &Store, attempts: &[DeliveryAttempt]) -> Result<(), BillingError> {
-    if attempts.is_empty() {
-        return Ok(());
-    }
-    let mut tx = store.begin().await?;
-    store::record_delivery_attempts(&mut tx, attempts).await?;
-    store::commit(tx).await?;
-    Ok(())
-}
-
 /// The delivery loop started by the billing worker when a webhook is set:
 /// on every poll, and whenever the worker has made new claims, it fills up
 /// to [`MAX_IN_FLIGHT`] attempts, each finishing on its own, so one
@@ -179,18 +180,15 @@ impl Deliverer {
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut in_flight = JoinSet::new();
             loop {
+                let mut attempts: Vec<DeliveryAttempt> = Vec::new();
                 // Stop first: after the signal no new attempt starts.
                 tokio::select! {
                     biased;
                     _ = stopped.changed() => break,
                     Some(finished) = in_flight.join_next() => {
-                        let mut attempts: Vec<DeliveryAttempt> = finished.into_iter().collect();
+                        attempts.extend(finished);
                         while let Some(finished) = in_flight.try_join_next() {
                             attempts.extend(finished);
-                        }
-                        if let Err(error) = record(&store, &attempts).await {
-                            // Their leases run out and they are sent again.
-                            tracing::warn!(%error, "billing webhook attempts not recorded");
                         }
                     }
                     Ok(()) = nudged.changed() => {}
@@ -198,25 +196,26 @@ impl Deliverer {
                 }
                 // Free slots are leased together, once half are free: one
                 // transaction for several deliveries, not one each.
-                while in_flight.len() <= MAX_IN_FLIGHT / 2 {
-                    let now = clock.now().millis();
-                    let room = MAX_IN_FLIGHT - in_flight.len();
-                    let leased = match lease_some(&store, now, room).await {
-                        Ok(leased) => leased,
-                        Err(error) => {
-                            tracing::warn!(%error, "billing webhook round failed");
-                            break;
-                        }
-                    };
-                    let all_due = leased.len() < room;
-                    for due in leased {
-                        let (clock, hook, client) = (clock.clone(), hook.clone(), client.clone());
-                        in_flight
-                            .spawn(async move { send(&clock, &hook, &client, due, now).await });
+                let room = if in_flight.len() <= MAX_IN_FLIGHT / 2 {
+                    MAX_IN_FLIGHT - in_flight.len()
+                } else {
+                    0
+                };
+                if attempts.is_empty() && room == 0 {
+                    continue;
+                }
+                let now = clock.now().millis();
+                let leased = match record_and_lease(&store, &attempts, now, room).await {
+                    Ok(leased) => leased,
+                    Err(error) => {
+                        // Their leases run out and they are sent again.
+                        tracing::warn!(%error, "billing webhook round failed");
+                        continue;
                     }
-                    if all_due {
-                        break;
-                    }
+                };
+                for due in leased {
+                    let (clock, hook, client) = (clock.clone(), hook.clone(), client.clone());
+                    in_flight.spawn(async move { send(&clock, &hook, &client, due, now).await });
                 }
             }
             // Attempts cut short keep their lease and are retried once it ends.

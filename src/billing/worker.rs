@@ -57,38 +57,6 @@ impl Nudge {
     }
 }
 
-/// Where claim numbers come from: values taken ahead for a batch, then the
-/// counter itself.
-#[derive(Debug, Default)]
-struct Numbers {
-    next: i64,
-    end: i64,
-}
-
-impl Numbers {
-    /// Takes `n` numbers in a transaction of their own, so workers do not
-    /// queue behind each other's batches on the counter's row. A number a
-    /// batch does not use (its row was already billed, or the batch failed)
-    /// is never handed out: claim numbers are unique, not gapless.
-    async fn take_ahead(store: &Store, n: usize) -> Result<Self, BillingError> {
-        let mut tx = store.begin().await?;
-        let first = store::take_counter(&mut tx, "claim_number", n as i64).await?;
-        store::commit(tx).await?;
-        Ok(Self {
-            next: first,
-            end: first + n as i64,
-        })
-    }
-
-    async fn next(&mut self, tx: &mut Tx) -> Result<i64, BillingError> {
-        if self.next < self.end {
-            self.next += 1;
-            return Ok(self.next - 1);
-        }
-        Ok(store::next_counter(tx, "claim_number").await?)
-    }
-}
-
 /// What handling one outbox row did.
 #[derive(Debug, Clone)]
 pub enum Processed {
@@ -114,8 +82,7 @@ pub async fn process_next(
         return Ok(None);
     };
     let mut audits = Vec::new();
-    let processed =
-        process_row(tx, config, &row, &mut Numbers::default(), now, &mut audits).await?;
+    let processed = process_row(tx, config, &row, now, &mut audits).await?;
     store::mark_outbox_processed(tx, &row.id, now).await?;
     store::append_audits(tx, &audits).await?;
     Ok(Some((row.id, processed)))
@@ -127,12 +94,10 @@ async fn process_row(
     tx: &mut Tx,
     config: &BillingSettings,
     row: &store::OutboxRow,
-    numbers: &mut Numbers,
     now: i64,
     audits: &mut Vec<AuditEntry>,
 ) -> Result<Processed, BillingError> {
-    let mut processed =
-        process_rows(tx, config, std::slice::from_ref(row), numbers, now, audits).await?;
+    let mut processed = process_rows(tx, config, std::slice::from_ref(row), now, audits).await?;
     Ok(processed.pop().unwrap_or(Processed::Skipped))
 }
 
@@ -143,7 +108,6 @@ async fn process_rows(
     tx: &mut Tx,
     config: &BillingSettings,
     rows: &[store::OutboxRow],
-    numbers: &mut Numbers,
     now: i64,
     audits: &mut Vec<AuditEntry>,
 ) -> Result<Vec<Processed>, BillingError> {
@@ -152,10 +116,19 @@ async fn process_rows(
     let mut claims = Vec::with_capacity(rows.len());
     let visits: Vec<VisitId> = rows.iter().map(|row| row.visit_id.clone()).collect();
     let found = store::claims_facts(tx, &visits).await?;
+    let to_bill = found
+        .iter()
+        .filter(|found| matches!(found, store::ToBill::Facts(_)))
+        .count();
+    let mut numbers = store::take_numbers(tx, store::Counter::ClaimNumber, to_bill)
+        .await?
+        .into_iter();
     for (row, found) in rows.iter().zip(found) {
         match found {
             store::ToBill::Facts(facts) => {
-                let number = claim_number(numbers.next(tx).await?);
+                let number = claim_number(numbers.next().ok_or(store::StoreError::Corrupt(
+                    "fewer claim numbers than claims",
+                ))?);
                 let claim = build_claim(
                     config,
                     &facts,
@@ -226,16 +199,7 @@ pub async fn run_once(
         None => None,
         Some(row) => {
             let mut audits = Vec::new();
-            match process_row(
-                &mut tx,
-                config,
-                &row,
-                &mut Numbers::default(),
-                now,
-                &mut audits,
-            )
-            .await
-            {
+            match process_row(&mut tx, config, &row, now, &mut audits).await {
                 Ok(processed) => {
                     store::mark_outbox_processed(&mut tx, &row.id, now).await?;
                     store::append_audits(&mut tx, &audits).await?;
@@ -272,13 +236,8 @@ pub async fn run_batch(
         store::commit(tx).await?;
         return Ok(0);
     }
-    let mut numbers = match store.backend() {
-        Backend::Postgres => Numbers::take_ahead(store, rows.len()).await?,
-        // One writer at a time: the batch's own transaction holds the counter anyway.
-        Backend::Sqlite => Numbers::default(),
-    };
     let mut audits = Vec::with_capacity(rows.len());
-    let mut handled = process_rows(&mut tx, config, &rows, &mut numbers, now, &mut audits)
+    let mut handled = process_rows(&mut tx, config, &rows, now, &mut audits)
         .await
         .map(drop);
     if handled.is_ok() {

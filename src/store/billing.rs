@@ -278,19 +278,6 @@ pub async fn previous_encounter_end(
     Ok(previous.map(Timestamp))
 }
 
-/// Takes `n` values of a named counter at once; answers the first (the
-/// others follow it). Each value is handed out once.
-#[tracing::instrument(skip_all)]
-pub async fn take_counter(tx: &mut Tx, name: &str, n: i64) -> Result<i64, StoreError> {
-    let (last,): (i64,) =
-        sqlx::query_as("UPDATE counters SET value = value + $2 WHERE name = $1 RETURNING value")
-            .bind(name)
-            .bind(n)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(last - n + 1)
-}
-
 /// The next value of a named counter; each value is handed out once.
 #[tracing::instrument(skip_all)]
 pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {

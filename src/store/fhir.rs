@@ -11,7 +11,7 @@ use super::clinical::{
 use super::encounters::{self, EncounterRow};
 use super::patients::{self, PatientRow};
 use super::sql::Sql;
-use super::{StoreError, Tx};
+use super::{StoreError, Tx, is_sqlite};
 use crate::model::auth::{Role, User};
 use crate::model::claim::{Claim, ClaimStatus};
 use crate::model::clinical::{Allergy, Condition, Encounter, Observation};
@@ -33,10 +33,6 @@ fn select(columns: &'static str, from: &'static str) -> Sql {
     let mut sql = Sql::new("SELECT ");
     sql.push(columns).push(from).push(" WHERE 1 = 1");
     sql
-}
-
-fn is_sqlite(tx: &Tx) -> bool {
-    tx.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
 /// The strings that start with `value` lowercased, as `[from, before)` in

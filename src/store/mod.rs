@@ -20,6 +20,7 @@ mod links;
 mod livekit;
 mod messages;
 mod mfa;
+mod numbers;
 mod patients;
 mod precall;
 mod quality;
@@ -62,6 +63,7 @@ pub use messages::{
     settle_message, texts_to_patient_since, visit_patient_messages,
 };
 pub use mfa::*;
+pub use numbers::{Counter, take_number, take_numbers};
 pub use patients::{
     PatientLookup, find_patients, get_patient, insert_patient, match_patient, search_patients,
     update_patient,
@@ -138,6 +140,11 @@ pub type Conn = sqlx::AnyConnection;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Whether `tx` runs on SQLite, for the few statements the stores spell differently.
+fn is_sqlite(tx: &Tx) -> bool {
+    tx.backend_name().eq_ignore_ascii_case("sqlite")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

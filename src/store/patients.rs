@@ -90,10 +90,7 @@ pub async fn insert_patient(
     new: &NewPatient,
     at: Timestamp,
 ) -> Result<Patient, StoreError> {
-    let (number,): (i64,) =
-        sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = 'mrn' RETURNING value")
-            .fetch_one(&mut **tx)
-            .await?;
+    let number = super::take_number(tx, super::Counter::Mrn).await?;
     let id = PatientId::new();
     let now = at.millis();
     let address = new.address.as_ref();

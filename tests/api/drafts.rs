@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::clinic::{Clinic, close_body};
-use crate::helpers::{TestApp, assert_json, assert_problem, spawn_app};
+use crate::helpers::{assert_json, assert_problem, lock_waiters, spawn_app};
 
 #[tokio::test]
 async fn a_draft_saved_during_the_consult_comes_back_and_is_gone_after_close() {
@@ -160,22 +160,4 @@ async fn a_draft_saved_while_the_visit_closes_does_not_outlive_it() {
         .await
         .unwrap();
     assert_eq!(left, 0, "no draft is left of a closed visit");
-}
-
-/// Waits until `n` sessions of this test's database wait for a lock.
-async fn lock_waiters(app: &TestApp, n: i64, what: &str) {
-    for _ in 0..1_000 {
-        let (waiting,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
-        if waiting >= n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("{what} never waited for the visit's row");
 }

@@ -339,3 +339,21 @@ pub fn free_port() -> u16 {
         }
     }
 }
+
+/// Waits until `n` sessions of this test's database wait for a lock.
+pub async fn lock_waiters(app: &TestApp, n: i64, what: &str) {
+    for _ in 0..1_000 {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        if waiting >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{what} never waited for a lock");
+}

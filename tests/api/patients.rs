@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ada, assert_problem, spawn_app};
+use bedside::store::{self, Backend, Counter};
+
+use crate::helpers::{ada, assert_problem, lock_waiters, spawn_app};
 
 #[tokio::test]
 async fn staff_create_a_patient_and_read_it_back() {
@@ -27,6 +29,34 @@ async fn each_patient_gets_its_own_medical_record_number() {
     let b = app.create_patient(&token, &ada()).await;
     assert_ne!(a["mrn"], b["mrn"]);
     assert_ne!(a["id"], b["id"]);
+}
+
+/// On PostgreSQL medical record numbers come from a sequence: a registration
+/// still open holds no lock that another has to wait for.
+#[tokio::test]
+async fn a_registration_does_not_wait_for_another_still_open() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let mut open = app.store.begin().await.unwrap();
+    let taken = store::take_number(&mut open, Counter::Mrn).await.unwrap();
+    let patient = ada();
+    let created = if app.store.backend() == Backend::Postgres {
+        let created = tokio::select! {
+            created = app.create_patient(&token, &patient) => created,
+            () = lock_waiters(&app, 1, "the registration") => {
+                panic!("the registration waited for the open one's number")
+            }
+        };
+        store::commit(open).await.unwrap();
+        created
+    } else {
+        // One writer at a time: a registration waits for the open one to end.
+        store::commit(open).await.unwrap();
+        app.create_patient(&token, &patient).await
+    };
+    assert_ne!(created["mrn"], format!("MRN{taken:07}"));
+    let after = app.create_patient(&token, &ada()).await;
+    assert_ne!(after["mrn"], created["mrn"]);
 }
 
 #[tokio::test]
