@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually,
-  assertAccessible, assertFits,
+  assertAccessible, assertFits, waitingVisit,
 } from './harness.js';
 
 let browser;
@@ -30,12 +30,8 @@ after(async () => {
 /** A consult closed after 5 minutes: too short to code, so its claim waits for review. */
 async function shortConsult(family, queueName) {
   const api = apiFor(server.base);
-  const { token: scheduler } = await signInApi(server, 'scheduler');
+  const { visit } = await waitingVisit(server, queueName, { family, reason: 'Cough' });
   const { token: clinician } = await signInApi(server, 'dr.grey');
-  const queue = await api('/queues', { method: 'POST', token: scheduler, body: { name: queueName } });
-  const [patient] = await api(`/patients?name=${family}`, { token: scheduler });
-  const visit = await api('/visits', { method: 'POST', token: scheduler, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Cough' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
   await api(`/visits/${visit.id}/admit`, { method: 'POST', token: clinician, body: {} });
   await api(`/visits/${visit.id}/close`, {
     method: 'POST',

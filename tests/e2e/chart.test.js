@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually,
-  assertAccessible, assertFits,
+  assertAccessible, assertFits, waitingVisit,
 } from './harness.js';
 
 let browser;
@@ -23,22 +23,11 @@ after(async () => {
   await server?.stop();
 });
 
-/** A new patient booked into a new queue and checked in, through the API. */
-async function waitingPatient() {
-  const api = apiFor(server.base);
-  const { token } = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token, body: { name: 'Chart clinic' } });
-  const patient = await api('/patients', {
-    method: 'POST', token,
-    body: { given_name: 'Grace', family_name: 'Hopper', birth_date: '1946-12-09', sex: 'female' },
-  });
-  const visit = await api('/visits', { method: 'POST', token, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Rash' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
-  return { patient, visit };
-}
-
 test('a clinician codes an allergy with the keyboard, ends it and finds it under past', async () => {
-  const { patient, visit } = await waitingPatient();
+  const { patient, visit } = await waitingVisit(server, 'Chart clinic', {
+    newPatient: { given_name: 'Grace', family_name: 'Hopper', birth_date: '1946-12-09', sex: 'female' },
+    reason: 'Rash',
+  });
   const problems = [];
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();

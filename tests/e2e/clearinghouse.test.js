@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   ROOT, startServer, launchChromium, apiFor, signInApi, watchPage, eventually,
-  assertAccessible, assertFits,
+  assertAccessible, assertFits, waitingVisit,
 } from './harness.js';
 
 const TOKEN = 'e2e-clearinghouse-token';
@@ -72,10 +72,7 @@ const ACTIVE = 'Insurance active (GOLD PPO 500) · copay $25.00 · deductible $5
 
 test('a scheduler checks a booked visit\'s insurance from its card and a biller asks where the claim stands (375 px)', async () => {
   const api = apiFor(server.base);
-  const { token: scheduler } = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler, body: { name: 'Insurance checks' } });
-  const [patient] = await api('/patients?name=Lovelace', { token: scheduler });
-  const visit = await api('/visits', { method: 'POST', token: scheduler, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Cough' } });
+  const { visit } = await waitingVisit(server, 'Insurance checks', { reason: 'Cough', checkIn: false });
 
   const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
   const page = await context.newPage();

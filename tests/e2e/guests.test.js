@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually, framesArrive,
-  assertAccessible,
+  startServer, launchChromium, apiFor, artifactPath, watchPage, eventually, framesArrive,
+  assertAccessible, waitingVisit,
 } from './harness.js';
 
 let server;
@@ -31,12 +31,7 @@ async function othersPlay(page, count, label) {
 }
 
 test('a clinician invites an interpreter who joins patient and clinician once let in', async () => {
-  const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Interpreted visits' } });
-  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Follow-up' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const { visit } = await waitingVisit(server, 'Interpreted visits', { reason: 'Follow-up' });
 
   // The patient returns to the visit's page and waits.
   const patientContext = await browser.newContext({ viewport: { width: 1024, height: 800 } });
@@ -113,10 +108,7 @@ test('a clinician invites an interpreter who joins patient and clinician once le
 
 test('a scheduler invites a guest from the board and gets its link', async () => {
   const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Family visits' } });
-  const [patientRecord] = await api('/patients?name=Hopper', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Results' } });
+  const { scheduler, visit } = await waitingVisit(server, 'Family visits', { family: 'Hopper', reason: 'Results', checkIn: false });
 
   const context = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
   const board = await context.newPage();

@@ -163,6 +163,33 @@ export async function signInApi(server, username) {
   return apiFor(server.base)('/auth/login', { method: 'POST', body: { username, password } });
 }
 
+/**
+ * A patient booked by the scheduler into a new queue named `queueName`, and
+ * checked in with the visit's patient token unless `checkIn` is false. The
+ * patient is the demo patient `family`, or one created from `newPatient` (a
+ * POST /patients body). `checkInBody` adds to the check-in's consent.
+ * Returns { scheduler (the sign-in answer), queue, patient, visit }.
+ */
+export async function waitingVisit(server, queueName, {
+  family = 'Lovelace', newPatient, reason = 'Review', priority, checkIn = true, checkInBody = {},
+} = {}) {
+  const api = apiFor(server.base);
+  const scheduler = await signInApi(server, 'scheduler');
+  const { token } = scheduler;
+  const queue = await api('/queues', { method: 'POST', token, body: { name: queueName } });
+  const patient = newPatient
+    ? await api('/patients', { method: 'POST', token, body: newPatient })
+    : (await api(`/patients?name=${family}`, { token }))[0];
+  // An undefined priority is left out of the JSON: the server's default.
+  const visit = await api('/visits', { method: 'POST', token, body: { patient_id: patient.id, queue_id: queue.id, reason, priority } });
+  if (checkIn) {
+    await api(`/visits/${visit.id}/check-in`, {
+      method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true, ...checkInBody },
+    });
+  }
+  return { scheduler, queue, patient, visit };
+}
+
 /** Chromium with fake media devices; `fakeUi` auto-accepts the permission prompt; `args` adds flags. */
 export async function launchChromium({ fakeUi = true, args = [] } = {}) {
   if (!existsSync(CHROMIUM)) {

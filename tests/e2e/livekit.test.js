@@ -24,7 +24,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startServer, launchChromium, apiFor, signInApi, watchPage, eventually } from './harness.js';
+import { startServer, launchChromium, apiFor, signInApi, watchPage, eventually, waitingVisit } from './harness.js';
 
 let server;
 let browser;
@@ -133,12 +133,8 @@ after(async () => {
 
 test('the patient joins the visit\'s LiveKit room with its own token', async () => {
   const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
+  const { visit } = await waitingVisit(server, 'LiveKit visits');
   const clinician = await signInApi(server, 'dr.grey');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'LiveKit visits' } });
-  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Review' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
   await api(`/visits/${visit.id}/admit`, { method: 'POST', token: clinician.token, body: {} });
 
   const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
@@ -167,12 +163,7 @@ test('the patient joins the visit\'s LiveKit room with its own token', async () 
 });
 
 test('a LiveKit call shows the quality indicator and screen sharing, and its connections\' figures make one summary', async () => {
-  const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'LiveKit quality' } });
-  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Review' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const { visit } = await waitingVisit(server, 'LiveKit quality');
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const console_ = await context.newPage();
@@ -245,15 +236,11 @@ test('a LiveKit call shows the quality indicator and screen sharing, and its con
 
 test('in a LiveKit call the patient is offered screen sharing once the room lets it publish a screen, and loses it again', async () => {
   const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
   const admin = await signInApi(server, 'admin');
   // A clinician of its own: the earlier tests left both demo clinicians in a consult.
   const password = 'lets-the-patient-share-1';
   await api('/users', { method: 'POST', token: admin.token, body: { username: 'dr.share', password, role: 'clinician', display_name: 'Dr. Share', npi: '1234567893' } });
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'LiveKit screen share' } });
-  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Results' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const { visit } = await waitingVisit(server, 'LiveKit screen share', { reason: 'Results' });
   const seen = [];
 
   const clinicianContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });

@@ -10,8 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually, assertAccessible, assertFits,
-  ROOT } from './harness.js';
+import { startServer, launchChromium, artifactPath, watchPage, eventually, assertAccessible, assertFits,
+  ROOT, waitingVisit } from './harness.js';
 
 let server;
 let browser;
@@ -71,14 +71,12 @@ after(async () => {
 });
 
 test('the scheduler sends a join link again from the board and the mailed link opens the patient page', async () => {
-  const api = apiFor(server.base);
-  const { token } = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token, body: { name: 'Messages' } });
   const address = 'katherine.johnson@example.org';
-  const patient = await api('/patients', { method: 'POST', token, body: {
-    given_name: 'Katherine', family_name: 'Johnson', birth_date: '1958-08-26', sex: 'female', email: address,
-  } });
-  const visit = await api('/visits', { method: 'POST', token, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Follow-up' } });
+  const { visit } = await waitingVisit(server, 'Messages', {
+    newPatient: { given_name: 'Katherine', family_name: 'Johnson', birth_date: '1958-08-26', sex: 'female', email: address },
+    reason: 'Follow-up',
+    checkIn: false,
+  });
   await eventually(() => smtp.mail(address).length === 1, { message: 'the booking link mailed' });
 
   const context = await browser.newContext({ viewport: { width: 375, height: 800 } });

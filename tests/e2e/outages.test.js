@@ -10,7 +10,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer, launchChromium, apiFor, signInApi, watchPage, eventually, admitFromConsole } from './harness.js';
+import {
+  startServer, launchChromium, watchPage, eventually, admitFromConsole, waitingVisit, assertFits, assertAccessible,
+} from './harness.js';
 
 let server;
 let browser;
@@ -40,12 +42,7 @@ after(async () => {
 });
 
 test('the console says group video is unavailable when LiveKit cannot be reached', async () => {
-  const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'LiveKit down' } });
-  const [patientRecord] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patientRecord.id, queue_id: queue.id, reason: 'Review' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const { visit } = await waitingVisit(server, 'LiveKit down');
 
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const console_ = await context.newPage();
@@ -114,14 +111,10 @@ test('a reconnect frame brings a new socket that resumes the session after the d
 });
 
 test('a queue the server could not send is shown as loading and asked for again until it comes', async () => {
-  const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Snapshot refused' } });
-  const [record] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: record.id, queue_id: queue.id, reason: 'Review' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const { queue, visit } = await waitingVisit(server, 'Snapshot refused');
 
-  const context = await browser.newContext();
+  const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
+  let refusing = true;
   let refused = 0;
   let asked = 0;
   await context.routeWebSocket(/\/ws$/, (ws) => {
@@ -130,7 +123,7 @@ test('a queue the server could not send is shown as loading and asked for again 
       const frame = JSON.parse(message);
       if (frame.type === 'subscribe' && frame.queue_id === queue.id) {
         asked += 1;
-        if (asked === 1) {
+        if (refusing) {
           // As a node whose database did not answer in time replies.
           refused += 1;
           ws.send(JSON.stringify({ type: 'error', code: 'unavailable', message: 'try again later' }));
@@ -146,8 +139,11 @@ test('a queue the server could not send is shown as loading and asked for again 
   const section = console_.locator('section.queue', { has: console_.locator(`#q-${queue.id}`) });
   await eventually(async () => /Loading the queue/.test(await section.textContent()), { message: 'the queue shown as loading, not as empty' });
   assert.doesNotMatch(await section.textContent(), /No one is waiting/);
+  await assertFits(console_);
+  await assertAccessible(console_, 'console, a queue loading');
+  refusing = false;
   await admitFromConsole(console_, server, visit.id);
-  assert.equal(refused, 1);
+  assert.ok(refused >= 1);
   assert.ok(asked >= 2, `the queue asked for again (asked ${asked} times)`);
   await context.close();
 });
@@ -171,5 +167,26 @@ test('a hello answered unavailable is retried rather than taken for a refused to
   await board.waitForURL('**/scheduler');
   await eventually(async () => (await signal(board, 'state')) === 'open', { message: 'the socket after a retry' });
   assert.ok(attempts >= 2, `attempts: ${attempts}`);
+  await context.close();
+});
+
+test('a page whose files did not all load says so, and its reload mends it', async () => {
+  const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
+  let failing = true;
+  // As a network change in the middle of the page's loads aborts them.
+  await context.route(/\/assets\/lib\/staff\.js$/, (route) => (failing ? route.abort('internetdisconnected') : route.fallback()));
+  const page = await signIn(context, 'dr.house');
+  await page.waitForURL('**/clinician');
+  const notice = page.getByTestId('load-failed');
+  await notice.waitFor();
+  assert.match(await notice.textContent(), /did not load completely/);
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'reload', 'the reload button has the focus');
+  await assertFits(page);
+  await assertAccessible(page, 'console, half loaded');
+
+  failing = false;
+  await page.keyboard.press('Enter');
+  await eventually(async () => (await signal(page, 'state')) === 'open', { message: 'the reloaded console\'s socket' });
+  assert.equal(await notice.count(), 0, 'no notice once everything loaded');
   await context.close();
 });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, assertAccessible, assertFits,
+  startServer, launchChromium, apiFor, artifactPath, watchPage, assertAccessible, assertFits, waitingVisit,
 } from './harness.js';
 
 let server;
@@ -15,11 +15,7 @@ let browser;
 before(async () => {
   server = await startServer();
   browser = await launchChromium();
-  const { token } = await signInApi(server, 'scheduler');
-  const api = apiFor(server.base);
-  const queue = await api('/queues', { method: 'POST', token, body: { name: 'Respiratory' } });
-  const [patient] = await api('/patients?name=Hopper', { token });
-  await api('/visits', { method: 'POST', token, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Breathless', priority: 'emergent' } });
+  await waitingVisit(server, 'Respiratory', { family: 'Hopper', reason: 'Breathless', priority: 'emergent', checkIn: false });
 });
 
 after(async () => {

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, apiFor, signInApi, watchPage, eventually, remoteVideo, admitFromConsole } from './harness.js';
+import { startServer, apiFor, signInApi, watchPage, eventually, remoteVideo, admitFromConsole, waitingVisit } from './harness.js';
 import { Namespace, forward } from './netns.js';
 import { startCoturn, startImpairingRelay } from './turn.js';
 
@@ -123,12 +123,8 @@ async function indicator(page, who, pattern, what, timeout = 30_000) {
 test('delay and loss on the patient\u2019s path show in both indicators and the server\u2019s timeline, and the call recovers', async () => {
   const base = `http://${HOST}:${WEB_PORT}`;
   const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
   const clinicianLogin = await signInApi(server, 'dr.grey');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Impaired network' } });
-  const [record] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: record.id, queue_id: queue.id, reason: 'Follow-up' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const { visit } = await waitingVisit(server, 'Impaired network', { reason: 'Follow-up' });
 
   const clinicianContext = await clinicianBrowser.newContext({ viewport: { width: 1280, height: 900 } });
   const console_ = await clinicianContext.newPage();

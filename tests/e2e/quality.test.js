@@ -18,7 +18,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
   startServer, apiFor, signInApi, watchPage, eventually, remoteVideo, CHROMIUM, artifactPath,
-  assertAccessible, assertFits, admitFromConsole,
+  assertAccessible, assertFits, admitFromConsole, waitingVisit,
 } from './harness.js';
 import { Namespace, browserFlags, forward } from './netns.js';
 
@@ -70,12 +70,8 @@ const text = async (page, id) => (await page.getByTestId(id).textContent()).trim
 
 test('under a tight upload cap the call degrades to audio only, tells both sides, recovers, and is billed as measured', async () => {
   const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
   const clinicianLogin = await signInApi(server, 'dr.grey');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Shaped network' } });
-  const [record] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: record.id, queue_id: queue.id, reason: 'Follow-up' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const { visit } = await waitingVisit(server, 'Shaped network', { reason: 'Follow-up' });
 
   const clinicianContext = await clinicianBrowser.newContext({ viewport: { width: 1366, height: 900 } });
   const console_ = await clinicianContext.newPage();

@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually,
-  assertAccessible, assertFits,
+  startServer, launchChromium, artifactPath, watchPage, eventually,
+  assertAccessible, assertFits, waitingVisit,
 } from './harness.js';
 
 let browser;
@@ -26,15 +26,6 @@ async function start(env) {
   const server = await startServer(env);
   servers.push(server);
   return server;
-}
-
-async function book(server, family, queueName) {
-  const api = apiFor(server.base);
-  const { token } = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token, body: { name: queueName } });
-  const [patient] = await api(`/patients?name=${family}`, { token });
-  const visit = await api('/visits', { method: 'POST', token, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Unwell' } });
-  return { queue, visit, patient };
 }
 
 async function signIn(server, context, username, problems) {
@@ -63,7 +54,7 @@ async function checkIn(page, { symptom, temperature, unit, respiratoryRate }) {
 test('an emergency at check-in reaches the patient at once and alerts the console live', async () => {
   const server = await start();
   const problems = [];
-  const { visit } = await book(server, 'Lovelace', 'Urgent care');
+  const { visit } = await waitingVisit(server, 'Urgent care', { reason: 'Unwell', checkIn: false });
 
   const consoleContext = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const console_ = await signIn(server, consoleContext, 'dr.grey', problems);
@@ -144,7 +135,7 @@ test('an emergency at check-in reaches the patient at once and alerts the consol
 test('a clinic in Great Britain tells the patient to call 999 and asks the temperature in °C', async () => {
   const server = await start({ BEDSIDE_REGION: 'GB' });
   const problems = [];
-  const { visit } = await book(server, 'Turing', 'Walk-in');
+  const { visit } = await waitingVisit(server, 'Walk-in', { family: 'Turing', reason: 'Unwell', checkIn: false });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const patient = await context.newPage();
   problems.push(watchPage(patient, 'patient'));

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchChromium, apiFor, signInApi, watchPage, eventually, remoteVideo, assertAccessible, assertFits,
+  startServer, launchChromium, watchPage, eventually, remoteVideo, assertAccessible, assertFits, waitingVisit,
 } from './harness.js';
 
 let server;
@@ -30,12 +30,7 @@ const text = async (page, id) => (await page.getByTestId(id).textContent()).trim
 const ratio = (v) => v.width / v.height;
 
 test('the patient shares its screen only once the clinician allows it, and the frames reach the clinician', async () => {
-  const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Screen share' } });
-  const [record] = await api('/patients?name=Lovelace', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: record.id, queue_id: queue.id, reason: 'Results' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
+  const { visit } = await waitingVisit(server, 'Screen share', { reason: 'Results' });
 
   const clinicianContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const console_ = await clinicianContext.newPage();

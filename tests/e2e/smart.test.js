@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import {
   startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage, eventually, assertAccessible, assertFits,
+  waitingVisit,
 } from './harness.js';
 
 const require = createRequire(import.meta.url);
@@ -90,14 +91,9 @@ after(async () => {
 
 /** A consult open in `clinician`'s console for a checked-in demo patient (one consult each). */
 async function openConsult(context, surname, clinician) {
-  const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: `Apps ${surname}` } });
-  const [patient] = await api(`/patients?name=${surname}`, { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Review' } });
-  await api(`/visits/${visit.id}/check-in`, {
-    method: 'POST', token: visit.patient_token,
-    body: { consent_to_telehealth: true, vitals: { heart_rate: 90, respiratory_rate: 18, spo2: 96, systolic_bp: 118, temperature_c: 37.4, consciousness: 'alert' } },
+  const { visit, patient } = await waitingVisit(server, `Apps ${surname}`, {
+    family: surname,
+    checkInBody: { vitals: { heart_rate: 90, respiratory_rate: 18, spo2: 96, systolic_bp: 118, temperature_c: 37.4, consciousness: 'alert' } },
   });
   const console_ = await context.newPage();
   const seen = watchPage(console_, 'clinician');
@@ -188,13 +184,9 @@ test('a patient starts the app on their own, signs in with their visit link and 
   clientId = await register('My readings', scope);
   pages = appPages(scope);
   const api = apiFor(server.base);
-  const scheduler = await signInApi(server, 'scheduler');
-  const queue = await api('/queues', { method: 'POST', token: scheduler.token, body: { name: 'Apps standalone' } });
-  const [patient] = await api('/patients?name=Turing', { token: scheduler.token });
-  const visit = await api('/visits', { method: 'POST', token: scheduler.token, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Review' } });
-  await api(`/visits/${visit.id}/check-in`, {
-    method: 'POST', token: visit.patient_token,
-    body: { consent_to_telehealth: true, vitals: { heart_rate: 72, respiratory_rate: 14, spo2: 98, systolic_bp: 121, temperature_c: 36.8, consciousness: 'alert' } },
+  const { scheduler, patient, visit } = await waitingVisit(server, 'Apps standalone', {
+    family: 'Turing',
+    checkInBody: { vitals: { heart_rate: 72, respiratory_rate: 14, spo2: 98, systolic_bp: 121, temperature_c: 36.8, consciousness: 'alert' } },
   });
 
   const context = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, launchChromium, apiFor, signInApi, artifactPath, watchPage,
-  assertAccessible, assertFits,
+  assertAccessible, assertFits, waitingVisit,
 } from './harness.js';
 
 let browser;
@@ -26,12 +26,8 @@ after(async () => {
 /** Books, checks in, admits and closes a visit through the API. */
 async function closedVisit(family, queueName) {
   const api = apiFor(server.base);
-  const { token: scheduler } = await signInApi(server, 'scheduler');
+  const { visit } = await waitingVisit(server, queueName, { family, reason: 'Sore throat' });
   const { token: clinician } = await signInApi(server, 'dr.grey');
-  const queue = await api('/queues', { method: 'POST', token: scheduler, body: { name: queueName } });
-  const [patient] = await api(`/patients?name=${family}`, { token: scheduler });
-  const visit = await api('/visits', { method: 'POST', token: scheduler, body: { patient_id: patient.id, queue_id: queue.id, reason: 'Sore throat' } });
-  await api(`/visits/${visit.id}/check-in`, { method: 'POST', token: visit.patient_token, body: { consent_to_telehealth: true } });
   await api(`/visits/${visit.id}/admit`, { method: 'POST', token: clinician, body: {} });
   await api(`/visits/${visit.id}/close`, {
     method: 'POST',
