@@ -16,7 +16,7 @@ use crate::model::chat::ChatMessage;
 use crate::model::clock::Clock;
 use crate::model::ids::{PatientId, UserId};
 use crate::model::validation::FieldError;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Store, StoreError, Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EhrError {
@@ -43,8 +43,7 @@ pub async fn create_patient(
     let entry = AuditEntry::new(actor, "patient.create", "Patient")
         .resource(&patient.id)
         .patient(&patient.id);
-    store::append_audit(&mut tx, &entry).await?;
-    store::commit(tx).await?;
+    audited(tx, &entry).await?;
     Ok(patient)
 }
 
@@ -65,8 +64,7 @@ pub async fn read_patient(
         .resource(id)
         .patient(id)
         .outcome(outcome);
-    store::append_audit(&mut tx, &entry).await?;
-    store::commit(tx).await?;
+    audited(tx, &entry).await?;
     patient.ok_or(EhrError::NotFound("patient"))
 }
 
@@ -222,8 +220,7 @@ pub async fn add_allergy(
     let entry = AuditEntry::new(actor, "allergy.create", "AllergyIntolerance")
         .resource(&allergy.id)
         .patient(patient);
-    store::append_audit(&mut tx, &entry).await?;
-    store::commit(tx).await?;
+    audited(tx, &entry).await?;
     Ok(allergy)
 }
 
@@ -257,8 +254,7 @@ pub async fn add_medication(
     let entry = AuditEntry::new(actor, "medication.create", "MedicationStatement")
         .resource(&medication.id)
         .patient(patient);
-    store::append_audit(&mut tx, &entry).await?;
-    store::commit(tx).await?;
+    audited(tx, &entry).await?;
     Ok(medication)
 }
 
@@ -297,8 +293,7 @@ pub async fn add_condition(
     let entry = AuditEntry::new(actor, "condition.create", "Condition")
         .resource(&condition.id)
         .patient(patient);
-    store::append_audit(&mut tx, &entry).await?;
-    store::commit(tx).await?;
+    audited(tx, &entry).await?;
     Ok(condition)
 }
 
@@ -308,15 +303,10 @@ pub async fn allergies(
     actor: &Actor,
     patient: &PatientId,
 ) -> Result<Vec<Allergy>, EhrError> {
-    let mut tx = store.begin().await?;
-    require_patient(&mut tx, patient).await?;
+    let mut tx = open_chart(store, patient).await?;
     let list = store::allergies_for_patient(&mut tx, patient).await?;
-    store::append_audit(
-        &mut tx,
-        &AuditEntry::new(actor, "allergy.read", "AllergyIntolerance").patient(patient),
-    )
-    .await?;
-    store::commit(tx).await?;
+    let entry = AuditEntry::new(actor, "allergy.read", "AllergyIntolerance").patient(patient);
+    audited(tx, &entry).await?;
     Ok(list)
 }
 
@@ -326,15 +316,10 @@ pub async fn medications(
     actor: &Actor,
     patient: &PatientId,
 ) -> Result<Vec<Medication>, EhrError> {
-    let mut tx = store.begin().await?;
-    require_patient(&mut tx, patient).await?;
+    let mut tx = open_chart(store, patient).await?;
     let list = store::medications_for_patient(&mut tx, patient).await?;
-    store::append_audit(
-        &mut tx,
-        &AuditEntry::new(actor, "medication.read", "MedicationStatement").patient(patient),
-    )
-    .await?;
-    store::commit(tx).await?;
+    let entry = AuditEntry::new(actor, "medication.read", "MedicationStatement").patient(patient);
+    audited(tx, &entry).await?;
     Ok(list)
 }
 
@@ -344,16 +329,26 @@ pub async fn conditions(
     actor: &Actor,
     patient: &PatientId,
 ) -> Result<Vec<Condition>, EhrError> {
+    let mut tx = open_chart(store, patient).await?;
+    let list = store::conditions(&mut tx, Some(patient), None).await?;
+    let entry = AuditEntry::new(actor, "condition.read", "Condition").patient(patient);
+    audited(tx, &entry).await?;
+    Ok(list)
+}
+
+/// A transaction on `patient`'s chart; `NotFound` when there is no such patient.
+async fn open_chart(store: &Store, patient: &PatientId) -> Result<Tx, EhrError> {
     let mut tx = store.begin().await?;
     require_patient(&mut tx, patient).await?;
-    let list = store::conditions(&mut tx, Some(patient), None).await?;
-    store::append_audit(
-        &mut tx,
-        &AuditEntry::new(actor, "condition.read", "Condition").patient(patient),
-    )
-    .await?;
+    Ok(tx)
+}
+
+/// Audits what the transaction read or wrote, and commits: nothing is
+/// answered before its audit is written.
+async fn audited(mut tx: Tx, entry: &AuditEntry) -> Result<(), EhrError> {
+    store::append_audit(&mut tx, entry).await?;
     store::commit(tx).await?;
-    Ok(list)
+    Ok(())
 }
 
 /// The patient's chart: past encounters, notes, vitals, diagnoses, allergies, medications.
@@ -375,13 +370,12 @@ pub async fn history(
         messages: store::patient_messages(&mut tx, patient).await?,
         patient: record,
     };
-    store::append_audit(
-        &mut tx,
+    audited(
+        tx,
         &AuditEntry::new(actor, "patient.history", "Patient")
             .resource(patient)
             .patient(patient),
     )
     .await?;
-    store::commit(tx).await?;
     Ok(history)
 }

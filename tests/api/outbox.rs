@@ -170,6 +170,16 @@ pub(crate) fn emailed_patient(given_name: &str, email: &str) -> Value {
     patient
 }
 
+/// A visit booked now for a new patient reached by e-mail only.
+pub(crate) async fn book_emailed(
+    app: &TestApp,
+    clinic: &Clinic,
+    given_name: &str,
+    email: &str,
+) -> Visit {
+    book_for(app, clinic, &emailed_patient(given_name, email), None).await
+}
+
 pub(crate) async fn book_for(
     app: &TestApp,
     clinic: &Clinic,
@@ -204,13 +214,7 @@ async fn the_join_link_is_emailed_once_even_when_the_mail_server_was_down_at_boo
     sink.kill().await;
     let app = spawn_app_with(with_smtp(&sink)).await;
     let clinic = Clinic::open(&app).await;
-    let visit = book_for(
-        &app,
-        &clinic,
-        &emailed_patient("Ada", "ada@example.org"),
-        None,
-    )
-    .await;
+    let visit = book_emailed(&app, &clinic, "Ada", "ada@example.org").await;
 
     // Committed with the booking; the first attempt finds no server.
     let messages = wait_for_messages(
@@ -269,13 +273,7 @@ async fn a_link_committed_before_bedside_stopped_is_sent_once_by_the_next_proces
     sink.kill().await;
     let app = spawn_app_with(with_smtp(&sink)).await;
     let clinic = Clinic::open(&app).await;
-    let visit = book_for(
-        &app,
-        &clinic,
-        &emailed_patient("Mary", "mary@example.org"),
-        None,
-    )
-    .await;
+    let visit = book_emailed(&app, &clinic, "Mary", "mary@example.org").await;
     wait_for_messages(
         &app,
         &visit.id,
@@ -362,20 +360,8 @@ async fn running_late_reaches_each_patient_in_the_queue_once() {
     let sink = SmtpSink::start().await;
     let app = spawn_app_with(with_smtp(&sink)).await;
     let clinic = Clinic::open(&app).await;
-    let first = book_for(
-        &app,
-        &clinic,
-        &emailed_patient("Ada", "ada@example.org"),
-        None,
-    )
-    .await;
-    let second = book_for(
-        &app,
-        &clinic,
-        &emailed_patient("Alan", "alan@example.org"),
-        None,
-    )
-    .await;
+    let first = book_emailed(&app, &clinic, "Ada", "ada@example.org").await;
+    let second = book_emailed(&app, &clinic, "Alan", "alan@example.org").await;
     let path = format!("/api/v1/queues/{}/running-late", clinic.queue_id);
 
     let response = app
@@ -441,13 +427,7 @@ async fn sending_the_link_again_retires_the_old_one_and_a_cancellation_is_told()
     let sink = SmtpSink::start().await;
     let app = spawn_app_with(with_smtp(&sink)).await;
     let clinic = Clinic::open(&app).await;
-    let visit = book_for(
-        &app,
-        &clinic,
-        &emailed_patient("Ada", "ada@example.org"),
-        None,
-    )
-    .await;
+    let visit = book_emailed(&app, &clinic, "Ada", "ada@example.org").await;
     wait_for_messages(&app, &visit.id, &clinic.scheduler, "the link", |m| {
         sent(m, "link", "email", 1)
     })
@@ -500,13 +480,7 @@ async fn only_visit_staff_see_a_visits_messages_and_reads_are_audited() {
     let sink = SmtpSink::start().await;
     let app = spawn_app_with(with_smtp(&sink)).await;
     let clinic = Clinic::open(&app).await;
-    let visit = book_for(
-        &app,
-        &clinic,
-        &emailed_patient("Ada", "ada@example.org"),
-        None,
-    )
-    .await;
+    let visit = book_emailed(&app, &clinic, "Ada", "ada@example.org").await;
     let path = format!("/api/v1/visits/{}/patient-messages", visit.id);
     let billing = app.staff_token("biller", "billing").await;
     assert_problem(app.get(&path, Some(&billing)).await, StatusCode::FORBIDDEN).await;
