@@ -428,7 +428,8 @@ pub enum Applied {
 
 /// Applies a verified webhook: notes its id, then records a participant's
 /// join or leave (or, for `room_finished`, closes every open connection)
-/// against the encounter of the room's visit. `now` is Unix milliseconds;
+/// against the encounter of the room's visit; a join the visit's close
+/// went before is ended at the close. `now` is Unix milliseconds;
 /// `body_digest` stands in for an event without an id.
 #[tracing::instrument(skip_all)]
 pub async fn apply_webhook(
@@ -454,7 +455,9 @@ pub async fn apply_webhook(
     if !store::record_livekit_event(&mut tx, id, &event.event, &event.room, now).await? {
         return Ok(Applied::Duplicate);
     }
-    let Some(visit) = store::get_visit(&mut tx, &visit_id).await? else {
+    // Held until commit, so a close either waits for this event or has
+    // ended before it is read: see the join below.
+    let Some(visit) = store::lock_visit(&mut tx, store.backend(), &visit_id).await? else {
         store::commit(tx).await?;
         return Ok(Applied::Ignored);
     };
@@ -473,6 +476,12 @@ pub async fn apply_webhook(
     let applied = match (event.event.as_str(), presence) {
         ("participant_joined", Some(presence)) => {
             store::record_call_joined(&mut tx, &visit.encounter_id, &presence, at).await?;
+            // The close ended every open connection already: one joining
+            // after it (a late delivery) ends there too, not never.
+            if let Some(closed_at) = visit.closed_at {
+                let left_at = closed_at.millis().max(at);
+                store::end_call_presence(&mut tx, &visit.encounter_id, left_at).await?;
+            }
             Applied::Recorded
         }
         ("participant_left" | "participant_connection_aborted", Some(presence)) => {

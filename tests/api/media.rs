@@ -1263,3 +1263,47 @@ async fn a_measured_livekit_call_is_the_consults_length_when_the_clinician_state
     assert!(rows.iter().all(|r| r.left_at.is_some()), "{rows:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_join_delivered_after_the_close_is_ended_at_the_close() {
+    let double = LiveKitDouble::start().await;
+    let app = spawn_livekit_app(&double).await;
+    let booked = book_waiting_visit(&app, "dr.late").await;
+    booked.admit(&app).await;
+    let (room, _, patient) = call_identities(&app, &booked).await;
+    let response = app
+        .close(&booked.visit, &booked.clinician, &rash_close(Some(10)))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "close the visit");
+    let closed: Value = response.json().await.expect("visit JSON");
+    let closed_at =
+        chrono::DateTime::parse_from_rfc3339(closed["closed_at"].as_str().expect("closed_at"))
+            .expect("an RFC 3339 time")
+            .timestamp_millis();
+
+    // LiveKit retries a webhook it could not deliver: this join came
+    // before the close but reaches Bedside after it.
+    let joined_at = unix_now() - 60;
+    deliver_signed(
+        &app,
+        &webhook_event(
+            "EV_late",
+            "participant_joined",
+            &room,
+            Some(&patient),
+            joined_at,
+        ),
+    )
+    .await;
+
+    let rows = presence(&app, &booked.visit.encounter_id).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].joined_at, Some(joined_at * 1000));
+    // The answer gives the close to the second; the store keeps milliseconds.
+    assert_eq!(
+        rows[0].left_at.map(|at| at / 1000),
+        Some(closed_at / 1000),
+        "ended at the close, not left open"
+    );
+    app.stop().await;
+}
