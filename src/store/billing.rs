@@ -278,17 +278,6 @@ pub async fn previous_encounter_end(
     Ok(previous.map(Timestamp))
 }
 
-/// The next value of a named counter; each value is handed out once.
-#[tracing::instrument(skip_all)]
-pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
-    let (value,): (i64,) =
-        sqlx::query_as("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
-            .bind(name)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(value)
-}
-
 pub(super) const CLAIM_COLUMNS: &str = "id, number, encounter_id, visit_id, patient_id, status, review_reason, status_reason,
     payer_id, payer_name, member_id, group_number, place_of_service, new_patient, audio_only, total_minutes,
     service_date, diagnoses, lines, paid_cents, created_at, updated_at, submitted_at, frequency, payer_claim_number,

@@ -63,7 +63,7 @@ pub use messages::{
     settle_message, texts_to_patient_since, visit_patient_messages,
 };
 pub use mfa::*;
-pub use numbers::{Counter, take_number, take_numbers};
+pub use numbers::{Counter, next_counter, take_number, take_numbers};
 pub use patients::{
     PatientLookup, find_patients, get_patient, insert_patient, match_patient, search_patients,
     update_patient,

@@ -44,13 +44,7 @@ pub async fn take_numbers(tx: &mut Tx, counter: Counter, n: usize) -> Result<Vec
     }
     let n = n as i64;
     if is_sqlite(tx) {
-        let (last,): (i64,) = sqlx::query_as(
-            "UPDATE counters SET value = value + $2 WHERE name = $1 RETURNING value",
-        )
-        .bind(counter.row())
-        .bind(n)
-        .fetch_one(&mut **tx)
-        .await?;
+        let last = add_to_counter(tx, counter.row(), n).await?;
         return Ok((last - n + 1..=last).collect());
     }
     let rows: Vec<(i64,)> = sqlx::query_as(counter.next_values())
@@ -68,4 +62,23 @@ pub async fn take_number(tx: &mut Tx, counter: Counter) -> Result<i64, StoreErro
         .await?
         .pop()
         .ok_or(StoreError::Corrupt("a counter answered no number"))
+}
+
+/// The next value of a row of `counters` on either store (X12 control
+/// numbers, taken a few times a day); each value is handed out once.
+#[tracing::instrument(skip_all)]
+pub async fn next_counter(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
+    add_to_counter(tx, name, 1).await
+}
+
+/// Adds `n` to the row `name` of `counters`; answers the new value. The
+/// row stays locked until the transaction ends.
+async fn add_to_counter(tx: &mut Tx, name: &str, n: i64) -> Result<i64, StoreError> {
+    let (last,): (i64,) =
+        sqlx::query_as("UPDATE counters SET value = value + $2 WHERE name = $1 RETURNING value")
+            .bind(name)
+            .bind(n)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(last)
 }

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
   startServer, launchChromium, watchPage, eventually, admitFromConsole, waitingVisit, assertFits, assertAccessible,
+  artifactPath,
 } from './harness.js';
 
 let server;
@@ -143,6 +144,7 @@ test('a queue the server could not send is shown as loading and asked for again 
   assert.doesNotMatch(await section.textContent(), /No one is waiting/);
   await assertFits(console_);
   await assertAccessible(console_, 'console, a queue loading');
+  await console_.screenshot({ path: artifactPath('console-queue-loading-375.png') });
   refusing = false;
   await admitFromConsole(console_, server, visit.id);
   assert.ok(asked >= 2, `the queue asked for again (asked ${asked} times)`);
@@ -184,6 +186,7 @@ test('a page whose files did not all load says so, and its reload mends it', asy
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'reload', 'the reload button has the focus');
   await assertFits(page);
   await assertAccessible(page, 'console, half loaded');
+  await page.screenshot({ path: artifactPath('console-half-loaded-375.png') });
 
   failing = false;
   await page.keyboard.press('Enter');

@@ -33,8 +33,4 @@
     const element = event.target;
     if (element instanceof HTMLScriptElement || element instanceof HTMLLinkElement) show();
   }, true);
-  // A module loaded later with import() fails as a rejected promise.
-  window.addEventListener('unhandledrejection', (event) => {
-    if (event.reason instanceof TypeError && /module/i.test(event.reason.message)) show();
-  });
 })();
