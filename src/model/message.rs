@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::model::ids::VisitId;
 use crate::model::timestamp::Timestamp;
+use crate::model::visit::VisitStatus;
 
 /// Why a patient is written to.
 #[derive(
@@ -133,9 +134,54 @@ pub struct ClaimedMessage {
     pub sms_opt_out: bool,
     pub scheduled_start: Option<Timestamp>,
     pub current_link_version: i64,
-    pub visit_status: crate::model::visit::VisitStatus,
+    pub visit_status: VisitStatus,
     /// The clinic's zone the appointment's time is written in.
     pub time_zone: chrono_tz::Tz,
+    /// When the message was queued.
+    pub queued_at: Timestamp,
+}
+
+impl ClaimedMessage {
+    /// Why this message should not go any more at `now`, if it should not.
+    /// A message is only worth sending while what it says is still true.
+    pub fn stale(&self, now: Timestamp) -> Option<&'static str> {
+        let ended = matches!(
+            self.visit_status,
+            VisitStatus::Cancelled | VisitStatus::NoShow
+        );
+        let begun = matches!(
+            self.visit_status,
+            VisitStatus::InConsult | VisitStatus::Closed
+        );
+        match self.kind {
+            MessageKind::Link
+                if self
+                    .link_version
+                    .is_some_and(|v| v != self.current_link_version) =>
+            {
+                Some("a newer link replaced this one before it was sent")
+            }
+            MessageKind::Link | MessageKind::RunningLate if ended => {
+                Some("the visit ended before this was sent")
+            }
+            MessageKind::RunningLate if begun => Some("the visit began before this was sent"),
+            // A delay notice that arrives after the delay is over misleads.
+            MessageKind::RunningLate
+                if self
+                    .late_minutes
+                    .is_some_and(|late| now.millis() > self.queued_at.millis() + late * 60_000) =>
+            {
+                Some("the delay it announced was over before it could be sent")
+            }
+            MessageKind::Reminder if self.visit_status != VisitStatus::Scheduled => {
+                Some("the visit was no longer booked when the reminder was due")
+            }
+            _ if self.channel == Channel::Sms && self.sms_opt_out => {
+                Some("the patient opted out of text messages")
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Masks an e-mail address or phone number for staff screens and logs.
@@ -168,5 +214,58 @@ mod tests {
         );
         assert_eq!(mask_address(Channel::Sms, "+1 217 555 0100"), "***0100");
         assert_eq!(mask_address(Channel::Email, "nonsense"), "***");
+    }
+
+    const MINUTE: i64 = 60_000;
+
+    fn running_late(minutes: i64, status: VisitStatus) -> ClaimedMessage {
+        ClaimedMessage {
+            id: "m1".to_owned(),
+            visit_id: VisitId::from_trusted("v1".to_owned()),
+            kind: MessageKind::RunningLate,
+            channel: Channel::Sms,
+            address: "+12175550100".to_owned(),
+            link_version: None,
+            late_minutes: Some(minutes),
+            attempts: 1,
+            lease_token: "lease".to_owned(),
+            patient_given_name: "Ada".to_owned(),
+            patient_id: crate::model::ids::PatientId::from_trusted("p1".to_owned()),
+            sms_opt_out: false,
+            scheduled_start: None,
+            current_link_version: 1,
+            visit_status: status,
+            time_zone: chrono_tz::UTC,
+            queued_at: Timestamp(1_000 * MINUTE),
+        }
+    }
+
+    #[test]
+    fn a_delay_notice_goes_only_while_the_delay_lasts() {
+        let notice = running_late(15, VisitStatus::Waiting);
+        assert_eq!(notice.stale(Timestamp(1_000 * MINUTE)), None);
+        assert_eq!(notice.stale(Timestamp(1_015 * MINUTE)), None);
+        assert_eq!(
+            notice.stale(Timestamp(1_015 * MINUTE + 1)),
+            Some("the delay it announced was over before it could be sent")
+        );
+    }
+
+    #[test]
+    fn a_delay_notice_is_not_sent_once_the_visit_began_or_ended() {
+        let now = Timestamp(1_001 * MINUTE);
+        assert_eq!(running_late(15, VisitStatus::Scheduled).stale(now), None);
+        for status in [VisitStatus::InConsult, VisitStatus::Closed] {
+            assert_eq!(
+                running_late(15, status).stale(now),
+                Some("the visit began before this was sent")
+            );
+        }
+        for status in [VisitStatus::Cancelled, VisitStatus::NoShow] {
+            assert_eq!(
+                running_late(15, status).stale(now),
+                Some("the visit ended before this was sent")
+            );
+        }
     }
 }

@@ -22,7 +22,6 @@ use crate::model::clock::Clock;
 use crate::model::message::{Channel, ClaimedMessage, MessageKind, mask_address};
 use crate::model::summary::ClinicContact;
 use crate::model::timestamp::Timestamp;
-use crate::model::visit::VisitStatus;
 use crate::store::{self, Settled, Store, StoreError};
 
 /// How long a claim holds before another worker may take the message.
@@ -119,33 +118,6 @@ impl Sender {
         Ok(handled)
     }
 
-    /// Why this message should not go any more, if it should not.
-    fn stale(&self, message: &ClaimedMessage) -> Option<&'static str> {
-        let ended = matches!(
-            message.visit_status,
-            VisitStatus::Cancelled | VisitStatus::NoShow
-        );
-        match message.kind {
-            MessageKind::Link
-                if message
-                    .link_version
-                    .is_some_and(|v| v != message.current_link_version) =>
-            {
-                Some("a newer link replaced this one before it was sent")
-            }
-            MessageKind::Link | MessageKind::RunningLate if ended => {
-                Some("the visit ended before this was sent")
-            }
-            MessageKind::Reminder if message.visit_status != VisitStatus::Scheduled => {
-                Some("the visit was no longer booked when the reminder was due")
-            }
-            _ if message.channel == Channel::Sms && message.sms_opt_out => {
-                Some("the patient opted out of text messages")
-            }
-            _ => None,
-        }
-    }
-
     /// Whether the daily cap keeps this text back: held until the oldest
     /// text counted is a day old, or dropped when it would go too late to
     /// matter (a delay announced, or after the visit's start).
@@ -195,7 +167,7 @@ impl Sender {
     }
 
     async fn deliver(&self, message: &ClaimedMessage) -> Delivery {
-        if let Some(reason) = self.stale(message) {
+        if let Some(reason) = message.stale(self.clock.now()) {
             return Delivery::Permanent(reason.to_owned());
         }
         if message.channel == Channel::Sms

@@ -207,11 +207,12 @@ pub async fn claim_next_message(
         i64,
         String,
         String,
+        i64,
     );
     let sql = format!(
         "SELECT m.kind, m.channel, m.address, m.visit_id, m.link_version, m.late_minutes,
                 m.attempts, p.id, p.given_name, p.sms_opt_out, v.scheduled_start,
-                v.link_version, v.status, {}
+                v.link_version, v.status, {}, m.created_at
          FROM patient_messages m
          JOIN visits v ON v.id = m.visit_id
          JOIN patients p ON p.id = m.patient_id
@@ -245,6 +246,7 @@ pub async fn claim_next_message(
             .13
             .parse()
             .map_err(|_| StoreError::Corrupt("clinician_schedules.time_zone"))?,
+        queued_at: Timestamp(row.14),
     }))
 }
 

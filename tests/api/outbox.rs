@@ -143,6 +143,44 @@ pub(crate) async fn wait_for_messages(
     }
 }
 
+/// Polls until the visit's first `kind` message on `channel` satisfies
+/// `done`; answers that message.
+pub(crate) async fn wait_for_message(
+    app: &TestApp,
+    visit: &str,
+    token: &str,
+    (kind, channel): (&str, &str),
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let messages = wait_for_messages(app, visit, token, what, |m| {
+        of(m, kind, channel).first().is_some_and(|m| done(m))
+    })
+    .await;
+    of(&messages, kind, channel)[0].clone()
+}
+
+/// Tried once, and queued to be tried again.
+pub(crate) fn retrying(message: &Value) -> bool {
+    message["attempts"] == 1 && message["state"] == "queued"
+}
+
+pub(crate) fn failed(message: &Value) -> bool {
+    message["state"] == "failed"
+}
+
+/// The scheduler tells the clinic's queue the clinician runs `minutes` late.
+pub(crate) async fn announce_late(app: &TestApp, clinic: &Clinic, minutes: i64) {
+    let response = app
+        .post(
+            &format!("/api/v1/queues/{}/running-late", clinic.queue_id),
+            Some(&clinic.scheduler),
+            &json!({"minutes": minutes}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 pub(crate) fn of<'a>(messages: &'a [Value], kind: &str, channel: &str) -> Vec<&'a Value> {
     messages
         .iter()
@@ -217,19 +255,15 @@ async fn the_join_link_is_emailed_once_even_when_the_mail_server_was_down_at_boo
     let visit = book_emailed(&app, &clinic, "Ada", "ada@example.org").await;
 
     // Committed with the booking; the first attempt finds no server.
-    let messages = wait_for_messages(
+    let link = wait_for_message(
         &app,
         &visit.id,
         &clinic.scheduler,
+        ("link", "email"),
         "a failed attempt",
-        |m| {
-            of(m, "link", "email")
-                .first()
-                .is_some_and(|m| m["attempts"] == 1 && m["state"] == "queued")
-        },
+        retrying,
     )
     .await;
-    let link = of(&messages, "link", "email")[0];
     assert_eq!(link["failure"], "the mail server could not be reached");
     assert_eq!(link["to"], "a***@example.org");
     assert!(link["next_attempt_at"].is_string());
@@ -274,16 +308,13 @@ async fn a_link_committed_before_bedside_stopped_is_sent_once_by_the_next_proces
     let app = spawn_app_with(with_smtp(&sink)).await;
     let clinic = Clinic::open(&app).await;
     let visit = book_emailed(&app, &clinic, "Mary", "mary@example.org").await;
-    wait_for_messages(
+    wait_for_message(
         &app,
         &visit.id,
         &clinic.scheduler,
+        ("link", "email"),
         "a failed attempt",
-        |m| {
-            of(m, "link", "email")
-                .first()
-                .is_some_and(|m| m["attempts"] == 1 && m["state"] == "queued")
-        },
+        retrying,
     )
     .await;
 
@@ -420,6 +451,45 @@ async fn running_late_reaches_each_patient_in_the_queue_once() {
             .iter()
             .any(|e| e["action"] == "visit.message_running_late")
     );
+}
+
+#[tokio::test]
+async fn a_delay_notice_that_could_not_go_before_the_delay_was_over_is_dropped() {
+    let mut sink = SmtpSink::start().await;
+    let app = spawn_app_with(with_smtp(&sink)).await;
+    let clinic = Clinic::open(&app).await;
+    let visit = book_emailed(&app, &clinic, "Ada", "ada@example.org").await;
+    wait_for_messages(&app, &visit.id, &clinic.scheduler, "the link sent", |m| {
+        sent(m, "link", "email", 1)
+    })
+    .await;
+
+    // The mail server is down when the delay is announced.
+    sink.kill().await;
+    announce_late(&app, &clinic, 15).await;
+    let late = ("running_late", "email");
+    wait_for_message(
+        &app,
+        &visit.id,
+        &clinic.scheduler,
+        late,
+        "a failed attempt",
+        retrying,
+    )
+    .await;
+
+    // It is back only after the 15 minutes are over: the notice is dropped.
+    sink.restart().await;
+    app.clock.advance(Duration::from_secs(16 * 60));
+    let dropped =
+        wait_for_message(&app, &visit.id, &clinic.scheduler, late, "the drop", failed).await;
+    assert_eq!(
+        dropped["failure"],
+        "the delay it announced was over before it could be sent"
+    );
+    a_few_rounds(&app).await;
+    let mail = sink.to("ada@example.org");
+    assert_eq!(mail.len(), 1, "only the link: {mail:#?}");
 }
 
 #[tokio::test]
@@ -638,13 +708,16 @@ async fn texts_go_through_twilios_messages_api_and_its_refusals_are_recorded() {
 
     // Twilio refuses a number that is not a mobile: failed, with its words.
     let visit = book_for(&app, &clinic, &texted_patient("Alan", NOT_MOBILE), None).await;
-    let messages = wait_for_messages(&app, &visit.id, &clinic.scheduler, "the refusal", |m| {
-        of(m, "link", "sms")
-            .first()
-            .is_some_and(|m| m["state"] == "failed")
-    })
+    let refused = wait_for_message(
+        &app,
+        &visit.id,
+        &clinic.scheduler,
+        ("link", "sms"),
+        "the refusal",
+        failed,
+    )
     .await;
-    let failure = messages[0]["failure"].as_str().unwrap();
+    let failure = refused["failure"].as_str().unwrap();
     assert!(
         failure.contains("not a valid mobile number") && failure.contains("21614"),
         "{failure}"
@@ -658,11 +731,14 @@ async fn texts_go_through_twilios_messages_api_and_its_refusals_are_recorded() {
         None,
     )
     .await;
-    wait_for_messages(&app, &visit.id, &clinic.scheduler, "the opt-out", |m| {
-        of(m, "link", "sms")
-            .first()
-            .is_some_and(|m| m["state"] == "failed")
-    })
+    wait_for_message(
+        &app,
+        &visit.id,
+        &clinic.scheduler,
+        ("link", "sms"),
+        "the opt-out",
+        failed,
+    )
     .await;
     let preference = app
         .get_json(

@@ -14,8 +14,8 @@ use sha1::Sha1;
 use crate::clinic::Clinic;
 use crate::helpers::{TestApp, assert_json, assert_problem, spawn_app_with};
 use crate::outbox::{
-    AUTH_TOKEN, FROM, SmtpSink, book_for, emailed_patient, of, sent, start_twilio, texted_patient,
-    wait_for_messages, with_smtp, with_twilio,
+    AUTH_TOKEN, FROM, SmtpSink, announce_late, book_for, emailed_patient, failed, of, sent,
+    start_twilio, texted_patient, wait_for_message, wait_for_messages, with_smtp, with_twilio,
 };
 
 const CHICAGO: &str = "America/Chicago";
@@ -382,28 +382,19 @@ async fn texts_beyond_the_daily_cap_wait_or_are_dropped_with_the_reason_shown() 
     assert!(held["next_attempt_at"].is_string());
 
     // "Running late" is no use tomorrow: dropped, with the reason.
-    let response = app
-        .post(
-            &format!("/api/v1/queues/{}/running-late", clinic.queue_id),
-            Some(&clinic.scheduler),
-            &json!({"minutes": 15}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let messages = wait_for_messages(&app, &first.id, &clinic.scheduler, "the drop", |m| {
-        of(m, "running_late", "sms")
-            .first()
-            .is_some_and(|m| m["state"] == "failed")
-    })
-    .await;
-    let dropped = of(&messages, "running_late", "sms")[0];
-    assert!(
-        dropped["failure"]
-            .as_str()
-            .unwrap()
-            .starts_with("not sent: 2 texts already went to this patient"),
-        "{dropped:#?}"
-    );
+    announce_late(&app, &clinic, 15).await;
+    for visit in [&first, &second, &third] {
+        let late = ("running_late", "sms");
+        let dropped =
+            wait_for_message(&app, &visit.id, &clinic.scheduler, late, "the drop", failed).await;
+        assert!(
+            dropped["failure"]
+                .as_str()
+                .unwrap()
+                .starts_with("not sent: 2 texts already went to this patient"),
+            "{dropped:#?}"
+        );
+    }
     assert_eq!(twilio.accepted.lock().unwrap().len(), 2);
 
     // A day on, the held text goes.
