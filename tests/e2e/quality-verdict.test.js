@@ -44,3 +44,14 @@ test('while a new connection settles, sending held back is no fault of anyone, b
   const lossy = summary({ limited: true, loss_out_pct: 8 });
   assert.deepEqual(verdict(lossy, theirs, { settling: true }), { grade: 'fair', reason: 'your upload is weak' });
 });
+
+test('held back while only the other side\u2019s outgoing path loses and it is held back too: the other side\u2019s connection is named', () => {
+  // The patient's upload is capped: the patient loses going out and is held back; the
+  // clinician's sending is held back for want of the feedback that crosses that upload.
+  const clinician = summary({ limited: true, mode: 'audio_only', loss_in_pct: 6 });
+  const patient = summary({ limited: true, mode: 'audio_only', loss_out_pct: 6 });
+  assert.deepEqual(verdict(clinician, patient), { grade: 'poor', reason: 'the other side\u2019s connection is unstable' });
+  assert.deepEqual(verdict(patient, clinician), { grade: 'poor', reason: 'your upload is weak' });
+  // Loss coming in while the other side is not held back says nothing about this side's upload.
+  assert.equal(verdict(summary({ limited: true, loss_in_pct: 6 }), summary()).reason, 'your upload is weak');
+});

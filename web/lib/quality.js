@@ -93,6 +93,10 @@ export function verdict(mine, theirs, { theirsLate = false, settling = false } =
   const lossIn = (mine?.loss_in_pct ?? 0) >= 3 || (theirs?.loss_out_pct ?? 0) >= 3;
   const lossOut = (mine?.loss_out_pct ?? 0) >= 3 || (theirs?.loss_in_pct ?? 0) >= 3;
   if (lossIn && lossOut) return { grade: worst, reason: 'the connection is unstable both ways' };
+  // Only the other side's outgoing path loses, and it says its sending is
+  // held back: its upload struggles. This side's sending may be held back
+  // too, as the feedback it needs comes over that same upload.
+  if (lossIn && theirs?.limited) return { grade: worst, reason: 'the other side\u2019s connection is unstable' };
   const uploadWeak = mine && (mine.limited || lossOut);
   if (uploadWeak && (RANK[own] >= RANK[other] || lossOut)) {
     // The other side's reports come late over its own upload: when that is
