@@ -3,7 +3,8 @@
 //! sealer then numbers and links waiting events into `audit_events` in
 //! batches, holding the chain head once a batch rather than once a request.
 
-use super::sql::{ROWS_PER_STATEMENT, Sql, insert_rows};
+use super::sql::{ROWS_PER_STATEMENT, Row, Sql, insert_rows, write_rows};
+use super::writes::Writes;
 use super::{Backend, StoreError, Tx};
 use crate::model::audit::{AuditEntry, AuditEvent, ChainReport, GENESIS_HASH, verify_chain};
 use crate::model::timestamp::Timestamp;
@@ -60,26 +61,29 @@ pub async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<(), StoreEr
 /// record, so a writer never waits on another for the chain head.
 #[tracing::instrument(skip_all)]
 pub async fn append_audits(tx: &mut Tx, entries: &[AuditEntry]) -> Result<(), StoreError> {
-    insert_rows(
-        tx,
-        "INSERT INTO audit_pending (at, actor_type, actor_id, actor_role, action,
-             resource_type, resource_id, patient_id, ip, outcome) VALUES ",
-        "",
-        entries,
-        |row, entry| {
-            row.bind(entry.actor.at.millis())
-                .bind(entry.actor.kind)
-                .bind(entry.actor.id.clone())
-                .bind(entry.actor.role.clone())
-                .bind(entry.action)
-                .bind(entry.resource_type)
-                .bind(entry.resource_id.clone())
-                .bind(entry.patient_id.clone())
-                .bind(entry.actor.ip.clone())
-                .bind(entry.outcome.as_str());
-        },
-    )
-    .await
+    insert_rows(tx, PENDING_HEAD, "", entries, pending_values).await
+}
+
+/// Adds the events to `writes`, in order, as [`append_audits`] records them.
+pub fn write_audits(writes: &mut Writes, entries: &[AuditEntry]) {
+    write_rows(writes, PENDING_HEAD, "", entries, pending_values);
+}
+
+const PENDING_HEAD: &str =
+    "INSERT INTO audit_pending (at, actor_type, actor_id, actor_role, action,
+     resource_type, resource_id, patient_id, ip, outcome) VALUES ";
+
+fn pending_values(row: &mut Row<'_>, entry: &AuditEntry) {
+    row.bind(entry.actor.at.millis())
+        .bind(entry.actor.kind)
+        .bind(entry.actor.id.clone())
+        .bind(entry.actor.role.clone())
+        .bind(entry.action)
+        .bind(entry.resource_type)
+        .bind(entry.resource_id.clone())
+        .bind(entry.patient_id.clone())
+        .bind(entry.actor.ip.clone())
+        .bind(entry.outcome.as_str());
 }
 
 #[derive(sqlx::FromRow)]
@@ -97,10 +101,12 @@ struct PendingRow {
     outcome: String,
 }
 
-/// Whether any event waits to be sealed.
+/// Whether any event waits to be sealed. Through the key's index: a scan
+/// of the table would walk every row sealed and deleted since the last
+/// vacuum first.
 #[tracing::instrument(skip_all)]
 pub async fn audit_pending(pool: &sqlx::AnyPool) -> Result<bool, StoreError> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM audit_pending LIMIT 1")
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM audit_pending ORDER BY id LIMIT 1")
         .fetch_optional(pool)
         .await?;
     Ok(found.is_some())

@@ -1,7 +1,8 @@
 //! The clinical record: observations, conditions, notes, allergies and
 //! medications.
 
-use super::sql::{Sql, insert_rows};
+use super::sql::{Sql, write_rows};
+use super::writes::Writes;
 use super::{StoreError, Tx};
 use crate::model::clinical::{
     Allergy, AllergyStatus, CodeSystem, Condition, Ended, Medication, NewAllergy, NewMedication,
@@ -236,12 +237,9 @@ pub async fn insert_condition(
 /// Records several conditions at once, in one statement per
 /// [`ROWS_PER_STATEMENT`]: an encounter's diagnoses as it closes.
 #[tracing::instrument(skip_all)]
-pub async fn insert_conditions(
-    tx: &mut Tx,
-    rows: &[NewConditionRow<'_>],
-) -> Result<(), StoreError> {
-    insert_rows(
-        tx,
+pub fn insert_conditions(writes: &mut Writes, rows: &[NewConditionRow<'_>]) {
+    write_rows(
+        writes,
         "INSERT INTO conditions (id, patient_id, encounter_id, code, display, rank, clinical_status, recorder_id, recorded_at)
          VALUES ",
         "",
@@ -258,8 +256,7 @@ pub async fn insert_conditions(
                 .bind(row.recorder.as_str().to_owned())
                 .bind(row.at);
         },
-    )
-    .await
+    );
 }
 
 pub(super) type ConditionRecord = (
@@ -344,30 +341,31 @@ pub async fn get_condition(tx: &mut Tx, id: &str) -> Result<Option<Condition>, S
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn insert_note(
-    tx: &mut Tx,
+pub fn insert_note(
+    writes: &mut Writes,
     encounter: &EncounterId,
     patient: &PatientId,
     author: &UserId,
     soap: &SoapNote,
     at: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO notes (id, encounter_id, patient_id, author_id, subjective, objective, assessment, plan, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(new_id())
-    .bind(encounter.as_str())
-    .bind(patient.as_str())
-    .bind(author.as_str())
-    .bind(&soap.subjective)
-    .bind(&soap.objective)
-    .bind(&soap.assessment)
-    .bind(&soap.plan)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+) {
+    writes.push(|sql| {
+        sql.push(
+            "INSERT INTO notes (id, encounter_id, patient_id, author_id, subjective, objective, assessment, plan, created_at)
+             VALUES ",
+        )
+        .push_row(0, |row| {
+            row.bind(new_id())
+                .bind(encounter.as_str().to_owned())
+                .bind(patient.as_str().to_owned())
+                .bind(author.as_str().to_owned())
+                .bind(soap.subjective.clone())
+                .bind(soap.objective.clone())
+                .bind(soap.assessment.clone())
+                .bind(soap.plan.clone())
+                .bind(at);
+        });
+    });
 }
 
 #[tracing::instrument(skip_all)]

@@ -1,5 +1,6 @@
 //! Note drafts: one per visit, replaced on each save, removed at close.
 
+use super::writes::Writes;
 use super::{StoreError, Tx};
 use crate::model::draft::{DraftFields, NoteDraft};
 use crate::model::ids::{UserId, VisitId};
@@ -45,10 +46,9 @@ pub async fn get_draft(tx: &mut Tx, visit: &VisitId) -> Result<Option<NoteDraft>
     .transpose()
 }
 
-pub async fn delete_draft(tx: &mut Tx, visit: &VisitId) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM note_drafts WHERE visit_id = $1")
-        .bind(visit.as_str())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+pub fn delete_draft(writes: &mut Writes, visit: &VisitId) {
+    writes.push(|sql| {
+        sql.push("DELETE FROM note_drafts WHERE visit_id = ")
+            .push_bind(visit.as_str().to_owned());
+    });
 }

@@ -32,10 +32,11 @@ mod smart;
 mod sql;
 mod users;
 mod visits;
+mod writes;
 
 pub use audit::{
     AuditQuery, append_audit, append_audits, audit_events_for_patient, audit_pending, seal_audit,
-    search_audit, verify_audit_chain,
+    search_audit, verify_audit_chain, write_audits,
 };
 pub use billing::*;
 pub use cds::{Feedback, insert_cds_feedback, record_triage, symptoms_for_encounter};
@@ -89,6 +90,7 @@ pub use users::{
     insert_user, list_accounts, list_users, record_sign_in, set_password_hash, update_user,
 };
 pub use visits::*;
+pub use writes::Writes;
 
 use std::path::Path;
 use std::time::Duration;

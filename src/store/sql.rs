@@ -10,6 +10,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::error::BoxDynError;
 use sqlx::{Any, Arguments, Encode, FromRow, Type};
 
+use super::writes::Writes;
 use super::{StoreError, Tx};
 
 /// A query being built. Only `&'static str` text goes into it, so what a
@@ -38,6 +39,14 @@ impl Sql {
 
     pub(super) fn push(&mut self, text: &'static str) -> &mut Self {
         self.text.push_str(text);
+        self
+    }
+
+    /// Writes a number into the text: a count or an index the code made,
+    /// never a value from outside.
+    pub(super) fn push_int(&mut self, n: usize) -> &mut Self {
+        // Writing to a String cannot fail.
+        let _ = write!(self.text, "{n}");
         self
     }
 
@@ -70,26 +79,30 @@ impl Sql {
     }
 
     /// `column IN ($a, $b, …)`, or a condition that is never true when
-    /// `values` is empty (`IN ()` is not SQL).
+    /// `values` is empty (`IN ()` is not SQL). The list is padded to a
+    /// power of two by repeating its last value, which matches nothing
+    /// more: a statement's text is what its prepared statement and plan
+    /// are cached by, so lists of 33 to 64 share one and are not planned
+    /// afresh for each length.
     pub(super) fn push_in<'t, T>(
         &mut self,
         column: &'static str,
         values: impl IntoIterator<Item = T>,
     ) -> &mut Self
     where
-        T: Encode<'t, Any> + Type<Any>,
+        T: Encode<'t, Any> + Type<Any> + Clone,
     {
-        let mut values = values.into_iter().peekable();
-        if values.peek().is_none() {
+        let values: Vec<T> = values.into_iter().collect();
+        let Some(last) = values.last().cloned() else {
             return self.push("1 = 0");
-        }
+        };
+        let padding = values.len().next_power_of_two() - values.len();
         self.push(column).push(" IN (");
-        let mut first = true;
-        for value in values {
-            if !first {
+        let padded = values.into_iter().chain(std::iter::repeat_n(last, padding));
+        for (i, value) in padded.enumerate() {
+            if i > 0 {
                 self.push(", ");
             }
-            first = false;
             self.push_bind(value);
         }
         self.push(")")
@@ -143,6 +156,25 @@ pub(super) async fn insert_rows<T>(
         sql.execute(tx).await?;
     }
     Ok(())
+}
+
+/// Adds `rows` to `writes` as [`insert_rows`] inserts them.
+pub(super) fn write_rows<T>(
+    writes: &mut Writes,
+    head: &'static str,
+    tail: &'static str,
+    rows: &[T],
+    mut bind: impl FnMut(&mut Row<'_>, &T),
+) {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        writes.push(|sql| {
+            sql.push(head);
+            for (i, item) in chunk.iter().enumerate() {
+                sql.push_row(i, |row| bind(row, item));
+            }
+            sql.push(tail);
+        });
+    }
 }
 
 /// One row of a `VALUES` list being written ([`Sql::push_row`]).
@@ -201,5 +233,19 @@ mod tests {
             "SELECT id FROM t WHERE a = $1 AND b IN ($2, $3) AND 1 = 0 LIMIT $4"
         );
         assert_eq!(sql.args.len(), 4);
+    }
+
+    #[test]
+    fn lists_of_nearby_lengths_are_written_alike() {
+        let text = |n: i64| {
+            let mut sql = Sql::new("SELECT id FROM t WHERE ");
+            sql.push_in("id", 1..=n);
+            sql.text
+        };
+        assert_eq!(text(3), "SELECT id FROM t WHERE id IN ($1, $2, $3, $4)");
+        assert_eq!(text(3), text(4));
+        assert_eq!(text(33), text(64));
+        assert_ne!(text(64), text(65));
+        assert_eq!(text(1), "SELECT id FROM t WHERE id IN ($1)");
     }
 }

@@ -1,6 +1,7 @@
 //! Queues, visits and their encounters. Every state change is a
 //! conditional update, so of two racing transitions exactly one applies.
 
+use super::writes::Writes;
 use super::{Backend, StoreError, Tx, quality};
 use crate::model::ids::{EncounterId, PatientId, QueueId, UserId, VisitId};
 use crate::model::precall::Verdict;
@@ -98,21 +99,22 @@ pub async fn move_encounter(
         EncounterStatus::Finished | EncounterStatus::Cancelled => (None, Some(now)),
         _ => (None, None),
     };
-    sqlx::query(
-        "UPDATE encounters SET status = $2,
-            period_start = COALESCE($3, period_start),
-            period_end = COALESCE($4, period_end),
-            practitioner_id = COALESCE($5, practitioner_id)
-         WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .bind(to.as_str())
-    .bind(start)
-    .bind(end)
-    .bind(practitioner.map(UserId::as_str))
-    .execute(&mut **tx)
-    .await?;
-    step_status_history(tx, id, to, now, end).await
+    let mut writes = Writes::new(tx);
+    writes.push(|sql| {
+        sql.push("UPDATE encounters SET status = ")
+            .push_bind(to.as_str())
+            .push(", period_start = COALESCE(")
+            .push_bind(start)
+            .push(", period_start), period_end = COALESCE(")
+            .push_bind(end)
+            .push(", period_end), practitioner_id = COALESCE(")
+            .push_bind(practitioner.map(|p| p.as_str().to_owned()))
+            .push(", practitioner_id) WHERE id = ")
+            .push_bind(id.as_str().to_owned());
+    });
+    step_status_history(&mut writes, id, to, now, end);
+    writes.run(tx).await?;
+    Ok(())
 }
 
 /// Starts the encounter's next status-history entry at `now`, ended at
@@ -121,25 +123,26 @@ pub async fn move_encounter(
 /// take that from the order ([`super::encounters`]), so a step is one
 /// statement. The visit's own update, made first, keeps two steps of one
 /// encounter from racing for the same `seq`.
-async fn step_status_history(
-    tx: &mut Tx,
+fn step_status_history(
+    writes: &mut Writes,
     id: &EncounterId,
     to: EncounterStatus,
     now: i64,
     end: Option<i64>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO encounter_status_history (encounter_id, seq, status, period_start, period_end)
-         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4
-         FROM encounter_status_history WHERE encounter_id = $1",
-    )
-    .bind(id.as_str())
-    .bind(to.as_str())
-    .bind(now)
-    .bind(end)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+) {
+    let id = id.as_str();
+    writes.push(|sql| {
+        sql.push("INSERT INTO encounter_status_history (encounter_id, seq, status, period_start, period_end) SELECT ")
+            .push_bind(id.to_owned())
+            .push(", COALESCE(MAX(seq), 0) + 1, ")
+            .push_bind(to.as_str())
+            .push(", ")
+            .push_bind(now)
+            .push(", ")
+            .push_bind(end)
+            .push(" FROM encounter_status_history WHERE encounter_id = ")
+            .push_bind(id.to_owned());
+    });
 }
 
 /// Fields of a new visit row.
@@ -553,29 +556,30 @@ pub async fn mark_closed(
 /// measured when there is a measure, its period then the call's; else
 /// `minutes`).
 #[tracing::instrument(skip_all)]
-pub async fn finish_encounter(
-    tx: &mut Tx,
+pub fn finish_encounter(
+    writes: &mut Writes,
     id: &EncounterId,
     now: i64,
     location: PatientLocation,
     minutes: i64,
     measured: Option<&CallMeasure>,
-) -> Result<(), StoreError> {
+) {
     let finished = EncounterStatus::Finished;
-    sqlx::query(
-        "UPDATE encounters SET status = $2, patient_location = $3, length_minutes = $4,
-            period_start = COALESCE($5, period_start), period_end = $6
-         WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .bind(finished.as_str())
-    .bind(location.as_str())
-    .bind(measured.map_or(minutes, CallMeasure::connected_minutes))
-    .bind(measured.map(|m| m.started_at.millis()))
-    .bind(measured.map_or(now, |m| m.ended_at.millis()))
-    .execute(&mut **tx)
-    .await?;
-    step_status_history(tx, id, finished, now, Some(now)).await
+    writes.push(|sql| {
+        sql.push("UPDATE encounters SET status = ")
+            .push_bind(finished.as_str())
+            .push(", patient_location = ")
+            .push_bind(location.as_str())
+            .push(", length_minutes = ")
+            .push_bind(measured.map_or(minutes, CallMeasure::connected_minutes))
+            .push(", period_start = COALESCE(")
+            .push_bind(measured.map(|m| m.started_at.millis()))
+            .push(", period_start), period_end = ")
+            .push_bind(measured.map_or(now, |m| m.ended_at.millis()))
+            .push(" WHERE id = ")
+            .push_bind(id.as_str().to_owned());
+    });
+    step_status_history(writes, id, finished, now, Some(now));
 }
 
 /// → cancelled|no_show, from the status the model saw. False otherwise.
@@ -634,23 +638,23 @@ pub async fn renumber(tx: &mut Tx, ordered: &[VisitId]) -> Result<(), StoreError
 
 /// Hands a closed consult to billing; at most one row per visit.
 #[tracing::instrument(skip_all)]
-pub async fn insert_billing_outbox(
-    tx: &mut Tx,
+pub fn insert_billing_outbox(
+    writes: &mut Writes,
     visit: &VisitId,
     encounter: &EncounterId,
     now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO billing_outbox (id, visit_id, encounter_id, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (visit_id) DO NOTHING",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(visit.as_str())
-    .bind(encounter.as_str())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+) {
+    writes.push(|sql| {
+        sql.push("INSERT INTO billing_outbox (id, visit_id, encounter_id, created_at) VALUES (")
+            .push_bind(uuid::Uuid::now_v7().to_string())
+            .push(", ")
+            .push_bind(visit.as_str().to_owned())
+            .push(", ")
+            .push_bind(encounter.as_str().to_owned())
+            .push(", ")
+            .push_bind(now)
+            .push(") ON CONFLICT (visit_id) DO NOTHING");
+    });
 }
 
 /// Whether a user exists, is active and has `role`.

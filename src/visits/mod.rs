@@ -595,29 +595,29 @@ pub async fn close(
     if !store::mark_closed(&mut tx, id, step, &closing, now).await? {
         return Err(wrong_state(&visit, "close"));
     }
-    // The note is final now: its draft has served. Deleted without asking
-    // first: a save that held the visit's row (drafts::save) when this
-    // close began commits before `mark_closed` gets the row, so after the
-    // first read; none can come after.
-    store::delete_draft(&mut tx, id).await?;
+    // The rest goes to the database in one round trip. The note is final
+    // now: its draft has served. Deleted without asking first: a save that
+    // held the visit's row (drafts::save) when this close began committed
+    // before `mark_closed` got the row, so before these writes; none can
+    // come after.
+    let mut writes = store::Writes::new(&tx);
+    store::delete_draft(&mut writes, id);
     store::finish_encounter(
-        &mut tx,
+        &mut writes,
         &visit.encounter_id,
         now,
         location,
         closing.total_minutes,
         measure.as_ref().filter(|m| m.connected_ms > 0),
-    )
-    .await?;
+    );
     store::insert_note(
-        &mut tx,
+        &mut writes,
         &visit.encounter_id,
         &visit.patient_id,
         &clinician.id,
         note,
         now,
-    )
-    .await?;
+    );
     let diagnoses: Vec<_> = (input.diagnoses.iter().enumerate())
         .map(|(rank, code)| store::NewConditionRow {
             patient: &visit.patient_id,
@@ -629,8 +629,8 @@ pub async fn close(
             at: now,
         })
         .collect();
-    store::insert_conditions(&mut tx, &diagnoses).await?;
-    store::insert_billing_outbox(&mut tx, &visit.id, &visit.encounter_id, now).await?;
+    store::insert_conditions(&mut writes, &diagnoses);
+    store::insert_billing_outbox(&mut writes, &visit.id, &visit.encounter_id, now);
     let visit = Visit {
         status: step.to(),
         closed_at: Some(Timestamp(now)),
@@ -645,7 +645,8 @@ pub async fn close(
         audits.push(audit(actor, "visit.modality_override", &visit));
     }
     audits.push(audit(actor, "visit.close", &visit));
-    store::append_audits(&mut tx, &audits).await?;
+    store::write_audits(&mut writes, &audits);
+    writes.run(&mut tx).await?;
     store::commit(tx).await?;
     Ok(visit)
 }
