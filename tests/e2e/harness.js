@@ -42,7 +42,6 @@ async function freePort() {
 
 /** A TCP proxy in front of the server; `dropWebSockets()` cuts every /ws connection without a close frame. */
 async function startProxy(targetPort) {
-  const port = await freePort();
   const connections = new Set();
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
@@ -63,7 +62,12 @@ async function startProxy(targetPort) {
     client.on('close', close);
     upstream.on('close', close);
   });
-  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  // Port 0: the system picks a free port as it binds, so none can take it first.
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
   return {
     port,
     dropWebSockets() {
@@ -85,9 +89,24 @@ async function startProxy(targetPort) {
   };
 }
 
+/** Bedside's port was free when picked and taken before Bedside bound it. */
+class PortTaken extends Error {}
+
 /** Starts `bedside serve --demo` behind the test proxy; `env` adds settings. */
 export async function startServer(env = {}) {
   if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`cargo build -p bedside\` first`);
+  // Another process (any outgoing connection's local port) can take the
+  // port between `freePort` and Bedside's bind: then again, on another.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await launchServer(env);
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt === 5) throw error;
+    }
+  }
+}
+
+async function launchServer(env) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bedside-e2e-'));
   const serverPort = await freePort();
   const proxy = await startProxy(serverPort);
@@ -112,7 +131,12 @@ export async function startServer(env = {}) {
 
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`bedside exited early (${child.exitCode}):\n${stderr}`);
+    if (child.exitCode !== null) {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+      const Failure = /Address already in use/.test(stderr) ? PortTaken : Error;
+      throw new Failure(`bedside exited early (${child.exitCode}):\n${stderr}`);
+    }
     try {
       const response = await fetch(`http://127.0.0.1:${serverPort}/readyz`);
       if (response.ok && /password:/.test(stdout)) break;
